@@ -1,0 +1,282 @@
+/*
+ * gcheap_native.h - the C ABI between GcHeap (C#) and its native userfaultfd layer.
+ *
+ * Rules of this ABI:
+ *   - only fixed-size integer types and pointers cross it; every struct has a mirror in
+ *     src/GcHeap/Interop/NativeStructs.cs with the same field order and sizes;
+ *   - functions return int32_t: 0 on success, a negative errno on failure;
+ *   - nothing here calls back into managed code, and no function blocks on anything the
+ *     .NET runtime owns (see docs/design.md, "The .NET deadlock hazard").
+ *
+ * The object layout contract (header, type table, page classes) is documented in
+ * docs/design.md and mirrored in src/GcHeap/ObjectModel/ObjectLayout.cs.
+ */
+#ifndef GCHEAP_NATIVE_H
+#define GCHEAP_NATIVE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GCH_EXPORT __attribute__((visibility("default")))
+
+/* Bumped whenever a struct or signature below changes; checked by the managed side. */
+#define GCH_ABI_VERSION 4
+
+/* ---------------------------------------------------------------------------------------
+ * Heap geometry and object layout
+ * ------------------------------------------------------------------------------------- */
+enum {
+    GCH_PAGE_SIZE = 4096,
+    GCH_PAGE_SHIFT = 12,
+    GCH_GRANULE = 8,              /* object alignment and mark-bitmap resolution */
+    GCH_GRANULE_SHIFT = 3,
+    GCH_GRANULES_PER_PAGE = 512,
+    GCH_BITMAP_WORDS_PER_PAGE = 8 /* 512 bits */
+};
+
+/* Type kinds of the run-time type table. */
+enum {
+    GCH_KIND_INVALID = 0,
+    GCH_KIND_FILLER = 1,     /* dead space: header.length is the filler's byte size      */
+    GCH_KIND_OBJECT = 2,     /* fixed layout: ref_count reference slots, then data bytes  */
+    GCH_KIND_REF_ARRAY = 3,  /* header.length reference slots                             */
+    GCH_KIND_DATA_ARRAY = 4  /* header.length elements of elem_size bytes, no references  */
+};
+
+/* Reserved type ids. A header whose type id is GCH_TYPE_END marks the end of a page's objects. */
+enum { GCH_TYPE_END = 0, GCH_TYPE_FILLER = 1 };
+
+/* One entry of the type table, indexed by type id. Immutable once published. */
+typedef struct gch_type_info {
+    uint32_t kind;
+    uint32_t ref_count; /* OBJECT: reference slots right after the 8-byte header          */
+    uint32_t base_size; /* OBJECT: full instance size; arrays: header size (8)              */
+    uint32_t elem_size; /* arrays: bytes per element (8 for reference arrays)               */
+} gch_type_info;
+
+/* ---------------------------------------------------------------------------------------
+ * Compaction plan: computed by C# after marking, executed by the native page builder.
+ * ------------------------------------------------------------------------------------- */
+
+/* Class of a from-space page. */
+enum {
+    GCH_FROM_EMPTY = 0,        /* nothing live: the page is dropped                          */
+    GCH_FROM_WHOLE_MARKED = 1, /* dense small-object page: moves whole; liveness from bitmap  */
+    GCH_FROM_WHOLE_BLACK = 2,  /* allocated during the cycle: moves whole, every object live  */
+    GCH_FROM_SPARSE = 3,       /* live objects are packed into compacted to-space pages       */
+    GCH_FROM_LARGE = 4         /* a page of a live large object: moves whole                  */
+};
+
+/* from_aux of a LARGE page: the part of the object's reference block that lies on this page,
+ * as byte offsets [begin, end) within the page, and whether the page holds the header. Building
+ * a page never reads another page, so pages can be built and installed in any order. */
+#define GCH_LARGE_AUX(begin, end, head) ((uint32_t)(begin) | ((uint32_t)(end) << 13) | ((uint32_t)(head) << 31))
+#define GCH_LARGE_REFS_BEGIN(aux) ((aux) & 0x1FFFu)
+#define GCH_LARGE_REFS_END(aux) (((aux) >> 13) & 0x1FFFu)
+#define GCH_LARGE_IS_HEAD(aux) (((aux) >> 31) & 1u)
+
+/* How a to-space page is built. */
+enum {
+    GCH_TO_WHOLE = 1,     /* fix references in place in from-space page to_src[t], then install it */
+    GCH_TO_COMPACTED = 2  /* pack live objects starting at granule to_src[t] into a buffer page     */
+};
+
+/* State of a to-space page during concurrent compaction. */
+enum {
+    GCH_PAGE_PENDING = 0,
+    GCH_PAGE_BUILT = 1,     /* contents complete in their source page, waiting in a batch */
+    GCH_PAGE_INSTALLED = 2  /* present in to-space                                         */
+};
+
+typedef struct gch_plan {
+    uint64_t from_base;            /* address of from-space page 0                           */
+    uint64_t to_base;              /* address of to-space page 0                             */
+    uint32_t from_pages;           /* from-space pages covered                               */
+    uint32_t to_pages;             /* to-space pages to build                                */
+    uint32_t type_count;
+    uint32_t reserved0;
+    const gch_type_info *types;
+    const uint64_t *live_bitmap;   /* 1 bit per granule of from-space: every granule of a live small object */
+    const uint8_t *from_class;     /* [from_pages] GCH_FROM_*                                 */
+    const uint32_t *from_dest;     /* WHOLE/LARGE: to-page index; SPARSE: to-space granule index of its first live object */
+    const uint32_t *from_aux;      /* LARGE: GCH_LARGE_AUX (reference window of this page, head flag); SPARSE: split_off | split_gap << 16 */
+    const uint32_t *to_src;        /* WHOLE: from-page index; COMPACTED: from-space granule index of the first object */
+    const uint8_t *to_kind;        /* [to_pages] GCH_TO_*                                     */
+    uint8_t *to_state;             /* [to_pages] GCH_PAGE_*, zeroed by the caller             */
+} gch_plan;
+
+/* Counters of one compaction. All figures are measured by the native code that did the work. */
+typedef struct gch_compaction_stats {
+    uint64_t pages_installed;   /* to-space pages made present                                 */
+    uint64_t pages_whole;       /* of those, whole from-space pages (references fixed in place) */
+    uint64_t pages_compacted;   /* of those, pages packed from sparse pages in a buffer          */
+    uint64_t pages_zero_copy;   /* installed by UFFDIO_MOVE of the page frame itself              */
+    uint64_t pages_copied;      /* installed by UFFDIO_COPY (Copy backend, or after EBUSY)        */
+    uint64_t pages_zero_filled; /* never-touched source pages installed with UFFDIO_ZEROPAGE      */
+    uint64_t ebusy_fallbacks;   /* pages MOVE refused with EBUSY, then COPY + MADV_DONTNEED      */
+    uint64_t eexist;            /* destination already present: counted as installed             */
+    uint64_t eagain_retries;    /* partial moves/copies resumed                                   */
+    uint64_t ioctls;            /* MOVE + COPY + ZEROPAGE + WAKE ioctls                           */
+    uint64_t move_ioctls;
+    uint64_t copy_ioctls;
+    uint64_t wake_ioctls;
+    uint64_t madvise_calls;
+    uint64_t faults_served;     /* missing faults read from the uffd and resolved                */
+    uint64_t faults_on_pending; /* ... of which the page had not been built yet                  */
+    uint64_t buffers_recycled;  /* compacted pages built in consumed from-space pages            */
+    uint64_t buffers_fresh;     /* compacted pages built in the private buffer ring              */
+    uint64_t bytes_copied;      /* object bytes memcpy'd into compacted pages                    */
+    uint64_t refs_fixed;        /* reference slots rewritten                                     */
+    uint64_t wall_ns;           /* compaction start to last page installed                       */
+    uint64_t cpu_ns;            /* CPU time of the collector thread                               */
+    uint64_t stall_count;
+    uint64_t stall_max_ns;
+    int32_t error;              /* 0, or the negative errno that failed the compaction          */
+    int32_t error_op;           /* GCH_OP_* of the failing operation                            */
+    uint64_t error_addr;        /* address involved in the failure                               */
+} gch_compaction_stats;
+
+/* Operation codes for gch_compaction_stats.error_op. */
+enum {
+    GCH_OP_NONE = 0,
+    GCH_OP_MOVE = 1,
+    GCH_OP_COPY = 2,
+    GCH_OP_ZEROPAGE = 3,
+    GCH_OP_WAKE = 4,
+    GCH_OP_MADVISE = 5,
+    GCH_OP_READ = 6,
+    GCH_OP_FORWARD = 7,   /* a reference pointed at something that is not a live object */
+    GCH_OP_HEADER = 8,    /* a corrupt object header                                     */
+    GCH_OP_THREAD = 9,
+    GCH_OP_ALLOC = 10
+};
+
+/* Install modes of the concurrent compactor. */
+enum { GCH_INSTALL_MOVE = 1, GCH_INSTALL_COPY = 2 };
+
+typedef struct gch_compactor_config {
+    int32_t uffd;                   /* registered (MISSING mode) on [to_base, to_base + to_pages pages) */
+    int32_t install_mode;           /* GCH_INSTALL_*                                                  */
+    uint32_t batch_pages;           /* most pages per ioctl (>= 1)                                    */
+    uint32_t buffer_pages;          /* private buffer ring size (>= batch_pages)                      */
+    uint32_t recycle_from_pages;    /* 1: build compacted pages in consumed from-space pages          */
+    uint32_t stall_sample_capacity; /* fault stall samples kept (percentiles are computed by C#)      */
+    uint32_t dont_fork;             /* 1: MADV_DONTFORK the buffer ring                               */
+    uint32_t reserved;
+} gch_compactor_config;
+
+typedef struct gch_compactor gch_compactor;
+
+/* ---------------------------------------------------------------------------------------
+ * userfaultfd
+ * ------------------------------------------------------------------------------------- */
+
+/* Ways to open a userfaultfd, also used as a bit mask of allowed ways. */
+enum {
+    GCH_UFFD_SYSCALL = 1,        /* userfaultfd(2), full mode (needs privilege when vm.unprivileged_userfaultfd=0) */
+    GCH_UFFD_DEV = 2,            /* /dev/userfaultfd + USERFAULTFD_IOC_NEW                                          */
+    GCH_UFFD_USER_MODE_ONLY = 4  /* userfaultfd(UFFD_USER_MODE_ONLY): kernel-mode faults get EFAULT                */
+};
+
+typedef struct gch_uffd_caps {
+    int32_t open_method;      /* GCH_UFFD_* that worked, 0 if none                               */
+    int32_t syscall_errno;    /* errno of each attempt, 0 when it worked or was not tried      */
+    int32_t dev_errno;
+    int32_t user_mode_errno;
+    int32_t api_errno;        /* UFFDIO_API handshake                                          */
+    int32_t register_errno;   /* UFFDIO_REGISTER of a scratch anonymous range                  */
+    int32_t move_errno;       /* a real one-page UFFDIO_MOVE: 0 if it worked                   */
+    int32_t page_size;
+    uint64_t features;        /* features the kernel offers (UFFDIO_API with features = 0)     */
+    uint64_t api_ioctls;      /* ioctls valid on the uffd itself                              */
+    uint64_t range_ioctls;    /* ioctls valid on a MISSING-registered anonymous range          */
+    uint64_t wp_range_ioctls; /* ioctls valid on a WP-registered anonymous range (0 if refused) */
+} gch_uffd_caps;
+
+GCH_EXPORT int32_t gch_abi_version(void);
+
+/* Probes what this kernel and process may do. Never fails: every result lands in caps. */
+GCH_EXPORT int32_t gch_uffd_probe(int32_t allowed_methods, gch_uffd_caps *caps);
+
+/* Opens a non-blocking, close-on-exec uffd with the first allowed method that works, then
+ * performs the UFFDIO_API handshake asking for `features`. */
+GCH_EXPORT int32_t gch_uffd_open(int32_t allowed_methods, uint64_t features, int32_t *fd_out,
+                                 int32_t *method_out, uint64_t *features_out);
+GCH_EXPORT int32_t gch_close(int32_t fd);
+GCH_EXPORT int32_t gch_uffd_register(int32_t fd, uint64_t addr, uint64_t len, uint64_t mode,
+                                     uint64_t *ioctls_out);
+GCH_EXPORT int32_t gch_uffd_unregister(int32_t fd, uint64_t addr, uint64_t len);
+/* MOVE/COPY resume after EAGAIN until done or a real error; *done is the byte count completed. */
+GCH_EXPORT int32_t gch_uffd_move(int32_t fd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode,
+                                 uint64_t *done);
+GCH_EXPORT int32_t gch_uffd_copy(int32_t fd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode,
+                                 uint64_t *done);
+GCH_EXPORT int32_t gch_uffd_zeropage(int32_t fd, uint64_t dst, uint64_t len, uint64_t mode,
+                                     uint64_t *done);
+GCH_EXPORT int32_t gch_uffd_wake(int32_t fd, uint64_t addr, uint64_t len);
+/* Reads pending page-fault events without blocking; returns how many addresses were stored. */
+GCH_EXPORT int32_t gch_uffd_read_faults(int32_t fd, uint64_t *addresses, int32_t capacity);
+
+/* ---------------------------------------------------------------------------------------
+ * Memory
+ * ------------------------------------------------------------------------------------- */
+enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2 };
+
+GCH_EXPORT int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out);
+GCH_EXPORT int32_t gch_mem_release(uint64_t addr, uint64_t len);
+GCH_EXPORT int32_t gch_mem_discard(uint64_t addr, uint64_t len);  /* MADV_DONTNEED */
+GCH_EXPORT int32_t gch_mem_populate(uint64_t addr, uint64_t len); /* MADV_POPULATE_WRITE, or touch */
+GCH_EXPORT int32_t gch_mem_set_dontfork(uint64_t addr, uint64_t len, int32_t dont_fork);
+GCH_EXPORT int32_t gch_mem_resident_pages(uint64_t addr, uint64_t len, uint64_t *pages_out);
+GCH_EXPORT int32_t gch_process_memory(uint64_t *rss_bytes, uint64_t *peak_rss_bytes);
+
+/* ---------------------------------------------------------------------------------------
+ * Compaction
+ * ------------------------------------------------------------------------------------- */
+
+/* Rewrites each non-zero from-space address in slots[0..count) to its to-space address. */
+GCH_EXPORT int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint64_t count,
+                                     uint64_t *bad_index);
+
+/* Stop-the-world execution of a plan: builds every to-space page with plain memory copies.
+ * The to-space range must not be registered with a uffd. */
+GCH_EXPORT int32_t gch_compact_stw(const gch_plan *plan, gch_compaction_stats *stats);
+
+/* Starts the concurrent compactor: a native collector thread that serves faults first and
+ * otherwise builds and installs pages in order, plus a native thread that reads the uffd.
+ * The plan and everything it points to must stay alive until gch_compactor_destroy. */
+GCH_EXPORT int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *config,
+                                       gch_compactor **out);
+/* Waits until every page is installed (0), the timeout passes (-ETIMEDOUT), or the compaction
+ * failed (its negative errno; details in the stats). timeout_ms < 0 waits forever. */
+GCH_EXPORT int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms);
+/* Snapshot of the counters; safe to call while the compactor runs. */
+GCH_EXPORT int32_t gch_compactor_stats(gch_compactor *c, gch_compaction_stats *stats);
+/* Copies up to capacity fault stall samples (nanoseconds, fault read to page installed). */
+GCH_EXPORT int32_t gch_compactor_stall_samples(gch_compactor *c, uint64_t *ns, uint32_t capacity,
+                                               uint32_t *count_out);
+/* Stops the threads (waiting for the compaction to finish first) and frees the compactor. */
+GCH_EXPORT void gch_compactor_destroy(gch_compactor *c);
+
+/* ---------------------------------------------------------------------------------------
+ * Support for tests and experiments that force rare kernel paths for real
+ * ------------------------------------------------------------------------------------- */
+
+/* Forks a child that only waits: it shares every private page of the parent copy-on-write,
+ * which makes UFFDIO_MOVE of those pages answer EBUSY. */
+GCH_EXPORT int32_t gch_fork_holder_start(int32_t *pid_out, int32_t *release_fd_out);
+GCH_EXPORT int32_t gch_fork_holder_stop(int32_t pid, int32_t release_fd);
+
+/* Runs gch_uffd_probe in a forked child that first drops to uid/gid (e.g. 65534), so the
+ * unprivileged paths are exercised by the real kernel. */
+GCH_EXPORT int32_t gch_uffd_probe_as_user(uint32_t uid, uint32_t gid, int32_t allowed_methods,
+                                          gch_uffd_caps *caps);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCHEAP_NATIVE_H */

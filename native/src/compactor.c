@@ -1,0 +1,643 @@
+/*
+ * compactor.c - the concurrent compactor.
+ *
+ * Two native threads, neither of which ever runs managed code or waits for the .NET
+ * runtime (a mutator blocked in a fault can never reach a .NET safepoint, so anything the
+ * fault path waited on in the runtime would deadlock the process):
+ *
+ *   fault reader  - blocks in poll() on the uffd, reads missing-fault events, stamps them
+ *                   and hands them to the collector through a single-producer ring;
+ *   collector     - serves faults first (builds the faulted page out of order and installs
+ *                   it at once), otherwise walks to-space in order, building pages and
+ *                   installing contiguous runs with one ioctl each.
+ *
+ * Per-page state machine (to_state): PENDING -> BUILT -> INSTALLED. A page is BUILT only
+ * while it sits in the collector's pending run; a fault on it flushes the run. A fault on an
+ * INSTALLED page (the install raced the event) is answered with UFFDIO_WAKE. EEXIST from the
+ * kernel means the page is already present and counts as installed.
+ */
+#define _GNU_SOURCE
+#include "gcheap_native.h"
+#include "clock.h"
+#include "page_builder.h"
+#include "uffd_abi.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RING_CAPACITY 4096u /* a blocked thread has one outstanding fault; this is plenty */
+
+enum { SRC_WHOLE = 0, SRC_RING = 1, SRC_RECYCLED = 2 };
+
+typedef struct fault_event {
+    uint64_t addr;
+    uint64_t t_ns;
+} fault_event;
+
+struct gch_compactor {
+    gch_plan plan;
+    gch_compactor_config cfg;
+
+    /* fault ring: written by the reader, consumed by the collector */
+    fault_event ring[RING_CAPACITY];
+    uint64_t ring_head; /* next slot the reader writes (atomic) */
+    uint64_t ring_tail; /* next slot the collector reads (atomic) */
+
+    /* pending run: to-pages [run_dst, run_dst + run_n) built in [run_src, ...) */
+    uint32_t run_dst;
+    uint32_t run_n;
+    uint64_t run_src;
+    uint8_t *run_kind; /* SRC_* per page of the run */
+
+    /* build buffers */
+    char *ring_area;
+    uint32_t ring_pages;
+    uint32_t ring_next;
+    uint32_t recycle_cursor;
+
+    gch_compaction_stats st; /* counters: written by collector, read with relaxed atomics */
+    gch_build_counters bc;
+    gch_failure fail;
+
+    uint64_t *stalls;
+    uint32_t stall_cap;
+    uint32_t stall_n;
+
+    int stop_fd;
+    pthread_t collector;
+    pthread_t reader;
+    int reader_started;
+    int collector_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int32_t result;
+    uint64_t t_start;
+};
+
+#define STAT_ADD(c, field, n) __atomic_fetch_add(&(c)->st.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+static inline uint8_t page_state(const gch_compactor *c, uint32_t t)
+{
+    return __atomic_load_n(&c->plan.to_state[t], __ATOMIC_ACQUIRE);
+}
+
+static inline void set_page_state(gch_compactor *c, uint32_t t, uint8_t s)
+{
+    __atomic_store_n(&c->plan.to_state[t], s, __ATOMIC_RELEASE);
+}
+
+static void block_all_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+/* ------------------------------------------------------------------ fault reader thread */
+
+static void ring_push(gch_compactor *c, uint64_t addr, uint64_t t_ns)
+{
+    uint64_t head = __atomic_load_n(&c->ring_head, __ATOMIC_RELAXED);
+    while (head - __atomic_load_n(&c->ring_tail, __ATOMIC_ACQUIRE) >= RING_CAPACITY)
+        sched_yield();
+    c->ring[head % RING_CAPACITY].addr = addr;
+    c->ring[head % RING_CAPACITY].t_ns = t_ns;
+    __atomic_store_n(&c->ring_head, head + 1, __ATOMIC_RELEASE);
+}
+
+static int ring_pop(gch_compactor *c, fault_event *ev)
+{
+    uint64_t tail = __atomic_load_n(&c->ring_tail, __ATOMIC_RELAXED);
+    if (tail == __atomic_load_n(&c->ring_head, __ATOMIC_ACQUIRE))
+        return 0;
+    *ev = c->ring[tail % RING_CAPACITY];
+    __atomic_store_n(&c->ring_tail, tail + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static inline int ring_nonempty(gch_compactor *c)
+{
+    return __atomic_load_n(&c->ring_tail, __ATOMIC_RELAXED) != __atomic_load_n(&c->ring_head, __ATOMIC_ACQUIRE);
+}
+
+static void *reader_main(void *arg)
+{
+    gch_compactor *c = arg;
+    block_all_signals();
+    pthread_setname_np(pthread_self(), "gch-faults");
+    struct uffd_msg msgs[64];
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = c->cfg.uffd, .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};
+        int r = poll(pf, 2, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pf[1].revents)
+            break;
+        if (!(pf[0].revents & POLLIN))
+            continue;
+        for (;;) {
+            ssize_t n = read(c->cfg.uffd, msgs, sizeof msgs);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            uint64_t now = gch_now_ns();
+            for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++)
+                if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+                    ring_push(c, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1), now);
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ ioctls with counting */
+
+static int do_move(gch_compactor *c, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
+{
+    uint64_t off = 0;
+    while (off < len) {
+        struct gch_uffdio_move m = {.dst = dst + off, .src = src + off, .len = len - off, .mode = 0, .move = 0};
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, move_ioctls, 1);
+        if (ioctl(c->cfg.uffd, GCH_UFFDIO_MOVE, &m) == 0) {
+            off = len;
+            break;
+        }
+        int err = errno;
+        if (m.move > 0)
+            off += (uint64_t)m.move;
+        if (err == EAGAIN) {
+            STAT_ADD(c, eagain_retries, 1);
+            if (m.move <= 0)
+                sched_yield();
+            continue;
+        }
+        *done = off;
+        return -err;
+    }
+    *done = off;
+    return 0;
+}
+
+static int do_copy(gch_compactor *c, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
+{
+    uint64_t off = 0;
+    while (off < len) {
+        struct uffdio_copy cp = {.dst = dst + off, .src = src + off, .len = len - off, .mode = 0, .copy = 0};
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, copy_ioctls, 1);
+        if (ioctl(c->cfg.uffd, UFFDIO_COPY, &cp) == 0) {
+            off = len;
+            break;
+        }
+        int err = errno;
+        if (cp.copy > 0)
+            off += (uint64_t)cp.copy;
+        if (err == EAGAIN) {
+            STAT_ADD(c, eagain_retries, 1);
+            if (cp.copy <= 0)
+                sched_yield();
+            continue;
+        }
+        *done = off;
+        return -err;
+    }
+    *done = off;
+    return 0;
+}
+
+static int do_discard(gch_compactor *c, uint64_t addr, uint64_t len)
+{
+    STAT_ADD(c, madvise_calls, 1);
+    if (madvise((void *)addr, (size_t)len, MADV_DONTNEED) != 0) {
+        gch_fail(&c->fail, -errno, GCH_OP_MADVISE, addr);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int src_in_from_space(const gch_compactor *c, uint64_t src)
+{
+    return src >= c->plan.from_base && src < c->plan.from_base + ((uint64_t)c->plan.from_pages << GCH_PAGE_SHIFT);
+}
+
+static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, uint32_t n, int moved)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (c->plan.to_kind[to_page + i] == GCH_TO_WHOLE) {
+            STAT_ADD(c, pages_whole, 1);
+            if (moved && kinds[i] == SRC_WHOLE)
+                STAT_ADD(c, pages_zero_copy, 1);
+        } else {
+            STAT_ADD(c, pages_compacted, 1);
+        }
+        if (!moved)
+            STAT_ADD(c, pages_copied, 1);
+    }
+}
+
+/* Installs to-pages [dst_page, dst_page + n) from the contiguous source [src, src + n pages). */
+static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n, const uint8_t *kinds)
+{
+    const uint64_t P = GCH_PAGE_SIZE;
+    uint64_t dst = c->plan.to_base + ((uint64_t)dst_page << GCH_PAGE_SHIFT);
+    int move_mode = c->cfg.install_mode == GCH_INSTALL_MOVE;
+    uint32_t i = 0;
+    while (i < n) {
+        uint64_t done = 0;
+        int rc = move_mode ? do_move(c, dst + i * P, src + i * P, (n - i) * P, &done)
+                           : do_copy(c, dst + i * P, src + i * P, (n - i) * P, &done);
+        uint32_t k = (uint32_t)(done / P);
+        account(c, dst_page + i, kinds + i, k, move_mode);
+        if (!move_mode && k && src_in_from_space(c, src + i * P) && do_discard(c, src + i * P, k * P) != 0)
+            return -1;
+        i += k;
+        if (rc == 0)
+            break;
+        if (rc == -EEXIST) {
+            STAT_ADD(c, eexist, 1); /* already present: another install won */
+            i++;
+        } else if (move_mode && rc == -EBUSY) {
+            /* Source frame not exclusively ours (fork, KSM, pin, swap cache): copy it in,
+             * then drop the source so nothing is left behind. */
+            STAT_ADD(c, ebusy_fallbacks, 1);
+            uint64_t d2 = 0;
+            int rc2 = do_copy(c, dst + i * P, src + i * P, P, &d2);
+            if (rc2 == -EEXIST) {
+                STAT_ADD(c, eexist, 1);
+            } else if (rc2 != 0) {
+                gch_fail(&c->fail, rc2, GCH_OP_COPY, dst + i * P);
+                return -1;
+            } else {
+                account(c, dst_page + i, kinds + i, 1, 0);
+            }
+            if (kinds[i] != SRC_RING && do_discard(c, src + i * P, P) != 0)
+                return -1;
+            i++;
+        } else if (move_mode && rc == -ENOENT) {
+            /* Source page never touched (e.g. the unwritten tail of a large array). */
+            uint64_t d2 = 0;
+            STAT_ADD(c, ioctls, 1);
+            int rc2 = gch_uffd_zeropage(c->cfg.uffd, dst + i * P, P, 0, &d2);
+            if (rc2 != 0 && rc2 != -EEXIST) {
+                gch_fail(&c->fail, rc2, GCH_OP_ZEROPAGE, dst + i * P);
+                return -1;
+            }
+            STAT_ADD(c, pages_zero_filled, 1);
+            account(c, dst_page + i, kinds + i, 1, 1);
+            i++;
+        } else {
+            gch_fail(&c->fail, rc, move_mode ? GCH_OP_MOVE : GCH_OP_COPY, dst + i * P);
+            return -1;
+        }
+    }
+    for (uint32_t j = 0; j < n; j++)
+        set_page_state(c, dst_page + j, GCH_PAGE_INSTALLED);
+    STAT_ADD(c, pages_installed, n);
+    return 0;
+}
+
+static int flush_run(gch_compactor *c)
+{
+    if (c->run_n == 0)
+        return 0;
+    uint32_t n = c->run_n;
+    c->run_n = 0;
+    return install(c, c->run_dst, c->run_src, n, c->run_kind);
+}
+
+/* ------------------------------------------------------------------ building */
+
+static int sparse_consumed(const gch_compactor *c, uint32_t p)
+{
+    uint32_t first, last;
+    gch_sparse_dest_pages(&c->plan, p, &first, &last);
+    for (uint32_t t = first; t <= last; t++)
+        if (page_state(c, t) == GCH_PAGE_PENDING)
+            return 0;
+    return 1;
+}
+
+static char *acquire_buffer(gch_compactor *c, uint8_t *kind)
+{
+    const gch_plan *pl = &c->plan;
+    if (c->cfg.recycle_from_pages && c->cfg.install_mode == GCH_INSTALL_MOVE) {
+        while (c->recycle_cursor < pl->from_pages) {
+            uint32_t p = c->recycle_cursor;
+            uint8_t cls = pl->from_class[p];
+            if (cls == GCH_FROM_SPARSE && !sparse_consumed(c, p))
+                break; /* wait for this page to be consumed rather than skip it */
+            c->recycle_cursor++;
+            if (cls == GCH_FROM_EMPTY || cls == GCH_FROM_SPARSE) {
+                *kind = SRC_RECYCLED;
+                STAT_ADD(c, buffers_recycled, 1);
+                return (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT));
+            }
+        }
+    }
+    /* The ring is at least twice the batch, and unflushed slots all belong to the current
+     * run, so the slot handed out here is never one still waiting to be installed. */
+    uint32_t slot = c->ring_next++ % c->ring_pages;
+    *kind = SRC_RING;
+    STAT_ADD(c, buffers_fresh, 1);
+    return c->ring_area + ((uint64_t)slot << GCH_PAGE_SHIFT);
+}
+
+static int build(gch_compactor *c, uint32_t t, uint64_t *src, uint8_t *kind)
+{
+    const gch_plan *pl = &c->plan;
+    int rc;
+    if (pl->to_kind[t] == GCH_TO_WHOLE) {
+        uint32_t p = pl->to_src[t];
+        rc = gch_build_whole(pl, p, &c->bc, &c->fail);
+        *src = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
+        *kind = SRC_WHOLE;
+    } else {
+        char *buf = acquire_buffer(c, kind);
+        rc = gch_build_compacted(pl, t, buf, &c->bc, &c->fail);
+        *src = (uint64_t)buf;
+    }
+    if (rc == 0)
+        set_page_state(c, t, GCH_PAGE_BUILT);
+    return rc;
+}
+
+static inline int extends_run(const gch_compactor *c, uint32_t t, uint64_t src)
+{
+    return c->run_n > 0 && c->run_n < c->cfg.batch_pages && t == c->run_dst + c->run_n &&
+           src == c->run_src + ((uint64_t)c->run_n << GCH_PAGE_SHIFT);
+}
+
+static void append_run(gch_compactor *c, uint32_t t, uint64_t src, uint8_t kind)
+{
+    if (c->run_n == 0) {
+        c->run_dst = t;
+        c->run_src = src;
+    }
+    c->run_kind[c->run_n++] = kind;
+}
+
+/* ------------------------------------------------------------------ fault service */
+
+static void record_stall(gch_compactor *c, uint64_t ns)
+{
+    if (c->stall_n < c->stall_cap)
+        c->stalls[c->stall_n++] = ns;
+    STAT_ADD(c, stall_count, 1);
+    uint64_t prev = __atomic_load_n(&c->st.stall_max_ns, __ATOMIC_RELAXED);
+    if (ns > prev)
+        __atomic_store_n(&c->st.stall_max_ns, ns, __ATOMIC_RELAXED);
+}
+
+static int serve_faults(gch_compactor *c)
+{
+    const gch_plan *pl = &c->plan;
+    fault_event ev;
+    while (ring_pop(c, &ev)) {
+        STAT_ADD(c, faults_served, 1);
+        uint64_t off = ev.addr - pl->to_base;
+        if (ev.addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
+            /* Not ours to build (cannot happen with a correct registration): wake the thread. */
+            STAT_ADD(c, ioctls, 1);
+            STAT_ADD(c, wake_ioctls, 1);
+            gch_uffd_wake(c->cfg.uffd, ev.addr, GCH_PAGE_SIZE);
+            continue;
+        }
+        uint32_t t = (uint32_t)(off >> GCH_PAGE_SHIFT);
+        uint8_t s = page_state(c, t);
+        if (s == GCH_PAGE_PENDING) {
+            STAT_ADD(c, faults_on_pending, 1);
+            uint64_t src;
+            uint8_t kind;
+            if (build(c, t, &src, &kind) != 0)
+                return -1;
+            if (extends_run(c, t, src)) {
+                append_run(c, t, src, kind);
+                if (flush_run(c) != 0)
+                    return -1;
+            } else if (install(c, t, src, 1, &kind) != 0) {
+                return -1;
+            }
+        } else if (s == GCH_PAGE_BUILT) {
+            if (flush_run(c) != 0) /* the faulted page waits in the pending run */
+                return -1;
+        } else {
+            STAT_ADD(c, ioctls, 1);
+            STAT_ADD(c, wake_ioctls, 1);
+            int rc = gch_uffd_wake(c->cfg.uffd, ev.addr, GCH_PAGE_SIZE);
+            if (rc != 0) {
+                gch_fail(&c->fail, rc, GCH_OP_WAKE, ev.addr);
+                return -1;
+            }
+        }
+        record_stall(c, gch_now_ns() - ev.t_ns);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ collector thread */
+
+static void finish(gch_compactor *c, int32_t result)
+{
+    __atomic_store_n(&c->st.refs_fixed, c->bc.refs_fixed, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->st.bytes_copied, c->bc.bytes_copied, __ATOMIC_RELAXED);
+    c->st.error = c->fail.error ? c->fail.error : result;
+    c->st.error_op = c->fail.op;
+    c->st.error_addr = c->fail.addr;
+    pthread_mutex_lock(&c->mu);
+    c->done = 1;
+    c->result = c->st.error;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void *collector_main(void *arg)
+{
+    gch_compactor *c = arg;
+    block_all_signals();
+    pthread_setname_np(pthread_self(), "gch-collector");
+    uint64_t cpu0 = gch_thread_cpu_ns();
+    const gch_plan *pl = &c->plan;
+    int failed = 0;
+
+    for (uint32_t t = 0; t < pl->to_pages && !failed; t++) {
+        if (ring_nonempty(c) && serve_faults(c) != 0) {
+            failed = 1;
+            break;
+        }
+        if (page_state(c, t) != GCH_PAGE_PENDING)
+            continue;
+        uint64_t src;
+        uint8_t kind;
+        if (build(c, t, &src, &kind) != 0) {
+            failed = 1;
+            break;
+        }
+        if (!extends_run(c, t, src) && flush_run(c) != 0) {
+            failed = 1;
+            break;
+        }
+        append_run(c, t, src, kind);
+        if (c->run_n == c->cfg.batch_pages && flush_run(c) != 0)
+            failed = 1;
+    }
+    if (!failed && (flush_run(c) != 0 || serve_faults(c) != 0))
+        failed = 1;
+
+    __atomic_store_n(&c->st.wall_ns, gch_now_ns() - c->t_start, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->st.cpu_ns, gch_thread_cpu_ns() - cpu0, __ATOMIC_RELAXED);
+    finish(c, failed ? (c->fail.error ? c->fail.error : -EIO) : 0);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ public API */
+
+int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *config, gch_compactor **out)
+{
+    if (config->batch_pages == 0 ||
+        (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY))
+        return -EINVAL;
+    gch_compactor *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->plan = *plan;
+    c->cfg = *config;
+    c->stop_fd = -1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+
+    int32_t rc = -ENOMEM;
+    c->run_kind = calloc(config->batch_pages, 1);
+    c->ring_pages = config->buffer_pages > 2 * config->batch_pages ? config->buffer_pages : 2 * config->batch_pages;
+    c->stall_cap = config->stall_sample_capacity;
+    c->stalls = c->stall_cap ? calloc(c->stall_cap, sizeof(uint64_t)) : NULL;
+    if (!c->run_kind || (c->stall_cap && !c->stalls))
+        goto fail;
+    uint64_t ring_addr = 0;
+    rc = gch_mem_reserve((uint64_t)c->ring_pages << GCH_PAGE_SHIFT,
+                         GCH_MEM_NOHUGEPAGE | (config->dont_fork ? GCH_MEM_DONTFORK : 0), &ring_addr);
+    if (rc != 0)
+        goto fail;
+    c->ring_area = (char *)ring_addr;
+    c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->stop_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+
+    c->t_start = gch_now_ns();
+    if ((rc = -pthread_create(&c->reader, NULL, reader_main, c)) != 0)
+        goto fail;
+    c->reader_started = 1;
+    if ((rc = -pthread_create(&c->collector, NULL, collector_main, c)) != 0)
+        goto fail;
+    c->collector_started = 1;
+    *out = c;
+    return 0;
+
+fail:
+    gch_compactor_destroy(c);
+    return rc;
+}
+
+int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms)
+{
+    pthread_mutex_lock(&c->mu);
+    if (timeout_ms < 0) {
+        while (!c->done)
+            pthread_cond_wait(&c->cv, &c->mu);
+    } else {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        while (!c->done)
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT)
+                break;
+    }
+    int32_t r = c->done ? c->result : -ETIMEDOUT;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+int32_t gch_compactor_stats(gch_compactor *c, gch_compaction_stats *out)
+{
+    const uint64_t *src = (const uint64_t *)&c->st;
+    uint64_t *dst = (uint64_t *)out;
+    size_t words = offsetof(gch_compaction_stats, error) / sizeof(uint64_t);
+    for (size_t i = 0; i < words; i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    pthread_mutex_lock(&c->mu);
+    int done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    if (!done) {
+        out->refs_fixed = 0;
+        out->bytes_copied = 0;
+        out->error = 0;
+        out->error_op = 0;
+        out->error_addr = 0;
+    } else {
+        out->error = c->st.error;
+        out->error_op = c->st.error_op;
+        out->error_addr = c->st.error_addr;
+    }
+    return 0;
+}
+
+int32_t gch_compactor_stall_samples(gch_compactor *c, uint64_t *ns, uint32_t capacity, uint32_t *count_out)
+{
+    pthread_mutex_lock(&c->mu);
+    int done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    if (!done)
+        return -EBUSY; /* samples are written by the collector thread until it finishes */
+    uint32_t n = c->stall_n < capacity ? c->stall_n : capacity;
+    if (n)
+        memcpy(ns, c->stalls, (size_t)n * sizeof(uint64_t));
+    *count_out = c->stall_n;
+    return 0;
+}
+
+void gch_compactor_destroy(gch_compactor *c)
+{
+    if (!c)
+        return;
+    if (c->collector_started) {
+        /* Mutators may be blocked on pages only the collector can install: never abandon it. */
+        gch_compactor_wait(c, -1);
+        pthread_join(c->collector, NULL);
+    }
+    if (c->reader_started) {
+        uint64_t one = 1;
+        ssize_t w = write(c->stop_fd, &one, sizeof one);
+        (void)w;
+        pthread_join(c->reader, NULL);
+    }
+    if (c->stop_fd >= 0)
+        close(c->stop_fd);
+    if (c->ring_area)
+        gch_mem_release((uint64_t)c->ring_area, (uint64_t)c->ring_pages << GCH_PAGE_SHIFT);
+    free(c->stalls);
+    free(c->run_kind);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}

@@ -1,0 +1,108 @@
+/*
+ * memory.c - virtual memory reservation and release for spaces, tables and buffers.
+ */
+#define _GNU_SOURCE
+#include "gcheap_native.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out)
+{
+    void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    if ((flags & GCH_MEM_NOHUGEPAGE) && madvise(p, (size_t)len, MADV_NOHUGEPAGE) != 0) {
+        int err = errno;
+        munmap(p, (size_t)len);
+        return -err;
+    }
+    if ((flags & GCH_MEM_DONTFORK) && madvise(p, (size_t)len, MADV_DONTFORK) != 0) {
+        int err = errno;
+        munmap(p, (size_t)len);
+        return -err;
+    }
+    *addr_out = (uint64_t)p;
+    return 0;
+}
+
+int32_t gch_mem_release(uint64_t addr, uint64_t len)
+{
+    return munmap((void *)addr, (size_t)len) == 0 ? 0 : -errno;
+}
+
+int32_t gch_mem_discard(uint64_t addr, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    return madvise((void *)addr, (size_t)len, MADV_DONTNEED) == 0 ? 0 : -errno;
+}
+
+int32_t gch_mem_populate(uint64_t addr, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    if (madvise((void *)addr, (size_t)len, MADV_POPULATE_WRITE) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return -errno;
+    /* Kernels before 5.14: touch every page. */
+    volatile char *p = (volatile char *)addr;
+    for (uint64_t off = 0; off < len; off += GCH_PAGE_SIZE)
+        p[off] = p[off];
+    return 0;
+}
+
+int32_t gch_mem_set_dontfork(uint64_t addr, uint64_t len, int32_t dont_fork)
+{
+    return madvise((void *)addr, (size_t)len, dont_fork ? MADV_DONTFORK : MADV_DOFORK) == 0 ? 0 : -errno;
+}
+
+int32_t gch_mem_resident_pages(uint64_t addr, uint64_t len, uint64_t *pages_out)
+{
+    unsigned char vec[4096];
+    uint64_t total = 0;
+    for (uint64_t off = 0; off < len; off += (uint64_t)sizeof vec * GCH_PAGE_SIZE) {
+        uint64_t chunk = len - off;
+        if (chunk > (uint64_t)sizeof vec * GCH_PAGE_SIZE)
+            chunk = (uint64_t)sizeof vec * GCH_PAGE_SIZE;
+        if (mincore((void *)(addr + off), (size_t)chunk, vec) != 0)
+            return -errno;
+        uint64_t n = (chunk + GCH_PAGE_SIZE - 1) / GCH_PAGE_SIZE;
+        for (uint64_t i = 0; i < n; i++)
+            total += vec[i] & 1;
+    }
+    *pages_out = total;
+    return 0;
+}
+
+/* VmRSS and VmHWM from /proc/self/status, in bytes. */
+int32_t gch_process_memory(uint64_t *rss_bytes, uint64_t *peak_rss_bytes)
+{
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char buf[8192];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = errno;
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? -err : -EIO;
+    buf[n] = 0;
+    unsigned long long kb;
+    char *s = strstr(buf, "VmRSS:");
+    if (rss_bytes)
+        *rss_bytes = (s && sscanf(s + 6, "%llu", &kb) == 1) ? kb * 1024ull : 0;
+    s = strstr(buf, "VmHWM:");
+    if (peak_rss_bytes)
+        *peak_rss_bytes = (s && sscanf(s + 6, "%llu", &kb) == 1) ? kb * 1024ull : 0;
+    return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * page_builder.c - forwarding and page building (see page_builder.h), plus the
+ * stop-the-world executor that builds every page directly into to-space.
+ */
+#define _GNU_SOURCE
+#include "page_builder.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+_Static_assert(sizeof(gch_plan) == 96, "gch_plan layout is mirrored in C#");
+_Static_assert(sizeof(gch_compaction_stats) == 208, "gch_compaction_stats layout is mirrored in C#");
+_Static_assert(sizeof(gch_compactor_config) == 32, "gch_compactor_config layout is mirrored in C#");
+_Static_assert(sizeof(gch_uffd_caps) == 64, "gch_uffd_caps layout is mirrored in C#");
+_Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");
+
+static inline int bit_set(const uint64_t *bitmap, uint64_t granule)
+{
+    return (int)((bitmap[granule >> 6] >> (granule & 63)) & 1u);
+}
+
+/* Live granules of page p strictly before granule index gi (0..511) within the page. */
+static inline uint64_t live_granules_before(const uint64_t *bitmap, uint32_t p, uint32_t gi)
+{
+    const uint64_t *w = bitmap + (uint64_t)p * GCH_BITMAP_WORDS_PER_PAGE;
+    uint32_t word = gi >> 6;
+    uint64_t count = 0;
+    for (uint32_t i = 0; i < word; i++)
+        count += (uint64_t)__builtin_popcountll(w[i]);
+    uint32_t bit = gi & 63;
+    if (bit)
+        count += (uint64_t)__builtin_popcountll(w[word] & ((1ull << bit) - 1));
+    return count;
+}
+
+int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out)
+{
+    uint64_t off = a - pl->from_base;
+    if (a < pl->from_base || off >= ((uint64_t)pl->from_pages << GCH_PAGE_SHIFT) || (a & 7))
+        return -EINVAL;
+    uint32_t p = (uint32_t)(off >> GCH_PAGE_SHIFT);
+    uint32_t in_page = (uint32_t)(off & (GCH_PAGE_SIZE - 1));
+    switch (pl->from_class[p]) {
+    case GCH_FROM_WHOLE_MARKED:
+        if (!bit_set(pl->live_bitmap, off >> GCH_GRANULE_SHIFT))
+            return -EINVAL;
+        /* fall through */
+    case GCH_FROM_WHOLE_BLACK:
+        *out = pl->to_base + ((uint64_t)pl->from_dest[p] << GCH_PAGE_SHIFT) + in_page;
+        return 0;
+    case GCH_FROM_LARGE:
+        if (!GCH_LARGE_IS_HEAD(pl->from_aux[p]) || in_page != 0)
+            return -EINVAL; /* references point at the head of a large object */
+        *out = pl->to_base + ((uint64_t)pl->from_dest[p] << GCH_PAGE_SHIFT);
+        return 0;
+    case GCH_FROM_SPARSE: {
+        uint64_t g = off >> GCH_GRANULE_SHIFT;
+        if (!bit_set(pl->live_bitmap, g))
+            return -EINVAL;
+        uint64_t res = ((uint64_t)pl->from_dest[p] << GCH_GRANULE_SHIFT) +
+                       (live_granules_before(pl->live_bitmap, p, in_page >> GCH_GRANULE_SHIFT) << GCH_GRANULE_SHIFT);
+        uint32_t aux = pl->from_aux[p];
+        if (in_page >= (aux & 0xFFFFu))
+            res += aux >> 16;
+        *out = pl->to_base + res;
+        return 0;
+    }
+    default:
+        return -EINVAL; /* EMPTY: nothing live here */
+    }
+}
+
+static inline int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, gch_build_counters *cnt,
+                            gch_failure *f)
+{
+    for (; slot < end; slot++) {
+        uint64_t v = *slot;
+        if (v == 0)
+            continue;
+        uint64_t to;
+        if (gch_forward(pl, v, &to) != 0) {
+            gch_fail(f, -EINVAL, GCH_OP_FORWARD, (uint64_t)slot);
+            return -EINVAL;
+        }
+        *slot = to;
+        cnt->refs_fixed++;
+    }
+    return 0;
+}
+
+int gch_build_whole(const gch_plan *pl, uint32_t p, gch_build_counters *cnt, gch_failure *f)
+{
+    char *page = (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT));
+    char *end = page + GCH_PAGE_SIZE;
+    uint8_t cls = pl->from_class[p];
+
+    if (cls == GCH_FROM_LARGE) {
+        /* Fix the slice of the large object's reference block that lies on this page. */
+        uint32_t aux = pl->from_aux[p];
+        uint32_t b = GCH_LARGE_REFS_BEGIN(aux), e = GCH_LARGE_REFS_END(aux);
+        if (b < e)
+            return fix_slots(pl, (uint64_t *)(page + b), (uint64_t *)(page + e), cnt, f);
+        return 0;
+    }
+
+    int all_live = cls == GCH_FROM_WHOLE_BLACK;
+    char *cur = page;
+    while (cur < end) {
+        if (gch_obj_type(cur) == GCH_TYPE_END)
+            break;
+        uint64_t nrefs;
+        uint64_t size = gch_obj_size(pl->types, pl->type_count, cur, &nrefs);
+        if (size == 0 || size > (uint64_t)(end - cur)) {
+            gch_fail(f, -EINVAL, GCH_OP_HEADER, (uint64_t)cur);
+            return -EINVAL;
+        }
+        uint64_t g = ((uint64_t)cur - pl->from_base) >> GCH_GRANULE_SHIFT;
+        if (all_live || bit_set(pl->live_bitmap, g)) {
+            if (nrefs && fix_slots(pl, (uint64_t *)(cur + 8), (uint64_t *)(cur + 8 + 8 * nrefs), cnt, f) != 0)
+                return -EINVAL;
+        } else if (gch_obj_type(cur) != GCH_TYPE_FILLER) {
+            /* Dead: keep the page parseable without stale references. */
+            gch_write_filler(cur, (uint32_t)size);
+        }
+        cur += size;
+    }
+    return 0;
+}
+
+static uint32_t next_sparse_page(const gch_plan *pl, uint32_t from)
+{
+    for (uint32_t p = from; p < pl->from_pages; p++)
+        if (pl->from_class[p] == GCH_FROM_SPARSE)
+            return p;
+    return UINT32_MAX;
+}
+
+int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, gch_build_counters *cnt, gch_failure *f)
+{
+    uint64_t tbase = pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT);
+    uint64_t a = pl->from_base + ((uint64_t)pl->to_src[t] << GCH_GRANULE_SHIFT);
+    uint32_t p = (uint32_t)((a - pl->from_base) >> GCH_PAGE_SHIFT);
+    uint64_t fill_end = 0;
+
+    if (p >= pl->from_pages || pl->from_class[p] != GCH_FROM_SPARSE) {
+        gch_fail(f, -EINVAL, GCH_OP_FORWARD, a);
+        return -EINVAL;
+    }
+    for (;;) {
+        uint64_t page_end = pl->from_base + ((uint64_t)(p + 1) << GCH_PAGE_SHIFT);
+        if (a >= page_end || gch_obj_type((void *)a) == GCH_TYPE_END) {
+            p = next_sparse_page(pl, p + 1);
+            if (p == UINT32_MAX)
+                break;
+            /* Decide from the plan alone whether the next sparse page contributes to t: once
+             * its objects are all placed, the concurrent compactor may reuse that page as a
+             * build buffer, so its memory must not be read after that. */
+            if ((uint64_t)pl->from_dest[p] >= (uint64_t)(t + 1) * GCH_GRANULES_PER_PAGE)
+                break;
+            a = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
+            continue;
+        }
+        uint64_t nrefs;
+        uint64_t size = gch_obj_size(pl->types, pl->type_count, (void *)a, &nrefs);
+        if (size == 0 || size > page_end - a) {
+            gch_fail(f, -EINVAL, GCH_OP_HEADER, a);
+            return -EINVAL;
+        }
+        if (bit_set(pl->live_bitmap, (a - pl->from_base) >> GCH_GRANULE_SHIFT)) {
+            uint64_t d;
+            if (gch_forward(pl, a, &d) != 0 || d < tbase) {
+                gch_fail(f, -EINVAL, GCH_OP_FORWARD, a);
+                return -EINVAL;
+            }
+            if (d >= tbase + GCH_PAGE_SIZE)
+                break; /* the stream continues on the next to-space page */
+            uint64_t at = d - tbase;
+            if (at != fill_end || at + size > GCH_PAGE_SIZE) {
+                gch_fail(f, -EINVAL, GCH_OP_FORWARD, a); /* plan and stream disagree */
+                return -EINVAL;
+            }
+            memcpy(dst + at, (const void *)a, size);
+            cnt->bytes_copied += size;
+            if (nrefs && fix_slots(pl, (uint64_t *)(dst + at + 8), (uint64_t *)(dst + at + 8 + 8 * nrefs), cnt, f) != 0)
+                return -EINVAL;
+            fill_end = at + size;
+        }
+        a += size;
+    }
+    if (fill_end < GCH_PAGE_SIZE)
+        memset(dst + fill_end, 0, GCH_PAGE_SIZE - fill_end);
+    return 0;
+}
+
+int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint64_t count, uint64_t *bad_index)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t v = slots[i];
+        if (v == 0)
+            continue;
+        uint64_t to;
+        if (gch_forward(plan, v, &to) != 0) {
+            if (bad_index)
+                *bad_index = i;
+            return -EINVAL;
+        }
+        slots[i] = to;
+    }
+    return 0;
+}
+
+int32_t gch_compact_stw(const gch_plan *pl, gch_compaction_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    uint64_t t0 = gch_now_ns(), c0 = gch_thread_cpu_ns();
+    gch_build_counters cnt = {0, 0};
+    gch_failure f = {0, 0, 0};
+    for (uint32_t t = 0; t < pl->to_pages && f.error == 0; t++) {
+        char *dst = (char *)(pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT));
+        if (pl->to_kind[t] == GCH_TO_WHOLE) {
+            uint32_t p = pl->to_src[t];
+            if (gch_build_whole(pl, p, &cnt, &f) != 0)
+                break;
+            memcpy(dst, (const void *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT)), GCH_PAGE_SIZE);
+            stats->pages_whole++;
+        } else {
+            if (gch_build_compacted(pl, t, dst, &cnt, &f) != 0)
+                break;
+            stats->pages_compacted++;
+        }
+        pl->to_state[t] = GCH_PAGE_INSTALLED;
+        stats->pages_installed++;
+    }
+    stats->refs_fixed = cnt.refs_fixed;
+    stats->bytes_copied = cnt.bytes_copied;
+    stats->wall_ns = gch_now_ns() - t0;
+    stats->cpu_ns = gch_thread_cpu_ns() - c0;
+    stats->error = f.error;
+    stats->error_op = f.op;
+    stats->error_addr = f.addr;
+    return f.error;
+}

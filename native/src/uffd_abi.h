@@ -1,0 +1,60 @@
+/*
+ * uffd_abi.h - kernel userfaultfd ABI pieces newer than the installed headers.
+ *
+ * Debian 12 ships linux/userfaultfd.h from Linux 6.1, which predates UFFDIO_MOVE (6.8),
+ * UFFD_FEATURE_WP_UNPOPULATED (6.4), UFFD_FEATURE_POISON (6.6) and UFFD_FEATURE_WP_ASYNC
+ * (6.7). The values below are the kernel's uapi values; static asserts pin the layout.
+ */
+#ifndef GCH_UFFD_ABI_H
+#define GCH_UFFD_ABI_H
+
+#include <linux/userfaultfd.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef USERFAULTFD_IOC
+#define USERFAULTFD_IOC 0xAA
+#endif
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(USERFAULTFD_IOC, 0x00)
+#endif
+
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1ULL << 13)
+#endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1ULL << 14)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1ULL << 15)
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1ULL << 16)
+#endif
+
+#define GCH_UFFDIO_MOVE_NR 0x05
+
+/* struct uffdio_move from Linux 6.8 uapi. */
+struct gch_uffdio_move {
+    uint64_t dst;
+    uint64_t src;
+    uint64_t len;
+    uint64_t mode;
+    int64_t move; /* out: bytes moved, or -errno */
+};
+
+#define GCH_UFFDIO_MOVE _IOWR(UFFDIO, GCH_UFFDIO_MOVE_NR, struct gch_uffdio_move)
+#define GCH_UFFDIO_MOVE_MODE_DONTWAKE (1ULL << 0)
+#define GCH_UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1ULL << 1)
+
+_Static_assert(sizeof(struct gch_uffdio_move) == 40, "uffdio_move is 40 bytes");
+_Static_assert(GCH_UFFDIO_MOVE == 0xC028AA05u, "UFFDIO_MOVE ioctl number");
+_Static_assert(UFFDIO_COPY == 0xC028AA03u, "UFFDIO_COPY ioctl number");
+_Static_assert(UFFDIO_API == 0xC018AA3Fu, "UFFDIO_API ioctl number");
+_Static_assert(UFFDIO_REGISTER == 0xC020AA00u, "UFFDIO_REGISTER ioctl number");
+_Static_assert(sizeof(struct uffd_msg) == 32, "uffd_msg is 32 bytes");
+
+#endif

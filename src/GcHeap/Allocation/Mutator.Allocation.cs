@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Memory;
+using GcHeap.ObjectModel;
+
+namespace GcHeap;
+
+// Allocation: bump allocation in a thread-local buffer of one page (TLAB); small objects never
+// cross a page boundary. Large objects take a run of pages of their own. Memory handed out is
+// always zero (spaces are discarded wholesale after evacuation), so only the header is written.
+public sealed unsafe partial class Mutator
+{
+    private nint _tlabCursor;
+    private nint _tlabLimit;
+
+    /// <summary>Allocates an instance of an object type; its fields start as zero / null.</summary>
+    /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap.</exception>
+    /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    public GcRef Allocate(GcType type)
+    {
+        Enter();
+        CheckOwnType(type);
+        if (type.Kind != GcTypeKind.Object)
+        {
+            throw new ArgumentException($"'{type.Name}' is an array type; use AllocateArray.", nameof(type));
+        }
+
+        nint a = AllocateBytes(type.InstanceSize);
+        ObjectLayout.WriteHeader(a, type.Id, 0);
+        return NewLocal(a);
+    }
+
+    /// <summary>Allocates an array of <paramref name="length"/> elements, all zero / null.</summary>
+    /// <exception cref="ArgumentException"><paramref name="arrayType"/> is not an array type or belongs to another heap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
+    /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    public GcRef AllocateArray(GcType arrayType, int length)
+    {
+        Enter();
+        CheckOwnType(arrayType);
+        if (arrayType.Kind == GcTypeKind.Object)
+        {
+            throw new ArgumentException($"'{arrayType.Name}' is not an array type; use Allocate.", nameof(arrayType));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        long size = ObjectLayout.AlignUp(ObjectLayout.HeaderSize + ((long)arrayType.ElementSize * length));
+        nint a = AllocateBytes(size);
+        ObjectLayout.WriteHeader(a, arrayType.Id, (uint)length);
+        return NewLocal(a);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint AllocateBytes(long size)
+    {
+        if (size <= ObjectLayout.LargeObjectThreshold)
+        {
+            nint c = _tlabCursor;
+            if (c + (nint)size <= _tlabLimit)
+            {
+                _tlabCursor = c + (nint)size;
+                return c;
+            }
+
+            return AllocateSmallSlow((int)size);
+        }
+
+        return AllocateLarge(size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private nint AllocateSmallSlow(int size)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            Space space = _heap.AllocationSpace;
+            int p = space.TryTakePages(1);
+            if (p >= 0)
+            {
+                space.Kinds[p] = PageKind.Small;
+                nint page = space.PageAddress(p);
+                _tlabCursor = page + size;
+                _tlabLimit = page + ObjectLayout.PageSize;
+                _heap.Collector.NoteAllocatedPages(1);
+                return page;
+            }
+
+            OnHeapFull(size, attempt);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private nint AllocateLarge(long size)
+    {
+        long pages = ObjectLayout.PagesFor(size);
+        for (int attempt = 0; ; attempt++)
+        {
+            Space space = _heap.AllocationSpace;
+            if (pages > space.CapacityPages)
+            {
+                throw Exhausted(size, "it is larger than the whole heap");
+            }
+
+            int p = space.TryTakePages((int)pages);
+            if (p >= 0)
+            {
+                space.Kinds[p] = PageKind.LargeHead;
+                new Span<byte>(space.Kinds + p + 1, (int)pages - 1).Fill((byte)PageKind.LargeTail);
+                _heap.Collector.NoteAllocatedPages((int)pages);
+                return space.PageAddress(p);
+            }
+
+            OnHeapFull(size, attempt);
+        }
+    }
+
+    /// <summary>No page left: wait (in a safe region) for a full collection; give up after one did not help.</summary>
+    private void OnHeapFull(long size, int attempt)
+    {
+        if (attempt >= 2)
+        {
+            throw Exhausted(size, "even after a full collection");
+        }
+
+        RetireAllocationBuffer();
+        _heap.Safepoints.EnterSafe(this);
+        try
+        {
+            _heap.Collector.CollectForAllocation();
+        }
+        finally
+        {
+            _heap.Safepoints.ExitSafe(this);
+        }
+
+        _heap.ThrowIfFaulted();
+    }
+
+    private GcHeapExhaustedException Exhausted(long size, string why)
+    {
+        long live = _heap.Collector.LastLiveBytes;
+        return new GcHeapExhaustedException(
+            $"Cannot allocate {size} bytes {why}: the heap limit is {_heap.Options.MaxHeapBytes} bytes and the last collection found {live} bytes live. " +
+            "Release handles or roots, or raise HeapOptions.MaxHeapBytes.")
+        {
+            RequestedBytes = size,
+            HeapLimitBytes = _heap.Options.MaxHeapBytes,
+            LiveBytes = live,
+        };
+    }
+
+    /// <summary>Gives up the rest of the current page; called with the world stopped or by the owner.</summary>
+    internal void RetireAllocationBuffer()
+    {
+        _tlabCursor = 0;
+        _tlabLimit = 0;
+    }
+
+    private void CheckOwnType(GcType type)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        if (!_types.Owns(type))
+        {
+            throw new ArgumentException($"Type '{type.Name}' was defined by another heap.", nameof(type));
+        }
+    }
+}

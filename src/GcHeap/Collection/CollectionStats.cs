@@ -1,0 +1,156 @@
+namespace GcHeap;
+
+/// <summary>
+/// Everything measured about one collection. Page and ioctl counts come from the native code
+/// that did the work; times from the collector's clock.
+/// </summary>
+public sealed class CollectionStats
+{
+    /// <summary>Sequence number of the collection (1-based).</summary>
+    public long Cycle { get; init; }
+
+    /// <summary>The backend that ran it.</summary>
+    public GcBackend Backend { get; init; }
+
+    /// <summary>Why it ran.</summary>
+    public CollectionReason Reason { get; init; }
+
+    /// <summary>Whether marking ran concurrently with mutators.</summary>
+    public bool ConcurrentMarking { get; init; }
+
+    /// <summary>Every pause of the cycle, in order.</summary>
+    public IReadOnlyList<PauseRecord> Pauses { get; init; } = [];
+
+    /// <summary>The longest pause in milliseconds.</summary>
+    public double MaxPauseMs => Pauses.Count == 0 ? 0 : Pauses.Max(p => p.Milliseconds);
+
+    /// <summary>Sum of pauses in milliseconds.</summary>
+    public double TotalPauseMs => Pauses.Sum(p => p.Milliseconds);
+
+    /// <summary>The flip pause (or the full pause for stop-the-world) in milliseconds.</summary>
+    public double FlipPauseMs => Pauses.Where(p => p.Kind is PauseKind.Flip or PauseKind.Full).Sum(p => p.Milliseconds);
+
+    /// <summary>Wall time of the whole cycle in milliseconds.</summary>
+    public double CycleMs { get; init; }
+
+    /// <summary>Marking time (concurrent part plus the marking inside pauses) in milliseconds.</summary>
+    public double MarkMs { get; init; }
+
+    /// <summary>Planning (forwarding) time in milliseconds.</summary>
+    public double PlanMs { get; init; }
+
+    /// <summary>Compaction wall time: from the native compactor's start to its last page installed (or the stop-the-world copy).</summary>
+    public double CompactMs { get; init; }
+
+    /// <summary>CPU time of the native collector thread (or of the stop-the-world copy) in milliseconds.</summary>
+    public double CollectorCpuMs { get; init; }
+
+    /// <summary>Bytes of pages in use before the collection.</summary>
+    public long HeapBytesBefore { get; init; }
+
+    /// <summary>Bytes of pages in use right after compaction.</summary>
+    public long HeapBytesAfter { get; init; }
+
+    /// <summary>Bytes found live by marking (objects allocated during the cycle not included).</summary>
+    public long LiveBytes { get; init; }
+
+    /// <summary>Objects found live by marking.</summary>
+    public long LiveObjects { get; init; }
+
+    /// <summary>From-space pages with nothing live (dropped).</summary>
+    public long PagesEmpty { get; init; }
+
+    /// <summary>Dense pages that moved whole (references fixed in place).</summary>
+    public long PagesDense { get; init; }
+
+    /// <summary>Sparse pages whose objects were packed.</summary>
+    public long PagesSparse { get; init; }
+
+    /// <summary>Pages of live large objects (moved whole).</summary>
+    public long PagesLarge { get; init; }
+
+    /// <summary>Pages allocated during the cycle (moved whole).</summary>
+    public long PagesBlack { get; init; }
+
+    /// <summary>To-space pages installed.</summary>
+    public long PagesInstalled { get; init; }
+
+    /// <summary>To-space pages that were whole from-space pages.</summary>
+    public long PagesWhole { get; init; }
+
+    /// <summary>To-space pages built by packing objects in a buffer page.</summary>
+    public long PagesCompacted { get; init; }
+
+    /// <summary>Whole pages installed by UFFDIO_MOVE of the page itself: no byte copied.</summary>
+    public long PagesZeroCopy { get; init; }
+
+    /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; EBUSY fallbacks with Move).</summary>
+    public long PagesCopied { get; init; }
+
+    /// <summary>Pages UFFDIO_MOVE answered EBUSY for, installed by UFFDIO_COPY + MADV_DONTNEED instead.</summary>
+    public long EbusyFallbacks { get; init; }
+
+    /// <summary>Never-touched source pages installed with UFFDIO_ZEROPAGE.</summary>
+    public long PagesZeroFilled { get; init; }
+
+    /// <summary>Installs the kernel answered EEXIST for (already present; counted as done).</summary>
+    public long Eexist { get; init; }
+
+    /// <summary>Partial moves/copies resumed after EAGAIN.</summary>
+    public long EagainRetries { get; init; }
+
+    /// <summary>userfaultfd ioctls issued (MOVE, COPY, ZEROPAGE, WAKE).</summary>
+    public long Ioctls { get; init; }
+
+    /// <summary>UFFDIO_MOVE ioctls.</summary>
+    public long MoveIoctls { get; init; }
+
+    /// <summary>UFFDIO_COPY ioctls.</summary>
+    public long CopyIoctls { get; init; }
+
+    /// <summary>Missing faults the native collector thread served.</summary>
+    public long FaultsServed { get; init; }
+
+    /// <summary>Faults whose page had not been built yet (built out of order on demand).</summary>
+    public long FaultsOnPending { get; init; }
+
+    /// <summary>Compacted pages built in consumed from-space pages.</summary>
+    public long BuffersRecycled { get; init; }
+
+    /// <summary>Compacted pages built in the private buffer ring.</summary>
+    public long BuffersFresh { get; init; }
+
+    /// <summary>Reference slots rewritten.</summary>
+    public long RefsFixed { get; init; }
+
+    /// <summary>Median mutator fault stall in microseconds (fault read to page installed).</summary>
+    public double FaultStallP50Us { get; init; }
+
+    /// <summary>99th-percentile fault stall in microseconds.</summary>
+    public double FaultStallP99Us { get; init; }
+
+    /// <summary>Longest fault stall in microseconds.</summary>
+    public double FaultStallMaxUs { get; init; }
+
+    /// <summary>Stall samples behind the percentiles.</summary>
+    public int FaultStallSamples { get; init; }
+
+    /// <summary>True when the heap verifier ran for this cycle and passed.</summary>
+    public bool Verified { get; init; }
+
+    /// <summary>Bytes that reached to-space: whole pages plus packed object bytes.</summary>
+    public long BytesMoved => (PagesWhole * 4096) + BytesPacked;
+
+    /// <summary>Object bytes copied (memcpy) into compacted pages.</summary>
+    public long BytesPacked { get; init; }
+
+    /// <summary>Pages given back to the kernel by the cycle (heap shrink).</summary>
+    public long PagesFreed => Math.Max(0, (HeapBytesBefore - HeapBytesAfter) / 4096);
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"GC #{Cycle} {Backend} ({Reason}): pauses [{string.Join(", ", Pauses.Select(p => $"{p.Kind} {p.Milliseconds:F3} ms"))}], " +
+        $"mark {MarkMs:F1} ms, plan {PlanMs:F1} ms, compact {CompactMs:F1} ms, live {LiveBytes / 1024.0 / 1024.0:F1} MiB, " +
+        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages zero-copy {PagesZeroCopy}, compacted {PagesCompacted}, " +
+        $"copied {PagesCopied} (EBUSY {EbusyFallbacks}), ioctls {Ioctls}, faults {FaultsServed} (stall p50 {FaultStallP50Us:F1} us, p99 {FaultStallP99Us:F1} us)";
+}

@@ -1,0 +1,454 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using GcHeap.Compaction;
+using GcHeap.Diagnostics;
+using GcHeap.Interop;
+using GcHeap.Marking;
+using GcHeap.Memory;
+using GcHeap.Roots;
+
+namespace GcHeap.Collection;
+
+// One collection cycle. Stop-the-world: a single pause that marks, plans, copies and forwards.
+// Concurrent (Move / Copy):
+//   [MarkStart pause] roots greyed, write barrier on, TLABs retired (later pages are black)
+//   concurrent mark (this thread) while mutators run and log overwritten references
+//   [MarkEnd pause]   barrier buffers drained, roots rescanned, marking finished, barrier off
+//   concurrent plan   (forwarding tables for pages that existed at mark start)
+//   [Flip pause]      black pages appended to the plan, to-space registered with the uffd,
+//                     roots forwarded, native compactor started: from here mutators only
+//                     ever see to-space addresses
+//   concurrent compaction (native threads) - this thread waits in native code
+//   from-space discarded, to-space unregistered
+internal sealed unsafe partial class Collector
+{
+    private readonly List<PauseRecord> _pauses = [];
+    private MarkBitmap _bitmap = null!;
+    private Marker _marker = null!;
+    private Planner _planner = null!;
+    private CompactionPlan _plan = null!;
+    private NativePlan* _nativePlan;
+
+    /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
+    internal bool BarrierOn { get; private set; }
+
+    private static double Ms(long fromTimestamp) => Stopwatch.GetElapsedTime(fromTimestamp).TotalMilliseconds;
+
+    private void InitCycleState()
+    {
+        int capacity = _heap.CapacityPages;
+        _bitmap = new MarkBitmap(capacity);
+        _marker = new Marker(_bitmap, _heap.Types);
+        _planner = new Planner(_bitmap, _heap.Types);
+        _plan = new CompactionPlan(capacity);
+        _nativePlan = (NativePlan*)NativeMemory.AllocZeroed((nuint)sizeof(NativePlan));
+    }
+
+    private void DisposeCycleState()
+    {
+        _bitmap.Dispose();
+        _plan.Dispose();
+        NativeMemory.Free(_nativePlan);
+        _nativePlan = null;
+    }
+
+    private CollectionStats RunCycle(long cycle, CollectionReason reason)
+    {
+        _pauses.Clear();
+        return _heap.Backend == GcBackend.StopTheWorld ? RunStopTheWorld(cycle, reason) : RunConcurrent(cycle, reason);
+    }
+
+    private CollectionStats RunStopTheWorld(long cycle, CollectionReason reason)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        Space from = _heap.AllocationSpace, to = _heap.OtherSpace(from);
+        double markMs = 0, planMs = 0;
+        int hw = 0;
+        NativeCompactionStats native = default;
+        bool verified = false;
+
+        Pause(PauseKind.Full, () =>
+        {
+            RetireAllocationBuffers();
+            hw = from.HighWater;
+            lock (_heap.Handles.GlobalLock)
+            {
+                var roots = CaptureRoots();
+                ulong before = _heap.Options.VerifyHeap ? GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum : 0;
+
+                long t = Stopwatch.GetTimestamp();
+                _marker.Begin(from, hw);
+                GreyRoots(roots);
+                _marker.Drain();
+                markMs = Ms(t);
+
+                t = Stopwatch.GetTimestamp();
+                _plan.Reset(from, to);
+                _planner.Begin(_plan, _heap.Options.DensePageThreshold);
+                _planner.Plan(0, hw, black: false);
+                *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
+                planMs = Ms(t);
+
+                to.SetHighWater(_plan.ToPages);
+                native = StopTheWorldCompactor.Run(_nativePlan);
+                ForwardRoots(roots);
+                _plan.WriteToSpaceKinds();
+                _heap.AllocationSpace = to;
+
+                if (_heap.Options.VerifyHeap)
+                {
+                    VerifyOrThrow(to, before, "after the stop-the-world compaction");
+                    verified = true;
+                }
+            }
+        });
+
+        long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
+        int toPages = _plan.ToPages;
+        FinishCycle(from, hw);
+        return BuildStats(cycle, reason, GcBackend.StopTheWorld, false, t0, markMs, planMs, hw, toPages, live, objects, native, default, verified);
+    }
+
+    private CollectionStats RunConcurrent(long cycle, CollectionReason reason)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        GcBackend backend = _heap.Backend;
+        bool concurrentMark = _heap.Options.ConcurrentMarking;
+        Space from = _heap.AllocationSpace, to = _heap.OtherSpace(from);
+        double markMs = 0, planMs = 0;
+        int hwMark = 0, hwFlip = 0;
+        bool verified = false;
+        bool registered = false;
+        UffdCompactor? compactor = null;
+        NativeCompactionStats native = default;
+        (double P50, double P99, double Max, int Count) stalls = default;
+        ulong checksumBefore = 0;
+
+        try
+        {
+            if (concurrentMark)
+            {
+                long tm = Stopwatch.GetTimestamp();
+                Pause(PauseKind.MarkStart, () =>
+                {
+                    RetireAllocationBuffers();
+                    hwMark = from.HighWater;
+                    _marker.Begin(from, hwMark);
+                    lock (_heap.Handles.GlobalLock)
+                    {
+                        GreyRoots(CaptureRoots());
+                    }
+
+                    SetBarrier(true);
+                });
+
+                ConcurrentMark();
+
+                Pause(PauseKind.MarkEnd, () =>
+                {
+                    foreach (var m in _heap.Safepoints.Mutators)
+                    {
+                        m.FlushSatb();
+                    }
+
+                    DrainSatb();
+                    lock (_heap.Handles.GlobalLock)
+                    {
+                        GreyRoots(CaptureRoots());
+                    }
+
+                    _marker.Drain();
+                    SetBarrier(false);
+                });
+                markMs = Ms(tm);
+
+                long tp = Stopwatch.GetTimestamp();
+                _plan.Reset(from, to);
+                _planner.Begin(_plan, _heap.Options.DensePageThreshold);
+                _planner.Plan(0, hwMark, black: false);
+                planMs = Ms(tp);
+            }
+
+            Pause(PauseKind.Flip, () =>
+            {
+                RetireAllocationBuffers();
+                hwFlip = from.HighWater;
+                lock (_heap.Handles.GlobalLock)
+                {
+                    var roots = CaptureRoots();
+                    if (!concurrentMark)
+                    {
+                        long t = Stopwatch.GetTimestamp();
+                        hwMark = hwFlip;
+                        _marker.Begin(from, hwFlip);
+                        GreyRoots(roots);
+                        _marker.Drain();
+                        markMs = Ms(t);
+                        t = Stopwatch.GetTimestamp();
+                        _plan.Reset(from, to);
+                        _planner.Begin(_plan, _heap.Options.DensePageThreshold);
+                        _planner.Plan(0, hwFlip, black: false);
+                        planMs = Ms(t);
+                    }
+                    else
+                    {
+                        _planner.Plan(hwMark, hwFlip, black: true);
+                    }
+
+                    *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
+                    to.SetHighWater(_plan.ToPages);
+                    if (_plan.ToPages > 0)
+                    {
+                        Register(to, _plan.ToPages);
+                        registered = true;
+                    }
+
+                    if (_heap.Options.VerifyHeap)
+                    {
+                        checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum;
+                    }
+
+                    ForwardRoots(roots);
+                    _heap.AllocationSpace = to;
+                    if (_plan.ToPages > 0)
+                    {
+                        compactor = UffdCompactor.Start(_nativePlan, CompactorConfig(backend));
+                    }
+
+                    if (_heap.Options.VerifyHeap)
+                    {
+                        // Reads to-space while the native compactor runs: every page this touches
+                        // is faulted in by the collector thread, so the fault path is exercised too.
+                        ulong after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum;
+                        if (after != checksumBefore)
+                        {
+                            throw new GcCollectionFailedException($"Verifier: the object graph changed across the flip (checksum {checksumBefore:x16} before, {after:x16} after).");
+                        }
+                    }
+                }
+            });
+
+            _plan.WriteToSpaceKinds();
+            if (compactor is not null)
+            {
+                native = compactor.WaitForCompletion();
+                stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity);
+            }
+        }
+        finally
+        {
+            compactor?.Dispose();
+            if (registered)
+            {
+                Errno.ThrowIfFailed(NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)_plan.ToPages << 12), "UFFDIO_UNREGISTER of to-space");
+            }
+        }
+
+        long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
+        int toPagesAfter = _plan.ToPages;
+        FinishCycle(from, hwFlip);
+        if (_heap.Options.VerifyHeap)
+        {
+            Pause(PauseKind.Verify, () =>
+            {
+                lock (_heap.Handles.GlobalLock)
+                {
+                    VerifyOrThrow(to, null, "after concurrent compaction");
+                }
+            });
+            verified = true;
+        }
+
+        return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified);
+    }
+
+    private void ConcurrentMark()
+    {
+        while (true)
+        {
+            bool stackEmpty = _marker.Drain(8192);
+            bool tookLog = DrainSatb();
+            if (stackEmpty && !tookLog && _marker.IsEmpty)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool DrainSatb()
+    {
+        bool any = false;
+        while (Satb.TryTake(out var buffer, out int count))
+        {
+            any = true;
+            for (int i = 0; i < count; i++)
+            {
+                _marker.Grey(buffer[i]);
+            }
+
+            Satb.Return(buffer);
+        }
+
+        return any;
+    }
+
+    private void SetBarrier(bool on)
+    {
+        lock (_heap.Safepoints.SyncRoot)
+        {
+            BarrierOn = on;
+            foreach (var m in _heap.Safepoints.Mutators)
+            {
+                m.BarrierActive = on;
+            }
+        }
+    }
+
+    private void Pause(PauseKind kind, Action body)
+    {
+        long t = Stopwatch.GetTimestamp();
+        _heap.Safepoints.StopTheWorld();
+        try
+        {
+            body();
+        }
+        catch (Exception e)
+        {
+            _heap.Fault(e); // before resuming: mutators must not run on a half-updated heap
+            throw;
+        }
+        finally
+        {
+            _heap.Safepoints.ResumeTheWorld();
+            var record = new PauseRecord(kind, Ms(t));
+            _pauses.Add(record);
+            Heap.Events.Pause(record);
+        }
+    }
+
+    private void RetireAllocationBuffers()
+    {
+        foreach (var m in _heap.Safepoints.Mutators)
+        {
+            m.RetireAllocationBuffer();
+        }
+    }
+
+    private RootSet CaptureRoots() => RootSet.Capture(_heap.Handles, _heap.Safepoints.Mutators);
+
+    private void GreyRoots(RootSet roots)
+    {
+        nint* slots = _heap.Handles.Slots;
+        foreach (var (first, end) in roots.Ranges)
+        {
+            for (int s = first; s < end; s++)
+            {
+                _marker.Grey(slots[s]);
+            }
+        }
+    }
+
+    private void ForwardRoots(RootSet roots)
+    {
+        nint* slots = _heap.Handles.Slots;
+        foreach (var (first, end) in roots.Ranges)
+        {
+            int rc = NativeMethods.ForwardSlots(_nativePlan, (ulong*)(slots + first), (ulong)(end - first), out ulong bad);
+            if (rc != 0)
+            {
+                throw new GcCollectionFailedException($"Root slot {first + (long)bad} holds 0x{slots[first + (long)bad]:x}, which is not a live object.");
+            }
+        }
+    }
+
+    private void Register(Space to, int pages)
+    {
+        int rc = NativeMethods.UffdRegister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)pages << 12, NativeConstants.RegisterModeMissing, out ulong ioctls);
+        Errno.ThrowIfFailed(rc, "UFFDIO_REGISTER of to-space");
+        int needed = _heap.Backend == GcBackend.Move ? 0x05 : 0x03;
+        if ((ioctls & (1UL << needed)) == 0)
+        {
+            throw new GcCollectionFailedException($"The registered to-space range does not offer ioctl {needed} (ioctls 0x{ioctls:x}).");
+        }
+    }
+
+    private NativeCompactorConfig CompactorConfig(GcBackend backend) => new()
+    {
+        Uffd = _heap.Uffd!.Fd,
+        InstallMode = backend == GcBackend.Move ? NativeConstants.InstallMove : NativeConstants.InstallCopy,
+        BatchPages = (uint)_heap.Options.BatchPages,
+        BufferPages = (uint)(2 * _heap.Options.BatchPages),
+        RecycleFromPages = _heap.Options.RecycleFromSpacePages ? 1u : 0u,
+        StallSampleCapacity = (uint)_heap.Options.StallSampleCapacity,
+        DontFork = _heap.Options.DontForkHeap ? 1u : 0u,
+    };
+
+    private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)
+    {
+        var report = HeapVerifier.Verify(space, _heap.Handles, CaptureRoots(), _heap.Types);
+        if (!report.IsValid)
+        {
+            throw new GcCollectionFailedException($"Verifier {when}: {report}");
+        }
+
+        if (expectedChecksum is ulong c && c != report.GraphChecksum)
+        {
+            throw new GcCollectionFailedException($"Verifier {when}: the object graph changed (checksum {c:x16} before, {report.GraphChecksum:x16} after).");
+        }
+    }
+
+    private void FinishCycle(Space from, int fromPages)
+    {
+        from.Clear();
+        _bitmap.Clear(fromPages);
+        _plan.Clear();
+    }
+
+    private CollectionStats BuildStats(
+        long cycle, CollectionReason reason, GcBackend backend, bool concurrentMark, long t0, double markMs, double planMs, int fromPages,
+        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count) stalls, bool verified) => new()
+    {
+        Cycle = cycle,
+        Backend = backend,
+        Reason = reason,
+        ConcurrentMarking = concurrentMark,
+        Pauses = [.. _pauses],
+        CycleMs = Ms(t0),
+        MarkMs = markMs,
+        PlanMs = planMs,
+        CompactMs = n.WallNs / 1e6,
+        CollectorCpuMs = n.CpuNs / 1e6,
+        HeapBytesBefore = (long)fromPages * 4096,
+        HeapBytesAfter = (long)toPages * 4096,
+        LiveBytes = live,
+        LiveObjects = objects,
+        PagesEmpty = _planner.PagesEmpty,
+        PagesDense = _planner.PagesWhole,
+        PagesSparse = _planner.PagesSparse,
+        PagesLarge = _planner.PagesLarge,
+        PagesBlack = _planner.PagesBlack,
+        PagesInstalled = (long)n.PagesInstalled,
+        PagesWhole = (long)n.PagesWhole,
+        PagesCompacted = (long)n.PagesCompacted,
+        PagesZeroCopy = (long)n.PagesZeroCopy,
+        PagesCopied = (long)n.PagesCopied,
+        EbusyFallbacks = (long)n.EbusyFallbacks,
+        PagesZeroFilled = (long)n.PagesZeroFilled,
+        Eexist = (long)n.Eexist,
+        EagainRetries = (long)n.EagainRetries,
+        Ioctls = (long)n.Ioctls,
+        MoveIoctls = (long)n.MoveIoctls,
+        CopyIoctls = (long)n.CopyIoctls,
+        FaultsServed = (long)n.FaultsServed,
+        FaultsOnPending = (long)n.FaultsOnPending,
+        BuffersRecycled = (long)n.BuffersRecycled,
+        BuffersFresh = (long)n.BuffersFresh,
+        BytesPacked = (long)n.BytesCopied,
+        RefsFixed = (long)n.RefsFixed,
+        FaultStallP50Us = stalls.P50,
+        FaultStallP99Us = stalls.P99,
+        FaultStallMaxUs = stalls.Max,
+        FaultStallSamples = stalls.Count,
+        Verified = verified,
+    };
+}

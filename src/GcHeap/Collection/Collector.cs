@@ -1,0 +1,316 @@
+using GcHeap.Marking;
+
+namespace GcHeap.Collection;
+
+/// <summary>
+/// The heap's collector thread (managed) and its request protocol. Collections are requested
+/// (<see cref="CollectAndWait"/>, an allocation trigger, a full heap) and run one at a time on
+/// this thread; Collector.Cycles.cs holds the cycle itself. Work that needs the heap
+/// quiescent and exclusive (verification) is queued here too.
+/// </summary>
+internal sealed partial class Collector : IDisposable
+{
+    private readonly Heap _heap;
+    private readonly object _lock = new();
+    private readonly Thread _thread;
+    private readonly Queue<Action> _work = new();
+    private readonly List<CollectionStats> _history = [];
+    private long _requested;
+    private long _started;
+    private long _completed;
+    private CollectionReason _pendingReason;
+    private bool _shutdown;
+    private Exception? _failure;
+    private CollectionStats? _last;
+    private long _pagesSinceCycle;
+    private long _triggerPages;
+    private int _backgroundPending;
+
+    public Collector(Heap heap)
+    {
+        _heap = heap;
+        Satb = new SatbQueue();
+        _triggerPages = InitialTriggerPages(heap.Options);
+        InitCycleState();
+        _thread = new Thread(Run) { IsBackground = true, Name = "GcHeap collector" };
+        _thread.Start();
+    }
+
+    /// <summary>Published SATB buffers.</summary>
+    public SatbQueue Satb { get; }
+
+    /// <summary>Live bytes found by the last collection.</summary>
+    public long LastLiveBytes { get; private set; }
+
+    public long CompletedCycles
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _completed;
+            }
+        }
+    }
+
+    public CollectionStats? Last
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _last;
+            }
+        }
+    }
+
+    public IReadOnlyList<CollectionStats> History
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _history];
+            }
+        }
+    }
+
+    /// <summary>Raised on the collector thread after each collection.</summary>
+    public event Action<CollectionStats>? Completed;
+
+    /// <summary>Requests a collection that starts after this call and waits for it. The caller must not be a running mutator.</summary>
+    public CollectionStats CollectAndWait(CollectionReason reason)
+    {
+        lock (_lock)
+        {
+            ThrowIfUnusable();
+            long target = _started + 1;
+            if (_requested < target)
+            {
+                _requested = target;
+                _pendingReason = reason;
+            }
+
+            Monitor.PulseAll(_lock);
+            while (_completed < target && _failure is null && !_shutdown)
+            {
+                Monitor.Wait(_lock);
+            }
+
+            ThrowIfUnusable();
+            return _last!;
+        }
+    }
+
+    /// <summary>Called by an allocation that found the heap full (the mutator is in a safe region).</summary>
+    public void CollectForAllocation() => CollectAndWait(CollectionReason.HeapFull);
+
+    /// <summary>Counts pages handed to mutators; starts a background collection past the trigger.</summary>
+    public void NoteAllocatedPages(int pages)
+    {
+        Heap.Events.HeapBytesChanged(pages * 4096L);
+        long total = Interlocked.Add(ref _pagesSinceCycle, pages);
+        if (total >= Volatile.Read(ref _triggerPages) && _heap.Options.BackgroundCollection &&
+            Interlocked.CompareExchange(ref _backgroundPending, 1, 0) == 0)
+        {
+            lock (_lock)
+            {
+                if (_requested <= _started)
+                {
+                    _requested = _started + 1;
+                    _pendingReason = CollectionReason.AllocationVolume;
+                    Monitor.PulseAll(_lock);
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the collector thread between collections and waits for it.</summary>
+    public T RunExclusive<T>(Func<T> work)
+    {
+        T result = default!;
+        Exception? error = null;
+        using var done = new ManualResetEventSlim();
+        lock (_lock)
+        {
+            ThrowIfUnusable();
+            _work.Enqueue(() =>
+            {
+                try
+                {
+                    result = work();
+                }
+                catch (Exception e)
+                {
+                    error = e;
+                }
+                finally
+                {
+                    done.Set();
+                }
+            });
+            Monitor.PulseAll(_lock);
+        }
+
+        done.Wait();
+        if (error is not null)
+        {
+            throw error is GcHeapException ? error : new GcHeapException(error.Message, error);
+        }
+
+        return result;
+    }
+
+    /// <summary>Stops the thread after the cycle in progress (if any) completes.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _shutdown = true;
+            Monitor.PulseAll(_lock);
+        }
+
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join();
+        }
+
+        DisposeCycleState();
+    }
+
+    private static long InitialTriggerPages(HeapOptions o)
+    {
+        long pages = o.CollectionTriggerBytes > 0 ? o.CollectionTriggerBytes / 4096 : Math.Max(1024, o.MaxHeapBytes / 4096 / 4);
+        return Math.Max(16, pages);
+    }
+
+    private void ThrowIfUnusable()
+    {
+        if (_failure is not null)
+        {
+            throw new GcCollectionFailedException("A previous collection failed; the heap cannot be used: " + _failure.Message, _failure);
+        }
+
+        if (_shutdown)
+        {
+            throw new GcHeapDisposedException("heap");
+        }
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            Action? work = null;
+            CollectionReason reason;
+            lock (_lock)
+            {
+                while (_requested <= _started && _work.Count == 0 && !_shutdown)
+                {
+                    Monitor.Wait(_lock);
+                }
+
+                if (_work.Count > 0)
+                {
+                    work = _work.Dequeue();
+                }
+                else if (_shutdown)
+                {
+                    Monitor.PulseAll(_lock);
+                    break;
+                }
+
+                reason = _pendingReason;
+                if (work is null)
+                {
+                    _started++;
+                }
+            }
+
+            if (work is not null)
+            {
+                work();
+                continue;
+            }
+
+            CollectionStats? stats = null;
+            try
+            {
+                Interlocked.Exchange(ref _pagesSinceCycle, 0);
+                if (Heap.Events.IsEnabled())
+                {
+                    Heap.Events.CollectionStart(_started, _heap.Backend.ToString(), reason.ToString());
+                }
+
+                stats = RunCycle(_started, reason);
+            }
+            catch (Exception e)
+            {
+                _heap.Fault(e);
+                lock (_lock)
+                {
+                    _failure = e;
+                    Monitor.PulseAll(_lock);
+                }
+
+                DrainWork();
+                return;
+            }
+
+            lock (_lock)
+            {
+                _completed = _started;
+                _last = stats;
+                _history.Add(stats);
+                if (_history.Count > Math.Max(1, _heap.Options.HistoryLength))
+                {
+                    _history.RemoveAt(0);
+                }
+
+                LastLiveBytes = stats.LiveBytes;
+                Volatile.Write(ref _triggerPages, NextTriggerPages(stats));
+                Interlocked.Exchange(ref _backgroundPending, 0);
+                Monitor.PulseAll(_lock);
+            }
+
+            Completed?.Invoke(stats);
+        }
+
+        DrainWork();
+    }
+
+    private void DrainWork()
+    {
+        // Work queued after shutdown or failure still runs (it reports the heap state itself).
+        while (true)
+        {
+            Action? w;
+            lock (_lock)
+            {
+                if (!_work.TryDequeue(out w))
+                {
+                    return;
+                }
+            }
+
+            w();
+        }
+    }
+
+    private long NextTriggerPages(CollectionStats s)
+    {
+        var o = _heap.Options;
+        if (o.CollectionTriggerBytes > 0)
+        {
+            return Math.Max(16, o.CollectionTriggerBytes / 4096);
+        }
+
+        // Collect again after allocating as much as survived (at least 4 MiB), but early enough
+        // that a concurrent cycle can finish before the space fills up.
+        long capacity = o.MaxHeapBytes / 4096;
+        long after = s.HeapBytesAfter / 4096;
+        long pages = Math.Max(1024, after);
+        long headroom = Math.Max(16, (capacity - after) / 2);
+        return Math.Clamp(pages, 16, headroom);
+    }
+}

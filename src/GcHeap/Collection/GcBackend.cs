@@ -1,0 +1,55 @@
+namespace GcHeap;
+
+/// <summary>How a heap compacts.</summary>
+public enum GcBackend
+{
+    /// <summary>
+    /// Concurrent: after a short flip pause mutators run on; to-space pages are installed with
+    /// UFFDIO_MOVE (the page frame itself moves: zero copy for dense pages), falling back to
+    /// UFFDIO_COPY + MADV_DONTNEED for pages the kernel answers EBUSY for. Needs Linux 6.8+.
+    /// </summary>
+    Move = 1,
+
+    /// <summary>Concurrent, like <see cref="Move"/>, but every page is installed with UFFDIO_COPY.</summary>
+    Copy = 2,
+
+    /// <summary>Everything in one pause with plain memory copies; needs no userfaultfd. The correctness reference and baseline.</summary>
+    StopTheWorld = 3,
+}
+
+/// <summary>Why a collection ran.</summary>
+public enum CollectionReason
+{
+    /// <summary><see cref="Heap.Collect"/> was called.</summary>
+    Requested,
+
+    /// <summary>Enough was allocated since the last collection (background trigger).</summary>
+    AllocationVolume,
+
+    /// <summary>An allocation found the heap full.</summary>
+    HeapFull,
+}
+
+/// <summary>The kinds of pause a cycle can have.</summary>
+public enum PauseKind
+{
+    /// <summary>A whole stop-the-world collection.</summary>
+    Full,
+
+    /// <summary>Concurrent marking starts: roots are greyed, the write barrier turned on.</summary>
+    MarkStart,
+
+    /// <summary>Concurrent marking ends: barrier buffers drained, roots rescanned.</summary>
+    MarkEnd,
+
+    /// <summary>The flip: to-space registered, roots forwarded, the compactor started.</summary>
+    Flip,
+
+    /// <summary>Heap verification after a cycle (only with <see cref="HeapOptions.VerifyHeap"/>).</summary>
+    Verify,
+}
+
+/// <summary>One pause of a collection.</summary>
+/// <param name="Kind">What the pause did.</param>
+/// <param name="Milliseconds">How long mutators were stopped, from the stop request to the resume.</param>
+public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds);

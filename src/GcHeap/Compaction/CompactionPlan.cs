@@ -1,0 +1,134 @@
+using GcHeap.Interop;
+using GcHeap.Marking;
+using GcHeap.Memory;
+using GcHeap.ObjectModel;
+
+namespace GcHeap.Compaction;
+
+/// <summary>
+/// Where every live object goes, as flat tables in native memory that the native page builder
+/// reads: a class, destination and auxiliary word per from-space page, and a source and kind
+/// per to-space page, plus a state byte per to-space page for the concurrent compactor.
+/// Built by <see cref="Planner"/>; see native/include/gcheap_native.h (gch_plan) for the meaning
+/// of each table.
+/// </summary>
+internal sealed unsafe class CompactionPlan : IDisposable
+{
+    private readonly NativeRegion _fromClass;
+    private readonly NativeRegion _fromDest;
+    private readonly NativeRegion _fromAux;
+    private readonly NativeRegion _toSrc;
+    private readonly NativeRegion _toKind;
+    private readonly NativeRegion _toState;
+
+    public CompactionPlan(int capacityPages)
+    {
+        ulong n = (ulong)capacityPages;
+        _fromClass = new NativeRegion(n, true, false, "plan: from classes");
+        _fromDest = new NativeRegion(n * 4, true, false, "plan: from destinations");
+        _fromAux = new NativeRegion(n * 4, true, false, "plan: from aux");
+        _toSrc = new NativeRegion(n * 4, true, false, "plan: to sources");
+        _toKind = new NativeRegion(n, true, false, "plan: to kinds");
+        _toState = new NativeRegion(n, true, false, "plan: to states");
+    }
+
+    public byte* FromClass => _fromClass.Pointer;
+
+    public uint* FromDest => (uint*)_fromDest.Pointer;
+
+    public uint* FromAux => (uint*)_fromAux.Pointer;
+
+    public uint* ToSrc => (uint*)_toSrc.Pointer;
+
+    public byte* ToKind => _toKind.Pointer;
+
+    public byte* ToState => _toState.Pointer;
+
+    public Space From { get; private set; } = null!;
+
+    public Space To { get; private set; } = null!;
+
+    /// <summary>From-space pages the plan covers.</summary>
+    public int FromPages { get; set; }
+
+    /// <summary>To-space pages the plan fills.</summary>
+    public int ToPages { get; set; }
+
+    public void Reset(Space from, Space to)
+    {
+        From = from;
+        To = to;
+        FromPages = 0;
+        ToPages = 0;
+    }
+
+    /// <summary>The native view of the plan.</summary>
+    public NativePlan ToNative(MarkBitmap bitmap, TypeRegistry types) => new()
+    {
+        FromBase = (ulong)From.Base,
+        ToBase = (ulong)To.Base,
+        FromPages = (uint)FromPages,
+        ToPages = (uint)ToPages,
+        TypeCount = (uint)types.Count,
+        Types = types.Table,
+        LiveBitmap = bitmap.Words,
+        FromClass = FromClass,
+        FromDest = FromDest,
+        FromAux = FromAux,
+        ToSrc = ToSrc,
+        ToKind = ToKind,
+        ToState = ToState,
+    };
+
+    /// <summary>Page kinds of the compacted to-space, so the next cycle can parse it.</summary>
+    public void WriteToSpaceKinds()
+    {
+        for (int t = 0; t < ToPages; t++)
+        {
+            PageKind k = PageKind.Small;
+            if (ToKind[t] == NativeConstants.ToWhole)
+            {
+                uint src = ToSrc[t];
+                if (FromClass[src] == NativeConstants.FromLarge)
+                {
+                    k = (FromAux[src] >> 31) != 0 ? PageKind.LargeHead : PageKind.LargeTail;
+                }
+            }
+
+            To.Kinds[t] = k;
+        }
+    }
+
+    /// <summary>Zeroes the used part of every table (the to-state table must start zeroed).</summary>
+    public void Clear()
+    {
+        ClearPrefix(_fromClass, (ulong)FromPages);
+        ClearPrefix(_fromDest, (ulong)FromPages * 4);
+        ClearPrefix(_fromAux, (ulong)FromPages * 4);
+        ClearPrefix(_toSrc, (ulong)ToPages * 4);
+        ClearPrefix(_toKind, (ulong)ToPages);
+        ClearPrefix(_toState, (ulong)ToPages);
+        FromPages = 0;
+        ToPages = 0;
+    }
+
+    public void Dispose()
+    {
+        _fromClass.Dispose();
+        _fromDest.Dispose();
+        _fromAux.Dispose();
+        _toSrc.Dispose();
+        _toKind.Dispose();
+        _toState.Dispose();
+    }
+
+    private static void ClearPrefix(NativeRegion r, ulong bytes)
+    {
+        ulong whole = bytes & ~4095UL;
+        r.Discard(0, whole);
+        if (bytes > whole)
+        {
+            new Span<byte>(r.Pointer + whole, (int)(bytes - whole)).Clear();
+        }
+    }
+}

@@ -1,0 +1,247 @@
+using GcHeap.Interop;
+using GcHeap.Marking;
+using GcHeap.Memory;
+using GcHeap.ObjectModel;
+
+namespace GcHeap.Compaction;
+
+/// <summary>
+/// Decides, after marking, what becomes of every from-space page, and so where every live
+/// object goes (C# owns forwarding; the native code only evaluates these tables):
+/// <list type="bullet">
+/// <item>no live bytes: the page is dropped;</item>
+/// <item>dense (live bytes at least the threshold), allocated during the cycle (black), or part of
+/// a live large object: the page moves whole, objects keep their offsets, and its references are
+/// fixed in place: with UFFDIO_MOVE it is installed without copying a byte;</item>
+/// <item>sparse: its live objects are packed, in address order, into compacted to-space pages.</item>
+/// </list>
+/// To-space pages are handed out in from-space order; a compacted page stays open across
+/// whole pages so packing wastes nothing but page tails. The plan can be extended: pages
+/// allocated after marking began are appended at the flip.
+/// </summary>
+internal sealed unsafe class Planner
+{
+    private readonly MarkBitmap _bitmap;
+    private readonly TypeRegistry _types;
+    private CompactionPlan _plan = null!;
+    private Space _from = null!;
+    private int _denseBytes;
+    private int _next;
+    private int _open = -1;
+    private int _openFill;
+
+    public Planner(MarkBitmap bitmap, TypeRegistry types)
+    {
+        _bitmap = bitmap;
+        _types = types;
+    }
+
+    public int PagesEmpty { get; private set; }
+
+    public int PagesWhole { get; private set; }
+
+    public int PagesSparse { get; private set; }
+
+    public int PagesLarge { get; private set; }
+
+    public int PagesBlack { get; private set; }
+
+    public void Begin(CompactionPlan plan, double denseThreshold)
+    {
+        _plan = plan;
+        _from = plan.From;
+        _denseBytes = denseThreshold <= 0 ? 1 : denseThreshold > 1 ? int.MaxValue : (int)Math.Ceiling(denseThreshold * ObjectLayout.PageSize);
+        _next = 0;
+        _open = -1;
+        _openFill = 0;
+        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = 0;
+    }
+
+    /// <summary>Plans from-space pages [first, end); <paramref name="black"/>: allocated after marking began (all live).</summary>
+    public void Plan(int first, int end, bool black)
+    {
+        NativeTypeInfo* table = _types.Table;
+        uint typeCount = (uint)_types.Count;
+        int p = first;
+        while (p < end)
+        {
+            PageKind kind = _from.Kinds[p];
+            switch (kind)
+            {
+                case PageKind.Small:
+                    PlanSmall(p, black);
+                    p++;
+                    break;
+                case PageKind.LargeHead:
+                    p += PlanLarge(p, black, table, typeCount);
+                    break;
+                case PageKind.Free:
+                    _plan.FromClass[p] = NativeConstants.FromEmpty;
+                    PagesEmpty++;
+                    p++;
+                    break;
+                default:
+                    throw new GcCollectionFailedException($"Heap corruption: page {p} of space {_from.Name} is a {kind} page without a head.");
+            }
+        }
+
+        _plan.FromPages = end;
+        _plan.ToPages = _next;
+    }
+
+    private void PlanSmall(int p, bool black)
+    {
+        if (black)
+        {
+            Whole(p, NativeConstants.FromWholeBlack, 0);
+            PagesBlack++;
+            return;
+        }
+
+        uint live = _bitmap.LiveBytes[p];
+        if (live == 0)
+        {
+            _plan.FromClass[p] = NativeConstants.FromEmpty;
+            PagesEmpty++;
+        }
+        else if (live >= _denseBytes)
+        {
+            Whole(p, NativeConstants.FromWholeMarked, 0);
+            PagesWhole++;
+        }
+        else
+        {
+            Sparse(p, (int)live);
+            PagesSparse++;
+        }
+    }
+
+    private int PlanLarge(int p, bool black, NativeTypeInfo* table, uint typeCount)
+    {
+        nint obj = _from.PageAddress(p);
+        long size = ObjectScanner.SizeOf(table, typeCount, obj, out long refs);
+        if (size <= ObjectLayout.LargeObjectThreshold)
+        {
+            throw new GcCollectionFailedException($"Heap corruption: large-object page {p} of space {_from.Name} has a bad header.");
+        }
+
+        int n = (int)ObjectLayout.PagesFor(size);
+        bool live = black || _bitmap.IsSet((ulong)p * ObjectLayout.GranulesPerPage);
+        long refsEnd = ObjectLayout.HeaderSize + (8 * refs);
+        for (int i = 0; i < n; i++)
+        {
+            if (live)
+            {
+                // The slice of the reference block on this page, so each page builds on its own.
+                long pageStart = (long)i * ObjectLayout.PageSize;
+                long b = Math.Max(ObjectLayout.HeaderSize, pageStart) - pageStart;
+                long e = Math.Min(refsEnd, pageStart + ObjectLayout.PageSize) - pageStart;
+                if (e <= b)
+                {
+                    b = e = 0;
+                }
+
+                Whole(p + i, NativeConstants.FromLarge, (int)LargeAux((uint)b, (uint)e, i == 0));
+            }
+            else
+            {
+                _plan.FromClass[p + i] = NativeConstants.FromEmpty;
+            }
+        }
+
+        if (live)
+        {
+            PagesLarge += n;
+        }
+        else
+        {
+            PagesEmpty += n;
+        }
+
+        return n;
+    }
+
+    /// <summary>GCH_LARGE_AUX: reference window [begin, end) of a large-object page, and the head flag.</summary>
+    internal static uint LargeAux(uint begin, uint end, bool head) => begin | (end << 13) | (head ? 1u << 31 : 0);
+
+    private void Whole(int p, byte cls, int aux)
+    {
+        int t = _next++;
+        _plan.FromClass[p] = cls;
+        _plan.FromDest[p] = (uint)t;
+        _plan.FromAux[p] = (uint)aux;
+        _plan.ToKind[t] = NativeConstants.ToWhole;
+        _plan.ToSrc[t] = (uint)p;
+    }
+
+    private void Sparse(int p, int live)
+    {
+        _plan.FromClass[p] = NativeConstants.FromSparse;
+        const uint NoSplit = ObjectLayout.PageSize;
+        if (_open >= 0 && _openFill + live <= ObjectLayout.PageSize)
+        {
+            // Everything fits in the open compacted page, in order, with no gap.
+            _plan.FromDest[p] = (uint)((((long)_open * ObjectLayout.PageSize) + _openFill) >> ObjectLayout.GranuleShift);
+            _plan.FromAux[p] = NoSplit;
+            _openFill += live;
+            return;
+        }
+
+        // Walk the live objects: the stream crosses into a new to-space page at most once here
+        // (a sparse page holds less than a page of live bytes).
+        nint page = _from.PageAddress(p);
+        NativeTypeInfo* table = _types.Table;
+        uint typeCount = (uint)_types.Count;
+        long destBase = -1;
+        long liveBefore = 0;
+        uint splitOff = NoSplit;
+        uint gap = 0;
+        int off = _bitmap.FirstLiveOffset(p);
+        nint cur = page;
+        while (off >= 0 && cur < page + ObjectLayout.PageSize && ObjectLayout.TypeIdOf(cur) != ObjectLayout.TypeEnd)
+        {
+            long size = ObjectScanner.SizeOf(table, typeCount, cur, out _);
+            if (size == 0)
+            {
+                throw new GcCollectionFailedException($"Heap corruption: bad object header at 0x{cur:x} (page {p} of space {_from.Name}).");
+            }
+
+            ulong g = (ulong)(cur - _from.Base) >> ObjectLayout.GranuleShift;
+            if (_bitmap.IsSet(g))
+            {
+                if (_open < 0 || _openFill + size > ObjectLayout.PageSize)
+                {
+                    int t = _next++;
+                    _plan.ToKind[t] = NativeConstants.ToCompacted;
+                    _plan.ToSrc[t] = (uint)g;
+                    if (destBase >= 0)
+                    {
+                        if (splitOff != NoSplit)
+                        {
+                            throw new InvalidOperationException($"Planner invariant broken: page {p} split twice.");
+                        }
+
+                        splitOff = (uint)(cur - page);
+                        gap = (uint)(((long)t * ObjectLayout.PageSize) - destBase - liveBefore);
+                    }
+
+                    _open = t;
+                    _openFill = 0;
+                }
+
+                if (destBase < 0)
+                {
+                    destBase = ((long)_open * ObjectLayout.PageSize) + _openFill;
+                }
+
+                liveBefore += size;
+                _openFill += (int)size;
+            }
+
+            cur += (nint)size;
+        }
+
+        _plan.FromDest[p] = (uint)(destBase >> ObjectLayout.GranuleShift);
+        _plan.FromAux[p] = splitOff | (gap << 16);
+    }
+}

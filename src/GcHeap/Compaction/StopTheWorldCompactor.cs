@@ -1,0 +1,23 @@
+using GcHeap.Interop;
+
+namespace GcHeap.Compaction;
+
+/// <summary>
+/// The baseline executor: builds every to-space page with plain memory copies while the
+/// world is stopped (native gch_compact_stw). Same plan and page builder as the concurrent
+/// backends, so the comparison isolates how pages get installed.
+/// </summary>
+internal static unsafe class StopTheWorldCompactor
+{
+    public static NativeCompactionStats Run(NativePlan* plan)
+    {
+        int rc = NativeMethods.CompactStopTheWorld(plan, out var stats);
+        if (rc != 0)
+        {
+            throw new GcCollectionFailedException(
+                $"Stop-the-world compaction failed: {Errno.Describe(rc)} in {UffdCompactor.OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x}.");
+        }
+
+        return stats;
+    }
+}

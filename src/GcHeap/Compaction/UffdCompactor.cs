@@ -1,0 +1,95 @@
+using CommunityToolkit.HighPerformance.Buffers;
+using GcHeap.Interop;
+
+namespace GcHeap.Compaction;
+
+/// <summary>
+/// Drives the native concurrent compactor: a native collector thread that serves missing
+/// faults on to-space first and otherwise builds and installs pages in order (UFFDIO_MOVE, or
+/// UFFDIO_COPY), plus a native thread reading the uffd. No managed code runs on either.
+/// </summary>
+internal sealed unsafe class UffdCompactor : IDisposable
+{
+    private readonly CompactorSafeHandle _handle;
+
+    private UffdCompactor(CompactorSafeHandle handle) => _handle = handle;
+
+    public static UffdCompactor Start(NativePlan* plan, in NativeCompactorConfig config)
+    {
+        int rc = NativeMethods.CompactorStart(plan, config, out var handle);
+        if (rc != 0)
+        {
+            handle.Dispose();
+            throw new GcNativeException("starting the concurrent compactor", rc);
+        }
+
+        return new UffdCompactor(handle);
+    }
+
+    /// <summary>Blocks (in native code, so the .NET GC is never held up) until every page is installed.</summary>
+    public NativeCompactionStats WaitForCompletion()
+    {
+        int rc = NativeMethods.CompactorWait(_handle, -1);
+        _ = NativeMethods.CompactorStats(_handle, out var stats);
+        if (rc != 0)
+        {
+            throw new GcCollectionFailedException(
+                $"Concurrent compaction failed: {Errno.Describe(rc)} in {OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x} " +
+                $"after installing {stats.PagesInstalled} pages. The heap cannot be used any more.");
+        }
+
+        return stats;
+    }
+
+    /// <summary>Live counters (relaxed reads) while the compactor runs.</summary>
+    public NativeCompactionStats Snapshot()
+    {
+        _ = NativeMethods.CompactorStats(_handle, out var stats);
+        return stats;
+    }
+
+    /// <summary>Fault stall percentiles in microseconds (p50, p99, max) and the sample count.</summary>
+    public (double P50, double P99, double Max, int Count) StallPercentiles(int capacity)
+    {
+        if (capacity <= 0)
+        {
+            return (0, 0, 0, 0);
+        }
+
+        using var buffer = MemoryOwner<ulong>.Allocate(capacity);
+        fixed (ulong* p = buffer.Span)
+        {
+            if (NativeMethods.CompactorStallSamples(_handle, p, (uint)capacity, out uint total) != 0 || total == 0)
+            {
+                return (0, 0, 0, 0);
+            }
+
+            var samples = buffer.Span[..(int)Math.Min(total, (uint)capacity)];
+            samples.Sort();
+            return (Percentile(samples, 0.50) / 1000.0, Percentile(samples, 0.99) / 1000.0, samples[^1] / 1000.0, samples.Length);
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    internal static string OpName(int op) => op switch
+    {
+        1 => "UFFDIO_MOVE",
+        2 => "UFFDIO_COPY",
+        3 => "UFFDIO_ZEROPAGE",
+        4 => "UFFDIO_WAKE",
+        5 => "madvise",
+        6 => "read(uffd)",
+        7 => "forwarding (a reference to something that is not a live object)",
+        8 => "object header decoding",
+        9 => "thread creation",
+        10 => "allocation",
+        _ => "an unknown step",
+    };
+
+    private static double Percentile(Span<ulong> sorted, double q)
+    {
+        int i = (int)Math.Ceiling(q * sorted.Length) - 1;
+        return sorted[Math.Clamp(i, 0, sorted.Length - 1)];
+    }
+}

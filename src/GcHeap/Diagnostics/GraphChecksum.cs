@@ -1,0 +1,88 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using GcHeap.Interop;
+using GcHeap.ObjectModel;
+using GcHeap.Roots;
+
+namespace GcHeap.Diagnostics;
+
+/// <summary>
+/// A fingerprint of the object graph reachable from the roots that does not depend on where
+/// objects are: objects are numbered in breadth-first order from the roots (in slot order), and
+/// each contributes its type, length, data bytes and the numbers of the objects it references.
+/// Equal before and after a collection means the same objects, fields, data and sharing.
+/// </summary>
+internal static unsafe class GraphChecksum
+{
+    public readonly record struct Result(ulong Checksum, long Objects, long Bytes);
+
+    public static Result Compute(HandleTable handles, RootSet roots, TypeRegistry types)
+    {
+        NativeTypeInfo* table = types.Table;
+        uint typeCount = (uint)types.Count;
+        var ids = new Dictionary<nint, long>();
+        var queue = new Queue<nint>();
+        ulong h = 0x9E3779B97F4A7C15UL;
+        long bytes = 0;
+
+        foreach (var (first, end) in roots.Ranges)
+        {
+            for (int s = first; s < end; s++)
+            {
+                h = Mix(h, Visit(handles.Slots[s], ids, queue));
+            }
+        }
+
+        while (queue.Count > 0)
+        {
+            nint obj = queue.Dequeue();
+            long size = ObjectScanner.SizeOf(table, typeCount, obj, out long refs);
+            if (size == 0)
+            {
+                throw new GcCollectionFailedException($"Graph checksum reached a bad header at 0x{obj:x}.");
+            }
+
+            bytes += size;
+            h = Mix(h, *(ulong*)obj);
+            nint* slots = (nint*)(obj + ObjectLayout.HeaderSize);
+            for (long i = 0; i < refs; i++)
+            {
+                h = Mix(h, Visit(slots[i], ids, queue));
+            }
+
+            // Data: everything after the reference block (padding is always zero).
+            byte* data = (byte*)(obj + ObjectLayout.HeaderSize + (refs * 8));
+            long dataLen = size - ObjectLayout.HeaderSize - (refs * 8);
+            for (long i = 0; i + 8 <= dataLen; i += 8)
+            {
+                h = Mix(h, *(ulong*)(data + i));
+            }
+        }
+
+        return new Result(h, ids.Count, bytes);
+    }
+
+    private static ulong Visit(nint a, Dictionary<nint, long> ids, Queue<nint> queue)
+    {
+        if (a == 0)
+        {
+            return ulong.MaxValue;
+        }
+
+        if (!ids.TryGetValue(a, out long id))
+        {
+            id = ids.Count;
+            ids.Add(a, id);
+            queue.Enqueue(a);
+        }
+
+        return (ulong)id;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong h, ulong v)
+    {
+        h ^= v + 0x9E3779B97F4A7C15UL + (h << 6) + (h >> 2);
+        return BitOperations.RotateLeft(h * 0xBF58476D1CE4E5B9UL, 31);
+    }
+}

@@ -1,0 +1,293 @@
+using GcHeap.Collection;
+using GcHeap.Diagnostics;
+using GcHeap.Interop;
+using GcHeap.Memory;
+using GcHeap.ObjectModel;
+using GcHeap.Roots;
+using GcHeap.Threads;
+
+namespace GcHeap;
+
+/// <summary>
+/// A garbage-collected heap whose objects live in native memory. Define types with
+/// <see cref="Types"/>, attach each thread that uses objects with <see cref="AttachCurrentThread"/>,
+/// and hold objects through handles (<see cref="GcRef"/>, <see cref="GcRoot"/>). Collections trace
+/// from the handles and compact: concurrently with UFFDIO_MOVE (or UFFDIO_COPY) where the kernel
+/// allows, otherwise stop-the-world; <see cref="Backend"/> and <see cref="BackendReason"/> say which
+/// and why.
+/// </summary>
+public sealed unsafe class Heap : IDisposable
+{
+    private readonly ThreadLocal<Mutator?> _current = new();
+    private readonly Space _spaceA;
+    private readonly Space _spaceB;
+    private volatile Space _allocationSpace;
+    private Exception? _fault;
+    private int _disposed;
+
+    /// <summary>Creates a heap.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="GcBackendUnavailableException">The backend cannot run here and <see cref="HeapOptions.RequireBackend"/> is set.</exception>
+    public Heap(HeapOptions? options = null)
+    {
+        NativeLibraryCheck.EnsureCompatible();
+        Options = (options ?? new HeapOptions()).Clone();
+        Options.Validate();
+        CapacityPages = (int)Math.Min(int.MaxValue / 2, ObjectLayout.PagesFor(Options.MaxHeapBytes));
+        Options.MaxHeapBytes = (long)CapacityPages << ObjectLayout.PageShift;
+
+        Capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
+        (Backend, BackendReason) = ChooseBackend(Options.Backend, Capabilities);
+        if (Backend != GcBackend.StopTheWorld)
+        {
+            ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
+            int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
+            if (rc == 0)
+            {
+                Uffd = new UffdSafeHandle(fd);
+                UffdOpenMethod = (UffdOpenMethod)method;
+            }
+            else
+            {
+                BackendReason = $"{Backend} requested but opening the userfaultfd failed ({Errno.Describe(rc)}); using StopTheWorld";
+                Backend = GcBackend.StopTheWorld;
+            }
+        }
+
+        if (Options.RequireBackend && Backend != Options.Backend)
+        {
+            Uffd?.Dispose();
+            throw new GcBackendUnavailableException($"Backend {Options.Backend} is unavailable: {BackendReason}.");
+        }
+
+        Types = new TypeRegistry();
+        Handles = new HandleTable(Options.HandlesPerSegmentLog2);
+        _spaceA = new Space("A", CapacityPages, Options.DontForkHeap);
+        _spaceB = new Space("B", CapacityPages, Options.DontForkHeap);
+        _allocationSpace = _spaceA;
+        Safepoints = new SafepointCoordinator();
+        Safepoints.SlowStop += threads => Events.SlowSafepoint(threads);
+        Collector = new Collector(this);
+        Collector.Completed += OnCollected;
+    }
+
+    /// <summary>Raised on the collector thread after every collection.</summary>
+    public event Action<CollectionStats>? CollectionCompleted;
+
+    /// <summary>The heap's run-time types.</summary>
+    public TypeRegistry Types { get; }
+
+    /// <summary>What the kernel allows, probed when the heap was created.</summary>
+    public UffdCapabilities Capabilities { get; }
+
+    /// <summary>The backend in use.</summary>
+    public GcBackend Backend { get; }
+
+    /// <summary>Why this backend: as requested, or what was missing and what is used instead.</summary>
+    public string BackendReason { get; }
+
+    /// <summary>How the heap's userfaultfd was opened (None for the stop-the-world backend).</summary>
+    public UffdOpenMethod UffdOpenMethod { get; }
+
+    /// <summary>A copy of the options the heap was created with (changing it has no effect).</summary>
+    public HeapOptions Configuration => Options.Clone();
+
+    /// <summary>Bytes of pages handed out in the allocation space.</summary>
+    public long BytesInUse => (long)AllocationSpace.HighWater << ObjectLayout.PageShift;
+
+    /// <summary>Bytes of both spaces resident in RAM right now (mincore).</summary>
+    public long ResidentBytes => (_spaceA.ResidentPages() + _spaceB.ResidentPages()) << ObjectLayout.PageShift;
+
+    /// <summary>Collections completed.</summary>
+    public long CollectionCount => Collector.CompletedCycles;
+
+    /// <summary>The most recent collection, or null.</summary>
+    public CollectionStats? LastCollection => Collector.Last;
+
+    /// <summary>Recent collections, oldest first (at most <see cref="HeapOptions.HistoryLength"/>).</summary>
+    public IReadOnlyList<CollectionStats> History => Collector.History;
+
+    /// <summary>Threads currently attached.</summary>
+    public int AttachedThreads => Safepoints.Mutators.Count;
+
+    internal HeapOptions Options { get; }
+
+    internal int CapacityPages { get; }
+
+    internal HandleTable Handles { get; }
+
+    internal SafepointCoordinator Safepoints { get; }
+
+    internal Collector Collector { get; }
+
+    internal UffdSafeHandle? Uffd { get; }
+
+    internal static GcHeapEventSource Events => GcHeapEventSource.Log;
+
+    internal Space AllocationSpace
+    {
+        get => _allocationSpace;
+        set => _allocationSpace = value;
+    }
+
+    internal bool IsFaulted => Volatile.Read(ref _fault) is not null;
+
+    /// <summary>Attaches the calling thread. Dispose the mutator on this thread to detach.</summary>
+    /// <exception cref="GcThreadStateException">The thread is already attached to this heap.</exception>
+    public Mutator AttachCurrentThread(string? name = null)
+    {
+        ThrowIfDisposed();
+        if (_current.Value is { IsDetached: false })
+        {
+            throw new GcThreadStateException("This thread is already attached to the heap; use its existing Mutator.");
+        }
+
+        var m = new Mutator(this, name ?? Thread.CurrentThread.Name ?? $"thread {Environment.CurrentManagedThreadId}");
+        lock (Safepoints.SyncRoot)
+        {
+            m.BarrierActive = Collector.BarrierOn;
+            Safepoints.Register(m);
+        }
+
+        _current.Value = m;
+        return m;
+    }
+
+    /// <summary>
+    /// Runs a full collection that starts after this call and returns its statistics. From an
+    /// attached thread, the thread is in a safe region while it waits.
+    /// </summary>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">The collection (or an earlier one) failed.</exception>
+    public CollectionStats Collect() => WhileSafe(() => Collector.CollectAndWait(CollectionReason.Requested));
+
+    /// <summary>
+    /// Stops the world and checks the heap (see <see cref="HeapVerificationReport"/>); waits for a
+    /// collection in progress first. Returns the report; does not throw for an invalid heap.
+    /// </summary>
+    public HeapVerificationReport Verify() => WhileSafe(() => Collector.RunExclusive(() =>
+    {
+        Safepoints.StopTheWorld();
+        try
+        {
+            lock (Handles.GlobalLock)
+            {
+                return HeapVerifier.Verify(AllocationSpace, Handles, RootSet.Capture(Handles, Safepoints.Mutators), Types);
+            }
+        }
+        finally
+        {
+            Safepoints.ResumeTheWorld();
+        }
+    }));
+
+    /// <summary>
+    /// Frees the heap. Waits for a collection in progress and for every attached thread to reach
+    /// a poll or a safe region; afterwards every call on a mutator throws <see cref="GcHeapDisposedException"/>.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var self = _current.Value;
+        bool selfRunning = self is { IsDetached: false, State: MutatorState.Running } && self.IsCurrentThread;
+        if (selfRunning)
+        {
+            Safepoints.EnterSafe(self!); // let the cycle in progress stop the world without us
+        }
+
+        Collector.Dispose();
+        if (!Safepoints.Terminated)
+        {
+            Safepoints.StopTheWorld();
+        }
+
+        Safepoints.Terminate();
+        Events.HeapBytesChanged(-BytesInUse);
+        Uffd?.Dispose();
+        _spaceA.Dispose();
+        _spaceB.Dispose();
+        Handles.Dispose();
+        Types.Dispose();
+        _current.Dispose();
+    }
+
+    internal Space OtherSpace(Space s) => ReferenceEquals(s, _spaceA) ? _spaceB : _spaceA;
+
+    internal void Detach(Mutator m) => Safepoints.Unregister(m, release => m.DetachCore(release));
+
+    internal void Fault(Exception e)
+    {
+        if (Interlocked.CompareExchange(ref _fault, e, null) is null)
+        {
+            Safepoints.Terminate();
+        }
+    }
+
+    internal void ThrowIfFaulted()
+    {
+        var f = Volatile.Read(ref _fault);
+        if (f is not null)
+        {
+            throw new GcCollectionFailedException("A collection failed; the heap cannot be used any more: " + f.Message, f);
+        }
+    }
+
+    private static (GcBackend, string) ChooseBackend(GcBackend requested, UffdCapabilities caps)
+    {
+        if (requested == GcBackend.StopTheWorld)
+        {
+            return (requested, "StopTheWorld as requested");
+        }
+
+        if (!caps.Available)
+        {
+            return (GcBackend.StopTheWorld, $"{requested} requested but userfaultfd is unavailable ({caps.UffdUnavailableReason}); using StopTheWorld");
+        }
+
+        if (!caps.Copy)
+        {
+            return (GcBackend.StopTheWorld, $"{requested} requested but UFFDIO_COPY is not offered on anonymous memory; using StopTheWorld");
+        }
+
+        if (requested == GcBackend.Move && !caps.Move)
+        {
+            return (GcBackend.Copy, $"Move requested but UFFDIO_MOVE is unavailable ({caps.MoveUnavailableReason}); using Copy (UFFDIO_COPY + MADV_DONTNEED)");
+        }
+
+        string mode = caps.HandlesKernelFaults ? "full mode" : "user-mode-only: system calls that touch a missing to-space page fail with EFAULT";
+        return (requested, $"{requested} as requested (userfaultfd via {caps.OpenMethod}, {mode})");
+    }
+
+    private void OnCollected(CollectionStats s)
+    {
+        Events.HeapBytesChanged(s.HeapBytesAfter - s.HeapBytesBefore);
+        Events.Collected(s);
+        CollectionCompleted?.Invoke(s);
+    }
+
+    private T WhileSafe<T>(Func<T> f)
+    {
+        ThrowIfDisposed();
+        ThrowIfFaulted();
+        var m = _current.Value;
+        if (m is { IsDetached: false, State: MutatorState.Running } && m.IsCurrentThread)
+        {
+            using var region = m.EnterSafeRegion();
+            return f();
+        }
+
+        return f();
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new GcHeapDisposedException("heap");
+        }
+    }
+}

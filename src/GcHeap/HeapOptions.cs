@@ -1,0 +1,91 @@
+namespace GcHeap;
+
+/// <summary>Configuration of a <see cref="Heap"/>. Every property has a sensible default.</summary>
+public sealed class HeapOptions
+{
+    /// <summary>The heap limit in bytes (rounded up to pages). Default 256 MiB. Address space of twice this is reserved.</summary>
+    public long MaxHeapBytes { get; set; } = 256L << 20;
+
+    /// <summary>The compaction backend wanted. Default <see cref="GcBackend.Move"/>; see <see cref="RequireBackend"/>.</summary>
+    public GcBackend Backend { get; set; } = GcBackend.Move;
+
+    /// <summary>
+    /// When false (default) a backend the kernel cannot run falls back (Move, then Copy, then
+    /// StopTheWorld) and <see cref="Heap.BackendReason"/> says why; when true the constructor throws
+    /// <see cref="GcBackendUnavailableException"/> instead.
+    /// </summary>
+    public bool RequireBackend { get; set; }
+
+    /// <summary>Mark concurrently with the mutators (Move and Copy backends). Default true; false marks inside the flip pause.</summary>
+    public bool ConcurrentMarking { get; set; } = true;
+
+    /// <summary>
+    /// A page with at least this fraction of live bytes moves whole (zero copy with Move) instead
+    /// of being packed. Default 0.75. 0 moves every non-empty page whole; above 1 packs every page.
+    /// </summary>
+    public double DensePageThreshold { get; set; } = 0.75;
+
+    /// <summary>Most pages per UFFDIO_MOVE / UFFDIO_COPY ioctl. Default 64.</summary>
+    public int BatchPages { get; set; } = 64;
+
+    /// <summary>Build compacted pages in already-consumed from-space pages (Move backend), saving fresh-page faults. Default true.</summary>
+    public bool RecycleFromSpacePages { get; set; } = true;
+
+    /// <summary>
+    /// Run collections in the background when enough has been allocated (see
+    /// <see cref="CollectionTriggerBytes"/>). Default true. Collections also run on
+    /// <see cref="Heap.Collect"/> and when an allocation finds the heap full.
+    /// </summary>
+    public bool BackgroundCollection { get; set; } = true;
+
+    /// <summary>Bytes allocated since the last collection that start a background one. 0 (default): automatic.</summary>
+    public long CollectionTriggerBytes { get; set; }
+
+    /// <summary>Verify the heap after every collection (and the object graph across the flip). Slow; on in tests.</summary>
+    public bool VerifyHeap { get; set; }
+
+    /// <summary>
+    /// MADV_DONTFORK the heap's spaces (default true), so a child process (for example from
+    /// Process.Start) does not share heap pages copy-on-write, which would make UFFDIO_MOVE answer
+    /// EBUSY for them until the parent writes them.
+    /// </summary>
+    public bool DontForkHeap { get; set; } = true;
+
+    /// <summary>Ways of opening a userfaultfd that may be tried. Default all (full mode first).</summary>
+    public UffdOpenMethods UffdOpenMethods { get; set; } = UffdOpenMethods.All;
+
+    /// <summary>Kernel features to treat as missing, to exercise fallbacks on purpose.</summary>
+    public KernelFeatures DisabledKernelFeatures { get; set; }
+
+    /// <summary>Log2 of the local handles one thread may hold (and of global roots). Default 18 (262,144).</summary>
+    public int HandlesPerSegmentLog2 { get; set; } = 18;
+
+    /// <summary>Fault stall samples kept per collection for percentiles. Default 65,536.</summary>
+    public int StallSampleCapacity { get; set; } = 1 << 16;
+
+    /// <summary>Collections kept in <see cref="Heap.History"/>. Default 256.</summary>
+    public int HistoryLength { get; set; } = 256;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxHeapBytes, 64L * 1024, nameof(MaxHeapBytes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxHeapBytes, 8L << 40, nameof(MaxHeapBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BatchPages, 1, nameof(BatchPages));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(BatchPages, 4096, nameof(BatchPages));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HandlesPerSegmentLog2, 10, nameof(HandlesPerSegmentLog2));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(HandlesPerSegmentLog2, 22, nameof(HandlesPerSegmentLog2));
+        ArgumentOutOfRangeException.ThrowIfNegative(StallSampleCapacity, nameof(StallSampleCapacity));
+        ArgumentOutOfRangeException.ThrowIfNegative(CollectionTriggerBytes, nameof(CollectionTriggerBytes));
+        if (!Enum.IsDefined(Backend))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        }
+
+        if (double.IsNaN(DensePageThreshold))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DensePageThreshold), "NaN is not a threshold.");
+        }
+    }
+
+    internal HeapOptions Clone() => (HeapOptions)MemberwiseClone();
+}

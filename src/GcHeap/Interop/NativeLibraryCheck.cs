@@ -1,0 +1,44 @@
+using System.Runtime.InteropServices;
+
+namespace GcHeap.Interop;
+
+/// <summary>Checks once that the native library loaded is the one this assembly expects.</summary>
+internal static class NativeLibraryCheck
+{
+    private static readonly Lazy<bool> Checked = new(Check);
+
+    public static void EnsureCompatible() => _ = Checked.Value;
+
+    private static unsafe bool Check()
+    {
+        int version;
+        try
+        {
+            version = NativeMethods.AbiVersion();
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new GcHeapException(
+                $"The native library '{NativeLibraryName.Name}' (lib{NativeLibraryName.Name}.so) was not found beside the GcHeap assembly. " +
+                "It is built by `dotnet build` of src/GcHeap/GcHeap.csproj (needs cmake and a C compiler).", e);
+        }
+
+        if (version != NativeLibraryName.AbiVersion)
+        {
+            throw new GcHeapException($"Native library ABI version {version} does not match the managed assembly's {NativeLibraryName.AbiVersion}; rebuild the solution.");
+        }
+
+        if (sizeof(NativePlan) != 96 || sizeof(NativeCompactionStats) != 208 || sizeof(NativeCompactorConfig) != 32 ||
+            sizeof(NativeUffdCaps) != 64 || sizeof(NativeTypeInfo) != 16)
+        {
+            throw new GcHeapException("Native struct layout mismatch between GcHeap and its native library.");
+        }
+
+        if (Environment.SystemPageSize != 4096 || !OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("GcHeap needs Linux with 4 KiB pages.");
+        }
+
+        return true;
+    }
+}

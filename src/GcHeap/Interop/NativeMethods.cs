@@ -1,0 +1,103 @@
+using System.Runtime.InteropServices;
+
+namespace GcHeap.Interop;
+
+/// <summary>
+/// Source-generated P/Invoke declarations of the native layer. Every function returns 0 or a
+/// negative errno; callers turn failures into exceptions through <see cref="Errno"/>.
+/// None of these functions calls back into managed code.
+/// </summary>
+internal static unsafe partial class NativeMethods
+{
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_abi_version")]
+    public static partial int AbiVersion();
+
+    // ---- userfaultfd ----
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_probe")]
+    public static partial int UffdProbe(int allowedMethods, out NativeUffdCaps caps);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_probe_as_user")]
+    public static partial int UffdProbeAsUser(uint uid, uint gid, int allowedMethods, out NativeUffdCaps caps);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_open")]
+    public static partial int UffdOpen(int allowedMethods, ulong features, out int fd, out int method, out ulong featuresOut);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_close")]
+    public static partial int Close(int fd);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_register")]
+    public static partial int UffdRegister(int fd, ulong addr, ulong len, ulong mode, out ulong ioctls);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_unregister")]
+    public static partial int UffdUnregister(int fd, ulong addr, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_move")]
+    public static partial int UffdMove(int fd, ulong dst, ulong src, ulong len, ulong mode, out ulong done);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_copy")]
+    public static partial int UffdCopy(int fd, ulong dst, ulong src, ulong len, ulong mode, out ulong done);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_zeropage")]
+    public static partial int UffdZeroPage(int fd, ulong dst, ulong len, ulong mode, out ulong done);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_wake")]
+    public static partial int UffdWake(int fd, ulong addr, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_uffd_read_faults")]
+    public static partial int UffdReadFaults(int fd, ulong* addresses, int capacity);
+
+    // ---- memory ----
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_reserve")]
+    public static partial int MemReserve(ulong len, int flags, out ulong addr);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_release")]
+    public static partial int MemRelease(ulong addr, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_discard")]
+    public static partial int MemDiscard(ulong addr, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_populate")]
+    public static partial int MemPopulate(ulong addr, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_set_dontfork")]
+    public static partial int MemSetDontFork(ulong addr, ulong len, int dontFork);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_resident_pages")]
+    public static partial int MemResidentPages(ulong addr, ulong len, out ulong pages);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_process_memory")]
+    public static partial int ProcessMemory(out ulong rss, out ulong peakRss);
+
+    // ---- compaction ----
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_forward_slots")]
+    public static partial int ForwardSlots(NativePlan* plan, ulong* slots, ulong count, out ulong badIndex);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compact_stw")]
+    public static partial int CompactStopTheWorld(NativePlan* plan, out NativeCompactionStats stats);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_start")]
+    public static partial int CompactorStart(NativePlan* plan, in NativeCompactorConfig config, out CompactorSafeHandle compactor);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_wait")]
+    public static partial int CompactorWait(CompactorSafeHandle compactor, int timeoutMs);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_stats")]
+    public static partial int CompactorStats(CompactorSafeHandle compactor, out NativeCompactionStats stats);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_stall_samples")]
+    public static partial int CompactorStallSamples(CompactorSafeHandle compactor, ulong* ns, uint capacity, out uint count);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_destroy")]
+    public static partial void CompactorDestroy(nint compactor);
+
+    // ---- test support ----
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_fork_holder_start")]
+    public static partial int ForkHolderStart(out int pid, out int releaseFd);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_fork_holder_stop")]
+    public static partial int ForkHolderStop(int pid, int releaseFd);
+}

@@ -1,0 +1,122 @@
+using System.Runtime.InteropServices;
+
+namespace GcHeap.Interop;
+
+// Mirrors of the structs in native/include/gcheap_native.h: same field order, same sizes.
+// Sizes are asserted at start-up by NativeLibraryCheck.
+
+/// <summary>gch_type_info: one entry of the native type table.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeTypeInfo
+{
+    public uint Kind;
+    public uint RefCount;
+    public uint BaseSize;
+    public uint ElemSize;
+}
+
+/// <summary>gch_plan: a compaction plan, read by the native page builder.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativePlan
+{
+    public ulong FromBase;
+    public ulong ToBase;
+    public uint FromPages;
+    public uint ToPages;
+    public uint TypeCount;
+    public uint Reserved0;
+    public NativeTypeInfo* Types;
+    public ulong* LiveBitmap;
+    public byte* FromClass;
+    public uint* FromDest;
+    public uint* FromAux;
+    public uint* ToSrc;
+    public byte* ToKind;
+    public byte* ToState;
+}
+
+/// <summary>gch_compaction_stats: counters of one compaction, measured natively.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeCompactionStats
+{
+    public ulong PagesInstalled;
+    public ulong PagesWhole;
+    public ulong PagesCompacted;
+    public ulong PagesZeroCopy;
+    public ulong PagesCopied;
+    public ulong PagesZeroFilled;
+    public ulong EbusyFallbacks;
+    public ulong Eexist;
+    public ulong EagainRetries;
+    public ulong Ioctls;
+    public ulong MoveIoctls;
+    public ulong CopyIoctls;
+    public ulong WakeIoctls;
+    public ulong MadviseCalls;
+    public ulong FaultsServed;
+    public ulong FaultsOnPending;
+    public ulong BuffersRecycled;
+    public ulong BuffersFresh;
+    public ulong BytesCopied;
+    public ulong RefsFixed;
+    public ulong WallNs;
+    public ulong CpuNs;
+    public ulong StallCount;
+    public ulong StallMaxNs;
+    public int Error;
+    public int ErrorOp;
+    public ulong ErrorAddr;
+}
+
+/// <summary>gch_compactor_config.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeCompactorConfig
+{
+    public int Uffd;
+    public int InstallMode;
+    public uint BatchPages;
+    public uint BufferPages;
+    public uint RecycleFromPages;
+    public uint StallSampleCapacity;
+    public uint DontFork;
+    public uint Reserved;
+}
+
+/// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeUffdCaps
+{
+    public int OpenMethod;
+    public int SyscallErrno;
+    public int DevErrno;
+    public int UserModeErrno;
+    public int ApiErrno;
+    public int RegisterErrno;
+    public int MoveErrno;
+    public int PageSize;
+    public ulong Features;
+    public ulong ApiIoctls;
+    public ulong RangeIoctls;
+    public ulong WpRangeIoctls;
+}
+
+/// <summary>Constants shared with the native layer.</summary>
+internal static class NativeConstants
+{
+    public const int InstallMove = 1;
+    public const int InstallCopy = 2;
+
+    public const byte FromEmpty = 0;
+    public const byte FromWholeMarked = 1;
+    public const byte FromWholeBlack = 2;
+    public const byte FromSparse = 3;
+    public const byte FromLarge = 4;
+
+    public const byte ToWhole = 1;
+    public const byte ToCompacted = 2;
+
+    public const int MemDontFork = 1;
+    public const int MemNoHugePage = 2;
+
+    public const ulong RegisterModeMissing = 1;
+}

@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Interop;
+using GcHeap.Memory;
+using GcHeap.ObjectModel;
+
+namespace GcHeap.Marking;
+
+/// <summary>
+/// Tracing marker (C#): greys roots and logged references, then drains a mark stack, setting
+/// live bits and per-page live bytes. Pages at or above <c>blackFrom</c> were allocated after
+/// marking began; their objects are live by definition and are not traced (their references
+/// were all reachable when stored, so the SATB log and the snapshot cover them).
+/// Runs on one thread at a time: stop-the-world inside a pause, or concurrently on the
+/// collector thread while mutators run with the write barrier on.
+/// </summary>
+internal sealed unsafe class Marker
+{
+    private readonly MarkBitmap _bitmap;
+    private readonly TypeRegistry _types;
+    private Space _space = null!;
+    private int _blackFrom;
+    private nint _base;
+    private nuint _markableBytes;
+    private NativeTypeInfo* _table;
+    private uint _typeCount;
+    private nint[] _stack = new nint[4096];
+    private int _sp;
+
+    public Marker(MarkBitmap bitmap, TypeRegistry types)
+    {
+        _bitmap = bitmap;
+        _types = types;
+    }
+
+    public long ObjectsMarked { get; private set; }
+
+    public long BytesMarked { get; private set; }
+
+    public bool IsEmpty => _sp == 0;
+
+    /// <summary>Starts a marking of <paramref name="space"/>: pages [0, blackFrom) are traced, the rest are black.</summary>
+    public void Begin(Space space, int blackFrom)
+    {
+        _space = space;
+        _blackFrom = blackFrom;
+        _base = space.Base;
+        _markableBytes = (nuint)blackFrom << ObjectLayout.PageShift;
+        _table = _types.Table;
+        _typeCount = (uint)_types.Count;
+        _sp = 0;
+        ObjectsMarked = 0;
+        BytesMarked = 0;
+    }
+
+    /// <summary>Greys one reference (a root, or a value from the SATB log).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Grey(nint a)
+    {
+        if (a != 0)
+        {
+            Mark(a);
+        }
+    }
+
+    /// <summary>Processes up to <paramref name="budget"/> objects; true when the stack is empty.</summary>
+    public bool Drain(long budget = long.MaxValue)
+    {
+        while (_sp > 0 && budget-- > 0)
+        {
+            Scan(_stack[--_sp]);
+        }
+
+        return _sp == 0;
+    }
+
+    private void Mark(nint a)
+    {
+        nuint off = (nuint)(a - _base);
+        if (off >= _markableBytes)
+        {
+            if (_space.Contains(a) && (int)(off >> ObjectLayout.PageShift) < _space.HighWater && (a & 7) == 0)
+            {
+                return; // a black page: allocated while marking, live by definition
+            }
+
+            throw Corrupt(a, "points outside the space being collected");
+        }
+
+        if ((off & 7) != 0)
+        {
+            throw Corrupt(a, "is not 8-byte aligned");
+        }
+
+        ulong g = off >> ObjectLayout.GranuleShift;
+        if (_bitmap.IsSet(g))
+        {
+            return;
+        }
+
+        int page = (int)(off >> ObjectLayout.PageShift);
+        long size = ObjectScanner.SizeOf(_table, _typeCount, a, out long refs);
+        PageKind kind = _space.Kinds[page];
+        int inPage = (int)(off & (ObjectLayout.PageSize - 1));
+        if (size == 0 || ObjectLayout.TypeIdOf(a) == ObjectLayout.TypeFiller)
+        {
+            throw Corrupt(a, "does not point at an object header");
+        }
+
+        if (kind == PageKind.Small && inPage + size <= ObjectLayout.PageSize)
+        {
+            _bitmap.SetRange(g, (ulong)size >> ObjectLayout.GranuleShift);
+            _bitmap.LiveBytes[page] += (uint)size;
+        }
+        else if (kind == PageKind.LargeHead && inPage == 0)
+        {
+            _bitmap.Set(g);
+            _bitmap.LiveBytes[page] = ObjectLayout.PageSize;
+        }
+        else
+        {
+            throw Corrupt(a, $"is inside a {kind} page where no object can start");
+        }
+
+        ObjectsMarked++;
+        BytesMarked += size;
+        if (refs > 0)
+        {
+            if (_sp == _stack.Length)
+            {
+                Array.Resize(ref _stack, _stack.Length * 2);
+            }
+
+            _stack[_sp++] = a;
+        }
+    }
+
+    private void Scan(nint obj)
+    {
+        ObjectScanner.SizeOf(_table, _typeCount, obj, out long refs);
+        nint* slot = (nint*)(obj + ObjectLayout.HeaderSize);
+        for (long i = 0; i < refs; i++)
+        {
+            nint v = slot[i];
+            if (v != 0)
+            {
+                Mark(v);
+            }
+        }
+    }
+
+    private GcCollectionFailedException Corrupt(nint a, string why) =>
+        new($"Heap corruption found while marking: reference 0x{a:x} {why} (space {_space.Name} at 0x{_base:x}).");
+}

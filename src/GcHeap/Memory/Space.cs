@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Interop;
+using GcHeap.ObjectModel;
+
+namespace GcHeap.Memory;
+
+/// <summary>
+/// One of the heap's two virtual ranges. Pages are handed out by bumping <see cref="HighWater"/>;
+/// nothing is ever freed inside a space: each collection evacuates the live objects of the
+/// allocation space into the other space (compacted) and discards the old one wholesale. So
+/// every page at or above the high-water mark reads as zero.
+/// </summary>
+internal sealed unsafe class Space : IDisposable
+{
+    private readonly NativeRegion _memory;
+    private readonly NativeRegion _kinds;
+    private int _highWater;
+
+    public Space(string name, int capacityPages, bool dontFork)
+    {
+        Name = name;
+        CapacityPages = capacityPages;
+        _memory = new NativeRegion((ulong)capacityPages << ObjectLayout.PageShift, dontFork, noHugePages: true, $"space {name}");
+        _kinds = new NativeRegion((ulong)capacityPages, dontFork: true, noHugePages: false, $"page table of space {name}");
+        Base = (nint)_memory.Address;
+        Kinds = (PageKind*)_kinds.Pointer;
+    }
+
+    public string Name { get; }
+
+    public nint Base { get; }
+
+    public int CapacityPages { get; }
+
+    public PageKind* Kinds { get; }
+
+    public ulong Bytes => (ulong)CapacityPages << ObjectLayout.PageShift;
+
+    /// <summary>Pages handed out so far: [0, HighWater).</summary>
+    public int HighWater => Volatile.Read(ref _highWater);
+
+    public NativeRegion Memory => _memory;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public nint PageAddress(int page) => Base + ((nint)page << ObjectLayout.PageShift);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int PageOf(nint address) => (int)((address - Base) >> ObjectLayout.PageShift);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Contains(nint address) => (nuint)(address - Base) < (nuint)Bytes;
+
+    /// <summary>Takes <paramref name="count"/> consecutive pages; -1 when the space is full.</summary>
+    public int TryTakePages(int count)
+    {
+        while (true)
+        {
+            int hw = Volatile.Read(ref _highWater);
+            if (hw + count > CapacityPages || hw + count < 0)
+            {
+                return -1;
+            }
+
+            if (Interlocked.CompareExchange(ref _highWater, hw + count, hw) == hw)
+            {
+                return hw;
+            }
+        }
+    }
+
+    /// <summary>Sets the high-water mark (at a flip, pages the compactor will fill). Caller holds the world stopped.</summary>
+    public void SetHighWater(int pages) => Volatile.Write(ref _highWater, pages);
+
+    /// <summary>Drops every page (after evacuation): physical memory back to the kernel, page table cleared.</summary>
+    public void Clear()
+    {
+        int used = HighWater;
+        if (used > 0)
+        {
+            _memory.Discard(0, (ulong)used << ObjectLayout.PageShift);
+            new Span<byte>(Kinds, used).Clear();
+        }
+
+        SetHighWater(0);
+    }
+
+    /// <summary>Pages of this space that are resident in RAM (mincore).</summary>
+    public long ResidentPages()
+    {
+        Errno.ThrowIfFailed(NativeMethods.MemResidentPages(_memory.Address, _memory.Length, out ulong n), "mincore");
+        return (long)n;
+    }
+
+    public void Dispose()
+    {
+        _memory.Dispose();
+        _kinds.Dispose();
+    }
+}

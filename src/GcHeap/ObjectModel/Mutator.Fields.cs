@@ -1,0 +1,245 @@
+using System.Runtime.CompilerServices;
+using GcHeap.ObjectModel;
+
+namespace GcHeap;
+
+// Field and element access. Every reference store goes through WriteReference (the write
+// barrier, Marking/Mutator.WriteBarrier.cs); every read resolves its handle after one poll.
+public sealed unsafe partial class Mutator
+{
+    /// <summary>Reads a reference field; returns a new local handle, or <see cref="GcRef.Null"/>.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null, released, foreign or another thread's.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    public GcRef GetRef(GcRef obj, GcRefField field)
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        nint v = *(nint*)(a + field.Offset);
+        return v == 0 ? GcRef.Null : NewLocal(v);
+    }
+
+    /// <summary>True when the reference field is null (no handle is created).</summary>
+    public bool IsNullRef(GcRef obj, GcRefField field)
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        return *(nint*)(a + field.Offset) == 0;
+    }
+
+    /// <summary>Writes a reference field (<see cref="GcRef.Null"/> clears it).</summary>
+    /// <exception cref="GcInvalidHandleException">A handle is invalid.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    public void SetRef(GcRef obj, GcRefField field, GcRef value)
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        nint v = value.IsNull ? 0 : ResolveNoPoll(value);
+        WriteReference((nint*)(a + field.Offset), v);
+    }
+
+    /// <summary>Reads a value field.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Get<T>(GcRef obj, GcField<T> field)
+        where T : unmanaged
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        return *(T*)(a + field.Offset);
+    }
+
+    /// <summary>Writes a value field.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Set<T>(GcRef obj, GcField<T> field, T value)
+        where T : unmanaged
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        *(T*)(a + field.Offset) = value;
+    }
+
+    /// <summary>Copies a bytes field into <paramref name="destination"/> (which must be at least the field's size).</summary>
+    public void ReadBytes(GcRef obj, GcBytesField field, Span<byte> destination)
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, field.Length, nameof(destination));
+        new ReadOnlySpan<byte>((void*)(a + field.Offset), field.Length).CopyTo(destination);
+    }
+
+    /// <summary>Writes <paramref name="source"/> (at most the field's size) into a bytes field.</summary>
+    public void WriteBytes(GcRef obj, GcBytesField field, ReadOnlySpan<byte> source)
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        CheckField(a, field.TypeId);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(source.Length, field.Length, nameof(source));
+        source.CopyTo(new Span<byte>((void*)(a + field.Offset), field.Length));
+    }
+
+    /// <summary>Length of an array.</summary>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not an array.</exception>
+    public int GetLength(GcRef array)
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        uint t = ObjectLayout.TypeIdOf(a);
+        byte k = _types.KindCode(t);
+        if (k != (byte)GcTypeKind.ReferenceArray && k != (byte)GcTypeKind.DataArray)
+        {
+            ThrowNotArray(t);
+        }
+
+        return (int)ObjectLayout.LengthOf(a);
+    }
+
+    /// <summary>Reads element <paramref name="index"/> of a reference array.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not a reference array.</exception>
+    public GcRef GetElement(GcRef array, int index)
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        CheckRefArray(a, index);
+        nint v = *(nint*)(a + ObjectLayout.HeaderSize + ((nint)index * 8));
+        return v == 0 ? GcRef.Null : NewLocal(v);
+    }
+
+    /// <summary>Writes element <paramref name="index"/> of a reference array.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not a reference array.</exception>
+    public void SetElement(GcRef array, int index, GcRef value)
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        CheckRefArray(a, index);
+        nint v = value.IsNull ? 0 : ResolveNoPoll(value);
+        WriteReference((nint*)(a + ObjectLayout.HeaderSize + ((nint)index * 8)), v);
+    }
+
+    /// <summary>Reads element <paramref name="index"/> of a data array of <typeparamref name="T"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not an array of <typeparamref name="T"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T GetItem<T>(GcRef array, int index)
+        where T : unmanaged
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        CheckDataArray<T>(a, index, 1);
+        return *(T*)(a + ObjectLayout.HeaderSize + ((nint)index * sizeof(T)));
+    }
+
+    /// <summary>Writes element <paramref name="index"/> of a data array of <typeparamref name="T"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not an array of <typeparamref name="T"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetItem<T>(GcRef array, int index, T value)
+        where T : unmanaged
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        CheckDataArray<T>(a, index, 1);
+        *(T*)(a + ObjectLayout.HeaderSize + ((nint)index * sizeof(T))) = value;
+    }
+
+    /// <summary>Copies elements [start, start + destination.Length) of a data array into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not an array of <typeparamref name="T"/>.</exception>
+    public void ReadItems<T>(GcRef array, int start, Span<T> destination)
+        where T : unmanaged
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        CheckDataArray<T>(a, start, destination.Length);
+        new ReadOnlySpan<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), destination.Length).CopyTo(destination);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into elements [start, start + source.Length) of a data array.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not an array of <typeparamref name="T"/>.</exception>
+    public void WriteItems<T>(GcRef array, int start, ReadOnlySpan<T> source)
+        where T : unmanaged
+    {
+        Enter();
+        nint a = ResolveNoPoll(array);
+        CheckDataArray<T>(a, start, source.Length);
+        source.CopyTo(new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), source.Length));
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckField(nint obj, uint fieldTypeId)
+    {
+        if (ObjectLayout.TypeIdOf(obj) != fieldTypeId)
+        {
+            ThrowFieldMismatch(ObjectLayout.TypeIdOf(obj), fieldTypeId);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckRefArray(nint a, int index)
+    {
+        uint t = ObjectLayout.TypeIdOf(a);
+        if (_types.KindCode(t) != (byte)GcTypeKind.ReferenceArray)
+        {
+            ThrowNotArray(t);
+        }
+
+        if ((uint)index >= ObjectLayout.LengthOf(a))
+        {
+            ThrowIndex(index, ObjectLayout.LengthOf(a));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckDataArray<T>(nint a, int start, int count)
+        where T : unmanaged
+    {
+        uint t = ObjectLayout.TypeIdOf(a);
+        if (_types.ElementCode(t) != ValueCode<T>.Code || ValueCode<T>.Code == ValueCodes.None)
+        {
+            ThrowNotDataArray(t, typeof(T));
+        }
+
+        if ((uint)start > ObjectLayout.LengthOf(a) || (uint)count > ObjectLayout.LengthOf(a) - (uint)start)
+        {
+            ThrowRange(start, count, ObjectLayout.LengthOf(a));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowIndex(int index, uint length) =>
+        throw new ArgumentOutOfRangeException(nameof(index), index, $"The array has {length} elements.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowRange(int start, int count, uint length) =>
+        throw new ArgumentOutOfRangeException(nameof(start), start, $"Elements [{start}, {(long)start + count}) are outside the array of {length} elements.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowFieldMismatch(uint actualType, uint fieldType)
+    {
+        var actual = _types.ById(actualType);
+        throw new GcFieldAccessException(fieldType == 0
+            ? "The field token is default (uninitialised); obtain it from GcType.RefField/Field/BytesField."
+            : $"The field belongs to type '{_types.ById(fieldType)?.Name}', but the object is a '{actual?.Name}'.");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNotArray(uint t) =>
+        throw new GcFieldAccessException($"The object is a '{_types.ById(t)?.Name}', not {(t == 0 ? "an object" : "the kind of array this call needs")}.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNotDataArray(uint t, Type element) =>
+        throw new GcFieldAccessException($"The object is a '{_types.ById(t)?.Name}', not an array of {element.Name}.");
+}

@@ -1,0 +1,105 @@
+using System.Runtime.CompilerServices;
+using GcHeap.ObjectModel;
+
+namespace GcHeap;
+
+/// <summary>Declares the fields of an object type; see <see cref="TypeRegistry.DefineObject"/>.</summary>
+public sealed class ObjectTypeBuilder
+{
+    private readonly List<(string Name, GcFieldKind Kind, Type? ValueType, int Size)> _fields = [];
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+    internal ObjectTypeBuilder()
+    {
+    }
+
+    /// <summary>Adds a reference field.</summary>
+    public ObjectTypeBuilder Reference(string name) => Add(name, GcFieldKind.Reference, null, 8);
+
+    /// <summary>Adds a field holding one <typeparamref name="T"/> (byte, sbyte, short, ushort, int, uint, long, ulong, float, double, bool or char).</summary>
+    public ObjectTypeBuilder Value<T>(string name)
+        where T : unmanaged
+    {
+        if (ValueCode<T>.Code == ValueCodes.None)
+        {
+            throw new ArgumentException($"Field type {typeof(T).Name} is not supported; use one of {ValueCodes.AllowedList}.", nameof(name));
+        }
+
+        return Add(name, GcFieldKind.Value, typeof(T), Unsafe.SizeOf<T>());
+    }
+
+    /// <summary>Adds a field of <paramref name="length"/> raw bytes.</summary>
+    public ObjectTypeBuilder Bytes(string name, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return Add(name, GcFieldKind.Bytes, null, length);
+    }
+
+    internal GcType Build(string name, uint id)
+    {
+        // Layout: header, every reference (declaration order), then data fields by decreasing
+        // size so that each is naturally aligned, bytes fields last.
+        int refs = _fields.Count(f => f.Kind == GcFieldKind.Reference);
+        int offset = ObjectLayout.HeaderSize + (8 * refs);
+        var offsets = new int[_fields.Count];
+        int refOffset = ObjectLayout.HeaderSize;
+        for (int i = 0; i < _fields.Count; i++)
+        {
+            if (_fields[i].Kind == GcFieldKind.Reference)
+            {
+                offsets[i] = refOffset;
+                refOffset += 8;
+            }
+        }
+
+        foreach (int size in new[] { 8, 4, 2, 1 })
+        {
+            for (int i = 0; i < _fields.Count; i++)
+            {
+                if (_fields[i].Kind == GcFieldKind.Value && _fields[i].Size == size)
+                {
+                    offsets[i] = offset;
+                    offset += size;
+                }
+            }
+        }
+
+        for (int i = 0; i < _fields.Count; i++)
+        {
+            if (_fields[i].Kind == GcFieldKind.Bytes)
+            {
+                offsets[i] = offset;
+                offset += _fields[i].Size;
+            }
+        }
+
+        int dataBytes = offset - ObjectLayout.HeaderSize - (8 * refs);
+        long instance = ObjectLayout.AlignUp(offset);
+        if (instance > int.MaxValue / 2)
+        {
+            throw new ArgumentException($"Type '{name}' is too large ({instance} bytes).");
+        }
+
+        var type = new GcType(name, id, GcTypeKind.Object, refs, dataBytes, (int)instance, 0, null);
+        var infos = new GcFieldInfo[_fields.Count];
+        for (int i = 0; i < _fields.Count; i++)
+        {
+            infos[i] = new GcFieldInfo(type, _fields[i].Name, i, _fields[i].Kind, _fields[i].ValueType, offsets[i], _fields[i].Size);
+        }
+
+        type.SetFields(infos);
+        return type;
+    }
+
+    private ObjectTypeBuilder Add(string name, GcFieldKind kind, Type? valueType, int size)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!_names.Add(name))
+        {
+            throw new ArgumentException($"Field '{name}' is declared twice.", nameof(name));
+        }
+
+        _fields.Add((name, kind, valueType, size));
+        return this;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Interop;
+using GcHeap.ObjectModel;
+
+namespace GcHeap;
+
+/// <summary>
+/// The heap's run-time types. Every definition is published to a native type table that the
+/// collector's native page builder reads (it must scan objects without managed code).
+/// </summary>
+public sealed unsafe class TypeRegistry : IDisposable
+{
+    /// <summary>Most types one heap can hold (type ids are 32-bit, the table is sized for this).</summary>
+    public const int MaxTypes = 1 << 16;
+
+    private readonly object _lock = new();
+    private readonly Dictionary<string, GcType> _byName = new(StringComparer.Ordinal);
+    private readonly GcType?[] _byId = new GcType?[MaxTypes];
+    private readonly byte[] _elementCodes = new byte[MaxTypes];
+    private readonly byte[] _kinds = new byte[MaxTypes];
+    private readonly NativeRegion _table;
+    private int _count;
+
+    internal TypeRegistry()
+    {
+        _table = new NativeRegion((ulong)(MaxTypes * sizeof(NativeTypeInfo)), dontFork: false, noHugePages: false, "the type table");
+        Table[ObjectLayout.TypeFiller] = new NativeTypeInfo { Kind = ObjectLayout.KindFiller };
+        _count = 2; // 0 = end of page, 1 = filler
+        ByteArray = DefineDataArray<byte>("byte[]");
+        ReferenceArray = DefineReferenceArray("object[]");
+    }
+
+    /// <summary>The built-in byte array type.</summary>
+    public GcType ByteArray { get; }
+
+    /// <summary>The built-in array-of-references type.</summary>
+    public GcType ReferenceArray { get; }
+
+    /// <summary>Number of type ids in use (including the two reserved ones).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    internal NativeTypeInfo* Table => (NativeTypeInfo*)_table.Pointer;
+
+    /// <summary>The type named <paramref name="name"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No such type.</exception>
+    public GcType this[string name]
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"No type named '{name}'.");
+            }
+        }
+    }
+
+    /// <summary>Looks a type up by name.</summary>
+    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GcType? type)
+    {
+        lock (_lock)
+        {
+            return _byName.TryGetValue(name, out type);
+        }
+    }
+
+    /// <summary>Defines an object type with the fields declared by <paramref name="fields"/>.</summary>
+    /// <exception cref="ArgumentException">The name is taken, or a field declaration is invalid.</exception>
+    public GcType DefineObject(string name, Action<ObjectTypeBuilder> fields)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        var b = new ObjectTypeBuilder();
+        fields(b);
+        return Publish(name, id => b.Build(name, id));
+    }
+
+    /// <summary>Defines an array-of-references type.</summary>
+    public GcType DefineReferenceArray(string name) =>
+        Publish(name, id => new GcType(name, id, GcTypeKind.ReferenceArray, 0, 0, 0, 8, null));
+
+    /// <summary>Defines an array type of <typeparamref name="T"/> values (no references).</summary>
+    public GcType DefineDataArray<T>(string name)
+        where T : unmanaged
+    {
+        if (ValueCode<T>.Code == ValueCodes.None)
+        {
+            throw new ArgumentException($"Element type {typeof(T).Name} is not supported; use one of {ValueCodes.AllowedList}.", nameof(name));
+        }
+
+        return Publish(name, id => new GcType(name, id, GcTypeKind.DataArray, 0, 0, 0, Unsafe.SizeOf<T>(), typeof(T)));
+    }
+
+    /// <summary>Releases the native type table.</summary>
+    public void Dispose() => _table.Dispose();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal GcType? ById(uint id) => id < (uint)MaxTypes ? _byId[id] : null;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte ElementCode(uint id) => _elementCodes[id];
+
+    /// <summary>The <see cref="GcTypeKind"/> of type id <paramref name="id"/> as a byte (0 for reserved ids).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte KindCode(uint id) => _kinds[id];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Owns(GcType type) => type.Id < (uint)MaxTypes && ReferenceEquals(_byId[type.Id], type);
+
+    private GcType Publish(string name, Func<uint, GcType> make)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        lock (_lock)
+        {
+            if (_byName.ContainsKey(name))
+            {
+                throw new ArgumentException($"A type named '{name}' already exists.", nameof(name));
+            }
+
+            if (_count >= MaxTypes)
+            {
+                throw new InvalidOperationException($"A heap holds at most {MaxTypes} types.");
+            }
+
+            uint id = (uint)_count;
+            var type = make(id);
+            Table[id] = type.Kind switch
+            {
+                GcTypeKind.Object => new NativeTypeInfo { Kind = ObjectLayout.KindObject, RefCount = (uint)type.ReferenceFieldCount, BaseSize = (uint)type.InstanceSize },
+                GcTypeKind.ReferenceArray => new NativeTypeInfo { Kind = ObjectLayout.KindRefArray, BaseSize = ObjectLayout.HeaderSize, ElemSize = 8 },
+                _ => new NativeTypeInfo { Kind = ObjectLayout.KindDataArray, BaseSize = ObjectLayout.HeaderSize, ElemSize = (uint)type.ElementSize },
+            };
+            _byId[id] = type;
+            _kinds[id] = (byte)type.Kind;
+            _elementCodes[id] = type.ElementType is null ? ValueCodes.None : ValueCodes.Of(type.ElementType);
+            _byName.Add(name, type);
+            Volatile.Write(ref _count, _count + 1); // publish after the table entry is written
+            return type;
+        }
+    }
+}

@@ -1,0 +1,349 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Roots;
+using GcHeap.Threads;
+
+namespace GcHeap;
+
+/// <summary>
+/// A .NET thread attached to a <see cref="Heap"/>: the only way to allocate, read and write
+/// heap objects. Obtain one per thread with <see cref="Heap.AttachCurrentThread"/> and dispose
+/// it on that thread to detach.
+/// <para>Every API call first polls for a safepoint (one load of a field of this object), so
+/// a thread that keeps using the heap lets collections stop it promptly. A thread that is about
+/// to block in .NET code (locks, I/O, sleeping) must do so inside <see cref="EnterSafeRegion"/>,
+/// or collections wait for it.</para>
+/// <para>Raw addresses never leave this class: handles (<see cref="GcRef"/>) are resolved at
+/// the start of each call, after the poll, and objects only move at safepoints.</para>
+/// </summary>
+public sealed unsafe partial class Mutator : IDisposable
+{
+    private const int VersionInitChunk = 4096;
+
+    // Hot fields first.
+    internal int PollFlag;
+    private readonly int _threadId;
+    private readonly nint* _slots;
+    private readonly uint* _versions;
+    private readonly uint _slotCapacity;
+    private readonly int _segmentShift;
+    private readonly int _segment;
+    private readonly int _segmentBase;
+    private readonly int _segmentEnd;
+    private int _top;
+    private int _initLimit;
+
+    private readonly Heap _heap;
+    private readonly HandleTable _handles;
+    private readonly TypeRegistry _types;
+    private int[] _scopeMarks = new int[16];
+    private int _scopeDepth;
+    private int _detached;
+
+    internal Mutator(Heap heap, string name)
+    {
+        _heap = heap;
+        _handles = heap.Handles;
+        _types = heap.Types;
+        Name = name;
+        _threadId = Environment.CurrentManagedThreadId;
+        OwnerThread = Thread.CurrentThread;
+        _slots = _handles.Slots;
+        _versions = _handles.Versions;
+        _slotCapacity = _handles.Capacity;
+        _segmentShift = _handles.SegmentShift;
+        _segment = _handles.AcquireSegment();
+        _segmentBase = _segment << _segmentShift;
+        _segmentEnd = _segmentBase + _handles.SegmentSize;
+        _top = _segmentBase;
+        _initLimit = _segmentBase;
+        InitSatb();
+    }
+
+    /// <summary>The name given at attach time (the thread's name by default).</summary>
+    public string Name { get; }
+
+    /// <summary>The heap this mutator is attached to.</summary>
+    public Heap Heap => _heap;
+
+    /// <summary>Local handles currently alive on this thread.</summary>
+    public int LocalHandleCount => _top - _segmentBase;
+
+    internal MutatorState State { get; set; }
+
+    internal Thread OwnerThread { get; }
+
+    internal bool IsDetached => Volatile.Read(ref _detached) != 0;
+
+    internal bool IsCurrentThread => Environment.CurrentManagedThreadId == _threadId;
+
+    /// <summary>Local handle slots in use: [segment base, top). Read by the collector while the world is stopped.</summary>
+    internal (int First, int End) LocalRange => (_segmentBase, _top);
+
+    /// <summary>Polls for a safepoint: parks here while a collection has the world stopped.</summary>
+    public void Safepoint() => Enter();
+
+    /// <summary>
+    /// Declares that this thread will not touch the heap until the returned region is disposed,
+    /// so collections can run without waiting for it. Use it around anything that may block:
+    /// locks, I/O, <see cref="Thread.Sleep(int)"/>, waiting on tasks. Heap calls inside the
+    /// region throw <see cref="GcThreadStateException"/>. Handles stay valid across it.
+    /// </summary>
+    public SafeRegion EnterSafeRegion()
+    {
+        Enter();
+        _heap.Safepoints.EnterSafe(this);
+        return new SafeRegion(this);
+    }
+
+    internal void ExitSafeRegion()
+    {
+        CheckThread();
+        if (State == MutatorState.Safe)
+        {
+            _heap.Safepoints.ExitSafe(this);
+        }
+    }
+
+    /// <summary>Opens a handle scope: local handles created until it is disposed are freed with it.</summary>
+    public HandleScope OpenScope()
+    {
+        Enter();
+        if (_scopeDepth == _scopeMarks.Length)
+        {
+            Array.Resize(ref _scopeMarks, _scopeMarks.Length * 2);
+        }
+
+        _scopeMarks[_scopeDepth++] = _top;
+        return new HandleScope(this, _scopeDepth);
+    }
+
+    internal GcRef CloseScope(int depth, GcRef result)
+    {
+        CheckThread();
+        if (depth > _scopeDepth || IsDetached)
+        {
+            return GcRef.Null; // already closed (possibly together with an outer scope)
+        }
+
+        nint keep = result.IsNull ? 0 : ResolveNoPoll(result);
+        int mark = _scopeMarks[depth - 1];
+        _handles.ReleaseRange(mark, _top);
+        _top = mark;
+        _scopeDepth = depth - 1;
+        return keep == 0 ? GcRef.Null : NewLocal(keep);
+    }
+
+    /// <summary>Creates a global handle to <paramref name="obj"/>, valid on every mutator until disposed.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null or invalid.</exception>
+    public GcRoot CreateRoot(GcRef obj)
+    {
+        Enter();
+        nint a = ResolveNoPoll(obj);
+        return new GcRoot(_handles, _handles.NewGlobal(a));
+    }
+
+    /// <summary>A new local handle to the object <paramref name="obj"/> refers to (for example to keep a root's object in this scope).</summary>
+    public GcRef Duplicate(GcRef obj)
+    {
+        Enter();
+        return obj.IsNull ? GcRef.Null : NewLocal(ResolveNoPoll(obj));
+    }
+
+    /// <summary>True when both handles refer to the same object (or both are null).</summary>
+    public bool IsSameObject(GcRef a, GcRef b)
+    {
+        Enter();
+        nint x = a.IsNull ? 0 : ResolveNoPoll(a);
+        nint y = b.IsNull ? 0 : ResolveNoPoll(b);
+        return x == y;
+    }
+
+    /// <summary>The type of the object <paramref name="obj"/> refers to.</summary>
+    public GcType TypeOf(GcRef obj)
+    {
+        Enter();
+        return _types.ById(ObjectModel.ObjectLayout.TypeIdOf(ResolveNoPoll(obj)))!;
+    }
+
+    /// <summary>Detaches the thread: its local handles become invalid. Call on the attached thread.</summary>
+    public void Dispose()
+    {
+        if (IsDetached)
+        {
+            return;
+        }
+
+        if (!IsCurrentThread && State == MutatorState.Running && !_heap.Safepoints.Terminated)
+        {
+            throw new GcThreadStateException($"Mutator '{Name}' can only be disposed by its own thread while it is running.");
+        }
+
+        _heap.Detach(this);
+    }
+
+    /// <summary>Called by the heap with the world consistent: gives back the TLAB, SATB log and handle segment.</summary>
+    internal void DetachCore(bool releaseHandles)
+    {
+        Volatile.Write(ref _detached, 1);
+        RetireAllocationBuffer();
+        FlushSatb();
+        if (releaseHandles)
+        {
+            _handles.ReleaseSegment(_segment, _top - _segmentBase);
+        }
+
+        _top = _segmentBase;
+        _scopeDepth = 0;
+    }
+
+    /// <summary>The raw address behind a handle; for tests and diagnostics only (invalid after the next safepoint).</summary>
+    internal nint AddressOf(GcRef obj)
+    {
+        Enter();
+        return obj.IsNull ? 0 : ResolveNoPoll(obj);
+    }
+
+    // ---------------------------------------------------------------- handle fast paths
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter()
+    {
+        if (PollFlag != 0 || Environment.CurrentManagedThreadId != _threadId)
+        {
+            SlowEnter();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint ResolveNoPoll(GcRef r)
+    {
+        uint slot = (uint)r.Slot;
+        if (slot >= _slotCapacity || r.Version == 0 || _versions[slot] != r.Version)
+        {
+            ThrowInvalidHandle(r);
+        }
+
+        int seg = (int)(slot >> _segmentShift);
+        if (seg != 0 && seg != _segment)
+        {
+            ThrowInvalidHandle(r);
+        }
+
+        return _slots[slot];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private GcRef NewLocal(nint address)
+    {
+        int i = _top;
+        if (i == _initLimit)
+        {
+            i = GrowLocals();
+        }
+
+        _top = i + 1;
+        _slots[i] = address;
+        return new GcRef(i, _versions[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int GrowLocals()
+    {
+        if (_initLimit >= _segmentEnd)
+        {
+            throw new GcHeapException(
+                $"Mutator '{Name}' has {_handles.SegmentSize} local handles alive, the most a thread may hold. " +
+                "Open a HandleScope (Mutator.OpenScope) around loops that read references, or use GcRoot for long-lived handles.");
+        }
+
+        int n = Math.Min(VersionInitChunk, _segmentEnd - _initLimit);
+        _handles.InitVersions(_initLimit, n);
+        _initLimit += n;
+        return _top;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SlowEnter()
+    {
+        CheckThread();
+        while (true)
+        {
+            if (IsDetached)
+            {
+                throw new GcHeapDisposedException($"mutator '{Name}'");
+            }
+
+            if (_heap.IsFaulted || _heap.Safepoints.Terminated)
+            {
+                _heap.Safepoints.MarkDead(this); // it will never touch heap memory again
+                _heap.ThrowIfFaulted();
+                throw new GcHeapDisposedException("heap");
+            }
+            if (State == MutatorState.Safe)
+            {
+                throw new GcThreadStateException($"Mutator '{Name}' is inside a safe region; leave it (dispose the SafeRegion) before using the heap.");
+            }
+
+            if (Volatile.Read(ref PollFlag) == 0)
+            {
+                return;
+            }
+
+            _heap.Safepoints.Park(this);
+            if (Volatile.Read(ref PollFlag) == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private void CheckThread()
+    {
+        if (Environment.CurrentManagedThreadId != _threadId)
+        {
+            throw new GcThreadStateException(
+                $"Mutator '{Name}' belongs to another thread. Each thread must attach itself with Heap.AttachCurrentThread and use its own Mutator.");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowInvalidHandle(GcRef r)
+    {
+        var problem = _handles.Diagnose(r, _segment);
+        string what = problem switch
+        {
+            GcHandleProblem.Null => "A null handle was used where an object is required",
+            GcHandleProblem.Foreign => $"{r} was not issued by this heap",
+            GcHandleProblem.Stale => $"{r} has been released (its HandleScope was closed or its GcRoot disposed)",
+            GcHandleProblem.OtherThread => $"{r} is a local handle of another mutator thread; share objects between threads through a GcRoot",
+            _ => $"{r} is not valid here",
+        };
+        throw new GcInvalidHandleException(what + ".") { Problem = problem };
+    }
+}
+
+/// <summary>A region in which the thread does not touch the heap; see <see cref="Mutator.EnterSafeRegion"/>.</summary>
+public readonly struct SafeRegion : IDisposable, IEquatable<SafeRegion>
+{
+    private readonly Mutator? _mutator;
+
+    internal SafeRegion(Mutator mutator) => _mutator = mutator;
+
+    /// <summary>Leaves the region, waiting first if a collection has the world stopped.</summary>
+    public void Dispose() => _mutator?.ExitSafeRegion();
+
+    /// <inheritdoc />
+    public bool Equals(SafeRegion other) => ReferenceEquals(_mutator, other._mutator);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is SafeRegion r && Equals(r);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => _mutator?.GetHashCode() ?? 0;
+
+    /// <summary>Equality.</summary>
+    public static bool operator ==(SafeRegion left, SafeRegion right) => left.Equals(right);
+
+    /// <summary>Inequality.</summary>
+    public static bool operator !=(SafeRegion left, SafeRegion right) => !left.Equals(right);
+}

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+
+namespace GcHeap.Threads;
+
+/// <summary>What an attached mutator is doing, as far as the collector is concerned.</summary>
+internal enum MutatorState
+{
+    /// <summary>May touch the heap; must reach a safepoint poll before the world can stop.</summary>
+    Running,
+
+    /// <summary>Stopped at a poll, waiting for the world to resume.</summary>
+    Parked,
+
+    /// <summary>In a safe region (blocked in .NET code): will not touch the heap until it leaves.</summary>
+    Safe,
+
+    /// <summary>Detached; no longer counted.</summary>
+    Detached,
+}
+
+/// <summary>
+/// The stop-the-world handshake. A stopper sets every mutator's poll flag and waits until each
+/// one is parked at a poll, in a safe region, or detached. Mutators poll at the start of every
+/// heap API call (one load of a field of their own), so a thread that keeps using the heap stops
+/// within one call; a thread that blocks elsewhere must do so inside a safe region.
+/// </summary>
+internal sealed class SafepointCoordinator
+{
+    private static readonly TimeSpan SlowStopWarning = TimeSpan.FromSeconds(5);
+    private readonly object _lock = new();
+    private readonly List<Mutator> _mutators = [];
+    private bool _stopped;
+    private bool _stopping;
+    private bool _terminated;
+
+    public object SyncRoot => _lock;
+
+    /// <summary>True between <see cref="StopTheWorld"/> and <see cref="ResumeTheWorld"/>.</summary>
+    public bool IsStopped
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _stopped;
+            }
+        }
+    }
+
+    /// <summary>Once set (heap disposed), every poll throws.</summary>
+    public bool Terminated
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _terminated;
+            }
+        }
+    }
+
+    /// <summary>Snapshot of the attached mutators; only meaningful while the world is stopped.</summary>
+    public List<Mutator> Mutators
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _mutators];
+            }
+        }
+    }
+
+    /// <summary>Raised with the names of threads that keep a stop waiting unusually long.</summary>
+    public event Action<string>? SlowStop;
+
+    public void Register(Mutator m)
+    {
+        lock (_lock)
+        {
+            if (_terminated)
+            {
+                throw new GcHeapDisposedException("GcHeap");
+            }
+
+            _mutators.Add(m);
+            m.State = MutatorState.Running;
+            RefreshPollFlag(m);
+        }
+    }
+
+    /// <summary>
+    /// Detaches <paramref name="m"/>. Waits out a stop in progress first (parking the mutator if it
+    /// is running), so the collector never sees a mutator release its handles mid-pause.
+    /// </summary>
+    public void Unregister(Mutator m, Action<bool> detachCore)
+    {
+        lock (_lock)
+        {
+            while ((_stopped || _stopping) && !_terminated)
+            {
+                if (m.State == MutatorState.Running)
+                {
+                    m.State = MutatorState.Parked;
+                }
+
+                Monitor.PulseAll(_lock);
+                Monitor.Wait(_lock);
+            }
+
+            detachCore(!_terminated);
+            _mutators.Remove(m);
+            m.State = MutatorState.Detached;
+            RefreshPollFlag(m);
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>A mutator that will throw on every call from now on counts as stopped.</summary>
+    public void MarkDead(Mutator m)
+    {
+        lock (_lock)
+        {
+            if (m.State == MutatorState.Running)
+            {
+                m.State = MutatorState.Parked;
+                Monitor.PulseAll(_lock);
+            }
+        }
+    }
+
+    /// <summary>Stops every mutator except the caller's own (if any). Returns when all are stopped.</summary>
+    public void StopTheWorld()
+    {
+        lock (_lock)
+        {
+            while (_stopping || _stopped)
+            {
+                Monitor.Wait(_lock); // one stopper at a time
+            }
+
+            _stopping = true;
+            foreach (var m in _mutators)
+            {
+                m.PollFlag = 1;
+            }
+
+            var sw = Stopwatch.StartNew();
+            bool warned = false;
+            while (AnyRunning())
+            {
+                Monitor.Wait(_lock, 100);
+                if (!warned && sw.Elapsed > SlowStopWarning)
+                {
+                    warned = true;
+                    SlowStop?.Invoke(string.Join(", ", _mutators.Where(x => x.State == MutatorState.Running && !x.IsCurrentThread).Select(x => x.Name)));
+                }
+            }
+
+            _stopping = false;
+            _stopped = true;
+
+            // Threads that ended without detaching: drop them (their handles die with them).
+            for (int i = _mutators.Count - 1; i >= 0; i--)
+            {
+                var m = _mutators[i];
+                if (!m.OwnerThread.IsAlive && m.State != MutatorState.Detached)
+                {
+                    m.DetachCore(releaseHandles: true);
+                    m.State = MutatorState.Detached;
+                    _mutators.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    public void ResumeTheWorld()
+    {
+        lock (_lock)
+        {
+            _stopped = false;
+            foreach (var m in _mutators)
+            {
+                RefreshPollFlag(m);
+            }
+
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Stops the world for good: every later poll throws <see cref="GcHeapDisposedException"/>.</summary>
+    public void Terminate()
+    {
+        lock (_lock)
+        {
+            _terminated = true;
+            foreach (var m in _mutators)
+            {
+                m.PollFlag = 1;
+            }
+
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Called by a mutator whose poll flag is set: parks while the world is stopped.</summary>
+    public void Park(Mutator m)
+    {
+        lock (_lock)
+        {
+            while ((_stopped || _stopping) && !_terminated && m.State == MutatorState.Running)
+            {
+                m.State = MutatorState.Parked;
+                Monitor.PulseAll(_lock);
+                while ((_stopped || _stopping) && !_terminated)
+                {
+                    Monitor.Wait(_lock);
+                }
+
+                m.State = MutatorState.Running;
+            }
+
+            RefreshPollFlag(m);
+        }
+    }
+
+    public void EnterSafe(Mutator m)
+    {
+        lock (_lock)
+        {
+            m.State = MutatorState.Safe;
+            m.PollFlag = 1;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    public void ExitSafe(Mutator m)
+    {
+        lock (_lock)
+        {
+            while ((_stopped || _stopping) && !_terminated)
+            {
+                Monitor.Wait(_lock);
+            }
+
+            m.State = MutatorState.Running;
+            RefreshPollFlag(m);
+        }
+    }
+
+    private bool AnyRunning()
+    {
+        foreach (var m in _mutators)
+        {
+            if (m.State == MutatorState.Running && !m.IsCurrentThread && m.OwnerThread.IsAlive)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void RefreshPollFlag(Mutator m) =>
+        m.PollFlag = _terminated || _stopped || _stopping || m.State != MutatorState.Running || m.IsDetached ? 1 : 0;
+}

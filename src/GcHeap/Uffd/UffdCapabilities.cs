@@ -1,0 +1,249 @@
+using System.Globalization;
+using System.Text;
+using GcHeap.Interop;
+
+namespace GcHeap;
+
+/// <summary>
+/// What this kernel and this process allow with userfaultfd, found by trying each step for
+/// real on scratch memory (open, handshake, register, a one-page UFFDIO_MOVE), and why anything
+/// missing is missing. <see cref="ToString"/> gives a report for people.
+/// </summary>
+public sealed class UffdCapabilities
+{
+    private const int IoctlWake = 0x02, IoctlCopy = 0x03, IoctlZeroPage = 0x04, IoctlMove = 0x05, IoctlWriteProtect = 0x06,
+        IoctlContinue = 0x07, IoctlPoison = 0x08;
+
+    private const ulong FeatureWp = 1UL << 0, FeatureMinorShmem = 1UL << 10, FeatureWpUnpopulated = 1UL << 13,
+        FeatureMove = 1UL << 16;
+
+    private readonly List<string> _notes = [];
+
+    private UffdCapabilities()
+    {
+        KernelRelease = ReadFirstLine("/proc/sys/kernel/osrelease") ?? Environment.OSVersion.VersionString;
+    }
+
+    /// <summary>True when a userfaultfd could be opened and registered on anonymous memory.</summary>
+    public bool Available { get; private set; }
+
+    /// <summary>How the userfaultfd was opened.</summary>
+    public UffdOpenMethod OpenMethod { get; private set; }
+
+    /// <summary>
+    /// True when faults raised by kernel code are served too (full mode); false in
+    /// <see cref="UffdOpenMethod.UserModeOnly"/>, where such system calls fail with EFAULT.
+    /// </summary>
+    public bool HandlesKernelFaults => Available && OpenMethod != UffdOpenMethod.UserModeOnly;
+
+    /// <summary>UFFDIO_MOVE works (offered by the kernel and a real one-page move succeeded).</summary>
+    public bool Move { get; private set; }
+
+    /// <summary>UFFDIO_COPY is offered on registered anonymous ranges.</summary>
+    public bool Copy { get; private set; }
+
+    /// <summary>UFFDIO_ZEROPAGE is offered on registered anonymous ranges.</summary>
+    public bool ZeroPage { get; private set; }
+
+    /// <summary>UFFDIO_WAKE is offered.</summary>
+    public bool Wake { get; private set; }
+
+    /// <summary>Minor faults on shared memory with UFFDIO_CONTINUE (UFFD_FEATURE_MINOR_SHMEM).</summary>
+    public bool MinorFaultsShmem { get; private set; }
+
+    /// <summary>UFFDIO_WRITEPROTECT on anonymous memory.</summary>
+    public bool WriteProtect { get; private set; }
+
+    /// <summary>Write-protecting unpopulated anonymous pages (UFFD_FEATURE_WP_UNPOPULATED).</summary>
+    public bool WriteProtectUnpopulated { get; private set; }
+
+    /// <summary>UFFDIO_POISON is offered.</summary>
+    public bool Poison { get; private set; }
+
+    /// <summary>UFFDIO_CONTINUE is offered (reported for a MINOR registration only; inferred from the feature bit).</summary>
+    public bool Continue => MinorFaultsShmem;
+
+    /// <summary>The feature bits the kernel reported from UFFDIO_API.</summary>
+    public ulong FeatureBits { get; private set; }
+
+    /// <summary>The ioctl bits valid on a MISSING-registered anonymous range.</summary>
+    public ulong RangeIoctlBits { get; private set; }
+
+    /// <summary>The running kernel's release string.</summary>
+    public string KernelRelease { get; }
+
+    /// <summary>Why userfaultfd is unavailable, or null.</summary>
+    public string? UffdUnavailableReason { get; private set; }
+
+    /// <summary>Why UFFDIO_MOVE is unavailable, or null.</summary>
+    public string? MoveUnavailableReason { get; private set; }
+
+    /// <summary>Facts worth knowing (user-mode-only consequences, disabled features, ...).</summary>
+    public IReadOnlyList<string> Notes => _notes;
+
+    /// <summary>The best backend this machine supports.</summary>
+    public GcBackend BestBackend => Move ? GcBackend.Move : Available && Copy ? GcBackend.Copy : GcBackend.StopTheWorld;
+
+    /// <summary>Probes the kernel. Never throws for a missing feature: the answer says what is missing and why.</summary>
+    /// <param name="disabled">Features to treat as missing even if the kernel has them.</param>
+    /// <param name="allowed">Ways of opening a userfaultfd that may be tried.</param>
+    public static UffdCapabilities Probe(KernelFeatures disabled = KernelFeatures.None, UffdOpenMethods allowed = UffdOpenMethods.All)
+    {
+        NativeLibraryCheck.EnsureCompatible();
+        if ((disabled & KernelFeatures.UserfaultFd) != 0 || allowed == UffdOpenMethods.None)
+        {
+            var off = new UffdCapabilities();
+            off.UffdUnavailableReason = (disabled & KernelFeatures.UserfaultFd) != 0
+                ? "userfaultfd disabled by HeapOptions.DisabledKernelFeatures"
+                : "no way of opening a userfaultfd is allowed (HeapOptions.UffdOpenMethods = None)";
+            off.MoveUnavailableReason = "userfaultfd unavailable";
+            return off;
+        }
+
+        _ = NativeMethods.UffdProbe((int)allowed, out var caps);
+        return FromNative(caps, disabled, allowed);
+    }
+
+    /// <summary>
+    /// Probes as another (unprivileged) user, in a forked child that drops to <paramref name="uid"/>
+    /// first. Lets tests and experiments see what an unprivileged process gets from the real kernel.
+    /// </summary>
+    public static UffdCapabilities ProbeAsUser(uint uid, uint gid, UffdOpenMethods allowed = UffdOpenMethods.All)
+    {
+        NativeLibraryCheck.EnsureCompatible();
+        Errno.ThrowIfFailed(NativeMethods.UffdProbeAsUser(uid, gid, (int)allowed, out var caps), $"probe as uid {uid}");
+        return FromNative(caps, KernelFeatures.None, allowed);
+    }
+
+    internal static UffdCapabilities FromNative(in NativeUffdCaps caps, KernelFeatures disabled, UffdOpenMethods allowed)
+    {
+        var c = new UffdCapabilities
+        {
+            OpenMethod = (UffdOpenMethod)caps.OpenMethod,
+            FeatureBits = caps.Features,
+            RangeIoctlBits = caps.RangeIoctls,
+        };
+
+        if (caps.OpenMethod == 0)
+        {
+            c.UffdUnavailableReason = "no userfaultfd could be opened: " + string.Join("; ", OpenFailures(caps, allowed));
+            c.MoveUnavailableReason = "userfaultfd unavailable";
+            return c;
+        }
+
+        if (caps.ApiErrno != 0 || caps.RegisterErrno != 0)
+        {
+            c.UffdUnavailableReason = caps.ApiErrno != 0
+                ? $"UFFDIO_API handshake failed: {Errno.Describe(caps.ApiErrno)}"
+                : $"UFFDIO_REGISTER of anonymous memory failed: {Errno.Describe(caps.RegisterErrno)}";
+            c.MoveUnavailableReason = "userfaultfd unavailable";
+            return c;
+        }
+
+        c.Available = true;
+        c.Wake = Has(caps.RangeIoctls, IoctlWake);
+        c.Copy = Has(caps.RangeIoctls, IoctlCopy);
+        c.ZeroPage = Has(caps.RangeIoctls, IoctlZeroPage);
+        c.Poison = Has(caps.RangeIoctls, IoctlPoison);
+        c.MinorFaultsShmem = (caps.Features & FeatureMinorShmem) != 0;
+        c.WriteProtect = (caps.Features & FeatureWp) != 0 && Has(caps.WpRangeIoctls, IoctlWriteProtect);
+        c.WriteProtectUnpopulated = c.WriteProtect && (caps.Features & FeatureWpUnpopulated) != 0;
+        _ = IoctlContinue;
+
+        bool kernelMove = (caps.Features & FeatureMove) != 0 && Has(caps.RangeIoctls, IoctlMove);
+        if (!kernelMove)
+        {
+            c.MoveUnavailableReason = $"the kernel ({c.KernelRelease}) does not offer UFFD_FEATURE_MOVE / UFFDIO_MOVE (added in Linux 6.8)";
+        }
+        else if (caps.MoveErrno != 0)
+        {
+            c.MoveUnavailableReason = $"a test UFFDIO_MOVE of one page failed: {Errno.Describe(caps.MoveErrno)}";
+        }
+        else if ((disabled & KernelFeatures.Move) != 0)
+        {
+            c.MoveUnavailableReason = "UFFDIO_MOVE disabled by HeapOptions.DisabledKernelFeatures";
+        }
+        else
+        {
+            c.Move = true;
+        }
+
+        if (c.OpenMethod == UffdOpenMethod.UserModeOnly)
+        {
+            c._notes.Add("user-mode-only userfaultfd: " + string.Join("; ", OpenFailures(caps, allowed)) +
+                         ". A system call that reads or writes a to-space page not yet installed fails with EFAULT; " +
+                         "GcHeap's own I/O methods touch the pages in user mode first, so only code that hands heap memory to the kernel directly is affected.");
+        }
+
+        return c;
+    }
+
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"kernel {KernelRelease}\n");
+        if (!Available)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"userfaultfd: unavailable ({UffdUnavailableReason})\n");
+        }
+        else
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"userfaultfd: available via {OpenMethod}{(HandlesKernelFaults ? " (full mode: kernel-mode faults wait)" : " (user-mode only)")}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  features 0x{FeatureBits:x}, range ioctls 0x{RangeIoctlBits:x}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  MOVE {YesNo(Move, MoveUnavailableReason)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  COPY {YesNo(Copy, null)}, ZEROPAGE {YesNo(ZeroPage, null)}, WAKE {YesNo(Wake, null)}, POISON {YesNo(Poison, null)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem, UFFDIO_CONTINUE) {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
+        }
+
+        foreach (var n in _notes)
+        {
+            sb.Append("note: ").Append(n).Append('\n');
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"best backend: {BestBackend}");
+        return sb.ToString();
+    }
+
+    private static string YesNo(bool v, string? why) => v ? "yes" : why is null ? "no" : $"no ({why})";
+
+    private static bool Has(ulong bits, int ioctl) => (bits & (1UL << ioctl)) != 0;
+
+    private static IEnumerable<string> OpenFailures(NativeUffdCaps caps, UffdOpenMethods allowed)
+    {
+        if ((allowed & UffdOpenMethods.Syscall) != 0 && caps.SyscallErrno != 0)
+        {
+            string why = caps.SyscallErrno == Errno.EPERM
+                ? $" (vm.unprivileged_userfaultfd={ReadFirstLine("/proc/sys/vm/unprivileged_userfaultfd") ?? "?"} and the process lacks CAP_SYS_PTRACE)"
+                : caps.SyscallErrno == Errno.ENOSYS ? " (kernel built without CONFIG_USERFAULTFD, or blocked by seccomp)" : string.Empty;
+            yield return $"userfaultfd(2): {Errno.Describe(caps.SyscallErrno)}{why}";
+        }
+
+        if ((allowed & UffdOpenMethods.DevUserfaultfd) != 0 && caps.DevErrno != 0)
+        {
+            yield return $"/dev/userfaultfd: {Errno.Describe(caps.DevErrno)}";
+        }
+
+        if ((allowed & UffdOpenMethods.UserModeOnly) != 0 && caps.UserModeErrno != 0)
+        {
+            yield return $"userfaultfd(UFFD_USER_MODE_ONLY): {Errno.Describe(caps.UserModeErrno)}";
+        }
+    }
+
+    private static string? ReadFirstLine(string path)
+    {
+        try
+        {
+            using var r = new StreamReader(path);
+            return r.ReadLine()?.Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
