@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 4
+#define GCH_ABI_VERSION 6
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -102,7 +102,10 @@ typedef struct gch_plan {
     const uint64_t *live_bitmap;   /* 1 bit per granule of from-space: every granule of a live small object */
     const uint8_t *from_class;     /* [from_pages] GCH_FROM_*                                 */
     const uint32_t *from_dest;     /* WHOLE/LARGE: to-page index; SPARSE: to-space granule index of its first live object */
-    const uint32_t *from_aux;      /* LARGE: GCH_LARGE_AUX (reference window of this page, head flag); SPARSE: split_off | split_gap << 16 */
+    const uint32_t *from_aux;      /* LARGE: GCH_LARGE_AUX (reference window of this page, head flag);
+                                      SPARSE: split_off, the page offset of the first live object that goes
+                                      to to-page from_split[p] (GCH_PAGE_SIZE when all fit after from_dest) */
+    const uint32_t *from_split;    /* SPARSE with a split: to-page index receiving objects from split_off on */
     const uint32_t *to_src;        /* WHOLE: from-page index; COMPACTED: from-space granule index of the first object */
     const uint8_t *to_kind;        /* [to_pages] GCH_TO_*                                     */
     uint8_t *to_state;             /* [to_pages] GCH_PAGE_*, zeroed by the caller             */
@@ -151,7 +154,8 @@ enum {
     GCH_OP_FORWARD = 7,   /* a reference pointed at something that is not a live object */
     GCH_OP_HEADER = 8,    /* a corrupt object header                                     */
     GCH_OP_THREAD = 9,
-    GCH_OP_ALLOC = 10
+    GCH_OP_ALLOC = 10,
+    GCH_OP_PLAN = 11      /* a live object's forwarding disagrees with the packed stream: plan bug */
 };
 
 /* Install modes of the concurrent compactor. */
@@ -165,7 +169,9 @@ typedef struct gch_compactor_config {
     uint32_t recycle_from_pages;    /* 1: build compacted pages in consumed from-space pages          */
     uint32_t stall_sample_capacity; /* fault stall samples kept (percentiles are computed by C#)      */
     uint32_t dont_fork;             /* 1: MADV_DONTFORK the buffer ring                               */
-    uint32_t reserved;
+    uint32_t sweep_delay_us;        /* experiments/tests: pause after each background page (faults are
+                                       still served at once), to widen the window in which mutators
+                                       touch pages that are not built yet                            */
 } gch_compactor_config;
 
 typedef struct gch_compactor gch_compactor;

@@ -451,8 +451,27 @@ static int serve_faults(gch_compactor *c)
 
 /* ------------------------------------------------------------------ collector thread */
 
+/* Experiments/tests only: wait sweep_delay_us after a background page, but never delay a fault
+ * (the pending run is flushed first, so a page waiting in it is never the one held back). */
+static void throttle(gch_compactor *c)
+{
+    if (flush_run(c) != 0)
+        return;
+    uint64_t until = gch_now_ns() + (uint64_t)c->cfg.sweep_delay_us * 1000u;
+    while (!ring_nonempty(c) && gch_now_ns() < until) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void finish(gch_compactor *c, int32_t result)
 {
+    if (c->fail.error || result) {
+        /* A page that cannot be built or installed would leave any thread faulting on it blocked
+         * forever. Unregistering wakes them all; from then on missing pages fill with zeros.
+         * The managed side marks the heap failed, so every later heap call throws. */
+        gch_uffd_unregister(c->cfg.uffd, c->plan.to_base, (uint64_t)c->plan.to_pages << GCH_PAGE_SHIFT);
+    }
     __atomic_store_n(&c->st.refs_fixed, c->bc.refs_fixed, __ATOMIC_RELAXED);
     __atomic_store_n(&c->st.bytes_copied, c->bc.bytes_copied, __ATOMIC_RELAXED);
     c->st.error = c->fail.error ? c->fail.error : result;
@@ -494,6 +513,8 @@ static void *collector_main(void *arg)
         append_run(c, t, src, kind);
         if (c->run_n == c->cfg.batch_pages && flush_run(c) != 0)
             failed = 1;
+        if (c->cfg.sweep_delay_us && !failed)
+            throttle(c);
     }
     if (!failed && (flush_run(c) != 0 || serve_faults(c) != 0))
         failed = 1;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 
-_Static_assert(sizeof(gch_plan) == 96, "gch_plan layout is mirrored in C#");
+_Static_assert(sizeof(gch_plan) == 104, "gch_plan layout is mirrored in C#");
 _Static_assert(sizeof(gch_compaction_stats) == 208, "gch_compaction_stats layout is mirrored in C#");
 _Static_assert(sizeof(gch_compactor_config) == 32, "gch_compactor_config layout is mirrored in C#");
 _Static_assert(sizeof(gch_uffd_caps) == 64, "gch_uffd_caps layout is mirrored in C#");
@@ -59,12 +59,16 @@ int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out)
         uint64_t g = off >> GCH_GRANULE_SHIFT;
         if (!bit_set(pl->live_bitmap, g))
             return -EINVAL;
-        uint64_t res = ((uint64_t)pl->from_dest[p] << GCH_GRANULE_SHIFT) +
-                       (live_granules_before(pl->live_bitmap, p, in_page >> GCH_GRANULE_SHIFT) << GCH_GRANULE_SHIFT);
-        uint32_t aux = pl->from_aux[p];
-        if (in_page >= (aux & 0xFFFFu))
-            res += aux >> 16;
-        *out = pl->to_base + res;
+        uint64_t before = live_granules_before(pl->live_bitmap, p, in_page >> GCH_GRANULE_SHIFT);
+        uint32_t split_off = pl->from_aux[p];
+        if (in_page < split_off) {
+            /* packed right after the first live object's destination */
+            *out = pl->to_base + (((uint64_t)pl->from_dest[p] + before) << GCH_GRANULE_SHIFT);
+        } else {
+            /* packed from the start of the split page */
+            uint64_t at_split = live_granules_before(pl->live_bitmap, p, split_off >> GCH_GRANULE_SHIFT);
+            *out = pl->to_base + ((uint64_t)pl->from_split[p] << GCH_PAGE_SHIFT) + ((before - at_split) << GCH_GRANULE_SHIFT);
+        }
         return 0;
     }
     default:
@@ -171,14 +175,14 @@ int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, gch_build_cou
         if (bit_set(pl->live_bitmap, (a - pl->from_base) >> GCH_GRANULE_SHIFT)) {
             uint64_t d;
             if (gch_forward(pl, a, &d) != 0 || d < tbase) {
-                gch_fail(f, -EINVAL, GCH_OP_FORWARD, a);
+                gch_fail(f, -EINVAL, GCH_OP_PLAN, a);
                 return -EINVAL;
             }
             if (d >= tbase + GCH_PAGE_SIZE)
                 break; /* the stream continues on the next to-space page */
             uint64_t at = d - tbase;
             if (at != fill_end || at + size > GCH_PAGE_SIZE) {
-                gch_fail(f, -EINVAL, GCH_OP_FORWARD, a); /* plan and stream disagree */
+                gch_fail(f, -EINVAL, GCH_OP_PLAN, a); /* plan and stream disagree */
                 return -EINVAL;
             }
             memcpy(dst + at, (const void *)a, size);

@@ -66,6 +66,13 @@ public sealed class HeapOptions
     /// <summary>Collections kept in <see cref="Heap.History"/>. Default 256.</summary>
     public int HistoryLength { get; set; } = 256;
 
+    /// <summary>
+    /// Experiments and tests: the native collector waits this long after each page it builds in
+    /// the background (faults are still served at once), so mutators touch many pages that are not
+    /// there yet. 0 (default) for real use.
+    /// </summary>
+    internal int SweepDelayMicros { get; set; }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHeapBytes, 64L * 1024, nameof(MaxHeapBytes));

@@ -90,7 +90,7 @@ internal sealed unsafe partial class Collector
                 planMs = Ms(t);
 
                 to.SetHighWater(_plan.ToPages);
-                native = StopTheWorldCompactor.Run(_nativePlan);
+                native = StopTheWorldCompactor.Run(_nativePlan, (op, a) => Describe(op, a, from, to));
                 ForwardRoots(roots);
                 _plan.WriteToSpaceKinds();
                 _heap.AllocationSpace = to;
@@ -123,6 +123,7 @@ internal sealed unsafe partial class Collector
         NativeCompactionStats native = default;
         (double P50, double P99, double Max, int Count) stalls = default;
         ulong checksumBefore = 0;
+        int unregisterRc = 0;
 
         try
         {
@@ -231,7 +232,7 @@ internal sealed unsafe partial class Collector
             _plan.WriteToSpaceKinds();
             if (compactor is not null)
             {
-                native = compactor.WaitForCompletion();
+                native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity);
             }
         }
@@ -240,8 +241,14 @@ internal sealed unsafe partial class Collector
             compactor?.Dispose();
             if (registered)
             {
-                Errno.ThrowIfFailed(NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)_plan.ToPages << 12), "UFFDIO_UNREGISTER of to-space");
+                // After a failure the native collector has unregistered already (to wake blocked threads).
+                unregisterRc = NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)_plan.ToPages << 12);
             }
+        }
+
+        if (unregisterRc != 0)
+        {
+            throw new GcNativeException("UFFDIO_UNREGISTER of to-space", unregisterRc);
         }
 
         long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
@@ -262,11 +269,18 @@ internal sealed unsafe partial class Collector
         return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified);
     }
 
+    private string Describe(int op, nint address, Space from, Space to) => op == 11
+        ? CorruptionReport.DescribeSource(address, from, _bitmap, _plan, _heap.Types)
+        : CorruptionReport.DescribeSlot(address, from, to, _bitmap, _plan, _heap.Types);
+
     private void ConcurrentMark()
     {
+        TestHooks.AfterMarkStart?.Invoke();
+        long budget = TestHooks.AfterScan is null ? 8192 : 1;
         while (true)
         {
-            bool stackEmpty = _marker.Drain(8192);
+            bool stackEmpty = _marker.Drain(budget);
+            TestHooks.AfterScan?.Invoke(_marker.ObjectsScanned);
             bool tookLog = DrainSatb();
             if (stackEmpty && !tookLog && _marker.IsEmpty)
             {
@@ -296,6 +310,7 @@ internal sealed unsafe partial class Collector
     {
         lock (_heap.Safepoints.SyncRoot)
         {
+            on &= !TestHooks.DisableWriteBarrier;
             BarrierOn = on;
             foreach (var m in _heap.Safepoints.Mutators)
             {
@@ -381,6 +396,7 @@ internal sealed unsafe partial class Collector
         RecycleFromPages = _heap.Options.RecycleFromSpacePages ? 1u : 0u,
         StallSampleCapacity = (uint)_heap.Options.StallSampleCapacity,
         DontFork = _heap.Options.DontForkHeap ? 1u : 0u,
+        SweepDelayMicros = (uint)Math.Max(0, _heap.Options.SweepDelayMicros),
     };
 
     private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)

@@ -39,6 +39,9 @@ internal sealed partial class Collector : IDisposable
     /// <summary>Published SATB buffers.</summary>
     public SatbQueue Satb { get; }
 
+    /// <summary>Hooks for tests that stage races (see <see cref="CollectorTestHooks"/>).</summary>
+    public CollectorTestHooks TestHooks { get; } = new();
+
     /// <summary>Live bytes found by the last collection.</summary>
     public long LastLiveBytes { get; private set; }
 

@@ -17,6 +17,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
     private readonly NativeRegion _fromClass;
     private readonly NativeRegion _fromDest;
     private readonly NativeRegion _fromAux;
+    private readonly NativeRegion _fromSplit;
     private readonly NativeRegion _toSrc;
     private readonly NativeRegion _toKind;
     private readonly NativeRegion _toState;
@@ -27,6 +28,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
         _fromClass = new NativeRegion(n, true, false, "plan: from classes");
         _fromDest = new NativeRegion(n * 4, true, false, "plan: from destinations");
         _fromAux = new NativeRegion(n * 4, true, false, "plan: from aux");
+        _fromSplit = new NativeRegion(n * 4, true, false, "plan: from split pages");
         _toSrc = new NativeRegion(n * 4, true, false, "plan: to sources");
         _toKind = new NativeRegion(n, true, false, "plan: to kinds");
         _toState = new NativeRegion(n, true, false, "plan: to states");
@@ -37,6 +39,8 @@ internal sealed unsafe class CompactionPlan : IDisposable
     public uint* FromDest => (uint*)_fromDest.Pointer;
 
     public uint* FromAux => (uint*)_fromAux.Pointer;
+
+    public uint* FromSplit => (uint*)_fromSplit.Pointer;
 
     public uint* ToSrc => (uint*)_toSrc.Pointer;
 
@@ -75,6 +79,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
         FromClass = FromClass,
         FromDest = FromDest,
         FromAux = FromAux,
+        FromSplit = FromSplit,
         ToSrc = ToSrc,
         ToKind = ToKind,
         ToState = ToState,
@@ -105,6 +110,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
         ClearPrefix(_fromClass, (ulong)FromPages);
         ClearPrefix(_fromDest, (ulong)FromPages * 4);
         ClearPrefix(_fromAux, (ulong)FromPages * 4);
+        ClearPrefix(_fromSplit, (ulong)FromPages * 4);
         ClearPrefix(_toSrc, (ulong)ToPages * 4);
         ClearPrefix(_toKind, (ulong)ToPages);
         ClearPrefix(_toState, (ulong)ToPages);
@@ -117,6 +123,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
         _fromClass.Dispose();
         _fromDest.Dispose();
         _fromAux.Dispose();
+        _fromSplit.Dispose();
         _toSrc.Dispose();
         _toKind.Dispose();
         _toState.Dispose();

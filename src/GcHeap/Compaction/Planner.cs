@@ -188,17 +188,16 @@ internal sealed unsafe class Planner
         }
 
         // Walk the live objects: the stream crosses into a new to-space page at most once here
-        // (a sparse page holds less than a page of live bytes).
+        // (a sparse page holds less than a page of live bytes). The new page may be far after the
+        // open one, because whole pages take the to-pages in between; the plan records it.
         nint page = _from.PageAddress(p);
         NativeTypeInfo* table = _types.Table;
         uint typeCount = (uint)_types.Count;
         long destBase = -1;
-        long liveBefore = 0;
         uint splitOff = NoSplit;
-        uint gap = 0;
-        int off = _bitmap.FirstLiveOffset(p);
+        int splitPage = 0;
         nint cur = page;
-        while (off >= 0 && cur < page + ObjectLayout.PageSize && ObjectLayout.TypeIdOf(cur) != ObjectLayout.TypeEnd)
+        while (cur < page + ObjectLayout.PageSize && ObjectLayout.TypeIdOf(cur) != ObjectLayout.TypeEnd)
         {
             long size = ObjectScanner.SizeOf(table, typeCount, cur, out _);
             if (size == 0)
@@ -222,7 +221,7 @@ internal sealed unsafe class Planner
                         }
 
                         splitOff = (uint)(cur - page);
-                        gap = (uint)(((long)t * ObjectLayout.PageSize) - destBase - liveBefore);
+                        splitPage = t;
                     }
 
                     _open = t;
@@ -234,7 +233,6 @@ internal sealed unsafe class Planner
                     destBase = ((long)_open * ObjectLayout.PageSize) + _openFill;
                 }
 
-                liveBefore += size;
                 _openFill += (int)size;
             }
 
@@ -242,6 +240,7 @@ internal sealed unsafe class Planner
         }
 
         _plan.FromDest[p] = (uint)(destBase >> ObjectLayout.GranuleShift);
-        _plan.FromAux[p] = splitOff | (gap << 16);
+        _plan.FromAux[p] = splitOff;
+        _plan.FromSplit[p] = (uint)splitPage;
     }
 }

@@ -9,13 +9,14 @@ namespace GcHeap.Compaction;
 /// </summary>
 internal static unsafe class StopTheWorldCompactor
 {
-    public static NativeCompactionStats Run(NativePlan* plan)
+    public static NativeCompactionStats Run(NativePlan* plan, Func<int, nint, string> describe)
     {
         int rc = NativeMethods.CompactStopTheWorld(plan, out var stats);
         if (rc != 0)
         {
+            string detail = stats.ErrorOp is 7 or 11 ? " (" + describe(stats.ErrorOp, (nint)stats.ErrorAddr) + ")" : string.Empty;
             throw new GcCollectionFailedException(
-                $"Stop-the-world compaction failed: {Errno.Describe(rc)} in {UffdCompactor.OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x}.");
+                $"Stop-the-world compaction failed: {Errno.Describe(rc)} in {UffdCompactor.OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x}{detail}.");
         }
 
         return stats;

@@ -27,14 +27,15 @@ internal sealed unsafe class UffdCompactor : IDisposable
     }
 
     /// <summary>Blocks (in native code, so the .NET GC is never held up) until every page is installed.</summary>
-    public NativeCompactionStats WaitForCompletion()
+    public NativeCompactionStats WaitForCompletion(Func<int, nint, string> describe)
     {
         int rc = NativeMethods.CompactorWait(_handle, -1);
         _ = NativeMethods.CompactorStats(_handle, out var stats);
         if (rc != 0)
         {
+            string detail = stats.ErrorOp is 7 or 11 ? " (" + describe(stats.ErrorOp, (nint)stats.ErrorAddr) + ")" : string.Empty;
             throw new GcCollectionFailedException(
-                $"Concurrent compaction failed: {Errno.Describe(rc)} in {OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x} " +
+                $"Concurrent compaction failed: {Errno.Describe(rc)} in {OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x}{detail} " +
                 $"after installing {stats.PagesInstalled} pages. The heap cannot be used any more.");
         }
 
@@ -84,6 +85,7 @@ internal sealed unsafe class UffdCompactor : IDisposable
         8 => "object header decoding",
         9 => "thread creation",
         10 => "allocation",
+        11 => "packing (a live object's forwarding disagrees with the compacted stream)",
         _ => "an unknown step",
     };
 

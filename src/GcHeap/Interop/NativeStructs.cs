@@ -30,6 +30,7 @@ internal unsafe struct NativePlan
     public byte* FromClass;
     public uint* FromDest;
     public uint* FromAux;
+    public uint* FromSplit;
     public uint* ToSrc;
     public byte* ToKind;
     public byte* ToState;
@@ -79,7 +80,7 @@ internal struct NativeCompactorConfig
     public uint RecycleFromPages;
     public uint StallSampleCapacity;
     public uint DontFork;
-    public uint Reserved;
+    public uint SweepDelayMicros;
 }
 
 /// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>

@@ -36,6 +36,8 @@ internal sealed unsafe class Marker
 
     public long BytesMarked { get; private set; }
 
+    public long ObjectsScanned { get; private set; }
+
     public bool IsEmpty => _sp == 0;
 
     /// <summary>Starts a marking of <paramref name="space"/>: pages [0, blackFrom) are traced, the rest are black.</summary>
@@ -50,6 +52,7 @@ internal sealed unsafe class Marker
         _sp = 0;
         ObjectsMarked = 0;
         BytesMarked = 0;
+        ObjectsScanned = 0;
     }
 
     /// <summary>Greys one reference (a root, or a value from the SATB log).</summary>
@@ -136,6 +139,7 @@ internal sealed unsafe class Marker
 
     private void Scan(nint obj)
     {
+        ObjectsScanned++;
         ObjectScanner.SizeOf(_table, _typeCount, obj, out long refs);
         nint* slot = (nint*)(obj + ObjectLayout.HeaderSize);
         for (long i = 0; i < refs; i++)

@@ -120,9 +120,11 @@ public sealed unsafe partial class Mutator : IDisposable
     internal GcRef CloseScope(int depth, GcRef result)
     {
         CheckThread();
-        if (depth > _scopeDepth || IsDetached)
+        if (depth > _scopeDepth || IsDetached || _heap.Safepoints.Terminated)
         {
-            return GcRef.Null; // already closed (possibly together with an outer scope)
+            // Already closed (possibly with an outer scope), or the heap is gone: its memory may
+            // be unmapped, so touch nothing. (While this thread runs, disposal cannot complete.)
+            return GcRef.Null;
         }
 
         nint keep = result.IsNull ? 0 : ResolveNoPoll(result);
@@ -208,7 +210,7 @@ public sealed unsafe partial class Mutator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Enter()
     {
-        if (PollFlag != 0 || Environment.CurrentManagedThreadId != _threadId)
+        if (Volatile.Read(ref PollFlag) != 0 || Environment.CurrentManagedThreadId != _threadId)
         {
             SlowEnter();
         }

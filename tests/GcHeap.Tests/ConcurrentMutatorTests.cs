@@ -1,0 +1,188 @@
+using GcHeap.Tests.Model;
+
+namespace GcHeap.Tests;
+
+/// <summary>
+/// Several mutator threads read, write (moving references between fields) and allocate while
+/// collections run, each keeping its own .NET model; after every collection each thread
+/// compares its graph with its model. The native compactor is throttled (a pause after each
+/// page it builds in the background), so mutators really touch to-space pages that are not there
+/// yet and the collector thread has to serve their faults.
+/// </summary>
+public class ConcurrentMutatorTests
+{
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void ThreadsMutateThroughCollectionsAndGraphsMatchTheirModels(GcBackend backend)
+    {
+        const int Threads = 3;
+        const int Cycles = 6;
+        using var heap = TestHeaps.Create(backend, configure: o => o.SweepDelayMicros = 150);
+        var types = new ModelTypes(heap);
+        var errors = new List<Exception>();
+        using var ready = new CountdownEvent(Threads);
+        using var paused = new CountdownEvent(Threads);
+        var resume = new ManualResetEventSlim(false);
+        int stop = 0;
+        long compared = 0;
+
+        // A shared read-only subgraph, rooted globally, read by every thread.
+        GcRoot shared;
+        MirroredGraph? sharedModel;
+        long sharedNodes;
+        using (var setup = heap.AttachCurrentThread("setup"))
+        {
+            sharedModel = new MirroredGraph(setup, types, seed: 99, owner: 100);
+            sharedModel.Grow(4, 300);
+            sharedNodes = sharedModel.Compare("shared setup");
+            using var s = setup.OpenScope();
+            var holder = setup.AllocateArray(heap.Types.ReferenceArray, 1);
+            shared = setup.CreateRoot(holder);
+        }
+
+        var threads = Enumerable.Range(0, Threads).Select(i => TestHeaps.StartMutator(heap, $"mutator-{i}", m =>
+        {
+            using var graph = new MirroredGraph(m, types, seed: 1000 + i, owner: i + 1);
+            graph.Grow(8, 150);
+            ready.Signal();
+            int lastCompared = -1;
+            while (Volatile.Read(ref stop) == 0)
+            {
+                for (int k = 0; k < 50; k++)
+                {
+                    graph.Step();
+                }
+
+                // Between collections, compare once per collection with the model.
+                int done = (int)heap.CollectionCount;
+                if (done != lastCompared)
+                {
+                    Interlocked.Add(ref compared, graph.Compare($"on {m.Name} after collection {done}"));
+                    lastCompared = done;
+                }
+            }
+
+            paused.Signal();
+            using (m.EnterSafeRegion())
+            {
+                resume.Wait();
+            }
+
+            Interlocked.Add(ref compared, graph.Compare($"on {m.Name} at the end"));
+        }, errors)).ToList();
+
+        Assert.True(ready.Wait(TimeSpan.FromSeconds(60)), "mutators did not start");
+        for (int c = 0; c < Cycles && errors.Count == 0; c++)
+        {
+            // The heap must also be consistent between collections, with mutators mid-work.
+            var r = heap.Verify();
+            Assert.True(r.IsValid, $"before collection {c}: {r}");
+
+            var st = heap.Collect();
+            Assert.True(st.Verified);
+        }
+
+        Volatile.Write(ref stop, 1);
+        Assert.True(paused.Wait(TimeSpan.FromSeconds(60)), "mutators did not stop");
+        heap.Collect();
+        resume.Set();
+        TestHeaps.JoinAll(threads, TimeSpan.FromSeconds(120));
+        TestHeaps.ThrowFirst(errors);
+
+        using (var check = heap.AttachCurrentThread("check"))
+        {
+            sharedModel.Rebind(check);
+            Assert.Equal(sharedNodes, sharedModel.Compare("shared at the end"));
+            sharedModel.Dispose();
+        }
+
+        shared.Dispose();
+        var report = heap.Verify();
+        Assert.True(report.IsValid, report.ToString());
+        Assert.True(compared > 0);
+
+        var history = heap.History;
+        Assert.True(history.Count >= Cycles);
+        if (backend != GcBackend.StopTheWorld)
+        {
+            // Faults really went through the native collector thread, and some of them hit pages
+            // it had not built yet (served out of order, on demand).
+            Assert.True(history.Sum(s => s.FaultsServed) > 0, "no fault was served");
+            Assert.True(history.Sum(s => s.FaultsOnPending) > 0, "no fault hit an unbuilt page");
+            Assert.True(history.Max(s => s.FaultStallSamples) > 0);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
+    public void ObjectsAllocatedDuringCompactionAreNeitherLostNorMoved(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o => o.SweepDelayMicros = 300);
+        var types = new ModelTypes(heap);
+        var errors = new List<Exception>();
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 5, largeObjects: false);
+        graph.Grow(16, 400);
+
+        // Collect on another thread while this thread allocates new rooted objects; their
+        // addresses must stay put once the flip is over (to-space objects never move again).
+        var done = new ManualResetEventSlim();
+        CollectionStats? stats = null;
+        var collector = new Thread(() =>
+        {
+            try
+            {
+                stats = heap.Collect();
+            }
+            catch (Exception e)
+            {
+                lock (errors)
+                {
+                    errors.Add(e);
+                }
+            }
+            finally
+            {
+                done.Set();
+            }
+        });
+        long flipsBefore = heap.CollectionCount;
+        collector.Start();
+
+        var roots = new List<(GcRoot Root, long Id, nint Address)>();
+        long id = 1;
+        while (!done.IsSet)
+        {
+            using var s = m.OpenScope();
+            var n = m.Allocate(types.Node);
+            m.Set(n, types.Id, id);
+            m.Set(n, types.Value, -id);
+            roots.Add((m.CreateRoot(n), id, m.AddressOf(n)));
+            id++;
+            graph.Step(); // and keep touching old objects, which may fault
+        }
+
+        collector.Join();
+        TestHeaps.ThrowFirst(errors);
+        Assert.NotNull(stats);
+        graph.Compare("after the concurrent collection");
+        using (m.OpenScope())
+        {
+            foreach (var (root, rid, _) in roots)
+            {
+                Assert.Equal(rid, m.Get(root.Ref, types.Id));
+                Assert.Equal(-rid, m.Get(root.Ref, types.Value));
+            }
+        }
+
+        // Objects allocated after the flip were allocated in to-space and never moved; objects
+        // allocated before it moved exactly once. Either way each address is a valid object now.
+        Assert.True(roots.Count > 0);
+        Assert.True(heap.Verify().IsValid);
+        Assert.True(stats!.FaultsServed > 0, "the mutator never faulted during compaction");
+        foreach (var (root, _, _) in roots)
+        {
+            root.Dispose();
+        }
+    }
+}

@@ -1,0 +1,352 @@
+namespace GcHeap.Tests.Model;
+
+/// <summary>The kinds of object the model knows.</summary>
+internal enum ModelKind
+{
+    Node,
+    RefArray,
+    ByteArray,
+}
+
+/// <summary>A plain .NET object mirroring one heap object.</summary>
+internal sealed class ModelObject
+{
+    public ModelObject(long id, ModelKind kind, int refs, int bytes)
+    {
+        Id = id;
+        Kind = kind;
+        Refs = new ModelObject?[refs];
+        Data = new byte[bytes];
+    }
+
+    public long Id { get; }
+
+    public ModelKind Kind { get; }
+
+    public long Value { get; set; }
+
+    /// <summary>Reference slots: a node's three fields, or an array's elements.</summary>
+    public ModelObject?[] Refs { get; }
+
+    /// <summary>A node's 16-byte tag, or a byte array's contents (the first 8 bytes hold the id).</summary>
+    public byte[] Data { get; }
+}
+
+/// <summary>The heap types the model uses, defined once per heap.</summary>
+internal sealed class ModelTypes
+{
+    public ModelTypes(Heap heap)
+    {
+        Node = heap.Types.TryGet("ModelNode", out var t)
+            ? t
+            : heap.Types.DefineObject("ModelNode", b => b.Reference("a").Reference("b").Reference("c").Value<long>("id").Value<long>("value").Bytes("tag", 16));
+        Fields = [Node.RefField("a"), Node.RefField("b"), Node.RefField("c")];
+        Id = Node.Field<long>("id");
+        Value = Node.Field<long>("value");
+        Tag = Node.BytesField("tag");
+        RefArray = heap.Types.ReferenceArray;
+        ByteArray = heap.Types.ByteArray;
+    }
+
+    public GcType Node { get; }
+
+    public GcRefField[] Fields { get; }
+
+    public GcField<long> Id { get; }
+
+    public GcField<long> Value { get; }
+
+    public GcBytesField Tag { get; }
+
+    public GcType RefArray { get; }
+
+    public GcType ByteArray { get; }
+}
+
+/// <summary>
+/// A random object graph kept in two copies: on the heap (through one mutator) and as plain
+/// .NET objects. Every mutation is applied to both; <see cref="Compare"/> walks both from the
+/// roots and fails on the first difference in objects, fields, data or sharing.
+/// </summary>
+internal sealed class MirroredGraph : IDisposable
+{
+    private Mutator _m;
+    private readonly ModelTypes _t;
+    private readonly Random _rnd;
+    private readonly long _idBase;
+    private readonly List<(ModelObject Model, GcRoot Root)> _roots = [];
+    private readonly bool _largeObjects;
+    private long _nextId = 1;
+
+    public MirroredGraph(Mutator m, ModelTypes types, int seed, int owner = 0, bool largeObjects = true)
+    {
+        _m = m;
+        _t = types;
+        _rnd = new Random(seed);
+        _idBase = (long)owner << 40;
+        _largeObjects = largeObjects;
+    }
+
+    public int RootCount => _roots.Count;
+
+    /// <summary>Continues on another thread's mutator (the roots are global handles).</summary>
+    public void Rebind(Mutator m) => _m = m;
+
+    public long Steps { get; private set; }
+
+    /// <summary>Adds <paramref name="count"/> rooted subgraphs of random shape.</summary>
+    public void Grow(int count, int size)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            using var scope = _m.OpenScope();
+            var (model, h) = NewObject();
+            _roots.Add((model, _m.CreateRoot(h)));
+            for (int k = 0; k < size; k++)
+            {
+                Step(allowRootChanges: false);
+            }
+        }
+    }
+
+    /// <summary>One random mutation, mirrored on both sides.</summary>
+    public void Step(bool allowRootChanges = true)
+    {
+        Steps++;
+        using var scope = _m.OpenScope();
+        int op = _rnd.Next(100);
+        if (allowRootChanges && op < 3 && _roots.Count > 4)
+        {
+            int i = _rnd.Next(_roots.Count);
+            _roots[i].Root.Dispose(); // the subgraph may become garbage
+            _roots.RemoveAt(i);
+            return;
+        }
+
+        if (allowRootChanges && op < 6 && _roots.Count < 48)
+        {
+            var (nm, nh) = NewObject();
+            _roots.Add((nm, _m.CreateRoot(nh)));
+            return;
+        }
+
+        var (model, h) = Walk();
+        if (model is null)
+        {
+            return;
+        }
+
+        if (op < 45 && model.Refs.Length > 0)
+        {
+            // Point a slot at a new object, another existing object (sharing, cycles), or null.
+            int slot = _rnd.Next(model.Refs.Length);
+            int what = _rnd.Next(10);
+            (ModelObject? tm, GcRef th) = what switch
+            {
+                < 4 => NewObject(),
+                < 8 => Walk(),
+                _ => (null, GcRef.Null),
+            };
+            SetSlot(model, h, slot, tm, th);
+        }
+        else if (op < 60 && model.Refs.Length > 1)
+        {
+            // Move the only reference from one field to another (the classic lost-object race under marking).
+            int from = _rnd.Next(model.Refs.Length);
+            int to = _rnd.Next(model.Refs.Length);
+            var moving = model.Refs[from];
+            GcRef mh = GetSlot(model, h, from);
+            SetSlot(model, h, to, moving, mh);
+            if (from != to)
+            {
+                SetSlot(model, h, from, null, GcRef.Null);
+            }
+        }
+        else if (op < 80)
+        {
+            WriteData(model, h);
+        }
+        else
+        {
+            NewObject(); // pure garbage
+        }
+    }
+
+    /// <summary>Walks model and heap in step from the roots; throws on the first difference.</summary>
+    public long Compare(string when)
+    {
+        using var scope = _m.OpenScope();
+        var visited = new Dictionary<ModelObject, GcRef>(ReferenceEqualityComparer.Instance);
+        var arrays = new List<GcRef>();
+        var queue = new Queue<(ModelObject? Model, GcRef Heap, string Path)>();
+        Span<byte> tag = stackalloc byte[16];
+        for (int i = 0; i < _roots.Count; i++)
+        {
+            queue.Enqueue((_roots[i].Model, _m.Duplicate(_roots[i].Root.Ref), $"root[{i}]"));
+        }
+
+        while (queue.Count > 0)
+        {
+            var (mo, h, path) = queue.Dequeue();
+            if (mo is null)
+            {
+                Check(h.IsNull, when, path, "expected null");
+                continue;
+            }
+
+            Check(!h.IsNull, when, path, $"expected object {mo.Id}, found null");
+            if (visited.TryGetValue(mo, out var seen))
+            {
+                Check(_m.IsSameObject(seen, h), when, path, $"object {mo.Id} is shared in the model but not on the heap");
+                continue;
+            }
+
+            visited.Add(mo, h);
+            switch (mo.Kind)
+            {
+                case ModelKind.Node:
+                    Check(_m.TypeOf(h) == _t.Node, when, path, "type differs");
+                    Check(_m.Get(h, _t.Id) == mo.Id, when, path, $"id {_m.Get(h, _t.Id)} != {mo.Id}");
+                    Check(_m.Get(h, _t.Value) == mo.Value, when, path, "value differs");
+                    _m.ReadBytes(h, _t.Tag, tag);
+                    Check(tag.SequenceEqual(mo.Data), when, path, "tag differs");
+                    for (int i = 0; i < 3; i++)
+                    {
+                        queue.Enqueue((mo.Refs[i], _m.GetRef(h, _t.Fields[i]), $"{path}.{(char)('a' + i)}"));
+                    }
+
+                    break;
+                case ModelKind.RefArray:
+                    Check(_m.TypeOf(h) == _t.RefArray && _m.GetLength(h) == mo.Refs.Length, when, path, "ref array type/length differs");
+                    foreach (var other in arrays)
+                    {
+                        Check(!_m.IsSameObject(other, h), when, path, "two model arrays are one heap array");
+                    }
+
+                    arrays.Add(h);
+                    for (int i = 0; i < mo.Refs.Length; i++)
+                    {
+                        queue.Enqueue((mo.Refs[i], _m.GetElement(h, i), $"{path}[{i}]"));
+                    }
+
+                    break;
+                case ModelKind.ByteArray:
+                    Check(_m.TypeOf(h) == _t.ByteArray && _m.GetLength(h) == mo.Data.Length, when, path, "byte array type/length differs");
+                    var data = new byte[mo.Data.Length];
+                    _m.ReadItems<byte>(h, 0, data);
+                    Check(data.AsSpan().SequenceEqual(mo.Data), when, path, $"byte array {mo.Id} contents differ");
+                    break;
+            }
+        }
+
+        return visited.Count;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, root) in _roots)
+        {
+            root.Dispose();
+        }
+
+        _roots.Clear();
+    }
+
+    private static void Check(bool ok, string when, string path, string what)
+    {
+        if (!ok)
+        {
+            throw new Xunit.Sdk.XunitException($"Graph mismatch {when} at {path}: {what}.");
+        }
+    }
+
+    private (ModelObject Model, GcRef Heap) NewObject()
+    {
+        long id = _idBase | _nextId++;
+        int kind = _rnd.Next(100);
+        if (kind < 70)
+        {
+            var mo = new ModelObject(id, ModelKind.Node, 3, 16);
+            var h = _m.Allocate(_t.Node);
+            _m.Set(h, _t.Id, id);
+            return (mo, h);
+        }
+
+        if (kind < 85)
+        {
+            int len = _largeObjects && _rnd.Next(20) == 0 ? 300 + _rnd.Next(2000) : 1 + _rnd.Next(12);
+            var mo = new ModelObject(id, ModelKind.RefArray, len, 0);
+            return (mo, _m.AllocateArray(_t.RefArray, len));
+        }
+
+        int bytes = _largeObjects && _rnd.Next(10) == 0 ? 2048 + _rnd.Next(40000) : 8 + _rnd.Next(200);
+        var bo = new ModelObject(id, ModelKind.ByteArray, 0, bytes);
+        _rnd.NextBytes(bo.Data);
+        BitConverter.TryWriteBytes(bo.Data, id);
+        var bh = _m.AllocateArray(_t.ByteArray, bytes);
+        _m.WriteItems<byte>(bh, 0, bo.Data);
+        return (bo, bh);
+    }
+
+    /// <summary>A random object reachable from a random root, with its handle.</summary>
+    private (ModelObject? Model, GcRef Heap) Walk()
+    {
+        if (_roots.Count == 0)
+        {
+            return (null, GcRef.Null);
+        }
+
+        var (mo, root) = _roots[_rnd.Next(_roots.Count)];
+        GcRef h = _m.Duplicate(root.Ref);
+        int depth = _rnd.Next(8);
+        for (int d = 0; d < depth && mo.Refs.Length > 0; d++)
+        {
+            int slot = _rnd.Next(mo.Refs.Length);
+            var next = mo.Refs[slot];
+            if (next is null)
+            {
+                break;
+            }
+
+            h = GetSlot(mo, h, slot);
+            mo = next;
+        }
+
+        return (mo, h);
+    }
+
+    private GcRef GetSlot(ModelObject mo, GcRef h, int slot) =>
+        mo.Kind == ModelKind.Node ? _m.GetRef(h, _t.Fields[slot]) : _m.GetElement(h, slot);
+
+    private void SetSlot(ModelObject mo, GcRef h, int slot, ModelObject? target, GcRef th)
+    {
+        mo.Refs[slot] = target;
+        if (mo.Kind == ModelKind.Node)
+        {
+            _m.SetRef(h, _t.Fields[slot], th);
+        }
+        else
+        {
+            _m.SetElement(h, slot, th);
+        }
+    }
+
+    private void WriteData(ModelObject mo, GcRef h)
+    {
+        switch (mo.Kind)
+        {
+            case ModelKind.Node:
+                mo.Value = _rnd.NextInt64();
+                _m.Set(h, _t.Value, mo.Value);
+                _rnd.NextBytes(mo.Data);
+                _m.WriteBytes(h, _t.Tag, mo.Data);
+                break;
+            case ModelKind.ByteArray when mo.Data.Length > 8:
+                int at = 8 + _rnd.Next(mo.Data.Length - 8);
+                byte b = (byte)_rnd.Next(256);
+                mo.Data[at] = b;
+                _m.SetItem(h, at, b);
+                break;
+        }
+    }
+}
