@@ -268,6 +268,18 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
         i += k;
         if (rc == 0)
             break;
+        if (n - i > 1 && (rc == -EINVAL || (!move_mode && rc == -ENOENT))) {
+            /* The range crosses a VMA boundary (MOVE: EINVAL; COPY: ENOENT, "not inside one
+             * registered VMA"), e.g. two pieces of a space that did not merge again: install
+             * the rest one page at a time; a single page never spans two VMAs. */
+            for (uint32_t j = 0; j < i; j++)
+                set_page_state(c, dst_page + j, GCH_PAGE_INSTALLED);
+            STAT_ADD(c, pages_installed, i);
+            for (uint32_t j = i; j < n; j++)
+                if (install(c, dst_page + j, src + (uint64_t)j * P, 1, kinds + j) != 0)
+                    return -1;
+            return 0;
+        }
         if (rc == -EEXIST) {
             STAT_ADD(c, eexist, 1); /* already present: another install won */
             i++;
@@ -332,6 +344,8 @@ static int sparse_consumed(const gch_compactor *c, uint32_t p)
     return 1;
 }
 
+/* A page to build a compacted page in: a consumed from-space page when recycling, else the next
+ * slot of the private ring. NULL if making the slot free failed (the failure is recorded). */
 static char *acquire_buffer(gch_compactor *c, uint8_t *kind)
 {
     const gch_plan *pl = &c->plan;
@@ -349,12 +363,16 @@ static char *acquire_buffer(gch_compactor *c, uint8_t *kind)
             }
         }
     }
-    /* The ring is at least twice the batch, and unflushed slots all belong to the current
-     * run, so the slot handed out here is never one still waiting to be installed. */
+    /* Pages built to serve faults take ring slots too, so after enough faults the ring can wrap
+     * into the pending run: install the run before reusing one of its slots. */
     uint32_t slot = c->ring_next++ % c->ring_pages;
+    char *buf = c->ring_area + ((uint64_t)slot << GCH_PAGE_SHIFT);
+    if (c->run_n && (uint64_t)buf >= c->run_src && (uint64_t)buf < c->run_src + ((uint64_t)c->run_n << GCH_PAGE_SHIFT) &&
+        flush_run(c) != 0)
+        return NULL;
     *kind = SRC_RING;
     STAT_ADD(c, buffers_fresh, 1);
-    return c->ring_area + ((uint64_t)slot << GCH_PAGE_SHIFT);
+    return buf;
 }
 
 static int build(gch_compactor *c, uint32_t t, uint64_t *src, uint8_t *kind)
@@ -368,6 +386,8 @@ static int build(gch_compactor *c, uint32_t t, uint64_t *src, uint8_t *kind)
         *kind = SRC_WHOLE;
     } else {
         char *buf = acquire_buffer(c, kind);
+        if (!buf)
+            return -1;
         rc = gch_build_compacted(pl, t, buf, &c->bc, &c->fail);
         *src = (uint64_t)buf;
     }
@@ -376,10 +396,14 @@ static int build(gch_compactor *c, uint32_t t, uint64_t *src, uint8_t *kind)
     return rc;
 }
 
+/* One ioctl may only span one VMA on each side. From-space and the buffer ring are separate
+ * mappings that can sit next to each other in the address space, so a run never mixes them
+ * even when the addresses happen to be contiguous. */
 static inline int extends_run(const gch_compactor *c, uint32_t t, uint64_t src)
 {
     return c->run_n > 0 && c->run_n < c->cfg.batch_pages && t == c->run_dst + c->run_n &&
-           src == c->run_src + ((uint64_t)c->run_n << GCH_PAGE_SHIFT);
+           src == c->run_src + ((uint64_t)c->run_n << GCH_PAGE_SHIFT) &&
+           src_in_from_space(c, src) == src_in_from_space(c, c->run_src);
 }
 
 static void append_run(gch_compactor *c, uint32_t t, uint64_t src, uint8_t kind)

@@ -107,6 +107,9 @@ public sealed unsafe class Heap : IDisposable
     /// <summary>Recent collections, oldest first (at most <see cref="HeapOptions.HistoryLength"/>).</summary>
     public IReadOnlyList<CollectionStats> History => Collector.History;
 
+    /// <summary>Where the collector is in its cycle right now.</summary>
+    public CollectionPhase Phase => Collector.Phase;
+
     /// <summary>Threads currently attached.</summary>
     public int AttachedThreads => Safepoints.Mutators.Count;
 
@@ -214,6 +217,10 @@ public sealed unsafe class Heap : IDisposable
         Types.Dispose();
         _current.Dispose();
     }
+
+    internal Space SpaceA => _spaceA;
+
+    internal Space SpaceB => _spaceB;
 
     internal Space OtherSpace(Space s) => ReferenceEquals(s, _spaceA) ? _spaceB : _spaceA;
 

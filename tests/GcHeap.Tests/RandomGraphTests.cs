@@ -106,3 +106,45 @@ public class RandomGraphTests
         Assert.Equal(0, heap.Collect().LiveObjects);
     }
 }
+
+/// <summary>
+/// Each flip registers a prefix of to-space with the uffd, which splits the space's VMA. The
+/// pieces must merge again after UFFDIO_UNREGISTER, or boundaries of past cycles pile up:
+/// multi-page ioctls across them fail, and the mapping count creeps towards vm.max_map_count.
+/// </summary>
+public class MappingTests
+{
+    [Fact]
+    public unsafe void SpacesMergeBackAfterRegisterMoveUnregister()
+    {
+        const int Pages = 64;
+        Assert.Equal(0, GcHeap.Interop.NativeMethods.UffdOpen((int)UffdOpenMethods.All, 1UL << 16, out int fd, out _, out _));
+        using var uffd = new GcHeap.Interop.UffdSafeHandle(fd);
+        {
+            // The kernel behaviour: a fresh mapping split by REGISTER, whose pieces then get
+            // anon_vmas of their own (one by MOVE, one by a fault), cannot merge back.
+            using var bare = new GcHeap.Interop.NativeRegion(Pages * 4096UL, dontFork: true, noHugePages: true, "test");
+            Assert.Equal(2, RegisterMoveUnregister(fd, bare.Address));
+
+            // A Space prepares its anon_vma up front, so its pieces share one and merge.
+            using var space = new GcHeap.Memory.Space("T", Pages, dontFork: true);
+            Assert.Equal(1, RegisterMoveUnregister(fd, (ulong)space.Base));
+        }
+    }
+
+    private static unsafe int RegisterMoveUnregister(int fd, ulong region)
+    {
+        using var source = new GcHeap.Interop.NativeRegion(4096, dontFork: true, noHugePages: true, "source");
+        *source.Pointer = 7;
+        Assert.Equal(0, GcHeap.Interop.NativeMethods.UffdRegister(fd, region, 8 * 4096, 1, out _));
+        Assert.Equal(0, GcHeap.Interop.NativeMethods.UffdMove(fd, region, source.Address, 4096, 0, out _));
+        *(byte*)(region + (20 * 4096)) = 1; // a page past the registered prefix
+        Assert.Equal(0, GcHeap.Interop.NativeMethods.UffdUnregister(fd, region, 8 * 4096));
+        Assert.Equal(7, *(byte*)region);
+        return CountMappings(region, 64 * 4096);
+    }
+
+    private static int CountMappings(ulong lo, ulong len) => File.ReadLines("/proc/self/maps")
+        .Select(l => l[..l.IndexOf(' ', StringComparison.Ordinal)].Split('-'))
+        .Count(p => Convert.ToUInt64(p[0], 16) < lo + len && Convert.ToUInt64(p[1], 16) > lo);
+}

@@ -29,8 +29,15 @@ internal sealed unsafe partial class Collector
     private CompactionPlan _plan = null!;
     private NativePlan* _nativePlan;
 
+    private int _phase;
+
     /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
     internal bool BarrierOn { get; private set; }
+
+    /// <summary>The current phase of the cycle.</summary>
+    public CollectionPhase Phase => (CollectionPhase)Volatile.Read(ref _phase);
+
+    private void SetPhase(CollectionPhase p) => Volatile.Write(ref _phase, (int)p);
 
     private static double Ms(long fromTimestamp) => Stopwatch.GetElapsedTime(fromTimestamp).TotalMilliseconds;
 
@@ -55,7 +62,15 @@ internal sealed unsafe partial class Collector
     private CollectionStats RunCycle(long cycle, CollectionReason reason)
     {
         _pauses.Clear();
-        return _heap.Backend == GcBackend.StopTheWorld ? RunStopTheWorld(cycle, reason) : RunConcurrent(cycle, reason);
+        try
+        {
+            SetPhase(CollectionPhase.Marking);
+            return _heap.Backend == GcBackend.StopTheWorld ? RunStopTheWorld(cycle, reason) : RunConcurrent(cycle, reason);
+        }
+        finally
+        {
+            SetPhase(CollectionPhase.Idle);
+        }
     }
 
     private CollectionStats RunStopTheWorld(long cycle, CollectionReason reason)
@@ -164,6 +179,7 @@ internal sealed unsafe partial class Collector
                 markMs = Ms(tm);
 
                 long tp = Stopwatch.GetTimestamp();
+                SetPhase(CollectionPhase.Planning);
                 _plan.Reset(from, to);
                 _planner.Begin(_plan, _heap.Options.DensePageThreshold);
                 _planner.Plan(0, hwMark, black: false);
@@ -200,13 +216,18 @@ internal sealed unsafe partial class Collector
                     to.SetHighWater(_plan.ToPages);
                     if (_plan.ToPages > 0)
                     {
+                        if (_heap.Options.VerifyHeap)
+                        {
+                            CheckToSpaceEmpty(to, _plan.ToPages);
+                        }
+
                         Register(to, _plan.ToPages);
                         registered = true;
                     }
 
                     if (_heap.Options.VerifyHeap)
                     {
-                        checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum;
+                        checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "before the flip: " + DescribeAddress(a, from, to)).Checksum;
                     }
 
                     ForwardRoots(roots);
@@ -216,11 +237,25 @@ internal sealed unsafe partial class Collector
                         compactor = UffdCompactor.Start(_nativePlan, CompactorConfig(backend));
                     }
 
+                    SetPhase(CollectionPhase.Compacting);
+
                     if (_heap.Options.VerifyHeap)
                     {
                         // Reads to-space while the native compactor runs: every page this touches
                         // is faulted in by the collector thread, so the fault path is exercised too.
-                        ulong after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum;
+                        ulong after;
+                        try
+                        {
+                            after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "after the flip: " + DescribeAddress(a, from, to)).Checksum;
+                        }
+                        catch (GcCollectionFailedException e) when (compactor?.Snapshot().Error is int err and not 0)
+                        {
+                            // The compactor failed first (and unregistered to-space): report its cause.
+                            var snap = compactor.Snapshot();
+                            throw new GcCollectionFailedException(
+                                $"Concurrent compaction failed: {Errno.Describe(err)} in {UffdCompactor.OpName(snap.ErrorOp)} at 0x{snap.ErrorAddr:x}; the verifier then saw: {e.Message}", e);
+                        }
+
                         if (after != checksumBefore)
                         {
                             throw new GcCollectionFailedException($"Verifier: the object graph changed across the flip (checksum {checksumBefore:x16} before, {after:x16} after).");
@@ -251,6 +286,7 @@ internal sealed unsafe partial class Collector
             throw new GcNativeException("UFFDIO_UNREGISTER of to-space", unregisterRc);
         }
 
+        SetPhase(CollectionPhase.Finishing);
         long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
         int toPagesAfter = _plan.ToPages;
         FinishCycle(from, hwFlip);
@@ -272,6 +308,21 @@ internal sealed unsafe partial class Collector
     private string Describe(int op, nint address, Space from, Space to) => op == 11
         ? CorruptionReport.DescribeSource(address, from, _bitmap, _plan, _heap.Types)
         : CorruptionReport.DescribeSlot(address, from, to, _bitmap, _plan, _heap.Types);
+
+    private string DescribeAddress(nint a, Space from, Space to)
+    {
+        Space? s = from.Contains(a) ? from : to.Contains(a) ? to : null;
+        if (s is null)
+        {
+            return $"0x{a:x} outside both spaces";
+        }
+
+        int p = s.PageOf(a);
+        string plan = s == from && p < _plan.FromPages
+            ? $", class {_plan.FromClass[p]} dest {_plan.FromDest[p]} aux 0x{_plan.FromAux[p]:x} split {_plan.FromSplit[p]}, marked {_bitmap.IsSet((ulong)(a - from.Base) >> 3)}"
+            : s == to && p < _plan.ToPages ? $", to-kind {_plan.ToKind[p]} src {_plan.ToSrc[p]} state {_plan.ToState[p]}" : string.Empty;
+        return $"0x{a:x} in {(s == from ? "from" : "to")}-space {s.Name} page {p} offset {a - s.PageAddress(p)} kind {s.Kinds[p]}{plan} (hwMark/flip from {from.HighWater}, to hw {to.HighWater})";
+    }
 
     private void ConcurrentMark()
     {
@@ -384,6 +435,22 @@ internal sealed unsafe partial class Collector
         if ((ioctls & (1UL << needed)) == 0)
         {
             throw new GcCollectionFailedException($"The registered to-space range does not offer ioctl {needed} (ioctls 0x{ioctls:x}).");
+        }
+    }
+
+    /// <summary>
+    /// Every page the compactor will install must be missing: a present page (even the shared
+    /// zero page) would be read without a fault and refused by MOVE/COPY with EEXIST.
+    /// </summary>
+    private static void CheckToSpaceEmpty(Space to, int pages)
+    {
+        for (int p = 0; p < pages; p++)
+        {
+            int rc = NativeMethods.MemResidentPages((ulong)to.PageAddress(p), 4096, out ulong resident);
+            if (rc == 0 && resident != 0)
+            {
+                throw new GcCollectionFailedException($"Verifier: to-space {to.Name} page {p} is already present before the flip (header 0x{*(ulong*)to.PageAddress(p):x16}).");
+            }
         }
     }
 

@@ -16,12 +16,13 @@ internal static unsafe class GraphChecksum
 {
     public readonly record struct Result(ulong Checksum, long Objects, long Bytes);
 
-    public static Result Compute(HandleTable handles, RootSet roots, TypeRegistry types)
+    public static Result Compute(HandleTable handles, RootSet roots, TypeRegistry types, Func<nint, string>? describe = null)
     {
         NativeTypeInfo* table = types.Table;
         uint typeCount = (uint)types.Count;
         var ids = new Dictionary<nint, long>();
         var queue = new Queue<nint>();
+        var parents = new Dictionary<nint, (nint Parent, long Slot)>();
         ulong h = 0x9E3779B97F4A7C15UL;
         long bytes = 0;
 
@@ -30,6 +31,7 @@ internal static unsafe class GraphChecksum
             for (int s = first; s < end; s++)
             {
                 h = Mix(h, Visit(handles.Slots[s], ids, queue));
+                parents.TryAdd(handles.Slots[s], (0, s));
             }
         }
 
@@ -39,7 +41,10 @@ internal static unsafe class GraphChecksum
             long size = ObjectScanner.SizeOf(table, typeCount, obj, out long refs);
             if (size == 0)
             {
-                throw new GcCollectionFailedException($"Graph checksum reached a bad header at 0x{obj:x}.");
+                var (parent, slot) = parents.GetValueOrDefault(obj);
+                string where = parent == 0 ? $"root slot {slot}" : $"slot {slot} of 0x{parent:x}";
+                string more = describe is null ? string.Empty : $" [{describe(obj)}] [holder: {(parent == 0 ? "root" : describe(parent))}]";
+                throw new GcCollectionFailedException($"Graph checksum reached a bad header 0x{*(ulong*)obj:x16} at 0x{obj:x}, referenced from {where}{more}.");
             }
 
             bytes += size;
@@ -48,6 +53,10 @@ internal static unsafe class GraphChecksum
             for (long i = 0; i < refs; i++)
             {
                 h = Mix(h, Visit(slots[i], ids, queue));
+                if (slots[i] != 0)
+                {
+                    parents.TryAdd(slots[i], (obj, i));
+                }
             }
 
             // Data: everything after the reference block (padding is always zero).

@@ -24,6 +24,33 @@ internal sealed unsafe class Space : IDisposable
         _kinds = new NativeRegion((ulong)capacityPages, dontFork: true, noHugePages: false, $"page table of space {name}");
         Base = (nint)_memory.Address;
         Kinds = (PageKind*)_kinds.Pointer;
+
+        // Give the mapping its anon_vma now, while it is one VMA. Each flip registers a prefix of
+        // to-space with the uffd, splitting the VMA; pieces that got anon_vmas of their own later
+        // could never merge again after UFFDIO_UNREGISTER, so boundaries of past cycles would pile
+        // up (breaking multi-page ioctls and creeping towards vm.max_map_count).
+        *(byte*)Base = 1;
+        _memory.Discard(0, ObjectLayout.PageSize);
+    }
+
+    /// <summary>Number of VMAs covering this space (from /proc/self/maps); for tests and diagnostics.</summary>
+    public int CountMappings()
+    {
+        ulong lo = (ulong)Base, hi = lo + Bytes;
+        int n = 0;
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            int dash = line.IndexOf('-', StringComparison.Ordinal);
+            int space = line.IndexOf(' ', StringComparison.Ordinal);
+            ulong start = ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            ulong end = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            if (start < hi && end > lo)
+            {
+                n++;
+            }
+        }
+
+        return n;
     }
 
     public string Name { get; }
