@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using GcHeap.Experiments.Results;
+using GcHeap.Experiments.Terminal;
+using GcHeap.Experiments.Workloads;
+
+namespace GcHeap.Experiments.Harness;
+
+/// <summary>Runs a workload on a GcHeap and measures it.</summary>
+internal static class GcHeapHarness
+{
+    public static RunResult Run(IWorkload workload, RunSettings s)
+    {
+        var options = new HeapOptions
+        {
+            Backend = s.GcBackend,
+            MaxHeapBytes = s.HeapLimitBytes,
+            VerifyHeap = s.Verify,
+        };
+        using var heap = new Heap(options);
+        using var recorder = new CollectionRecorder(heap);
+        var result = NewResult(workload, s);
+        result.GcheapBackend = heap.Backend.ToString();
+        result.BackendReason = heap.BackendReason;
+        result.UffdOpenMethod = heap.UffdOpenMethod.ToString();
+        result.HeapLimitBytes = heap.Configuration.MaxHeapBytes;
+
+        long start = Stopwatch.GetTimestamp();
+        WorkloadContext? context = null;
+        void EndOfWork()
+        {
+            result.ElapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            result.RssAfterBytes = ProcStatus.RssBytes();
+            result.RssPeakBytes = ProcStatus.PeakRssBytes();
+            result.HeapResidentBytes = heap.ResidentBytes;
+            var report = heap.Verify();
+            result.Verified = report.IsValid;
+            result.VerifierReport = report.ToString();
+            result.LiveBytes = report.ReachableBytes;
+            ResultFiller.FillFromCollections(result, recorder.Freeze(), heap.Backend);
+            foreach (var (k, v) in context!.Metrics)
+            {
+                result.WorkloadMetrics[k] = v;
+            }
+        }
+
+        RunProgress.Run(s.Quiet, progress =>
+        {
+            context = new WorkloadContext(s, progress, Console.Out, EndOfWork);
+            workload.RunGcHeap(heap, context);
+            return 0;
+        });
+
+        if (!context!.Ended)
+        {
+            throw new InvalidOperationException($"The {workload.Name} workload returned without calling EndOfWork.");
+        }
+
+        result.Notes.Add("live_bytes is Heap.Verify().ReachableBytes at the end of the work (objects reachable from the roots, GcHeap object sizes).");
+        result.Notes.Add("pauses_ms lists every pause of every collection (mark-start, mark-end, flip, full, verify); the final Heap.Verify() of the harness is not a collection and is not included.");
+        result.Notes.Add("rss_peak_bytes is VmHWM and rss_after_bytes VmRSS of this process when the work ended; heap_resident_bytes is Heap.ResidentBytes (mincore of both spaces).");
+        return result;
+    }
+
+    public static RunResult NewResult(IWorkload workload, RunSettings s)
+    {
+        var r = new RunResult
+        {
+            Workload = workload.Name,
+            Backend = RunSettings.Name(s.Backend),
+            Threads = s.Threads,
+            Seed = s.Seed,
+            SecondsRequested = workload.UsesLiveSizeAndDuration ? s.Seconds : null,
+            LiveBytesRequested = workload.UsesLiveSizeAndDuration ? s.LiveBytesRequested : null,
+            VerifyEachCollection = s.Verify,
+            Machine = MachineInfo.Collect(),
+        };
+        foreach (var (k, v) in workload.Parameters)
+        {
+            r.Parameters[k] = v;
+        }
+
+        return r;
+    }
+}

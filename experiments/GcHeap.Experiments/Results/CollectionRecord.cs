@@ -1,0 +1,154 @@
+namespace GcHeap.Experiments.Results;
+
+/// <summary>One pause of a GcHeap collection.</summary>
+internal sealed record PauseEntry(string Kind, double Ms);
+
+/// <summary>Every figure of one GcHeap collection, copied from its <see cref="CollectionStats"/>.</summary>
+internal sealed class CollectionRecord
+{
+    public long Cycle { get; init; }
+
+    public string Backend { get; init; } = "";
+
+    public string Reason { get; init; } = "";
+
+    public bool ConcurrentMarking { get; init; }
+
+    public IReadOnlyList<PauseEntry> Pauses { get; init; } = [];
+
+    public double FlipPauseMs { get; init; }
+
+    public double MaxPauseMs { get; init; }
+
+    public double TotalPauseMs { get; init; }
+
+    public double CycleMs { get; init; }
+
+    public double MarkMs { get; init; }
+
+    public double PlanMs { get; init; }
+
+    public double CompactMs { get; init; }
+
+    public double CollectorCpuMs { get; init; }
+
+    /// <summary>BytesMoved / CompactMs, in GB/s (10^9 bytes); null when nothing was compacted.</summary>
+    public double? CollectorThroughputGbS { get; init; }
+
+    public long HeapBytesBefore { get; init; }
+
+    public long HeapBytesAfter { get; init; }
+
+    public long LiveBytes { get; init; }
+
+    public long LiveObjects { get; init; }
+
+    public long BytesMoved { get; init; }
+
+    public long BytesPacked { get; init; }
+
+    public long PagesEmpty { get; init; }
+
+    public long PagesDense { get; init; }
+
+    public long PagesSparse { get; init; }
+
+    public long PagesLarge { get; init; }
+
+    public long PagesBlack { get; init; }
+
+    public long PagesInstalled { get; init; }
+
+    public long PagesWhole { get; init; }
+
+    public long PagesCompacted { get; init; }
+
+    public long PagesZeroCopy { get; init; }
+
+    public long PagesCopied { get; init; }
+
+    public long PagesZeroFilled { get; init; }
+
+    public long EbusyFallbacks { get; init; }
+
+    public long Eexist { get; init; }
+
+    public long EagainRetries { get; init; }
+
+    public long Ioctls { get; init; }
+
+    public long MoveIoctls { get; init; }
+
+    public long CopyIoctls { get; init; }
+
+    public long FaultsServed { get; init; }
+
+    public long FaultsOnPending { get; init; }
+
+    public long BuffersRecycled { get; init; }
+
+    public long BuffersFresh { get; init; }
+
+    public long RefsFixed { get; init; }
+
+    public double FaultStallUsP50 { get; init; }
+
+    public double FaultStallUsP99 { get; init; }
+
+    public double FaultStallUsMax { get; init; }
+
+    public int FaultStallSamples { get; init; }
+
+    public bool Verified { get; init; }
+
+    public static CollectionRecord From(CollectionStats s) => new()
+    {
+        Cycle = s.Cycle,
+        Backend = s.Backend.ToString(),
+        Reason = s.Reason.ToString(),
+        ConcurrentMarking = s.ConcurrentMarking,
+        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds))],
+        FlipPauseMs = s.FlipPauseMs,
+        MaxPauseMs = s.MaxPauseMs,
+        TotalPauseMs = s.TotalPauseMs,
+        CycleMs = s.CycleMs,
+        MarkMs = s.MarkMs,
+        PlanMs = s.PlanMs,
+        CompactMs = s.CompactMs,
+        CollectorCpuMs = s.CollectorCpuMs,
+        CollectorThroughputGbS = s.CompactMs > 0 && s.BytesMoved > 0 ? s.BytesMoved / (s.CompactMs * 1e6) : null,
+        HeapBytesBefore = s.HeapBytesBefore,
+        HeapBytesAfter = s.HeapBytesAfter,
+        LiveBytes = s.LiveBytes,
+        LiveObjects = s.LiveObjects,
+        BytesMoved = s.BytesMoved,
+        BytesPacked = s.BytesPacked,
+        PagesEmpty = s.PagesEmpty,
+        PagesDense = s.PagesDense,
+        PagesSparse = s.PagesSparse,
+        PagesLarge = s.PagesLarge,
+        PagesBlack = s.PagesBlack,
+        PagesInstalled = s.PagesInstalled,
+        PagesWhole = s.PagesWhole,
+        PagesCompacted = s.PagesCompacted,
+        PagesZeroCopy = s.PagesZeroCopy,
+        PagesCopied = s.PagesCopied,
+        PagesZeroFilled = s.PagesZeroFilled,
+        EbusyFallbacks = s.EbusyFallbacks,
+        Eexist = s.Eexist,
+        EagainRetries = s.EagainRetries,
+        Ioctls = s.Ioctls,
+        MoveIoctls = s.MoveIoctls,
+        CopyIoctls = s.CopyIoctls,
+        FaultsServed = s.FaultsServed,
+        FaultsOnPending = s.FaultsOnPending,
+        BuffersRecycled = s.BuffersRecycled,
+        BuffersFresh = s.BuffersFresh,
+        RefsFixed = s.RefsFixed,
+        FaultStallUsP50 = s.FaultStallP50Us,
+        FaultStallUsP99 = s.FaultStallP99Us,
+        FaultStallUsMax = s.FaultStallMaxUs,
+        FaultStallSamples = s.FaultStallSamples,
+        Verified = s.Verified,
+    };
+}

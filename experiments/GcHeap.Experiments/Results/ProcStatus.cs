@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace GcHeap.Experiments.Results;
+
+/// <summary>Resident memory of this process from /proc/self/status (VmHWM = peak, VmRSS = now).</summary>
+internal static class ProcStatus
+{
+    /// <summary>Peak resident set size in bytes, or null where /proc is unavailable.</summary>
+    public static long? PeakRssBytes() => ReadKb("VmHWM:");
+
+    /// <summary>Current resident set size in bytes, or null where /proc is unavailable.</summary>
+    public static long? RssBytes() => ReadKb("VmRSS:");
+
+    /// <summary>
+    /// Resets the peak (VmHWM) to the current RSS by writing 5 to /proc/self/clear_refs (Linux 4.0+),
+    /// so that a later <see cref="PeakRssBytes"/> covers only what ran in between. False when it failed.
+    /// </summary>
+    public static bool TryResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static long? ReadKb(string key)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith(key, StringComparison.Ordinal))
+                {
+                    string[] parts = line[key.Length..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+                    return long.Parse(parts[0], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+}

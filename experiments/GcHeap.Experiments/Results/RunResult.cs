@@ -1,0 +1,173 @@
+namespace GcHeap.Experiments.Results;
+
+/// <summary>
+/// The JSON result of one workload run. Every figure was measured in that run; a field that was
+/// not measured (for example userfaultfd counters on the stop-the-world backend or on .NET) is null.
+/// </summary>
+internal sealed class RunResult
+{
+    public int SchemaVersion { get; set; } = 1;
+
+    public string Workload { get; set; } = "";
+
+    /// <summary>The backend asked for on the command line: move, copy, stw or dotnet.</summary>
+    public string Backend { get; set; } = "";
+
+    /// <summary>The GcHeap backend that actually ran (Move, Copy, StopTheWorld); null for dotnet.</summary>
+    public string? GcheapBackend { get; set; }
+
+    public string? BackendReason { get; set; }
+
+    public string? UffdOpenMethod { get; set; }
+
+    public int Threads { get; set; }
+
+    public int Seed { get; set; }
+
+    public double? SecondsRequested { get; set; }
+
+    public long? LiveBytesRequested { get; set; }
+
+    public long? HeapLimitBytes { get; set; }
+
+    public bool VerifyEachCollection { get; set; }
+
+    public Dictionary<string, object?> Parameters { get; set; } = [];
+
+    /// <summary>Bytes reachable at the end of the work (see notes for how each backend measures it).</summary>
+    public long? LiveBytes { get; set; }
+
+    public double ElapsedMs { get; set; }
+
+    public int GcCount { get; set; }
+
+    /// <summary>Every pause of the run, in order, in milliseconds.</summary>
+    public List<double> PausesMs { get; set; } = [];
+
+    /// <summary>The kind of each entry of <see cref="PausesMs"/> (GcHeap pause kinds, or "dotnet").</summary>
+    public List<string> PauseKinds { get; set; } = [];
+
+    public double? TotalPauseMs { get; set; }
+
+    public double? MaxPauseMs { get; set; }
+
+    public double? P50PauseMs { get; set; }
+
+    public double? P99PauseMs { get; set; }
+
+    /// <summary>Largest flip pause (the full pause for StopTheWorld); null for dotnet.</summary>
+    public double? MaxFlipPauseMs { get; set; }
+
+    public long? RssPeakBytes { get; set; }
+
+    public long? RssAfterBytes { get; set; }
+
+    /// <summary>Heap.ResidentBytes (mincore of both spaces) at the end of the work.</summary>
+    public long? HeapResidentBytes { get; set; }
+
+    /// <summary>Heap.Verify() at the end of the work: IsValid. Null for dotnet.</summary>
+    public bool? Verified { get; set; }
+
+    public string? VerifierReport { get; set; }
+
+    public long? PagesMoved { get; set; }
+
+    public long? PagesZeroCopy { get; set; }
+
+    public long? PagesCopied { get; set; }
+
+    public long? PagesCompacted { get; set; }
+
+    public long? EbusyFallbacks { get; set; }
+
+    public long? Ioctls { get; set; }
+
+    public long? FaultsServed { get; set; }
+
+    public double? FaultStallUsP50 { get; set; }
+
+    public double? FaultStallUsP99 { get; set; }
+
+    public double? FaultStallUsMax { get; set; }
+
+    /// <summary>Sum of CompactMs over collections (null for dotnet).</summary>
+    public double? CollectorMs { get; set; }
+
+    /// <summary>Sum of CollectorCpuMs over collections (null for dotnet).</summary>
+    public double? CollectorCpuMs { get; set; }
+
+    public Dictionary<string, object?> WorkloadMetrics { get; set; } = [];
+
+    /// <summary>For dotnet: .NET's pauses measured from outside (EventPipe) and inside the process.</summary>
+    public DotnetGcMeasurements? Dotnet { get; set; }
+
+    public MachineInfo Machine { get; set; } = new();
+
+    public List<string> Notes { get; set; } = [];
+
+    public List<CollectionRecord> Collections { get; set; } = [];
+}
+
+/// <summary>.NET GC pauses of a dotnet-backend run, measured two ways, and whether they agree.</summary>
+internal sealed class DotnetGcMeasurements
+{
+    public ExternalGcPauses? External { get; set; }
+
+    public InProcessGcPauses? InProcess { get; set; }
+
+    /// <summary>External total pause minus in-process total, relative to the in-process total, in percent.</summary>
+    public double? TotalDifferencePercent { get; set; }
+
+    /// <summary>True when both saw the same number of GCs and their totals differ by at most <see cref="AgreementTolerancePercent"/> (or 0.5 ms).</summary>
+    public bool? Agree { get; set; }
+
+    public double AgreementTolerancePercent { get; set; } = 5;
+}
+
+/// <summary>Pauses from an EventPipe session on the child process (GCSuspendEEStart to GCRestartEEStop).</summary>
+internal sealed class ExternalGcPauses
+{
+    public string Method { get; set; } = "";
+
+    public int GcCount { get; set; }
+
+    public List<double> PausesMs { get; set; } = [];
+
+    public List<int> PauseGcIndex { get; set; } = [];
+
+    public List<int> PauseGenerations { get; set; } = [];
+
+    /// <summary>The SuspendEE reason of each pause (SuspendForGC, SuspendForGCPrep, ...).</summary>
+    public List<string> PauseSuspendReasons { get; set; } = [];
+
+    public double TotalPauseMs { get; set; }
+
+    public int PausesExcludedAfterCutoff { get; set; }
+
+    public int EventsSeen { get; set; }
+}
+
+/// <summary>What the runtime reports about its own pauses inside the process.</summary>
+internal sealed class InProcessGcPauses
+{
+    public string Method { get; set; } = "";
+
+    public double TotalPauseMs { get; set; }
+
+    public int GcCount { get; set; }
+
+    public int Gen0Count { get; set; }
+
+    public int Gen1Count { get; set; }
+
+    public int Gen2Count { get; set; }
+
+    /// <summary>GC.CollectionCount(0) when the work ended: GCs with a higher index happened after it.</summary>
+    public int GcIndexAtEnd { get; set; }
+
+    public double? LastGcPauseMs { get; set; }
+
+    public double? PauseTimePercentage { get; set; }
+
+    public long? TotalAllocatedBytes { get; set; }
+}

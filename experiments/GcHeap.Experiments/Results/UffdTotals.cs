@@ -1,0 +1,74 @@
+namespace GcHeap.Experiments.Results;
+
+/// <summary>
+/// Sums and honest aggregates of the userfaultfd figures over a run's collections. GcHeap keeps
+/// fault stall samples per collection only, so the run-wide percentiles are aggregates of
+/// per-collection percentiles (see <see cref="Notes"/>), not percentiles of all samples.
+/// </summary>
+internal sealed class UffdTotals
+{
+    public const string StallNote =
+        "fault_stall_us_p50 is the median of the per-collection p50s weighted by each collection's stall sample count; " +
+        "fault_stall_us_p99 is the largest per-collection p99 (an upper bound of the run's p99); fault_stall_us_max is the largest stall. " +
+        "GcHeap exposes per-collection percentiles only, not the raw samples.";
+
+    public const string PagesMovedNote =
+        "pages_moved = pages_installed - pages_copied - pages_zero_filled summed over collections: the pages installed by UFFDIO_MOVE " +
+        "(whole pages moved zero-copy plus compacted buffer pages moved into place).";
+
+    public long PagesInstalled { get; private init; }
+
+    public long PagesMoved { get; private init; }
+
+    public long PagesZeroCopy { get; private init; }
+
+    public long PagesCopied { get; private init; }
+
+    public long PagesCompacted { get; private init; }
+
+    public long PagesZeroFilled { get; private init; }
+
+    public long EbusyFallbacks { get; private init; }
+
+    public long Ioctls { get; private init; }
+
+    public long FaultsServed { get; private init; }
+
+    public long StallSamples { get; private init; }
+
+    public double? StallP50Us { get; private init; }
+
+    public double? StallP99Us { get; private init; }
+
+    public double? StallMaxUs { get; private init; }
+
+    public double CompactMs { get; private init; }
+
+    public double CollectorCpuMs { get; private init; }
+
+    public long BytesMoved { get; private init; }
+
+    public static UffdTotals Of(IReadOnlyCollection<CollectionRecord> cs)
+    {
+        var withSamples = cs.Where(c => c.FaultStallSamples > 0).ToArray();
+        return new UffdTotals
+        {
+            PagesInstalled = cs.Sum(c => c.PagesInstalled),
+            PagesMoved = cs.Sum(c => c.PagesInstalled - c.PagesCopied - c.PagesZeroFilled),
+            PagesZeroCopy = cs.Sum(c => c.PagesZeroCopy),
+            PagesCopied = cs.Sum(c => c.PagesCopied),
+            PagesCompacted = cs.Sum(c => c.PagesCompacted),
+            PagesZeroFilled = cs.Sum(c => c.PagesZeroFilled),
+            EbusyFallbacks = cs.Sum(c => c.EbusyFallbacks),
+            Ioctls = cs.Sum(c => c.Ioctls),
+            FaultsServed = cs.Sum(c => c.FaultsServed),
+            StallSamples = withSamples.Sum(c => (long)c.FaultStallSamples),
+            StallP50Us = Percentiles.WeightedMedian(withSamples.Select(c => (c.FaultStallUsP50, (double)c.FaultStallSamples))),
+            StallP99Us = withSamples.Length == 0 ? null : withSamples.Max(c => c.FaultStallUsP99),
+            StallMaxUs = withSamples.Length == 0 ? null : withSamples.Max(c => c.FaultStallUsMax),
+            CompactMs = cs.Sum(c => c.CompactMs),
+            CollectorCpuMs = cs.Sum(c => c.CollectorCpuMs),
+            BytesMoved = cs.Sum(c => c.BytesMoved),
+        };
+    }
+}
