@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GcHeap.Experiments.Workloads.BinaryTrees;
+using GcHeap.Experiments.Workloads.Fragment;
 using GcHeap.Experiments.Workloads.GcBench;
 
 namespace GcHeap.Experiments.Cli;
@@ -23,5 +24,29 @@ internal static class Commands
             c.Options.Add(scale);
             return p => new GcBenchWorkload(GcBenchParameters.Scaled(p.GetValue(scale)), p.GetValue(scale));
         });
+
+        yield return WorkloadCommand.Create("fragment", "Build a live graph, drop part of it, collect repeatedly while mutators read, write, move references and allocate", c =>
+        {
+            var drop = DropOption();
+            var collections = new Option<int>("--collections") { Description = "Collect at least this many times (even after --seconds)", DefaultValueFactory = _ => 1 };
+            RunOptions.Positive(collections, 0);
+            c.Options.Add(drop);
+            c.Options.Add(collections);
+            return p => new FragmentWorkload(p.GetValue(drop), p.GetValue(collections));
+        });
+    }
+
+    internal static Option<double> DropOption()
+    {
+        var drop = new Option<double>("--drop") { Description = "Fraction of the graph's entries emptied after building it", DefaultValueFactory = _ => 0.5 };
+        drop.Validators.Add(r =>
+        {
+            double v = r.GetValueOrDefault<double>();
+            if (v is < 0 or >= 1)
+            {
+                r.AddError("--drop must be in [0, 1)");
+            }
+        });
+        return drop;
     }
 }
