@@ -2,6 +2,7 @@ using System.CommandLine;
 using GcHeap.Experiments.Workloads.BinaryTrees;
 using GcHeap.Experiments.Workloads.Fragment;
 using GcHeap.Experiments.Workloads.GcBench;
+using GcHeap.Experiments.Workloads.GcPerfSim;
 
 namespace GcHeap.Experiments.Cli;
 
@@ -33,6 +34,27 @@ internal static class Commands
             c.Options.Add(drop);
             c.Options.Add(collections);
             return p => new FragmentWorkload(p.GetValue(drop), p.GetValue(collections));
+        });
+
+        yield return WorkloadCommand.Create("gcperfsim", "GCPerfSim-style allocation: every Nth item survives in a bounded set with random replacement", c =>
+        {
+            var interval = new Option<int>("--survive-interval") { Description = "Every Nth allocation survives", DefaultValueFactory = _ => 30 };
+            var min = new Option<int>("--min-size") { Description = "Smallest payload in bytes", DefaultValueFactory = _ => 100 };
+            var max = new Option<int>("--max-size") { Description = "Largest payload in bytes", DefaultValueFactory = _ => 4000 };
+            RunOptions.Positive(interval, 1);
+            RunOptions.Positive(min, 1);
+            RunOptions.Positive(max, 1);
+            c.Options.Add(interval);
+            c.Options.Add(min);
+            c.Options.Add(max);
+            c.Validators.Add(r =>
+            {
+                if (r.GetValue(min) > r.GetValue(max))
+                {
+                    r.AddError("--min-size must not exceed --max-size");
+                }
+            });
+            return p => new GcPerfSimWorkload(new GcPerfSimParameters(p.GetValue(interval), p.GetValue(min), p.GetValue(max)));
         });
     }
 
