@@ -9,21 +9,12 @@ namespace GcHeap.Experiments.Terminal;
 /// </summary>
 internal static class Term
 {
-    private static readonly Lazy<IAnsiConsole> s_err = new(() => AnsiConsole.Create(new AnsiConsoleSettings
-    {
-        Out = new AnsiConsoleOutput(Console.Error),
-        Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Yes,
-        Ansi = Console.IsErrorRedirected ? AnsiSupport.No : AnsiSupport.Detect,
-        ColorSystem = Console.IsErrorRedirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
-    }));
+    /// <summary>Width of tables written to a file or pipe (a terminal's own width is used otherwise).</summary>
+    private const int RedirectedWidth = 200;
 
-    private static readonly Lazy<IAnsiConsole> s_out = new(() => AnsiConsole.Create(new AnsiConsoleSettings
-    {
-        Out = new AnsiConsoleOutput(Console.Out),
-        Interactive = Console.IsOutputRedirected ? InteractionSupport.No : InteractionSupport.Yes,
-        Ansi = Console.IsOutputRedirected ? AnsiSupport.No : AnsiSupport.Detect,
-        ColorSystem = Console.IsOutputRedirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
-    }));
+    private static readonly Lazy<IAnsiConsole> s_err = new(() => Create(Console.Error, Console.IsErrorRedirected));
+
+    private static readonly Lazy<IAnsiConsole> s_out = new(() => Create(Console.Out, Console.IsOutputRedirected));
 
     /// <summary>Standard error as a Spectre console.</summary>
     public static IAnsiConsole Err => s_err.Value;
@@ -33,6 +24,23 @@ internal static class Term
 
     /// <summary>True when live displays (progress bars, refreshing tables) make sense on standard error.</summary>
     public static bool Interactive => !Console.IsErrorRedirected;
+
+    private static IAnsiConsole Create(TextWriter writer, bool redirected)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Interactive = redirected ? InteractionSupport.No : InteractionSupport.Yes,
+            Ansi = redirected ? AnsiSupport.No : AnsiSupport.Detect,
+            ColorSystem = redirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+        });
+        if (redirected)
+        {
+            console.Profile.Width = RedirectedWidth;
+        }
+
+        return console;
+    }
 
     /// <summary>Writes a plain line to standard error.</summary>
     public static void Info(string line) => Console.Error.WriteLine(line);

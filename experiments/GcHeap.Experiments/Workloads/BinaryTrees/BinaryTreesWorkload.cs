@@ -33,12 +33,10 @@ internal sealed class BinaryTreesWorkload(int depth) : IWorkload
 
         var work = new TreeWork(plan, context.Settings.Threads);
         context.Progress.Phase($"binary-trees depth {plan.MaxDepth} on {context.Settings.Threads} thread(s)", plan.TotalTrees);
-        var workers = Enumerable.Range(0, context.Settings.Threads).Select(i => new Thread(() => Worker(work, newBuilder, context.Progress))
-        {
-            Name = $"binary-trees worker {i}",
-        }).ToList();
-        workers.ForEach(t => t.Start());
-        main.WhileBlocked(() => workers.ForEach(t => t.Join()));
+        var workers = new WorkerThreads(context.Settings.Threads, "binary-trees worker", _ => Worker(work, newBuilder, context.Progress));
+        workers.Start();
+        main.WhileBlocked(workers.Join);
+        workers.ThrowIfFailed();
 
         for (int i = 0; i < plan.Depths.Count; i++)
         {

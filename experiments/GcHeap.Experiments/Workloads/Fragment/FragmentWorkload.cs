@@ -46,14 +46,12 @@ internal sealed class FragmentWorkload(double drop, int minCollections) : IWorkl
 
         var counters = Enumerable.Range(0, s.Threads).Select(_ => new MutatorCounters()).ToArray();
         using var stop = new CancellationTokenSource();
-        var threads = Enumerable.Range(0, s.Threads)
-            .Select(i => new Thread(() => graph.Mutate(i, s.Seed, counters[i], stop.Token)) { Name = $"fragment mutator {i}" })
-            .ToList();
+        var threads = new WorkerThreads(s.Threads, "fragment mutator", i => graph.Mutate(i, s.Seed, counters[i], stop.Token));
         var run = Stopwatch.StartNew();
-        threads.ForEach(t => t.Start());
+        threads.Start();
         context.Progress.Phase($"collecting for {s.Seconds:F0} s with {s.Threads} mutator thread(s)", s.Seconds);
         int collections = 0;
-        while (run.Elapsed.TotalSeconds < s.Seconds || collections < minCollections)
+        while ((run.Elapsed.TotalSeconds < s.Seconds || collections < minCollections) && threads.Failure is null)
         {
             graph.Collect();
             collections++;
@@ -61,7 +59,8 @@ internal sealed class FragmentWorkload(double drop, int minCollections) : IWorkl
         }
 
         stop.Cancel();
-        graph.WhileBlocked(() => threads.ForEach(t => t.Join()));
+        graph.WhileBlocked(threads.Join);
+        threads.ThrowIfFailed();
         double seconds = run.Elapsed.TotalSeconds;
         var sum = MutatorCounters.Sum(counters);
         context.Metric("requested_collections", collections);

@@ -77,7 +77,7 @@ internal sealed class GcBenchWorkload(GcBenchParameters p, int scale) : IWorkloa
         var sw = Stopwatch.StartNew();
         int threads = Math.Min(context.Settings.Threads, iterations);
         int next = -1;
-        var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+        var workers = new WorkerThreads(threads, "gcbench worker", _ =>
         {
             using var h = newHeap();
             while (Interlocked.Increment(ref next) < iterations)
@@ -85,9 +85,10 @@ internal sealed class GcBenchWorkload(GcBenchParameters p, int scale) : IWorkloa
                 build(h);
                 context.Progress.Advance(1);
             }
-        })).ToList();
-        workers.ForEach(w => w.Start());
-        main.WhileBlocked(() => workers.ForEach(w => w.Join()));
+        });
+        workers.Start();
+        main.WhileBlocked(workers.Join);
+        workers.ThrowIfFailed();
         return sw.Elapsed.TotalMilliseconds;
     }
 

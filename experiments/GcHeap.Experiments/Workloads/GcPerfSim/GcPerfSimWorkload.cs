@@ -35,23 +35,22 @@ internal sealed class GcPerfSimWorkload(GcPerfSimParameters p) : IWorkload
         int slots = p.SlotsPerThread(s.LiveBytesRequested, s.Threads);
         var counters = Enumerable.Range(0, s.Threads).Select(_ => new GcPerfSimCounters()).ToArray();
         using var stop = new CancellationTokenSource();
-        var threads = Enumerable.Range(0, s.Threads)
-            .Select(i => new Thread(() => sim.Run(i, s.Seed, slots, counters[i], stop.Token)) { Name = $"gcperfsim {i}" })
-            .ToList();
+        var threads = new WorkerThreads(s.Threads, "gcperfsim", i => sim.Run(i, s.Seed, slots, counters[i], stop.Token));
         var sw = Stopwatch.StartNew();
         context.Progress.Phase($"allocating for {s.Seconds:F0} s on {s.Threads} thread(s)", s.Seconds);
-        threads.ForEach(t => t.Start());
+        threads.Start();
         sim.WhileBlocked(() =>
         {
-            while (sw.Elapsed.TotalSeconds < s.Seconds && threads.Any(t => t.IsAlive))
+            while (sw.Elapsed.TotalSeconds < s.Seconds && threads.AnyAlive)
             {
                 Thread.Sleep(100);
                 context.Progress.Set(sw.Elapsed.TotalSeconds);
             }
 
             stop.Cancel();
-            threads.ForEach(t => t.Join());
+            threads.Join();
         });
+        threads.ThrowIfFailed();
         double seconds = sw.Elapsed.TotalSeconds;
         context.Metric("survivor_slots_per_thread", slots);
         context.Metric("allocations", counters.Sum(c => c.Allocations));

@@ -1,0 +1,52 @@
+using System.Globalization;
+
+namespace GcHeap.Experiments.Compare;
+
+/// <summary>Ratios between backends and the targets, from measured cases only.</summary>
+internal static class CompareAnalysis
+{
+    public static List<CompareRatios> Ratios(IReadOnlyList<CompareCase> cases) =>
+        [.. cases.Select(c => c.LiveMb).Distinct().Select(size =>
+        {
+            var move = Ok(cases, size, "move");
+            var copy = Ok(cases, size, "copy");
+            var stw = Ok(cases, size, "stw");
+            return new CompareRatios
+            {
+                LiveMb = size,
+                MoveOverCopyCollectorTime = Divide(move?.CompactMsTotal, copy?.CompactMsTotal),
+                MoveOverCopyCollectorCpu = Divide(move?.CollectorCpuMsTotal, copy?.CollectorCpuMsTotal),
+                MoveOverStwPause = Divide(move?.FlipPauseMsMax, stw?.FlipPauseMsMax),
+                MoveOverStwMaxPause = Divide(move?.MaxPauseMs, stw?.MaxPauseMs),
+            };
+        })];
+
+    public static List<TargetCheck> Targets(IReadOnlyList<CompareCase> cases, IReadOnlyList<CompareRatios> ratios)
+    {
+        var checks = new List<TargetCheck>();
+        var biggest = cases.Where(c => c.Backend == "move").OrderByDescending(c => c.LiveMb).FirstOrDefault();
+        if (biggest is not null)
+        {
+            string where = biggest.LiveMb >= 1024 ? "at 1 GiB live" : $"at {biggest.LiveMb} MiB live (1 GiB was not run)";
+            checks.Add(new TargetCheck(
+                "Move flip pause < 1 ms at 1 GiB live",
+                biggest.FlipPauseMsMax is double f ? string.Create(CultureInfo.InvariantCulture, $"largest flip pause {f:F3} ms {where}") : $"no measurement {where}: {biggest.Error}",
+                biggest.LiveMb >= 1024 && biggest.FlipPauseMsMax is double f2 ? f2 < 1 : null));
+        }
+
+        foreach (var r in ratios)
+        {
+            checks.Add(new TargetCheck(
+                $"Move collector time <= 0.6 x Copy's ({r.LiveMb} MiB)",
+                r.MoveOverCopyCollectorTime is double x ? string.Create(CultureInfo.InvariantCulture, $"Move/Copy compaction time {x:F2} (CPU {r.MoveOverCopyCollectorCpu:F2})") : "not measured (a side is missing or failed)",
+                r.MoveOverCopyCollectorTime is double y ? y <= 0.6 : null));
+        }
+
+        return checks;
+    }
+
+    private static CompareCase? Ok(IReadOnlyList<CompareCase> cases, int size, string backend) =>
+        cases.FirstOrDefault(c => c.LiveMb == size && c.Backend == backend && c.Error is null && c.Collections > 0);
+
+    private static double? Divide(double? a, double? b) => a is double x && b is double y && y > 0 ? x / y : null;
+}

@@ -1,0 +1,96 @@
+using GcHeap.Experiments.Results;
+
+namespace GcHeap.Experiments.Compare;
+
+/// <summary>What one (live size, backend) case of the comparison measured.</summary>
+internal sealed class CompareCase
+{
+    public int LiveMb { get; set; }
+
+    public string Backend { get; set; } = "";
+
+    public string? GcheapBackend { get; set; }
+
+    public string? BackendReason { get; set; }
+
+    /// <summary>Why the case has no figures (for example a collection that failed), or null.</summary>
+    public string? Error { get; set; }
+
+    public long? LiveBytes { get; set; }
+
+    public long? BytesBuilt { get; set; }
+
+    public double? BuildMs { get; set; }
+
+    public long? HeapBytesBefore { get; set; }
+
+    public long? HeapBytesAfter { get; set; }
+
+    public int Collections { get; set; }
+
+    public double? FlipPauseMsMax { get; set; }
+
+    public double? FlipPauseMsMean { get; set; }
+
+    public double? MaxPauseMs { get; set; }
+
+    public List<double> PausesMs { get; set; } = [];
+
+    public List<string> PauseKinds { get; set; } = [];
+
+    /// <summary>Mean CompactMs per collection (compaction wall time).</summary>
+    public double? CompactMsMean { get; set; }
+
+    public double? CompactMsTotal { get; set; }
+
+    /// <summary>Mean CollectorCpuMs per collection.</summary>
+    public double? CollectorCpuMsMean { get; set; }
+
+    public double? CollectorCpuMsTotal { get; set; }
+
+    /// <summary>Sum of BytesMoved / sum of CompactMs, in GB/s (10^9 bytes per second).</summary>
+    public double? CollectorThroughputGbS { get; set; }
+
+    public long? BytesMoved { get; set; }
+
+    public double? FaultStallUsP50 { get; set; }
+
+    public double? FaultStallUsP99 { get; set; }
+
+    public double? FaultStallUsMax { get; set; }
+
+    public long? FaultsServed { get; set; }
+
+    public long? PagesZeroCopy { get; set; }
+
+    public long? PagesCopied { get; set; }
+
+    public long? PagesCompacted { get; set; }
+
+    public long? PagesMoved { get; set; }
+
+    public long? EbusyFallbacks { get; set; }
+
+    public long? Ioctls { get; set; }
+
+    public long? RssPeakBytes { get; set; }
+
+    public long? RssAfterBytes { get; set; }
+
+    public long? HeapResidentBytes { get; set; }
+
+    public bool? Verified { get; set; }
+
+    public long MutatorOperations { get; set; }
+
+    public double MutatorSeconds { get; set; }
+
+    public long DataErrors { get; set; }
+
+    /// <summary>For dotnet: GC.GetTotalPauseDuration over the measured phase (every GC, not only the forced ones).</summary>
+    public double? DotnetTotalPauseMs { get; set; }
+
+    public int? DotnetGcCount { get; set; }
+
+    public List<CollectionRecord> CollectionRecords { get; set; } = [];
+}

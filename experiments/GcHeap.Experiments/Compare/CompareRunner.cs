@@ -1,0 +1,54 @@
+using GcHeap.Experiments.Results;
+using GcHeap.Experiments.Terminal;
+
+namespace GcHeap.Experiments.Compare;
+
+/// <summary>Runs every (size, backend) case in this process, one after another, and analyses them.</summary>
+internal static class CompareRunner
+{
+    public static CompareReport Run(CompareSettings s, string command)
+    {
+        var report = new CompareReport
+        {
+            Command = command,
+            Machine = MachineInfo.Collect(),
+            Capabilities = UffdCapabilities.Probe().ToString(),
+            Parameters =
+            {
+                ["sizes_mb"] = s.SizesMb,
+                ["backends"] = s.Backends.Select(Workloads.RunSettings.Name).ToList(),
+                ["threads"] = s.Threads,
+                ["collections"] = s.Collections,
+                ["drop"] = s.Drop,
+                ["seed"] = s.Seed,
+                ["heap_factor"] = s.HeapFactor,
+                ["verify_each_collection"] = s.Verify,
+            },
+        };
+        RunProgress.Run(s.Quiet, progress =>
+        {
+            foreach (int size in s.SizesMb)
+            {
+                foreach (var backend in s.Backends)
+                {
+                    var c = CaseRunner.Run(s, size, backend, progress);
+                    report.Cases.Add(c);
+                    if (c.Error is not null)
+                    {
+                        Term.Info($"{size} MiB on {c.Backend} failed: {c.Error}");
+                    }
+                }
+            }
+
+            return 0;
+        });
+        report.Ratios = CompareAnalysis.Ratios(report.Cases);
+        report.Targets = CompareAnalysis.Targets(report.Cases, report.Ratios);
+        report.Notes.Add("Each case: a new heap (limit max(256 MiB, heap_factor x live), background collections off), the fragment graph built to live/(1-drop) and thinned by drop, then `collections` Heap.Collect() calls while `threads` mutator threads run; only those collections are reported.");
+        report.Notes.Add("flip_pause_ms_max: largest CollectionStats.FlipPauseMs (the Flip pause of Move/Copy, the Full pause of StopTheWorld). max_pause_ms: largest pause of any kind.");
+        report.Notes.Add("collector_throughput_gb_s = sum(BytesMoved) / sum(CompactMs), 10^9 bytes per second; compact_ms is the compactor's wall time, collector_cpu_ms its CPU time.");
+        report.Notes.Add(UffdTotals.StallNote);
+        report.Notes.Add("rss_peak_bytes is VmHWM after resetting it (/proc/self/clear_refs) at the start of the case; null when the reset failed.");
+        return report;
+    }
+}

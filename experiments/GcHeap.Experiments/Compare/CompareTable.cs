@@ -1,0 +1,65 @@
+using GcHeap.Experiments.Reporting;
+using Spectre.Console;
+
+namespace GcHeap.Experiments.Compare;
+
+/// <summary>The comparison as tables on standard output.</summary>
+internal static class CompareTable
+{
+    public static void Print(CompareReport report)
+    {
+        var console = Terminal.Term.Out;
+        var t = new Table().Border(TableBorder.Rounded).Title("Backends compared on the fragment heap (per live size)");
+        foreach (string h in new[] { "live MiB", "backend", "flip/full pause max ms", "max pause ms", "compact ms (mean)", "collector CPU ms (mean)", "GB/s", "stall p50/p99 us", "faults", "pages zero-copy / copied / compacted", "ioctls", "heap MiB before>after", "RSS peak MiB", "verified" })
+        {
+            t.AddColumn(new TableColumn(Markup.Escape(h)).RightAligned());
+        }
+
+        foreach (var c in report.Cases)
+        {
+            if (c.Error is not null)
+            {
+                t.AddRow(c.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), c.Backend, "[red]failed[/]", Markup.Escape(Truncate(c.Error, 80)), "", "", "", "", "", "", "", "", "", "");
+                continue;
+            }
+
+            t.AddRow(
+                c.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Markup.Escape(c.GcheapBackend ?? c.Backend),
+                Format.Ms(c.FlipPauseMsMax),
+                Format.Ms(c.MaxPauseMs),
+                Format.Ms(c.CompactMsMean),
+                Format.Ms(c.CollectorCpuMsMean),
+                Format.Fixed(c.CollectorThroughputGbS, 2),
+                Format.Inv($"{Format.Us(c.FaultStallUsP50)}/{Format.Us(c.FaultStallUsP99)}"),
+                Format.Num(c.FaultsServed),
+                Format.Inv($"{Format.Num(c.PagesZeroCopy)} / {Format.Num(c.PagesCopied)} / {Format.Num(c.PagesCompacted)}"),
+                Format.Num(c.Ioctls),
+                Format.Inv($"{Format.MiB(c.HeapBytesBefore)}>{Format.MiB(c.HeapBytesAfter)}"),
+                Format.MiB(c.RssPeakBytes),
+                c.Verified is bool v ? (v ? "yes" : "[red]NO[/]") : "-");
+        }
+
+        console.Write(t);
+
+        var r = new Table().Border(TableBorder.Rounded).Title("Ratios");
+        r.AddColumn("live MiB");
+        r.AddColumn(new TableColumn("Move/Copy compaction time").RightAligned());
+        r.AddColumn(new TableColumn("Move/Copy collector CPU").RightAligned());
+        r.AddColumn(new TableColumn("Move flip / STW pause").RightAligned());
+        r.AddColumn(new TableColumn("Move/STW max pause").RightAligned());
+        foreach (var x in report.Ratios)
+        {
+            r.AddRow(x.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Ratio(x.MoveOverCopyCollectorTime), Format.Ratio(x.MoveOverCopyCollectorCpu), Format.Ratio(x.MoveOverStwPause), Format.Ratio(x.MoveOverStwMaxPause));
+        }
+
+        console.Write(r);
+        foreach (var target in report.Targets)
+        {
+            string verdict = target.Met switch { true => "[green]met[/]", false => "[red]missed[/]", null => "[yellow]not decided[/]" };
+            console.MarkupLine($"{verdict}  {Markup.Escape(target.Target)}: {Markup.Escape(target.Measured)}");
+        }
+    }
+
+    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..n] + "...";
+}
