@@ -57,11 +57,14 @@ internal static class CaseRunner
         using var graph = new GcFragmentGraph(heap);
         using var recorder = new CollectionRecorder(heap);
         var (counters, seconds) = BuildAndCollect(s, liveMb, graph, result, progress, () => recorder.Snapshot().Count);
-        var records = recorder.Freeze();
         result.RssAfterBytes = ProcStatus.RssBytes();
         result.RssPeakBytes = ProcStatus.PeakRssBytes();
         result.HeapResidentBytes = heap.ResidentBytes;
+
+        // Verify runs on the collector thread after it has raised CollectionCompleted for every
+        // finished collection, so the recorder is complete only after it.
         var report = heap.Verify();
+        var records = recorder.Freeze();
         result.Verified = report.IsValid;
         result.LiveBytes = report.ReachableBytes;
         Summarise(result, records, heap.Backend, counters, seconds);
