@@ -41,7 +41,24 @@ internal static class WorkloadCommand
         }
         else
         {
-            result = GcHeapHarness.Run(workload, s);
+            try
+            {
+                result = GcHeapHarness.Run(workload, s);
+            }
+            catch (Exception e) when (e is GcHeapException or ObjectDisposedException)
+            {
+                // A failure of GcHeap itself (for example a collection that failed): say so and
+                // leave a result that records it instead of figures.
+                Terminal.Term.Info($"{workload.Name} on {RunSettings.Name(s.Backend)} failed inside GcHeap: {e}");
+                var failed = GcHeapHarness.NewResult(workload, s);
+                failed.Error = $"{e.GetType().Name}: {e.Message}";
+                if (s.JsonPath is not null)
+                {
+                    Json.Write(s.JsonPath, failed);
+                }
+
+                return 4;
+            }
         }
 
         if (s.JsonPath is not null)

@@ -34,6 +34,9 @@ internal sealed class RunResult
 
     public Dictionary<string, object?> Parameters { get; set; } = [];
 
+    /// <summary>Why the run has no figures (it failed), or null.</summary>
+    public string? Error { get; set; }
+
     /// <summary>Bytes reachable at the end of the work (see notes for how each backend measures it).</summary>
     public long? LiveBytes { get; set; }
 
