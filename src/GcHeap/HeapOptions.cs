@@ -63,6 +63,13 @@ public sealed class HeapOptions
     /// <summary>Fault stall samples kept per collection for percentiles. Default 65,536.</summary>
     public int StallSampleCapacity { get; set; } = 1 << 16;
 
+    /// <summary>
+    /// Keep every fault stall sample in <see cref="CollectionStats.FaultStallSamplesNs"/> (up to
+    /// <see cref="StallSampleCapacity"/> per collection), so run-wide percentiles can be computed
+    /// exactly. Default false (only per-collection percentiles).
+    /// </summary>
+    public bool RecordFaultStallSamples { get; set; }
+
     /// <summary>Collections kept in <see cref="Heap.History"/>. Default 256.</summary>
     public int HistoryLength { get; set; } = 256;
 

@@ -135,6 +135,12 @@ public sealed class CollectionStats
     /// <summary>Stall samples behind the percentiles.</summary>
     public int FaultStallSamples { get; init; }
 
+    /// <summary>
+    /// Every fault stall of the collection in nanoseconds, sorted (fault read by the collector's
+    /// reader thread to page installed); empty unless <see cref="HeapOptions.RecordFaultStallSamples"/>.
+    /// </summary>
+    public IReadOnlyList<long> FaultStallSamplesNs { get; init; } = [];
+
     /// <summary>True when the heap verifier ran for this cycle and passed.</summary>
     public bool Verified { get; init; }
 

@@ -121,7 +121,7 @@ internal sealed unsafe partial class Collector
         long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
         int toPages = _plan.ToPages;
         FinishCycle(from, hw);
-        return BuildStats(cycle, reason, GcBackend.StopTheWorld, false, t0, markMs, planMs, hw, toPages, live, objects, native, default, verified);
+        return BuildStats(cycle, reason, GcBackend.StopTheWorld, false, t0, markMs, planMs, hw, toPages, live, objects, native, (0, 0, 0, 0, []), verified);
     }
 
     private CollectionStats RunConcurrent(long cycle, CollectionReason reason)
@@ -136,7 +136,7 @@ internal sealed unsafe partial class Collector
         bool registered = false;
         UffdCompactor? compactor = null;
         NativeCompactionStats native = default;
-        (double P50, double P99, double Max, int Count) stalls = default;
+        (double P50, double P99, double Max, int Count, long[] Samples) stalls = (0, 0, 0, 0, []);
         ulong checksumBefore = 0;
         int unregisterRc = 0;
 
@@ -268,7 +268,7 @@ internal sealed unsafe partial class Collector
             if (compactor is not null)
             {
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
-                stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity);
+                stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
             }
         }
         finally
@@ -489,7 +489,7 @@ internal sealed unsafe partial class Collector
 
     private CollectionStats BuildStats(
         long cycle, CollectionReason reason, GcBackend backend, bool concurrentMark, long t0, double markMs, double planMs, int fromPages,
-        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count) stalls, bool verified) => new()
+        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count, long[] Samples) stalls, bool verified) => new()
     {
         Cycle = cycle,
         Backend = backend,
@@ -532,6 +532,7 @@ internal sealed unsafe partial class Collector
         FaultStallP99Us = stalls.P99,
         FaultStallMaxUs = stalls.Max,
         FaultStallSamples = stalls.Count,
+        FaultStallSamplesNs = stalls.Samples,
         Verified = verified,
     };
 }

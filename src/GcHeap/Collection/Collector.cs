@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GcHeap.Marking;
 
 namespace GcHeap.Collection;
@@ -262,7 +263,6 @@ internal sealed partial class Collector : IDisposable
 
             lock (_lock)
             {
-                _completed = _started;
                 _last = stats;
                 _history.Add(stats);
                 if (_history.Count > Math.Max(1, _heap.Options.HistoryLength))
@@ -273,10 +273,23 @@ internal sealed partial class Collector : IDisposable
                 LastLiveBytes = stats.LiveBytes;
                 Volatile.Write(ref _triggerPages, NextTriggerPages(stats));
                 Interlocked.Exchange(ref _backgroundPending, 0);
-                Monitor.PulseAll(_lock);
             }
 
-            Completed?.Invoke(stats);
+            // Listeners hear about a collection before Collect() returns for it.
+            try
+            {
+                Completed?.Invoke(stats);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Trace.TraceError($"GcHeap: a CollectionCompleted handler threw: {e}");
+            }
+
+            lock (_lock)
+            {
+                _completed = _started;
+                Monitor.PulseAll(_lock);
+            }
         }
 
         DrainWork();

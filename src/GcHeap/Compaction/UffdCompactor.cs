@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CommunityToolkit.HighPerformance.Buffers;
 using GcHeap.Interop;
 
@@ -49,12 +50,12 @@ internal sealed unsafe class UffdCompactor : IDisposable
         return stats;
     }
 
-    /// <summary>Fault stall percentiles in microseconds (p50, p99, max) and the sample count.</summary>
-    public (double P50, double P99, double Max, int Count) StallPercentiles(int capacity)
+    /// <summary>Fault stall percentiles in microseconds (p50, p99, max), the sample count, and the sorted samples when asked for.</summary>
+    public (double P50, double P99, double Max, int Count, long[] Samples) StallPercentiles(int capacity, bool keepSamples)
     {
         if (capacity <= 0)
         {
-            return (0, 0, 0, 0);
+            return (0, 0, 0, 0, []);
         }
 
         using var buffer = MemoryOwner<ulong>.Allocate(capacity);
@@ -62,12 +63,13 @@ internal sealed unsafe class UffdCompactor : IDisposable
         {
             if (NativeMethods.CompactorStallSamples(_handle, p, (uint)capacity, out uint total) != 0 || total == 0)
             {
-                return (0, 0, 0, 0);
+                return (0, 0, 0, 0, []);
             }
 
             var samples = buffer.Span[..(int)Math.Min(total, (uint)capacity)];
             samples.Sort();
-            return (Percentile(samples, 0.50) / 1000.0, Percentile(samples, 0.99) / 1000.0, samples[^1] / 1000.0, samples.Length);
+            long[] kept = keepSamples ? MemoryMarshal.Cast<ulong, long>(samples).ToArray() : [];
+            return (Percentile(samples, 0.50) / 1000.0, Percentile(samples, 0.99) / 1000.0, samples[^1] / 1000.0, samples.Length, kept);
         }
     }
 
