@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 6
+#define GCH_ABI_VERSION 7
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -251,11 +251,14 @@ GCH_EXPORT int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint
  * The to-space range must not be registered with a uffd. */
 GCH_EXPORT int32_t gch_compact_stw(const gch_plan *plan, gch_compaction_stats *stats);
 
-/* Starts the concurrent compactor: a native collector thread that serves faults first and
- * otherwise builds and installs pages in order, plus a native thread that reads the uffd.
- * The plan and everything it points to must stay alive until gch_compactor_destroy. */
-GCH_EXPORT int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *config,
-                                       gch_compactor **out);
+/* Creates the concurrent compactor: a native collector thread that will serve faults first and
+ * otherwise build and install pages in order, plus a native thread that reads the uffd (and may
+ * start reading faults at once). Creating threads is kept out of the flip pause: create before
+ * it, then gch_compactor_begin. */
+GCH_EXPORT int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out);
+/* Hands the plan to the collector thread and lets it go. The plan and everything it points to
+ * must stay alive until gch_compactor_destroy. Faults read before this simply wait. */
+GCH_EXPORT int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan);
 /* Waits until every page is installed (0), the timeout passes (-ETIMEDOUT), or the compaction
  * failed (its negative errno; details in the stats). timeout_ms < 0 waits forever. */
 GCH_EXPORT int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms);
@@ -264,7 +267,7 @@ GCH_EXPORT int32_t gch_compactor_stats(gch_compactor *c, gch_compaction_stats *s
 /* Copies up to capacity fault stall samples (nanoseconds, fault read to page installed). */
 GCH_EXPORT int32_t gch_compactor_stall_samples(gch_compactor *c, uint64_t *ns, uint32_t capacity,
                                                uint32_t *count_out);
-/* Stops the threads (waiting for the compaction to finish first) and frees the compactor. */
+/* Stops the threads (waiting for a compaction that began to finish first) and frees the compactor. */
 GCH_EXPORT void gch_compactor_destroy(gch_compactor *c);
 
 /* ---------------------------------------------------------------------------------------

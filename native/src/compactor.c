@@ -80,6 +80,8 @@ struct gch_compactor {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    int began;   /* the plan was handed over */
+    int abandon; /* destroyed without a plan */
     int done;
     int32_t result;
     uint64_t t_start;
@@ -513,6 +515,15 @@ static void *collector_main(void *arg)
     gch_compactor *c = arg;
     block_all_signals();
     pthread_setname_np(pthread_self(), "gch-collector");
+
+    pthread_mutex_lock(&c->mu);
+    while (!c->began && !c->abandon)
+        pthread_cond_wait(&c->cv, &c->mu);
+    int abandon = c->abandon && !c->began;
+    pthread_mutex_unlock(&c->mu);
+    if (abandon)
+        return NULL;
+
     uint64_t cpu0 = gch_thread_cpu_ns();
     const gch_plan *pl = &c->plan;
     int failed = 0;
@@ -551,7 +562,7 @@ static void *collector_main(void *arg)
 
 /* ------------------------------------------------------------------ public API */
 
-int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *config, gch_compactor **out)
+int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out)
 {
     if (config->batch_pages == 0 ||
         (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY))
@@ -559,7 +570,6 @@ int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *co
     gch_compactor *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
-    c->plan = *plan;
     c->cfg = *config;
     c->stop_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
@@ -584,7 +594,6 @@ int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *co
         goto fail;
     }
 
-    c->t_start = gch_now_ns();
     if ((rc = -pthread_create(&c->reader, NULL, reader_main, c)) != 0)
         goto fail;
     c->reader_started = 1;
@@ -597,6 +606,21 @@ int32_t gch_compactor_start(const gch_plan *plan, const gch_compactor_config *co
 fail:
     gch_compactor_destroy(c);
     return rc;
+}
+
+int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->began || c->abandon) {
+        pthread_mutex_unlock(&c->mu);
+        return -EINVAL;
+    }
+    c->plan = *plan;
+    c->t_start = gch_now_ns();
+    c->began = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
 }
 
 int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms)
@@ -666,8 +690,17 @@ void gch_compactor_destroy(gch_compactor *c)
     if (!c)
         return;
     if (c->collector_started) {
-        /* Mutators may be blocked on pages only the collector can install: never abandon it. */
-        gch_compactor_wait(c, -1);
+        /* Mutators may be blocked on pages only the collector can install: never abandon a
+         * compaction that began. One that never began is simply called off. */
+        pthread_mutex_lock(&c->mu);
+        int began = c->began;
+        if (!began) {
+            c->abandon = 1;
+            pthread_cond_broadcast(&c->cv);
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (began)
+            gch_compactor_wait(c, -1);
         pthread_join(c->collector, NULL);
     }
     if (c->reader_started) {

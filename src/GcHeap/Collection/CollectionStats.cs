@@ -21,6 +21,9 @@ public sealed class CollectionStats
     /// <summary>Every pause of the cycle, in order.</summary>
     public IReadOnlyList<PauseRecord> Pauses { get; init; } = [];
 
+    /// <summary>Where the pause time went: the stop handshake, each step inside the pauses, and the resume, in milliseconds.</summary>
+    public IReadOnlyList<(string Step, double Milliseconds)> PauseSteps { get; init; } = [];
+
     /// <summary>The longest pause in milliseconds.</summary>
     public double MaxPauseMs => Pauses.Count == 0 ? 0 : Pauses.Max(p => p.Milliseconds);
 

@@ -23,6 +23,7 @@ namespace GcHeap.Collection;
 internal sealed unsafe partial class Collector
 {
     private readonly List<PauseRecord> _pauses = [];
+    private readonly List<(string Step, double Ms)> _pauseSteps = [];
     private MarkBitmap _bitmap = null!;
     private Marker _marker = null!;
     private Planner _planner = null!;
@@ -62,6 +63,7 @@ internal sealed unsafe partial class Collector
     private CollectionStats RunCycle(long cycle, CollectionReason reason)
     {
         _pauses.Clear();
+        _pauseSteps.Clear();
         try
         {
             SetPhase(CollectionPhase.Marking);
@@ -82,6 +84,7 @@ internal sealed unsafe partial class Collector
         NativeCompactionStats native = default;
         bool verified = false;
 
+        _bitmap.Prefault(Math.Min(_heap.CapacityPages, from.HighWater + 256));
         Pause(PauseKind.Full, () =>
         {
             RetireAllocationBuffers();
@@ -142,38 +145,50 @@ internal sealed unsafe partial class Collector
 
         try
         {
+            // Slack for pages allocated before the pause; pages allocated later are black.
+            _bitmap.Prefault(Math.Min(_heap.CapacityPages, from.HighWater + 256));
             if (concurrentMark)
             {
                 long tm = Stopwatch.GetTimestamp();
                 Pause(PauseKind.MarkStart, () =>
                 {
+                    long step = Stopwatch.GetTimestamp();
                     RetireAllocationBuffers();
                     hwMark = from.HighWater;
                     _marker.Begin(from, hwMark);
+                    Step(ref step, "MarkStart: retire allocation buffers");
                     lock (_heap.Handles.GlobalLock)
                     {
-                        GreyRoots(CaptureRoots());
+                        var roots = CaptureRoots();
+                        GreyRoots(roots);
+                        Step(ref step, $"MarkStart: grey {roots.Count} roots");
                     }
 
                     SetBarrier(true);
+                    Step(ref step, "MarkStart: write barrier on");
                 });
 
                 ConcurrentMark();
 
                 Pause(PauseKind.MarkEnd, () =>
                 {
+                    long step = Stopwatch.GetTimestamp();
                     foreach (var m in _heap.Safepoints.Mutators)
                     {
                         m.FlushSatb();
                     }
 
                     DrainSatb();
+                    Step(ref step, "MarkEnd: drain the write barrier logs");
                     lock (_heap.Handles.GlobalLock)
                     {
-                        GreyRoots(CaptureRoots());
+                        var roots = CaptureRoots();
+                        GreyRoots(roots);
+                        Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
                     }
 
                     _marker.Drain();
+                    Step(ref step, "MarkEnd: finish marking");
                     SetBarrier(false);
                 });
                 markMs = Ms(tm);
@@ -186,8 +201,12 @@ internal sealed unsafe partial class Collector
                 planMs = Ms(tp);
             }
 
+            // The compactor's threads are created before the pause and wait idle for the plan.
+            compactor = UffdCompactor.Create(CompactorConfig(backend));
+            bool begun = false;
             Pause(PauseKind.Flip, () =>
             {
+                long step = Stopwatch.GetTimestamp();
                 RetireAllocationBuffers();
                 hwFlip = from.HighWater;
                 lock (_heap.Handles.GlobalLock)
@@ -212,6 +231,7 @@ internal sealed unsafe partial class Collector
                         _planner.Plan(hwMark, hwFlip, black: true);
                     }
 
+                    Step(ref step, "Flip: plan pages allocated since marking began");
                     *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
                     to.SetHighWater(_plan.ToPages);
                     if (_plan.ToPages > 0)
@@ -225,18 +245,25 @@ internal sealed unsafe partial class Collector
                         registered = true;
                     }
 
+                    Step(ref step, "Flip: register to-space");
+
                     if (_heap.Options.VerifyHeap)
                     {
                         checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "before the flip: " + DescribeAddress(a, from, to)).Checksum;
                     }
 
+                    Step(ref step, "Flip: verify (checksum before)");
                     ForwardRoots(roots);
+                    Step(ref step, $"Flip: forward {roots.Count} roots");
                     _heap.AllocationSpace = to;
-                    if (_plan.ToPages > 0)
+                    if (_plan.ToPages > 0 && _heap.Options.VerifyHeap)
                     {
-                        compactor = UffdCompactor.Start(_nativePlan, CompactorConfig(backend));
+                        // The verifier below reads to-space inside this pause: faults need serving now.
+                        compactor.Begin(_nativePlan);
+                        begun = true;
                     }
 
+                    Step(ref step, "Flip: switch allocation to to-space");
                     SetPhase(CollectionPhase.Compacting);
 
                     if (_heap.Options.VerifyHeap)
@@ -248,7 +275,7 @@ internal sealed unsafe partial class Collector
                         {
                             after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "after the flip: " + DescribeAddress(a, from, to)).Checksum;
                         }
-                        catch (GcCollectionFailedException e) when (compactor?.Snapshot().Error is int err and not 0)
+                        catch (GcCollectionFailedException e) when (compactor.Snapshot().Error is int err and not 0)
                         {
                             // The compactor failed first (and unregistered to-space): report its cause.
                             var snap = compactor.Snapshot();
@@ -264,8 +291,15 @@ internal sealed unsafe partial class Collector
                 }
             });
 
+            // Mutators may already be faulting: their faults wait in the kernel until this begin.
+            if (_plan.ToPages > 0 && !begun)
+            {
+                compactor.Begin(_nativePlan);
+                begun = true;
+            }
+
             _plan.WriteToSpaceKinds();
-            if (compactor is not null)
+            if (begun)
             {
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
@@ -324,6 +358,12 @@ internal sealed unsafe partial class Collector
         return $"0x{a:x} in {(s == from ? "from" : "to")}-space {s.Name} page {p} offset {a - s.PageAddress(p)} kind {s.Kinds[p]}{plan} (hwMark/flip from {from.HighWater}, to hw {to.HighWater})";
     }
 
+    private void Step(ref long since, string name)
+    {
+        _pauseSteps.Add((name, Ms(since)));
+        since = Stopwatch.GetTimestamp();
+    }
+
     private void ConcurrentMark()
     {
         TestHooks.AfterMarkStart?.Invoke();
@@ -374,6 +414,7 @@ internal sealed unsafe partial class Collector
     {
         long t = Stopwatch.GetTimestamp();
         _heap.Safepoints.StopTheWorld();
+        _pauseSteps.Add(($"{kind}: stop the world", Ms(t)));
         try
         {
             body();
@@ -385,7 +426,9 @@ internal sealed unsafe partial class Collector
         }
         finally
         {
+            long r = Stopwatch.GetTimestamp();
             _heap.Safepoints.ResumeTheWorld();
+            _pauseSteps.Add(($"{kind}: resume", Ms(r)));
             var record = new PauseRecord(kind, Ms(t));
             _pauses.Add(record);
             Heap.Events.Pause(record);
@@ -496,6 +539,7 @@ internal sealed unsafe partial class Collector
         Reason = reason,
         ConcurrentMarking = concurrentMark,
         Pauses = [.. _pauses],
+        PauseSteps = [.. _pauseSteps],
         CycleMs = Ms(t0),
         MarkMs = markMs,
         PlanMs = planMs,

@@ -203,6 +203,7 @@ internal sealed partial class Collector : IDisposable
 
     private void Run()
     {
+        CollectorWarmup.Run();
         while (true)
         {
             Action? work = null;

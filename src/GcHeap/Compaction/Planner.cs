@@ -58,6 +58,7 @@ internal sealed unsafe class Planner
     }
 
     /// <summary>Plans from-space pages [first, end); <paramref name="black"/>: allocated after marking began (all live).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Plan(int first, int end, bool black)
     {
         NativeTypeInfo* table = _types.Table;
@@ -174,6 +175,7 @@ internal sealed unsafe class Planner
         _plan.ToSrc[t] = (uint)p;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Sparse(int p, int live)
     {
         _plan.FromClass[p] = NativeConstants.FromSparse;

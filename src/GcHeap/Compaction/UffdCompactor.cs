@@ -15,17 +15,21 @@ internal sealed unsafe class UffdCompactor : IDisposable
 
     private UffdCompactor(CompactorSafeHandle handle) => _handle = handle;
 
-    public static UffdCompactor Start(NativePlan* plan, in NativeCompactorConfig config)
+    /// <summary>Starts the native threads, idle until <see cref="Begin"/> (keeps thread creation out of pauses).</summary>
+    public static UffdCompactor Create(in NativeCompactorConfig config)
     {
-        int rc = NativeMethods.CompactorStart(plan, config, out var handle);
+        int rc = NativeMethods.CompactorCreate(config, out var handle);
         if (rc != 0)
         {
             handle.Dispose();
-            throw new GcNativeException("starting the concurrent compactor", rc);
+            throw new GcNativeException("starting the concurrent compactor threads", rc);
         }
 
         return new UffdCompactor(handle);
     }
+
+    /// <summary>Hands over the plan: the collector thread starts serving faults and building pages.</summary>
+    public void Begin(NativePlan* plan) => Errno.ThrowIfFailed(NativeMethods.CompactorBegin(_handle, plan), "starting the concurrent compaction");
 
     /// <summary>Blocks (in native code, so the .NET GC is never held up) until every page is installed.</summary>
     public NativeCompactionStats WaitForCompletion(Func<int, nint, string> describe)

@@ -78,8 +78,11 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compact_stw")]
     public static partial int CompactStopTheWorld(NativePlan* plan, out NativeCompactionStats stats);
 
-    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_start")]
-    public static partial int CompactorStart(NativePlan* plan, in NativeCompactorConfig config, out CompactorSafeHandle compactor);
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_create")]
+    public static partial int CompactorCreate(in NativeCompactorConfig config, out CompactorSafeHandle compactor);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_begin")]
+    public static partial int CompactorBegin(CompactorSafeHandle compactor, NativePlan* plan);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_wait")]
     public static partial int CompactorWait(CompactorSafeHandle compactor, int timeoutMs);

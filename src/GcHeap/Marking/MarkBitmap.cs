@@ -63,7 +63,23 @@ internal sealed unsafe class MarkBitmap : IDisposable
         return -1;
     }
 
-    /// <summary>Clears the bits and counters of pages [0, pages).</summary>
+    /// <summary>
+    /// Makes the bitmap and counters of pages [0, pages) resident before a cycle starts, so the
+    /// mark-start pause never takes a page fault on them. Bounded by the heap in use.
+    /// </summary>
+    public void Prefault(int pages)
+    {
+        ulong bits = ((ulong)pages * ObjectLayout.BitmapWordsPerPage * 8 + 4095) & ~4095UL;
+        ulong counters = ((ulong)pages * 4 + 4095) & ~4095UL;
+        _ = Interop.NativeMethods.MemPopulate(_bits.Address, Math.Min(bits, _bits.Length));
+        _ = Interop.NativeMethods.MemPopulate(_liveBytes.Address, Math.Min(counters, _liveBytes.Length));
+    }
+
+    /// <summary>
+    /// Clears the bits and counters of pages [0, pages), at the end of a cycle (outside pauses).
+    /// The memory is zeroed, not given back: discarded pages would fault back in one by one
+    /// when the next mark-start pause greys the roots (measured: ~5 us per root).
+    /// </summary>
     public void Clear(int pages)
     {
         if (pages <= 0)
@@ -71,25 +87,13 @@ internal sealed unsafe class MarkBitmap : IDisposable
             return;
         }
 
-        ulong bitmapBytes = (ulong)pages * ObjectLayout.BitmapWordsPerPage * 8;
-        ClearPrefix(_bits, bitmapBytes);
-        ClearPrefix(_liveBytes, (ulong)pages * 4);
+        new Span<ulong>(Words, pages * ObjectLayout.BitmapWordsPerPage).Clear();
+        new Span<uint>(LiveBytes, pages).Clear();
     }
 
     public void Dispose()
     {
         _bits.Dispose();
         _liveBytes.Dispose();
-    }
-
-    private static void ClearPrefix(NativeRegion region, ulong bytes)
-    {
-        // Whole pages go back to the kernel (reading as zero); a partial last page is zeroed.
-        ulong whole = bytes & ~4095UL;
-        region.Discard(0, whole);
-        if (bytes > whole)
-        {
-            new Span<byte>(region.Pointer + whole, (int)(bytes - whole)).Clear();
-        }
     }
 }

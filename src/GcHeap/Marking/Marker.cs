@@ -66,6 +66,7 @@ internal sealed unsafe class Marker
     }
 
     /// <summary>Processes up to <paramref name="budget"/> objects; true when the stack is empty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Drain(long budget = long.MaxValue)
     {
         while (_sp > 0 && budget-- > 0)
@@ -76,6 +77,7 @@ internal sealed unsafe class Marker
         return _sp == 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Mark(nint a)
     {
         nuint off = (nuint)(a - _base);
@@ -137,6 +139,7 @@ internal sealed unsafe class Marker
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scan(nint obj)
     {
         ObjectsScanned++;

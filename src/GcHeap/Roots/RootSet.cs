@@ -15,17 +15,19 @@ internal readonly struct RootSet
 
     public long Count => _ranges.Sum(r => (long)(r.End - r.First));
 
-    public static RootSet Capture(HandleTable handles, IEnumerable<Mutator> mutators)
+    public static RootSet Capture(HandleTable handles, List<Mutator> mutators)
     {
-        var ranges = new List<(int, int)> { (1, handles.GlobalHigh) };
-        foreach (var (first, end) in mutators.Select(m => m.LocalRange).OrderBy(r => r.First))
+        var ranges = new List<(int First, int End)>(mutators.Count + 1) { (1, handles.GlobalHigh) };
+        foreach (var m in mutators)
         {
+            var (first, end) = m.LocalRange;
             if (end > first)
             {
                 ranges.Add((first, end));
             }
         }
 
+        ranges.Sort(static (a, b) => a.First.CompareTo(b.First));
         return new RootSet(ranges);
     }
 }
