@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 7
+#define GCH_ABI_VERSION 8
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -172,6 +172,8 @@ typedef struct gch_compactor_config {
     uint32_t sweep_delay_us;        /* experiments/tests: pause after each background page (faults are
                                        still served at once), to widen the window in which mutators
                                        touch pages that are not built yet                            */
+    uint32_t check_forwarding;      /* 1: cross-check every packed object's position with the plan  */
+    uint32_t reserved;
 } gch_compactor_config;
 
 typedef struct gch_compactor gch_compactor;
@@ -249,7 +251,7 @@ GCH_EXPORT int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint
 
 /* Stop-the-world execution of a plan: builds every to-space page with plain memory copies.
  * The to-space range must not be registered with a uffd. */
-GCH_EXPORT int32_t gch_compact_stw(const gch_plan *plan, gch_compaction_stats *stats);
+GCH_EXPORT int32_t gch_compact_stw(const gch_plan *plan, int32_t check_forwarding, gch_compaction_stats *stats);
 
 /* Creates the concurrent compactor: a native collector thread that will serve faults first and
  * otherwise build and install pages in order, plus a native thread that reads the uffd (and may

@@ -383,14 +383,14 @@ static int build(gch_compactor *c, uint32_t t, uint64_t *src, uint8_t *kind)
     int rc;
     if (pl->to_kind[t] == GCH_TO_WHOLE) {
         uint32_t p = pl->to_src[t];
-        rc = gch_build_whole(pl, p, &c->bc, &c->fail);
+        rc = gch_build_whole(pl, p, (int)c->cfg.check_forwarding, &c->bc, &c->fail);
         *src = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
         *kind = SRC_WHOLE;
     } else {
         char *buf = acquire_buffer(c, kind);
         if (!buf)
             return -1;
-        rc = gch_build_compacted(pl, t, buf, &c->bc, &c->fail);
+        rc = gch_build_compacted(pl, t, buf, (int)c->cfg.check_forwarding, &c->bc, &c->fail);
         *src = (uint64_t)buf;
     }
     if (rc == 0)

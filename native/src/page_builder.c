@@ -12,7 +12,7 @@
 
 _Static_assert(sizeof(gch_plan) == 104, "gch_plan layout is mirrored in C#");
 _Static_assert(sizeof(gch_compaction_stats) == 208, "gch_compaction_stats layout is mirrored in C#");
-_Static_assert(sizeof(gch_compactor_config) == 32, "gch_compactor_config layout is mirrored in C#");
+_Static_assert(sizeof(gch_compactor_config) == 40, "gch_compactor_config layout is mirrored in C#");
 _Static_assert(sizeof(gch_uffd_caps) == 64, "gch_uffd_caps layout is mirrored in C#");
 _Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");
 
@@ -35,7 +35,9 @@ static inline uint64_t live_granules_before(const uint64_t *bitmap, uint32_t p, 
     return count;
 }
 
-int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out)
+/* Forwarding, inlined into every caller. `check` adds the liveness cross-checks on targets in
+ * whole pages (an extra bitmap load per reference); the structural checks are always on. */
+static inline __attribute__((always_inline)) int forward(const gch_plan *pl, uint64_t a, uint64_t *out, int check)
 {
     uint64_t off = a - pl->from_base;
     if (a < pl->from_base || off >= ((uint64_t)pl->from_pages << GCH_PAGE_SHIFT) || (a & 7))
@@ -44,7 +46,7 @@ int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out)
     uint32_t in_page = (uint32_t)(off & (GCH_PAGE_SIZE - 1));
     switch (pl->from_class[p]) {
     case GCH_FROM_WHOLE_MARKED:
-        if (!bit_set(pl->live_bitmap, off >> GCH_GRANULE_SHIFT))
+        if (check && !bit_set(pl->live_bitmap, off >> GCH_GRANULE_SHIFT))
             return -EINVAL;
         /* fall through */
     case GCH_FROM_WHOLE_BLACK:
@@ -76,25 +78,29 @@ int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out)
     }
 }
 
-static inline int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, gch_build_counters *cnt,
+int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out) { return forward(pl, a, out, 1); }
+
+static inline int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, int check, gch_build_counters *cnt,
                             gch_failure *f)
 {
+    uint64_t fixed = 0;
     for (; slot < end; slot++) {
         uint64_t v = *slot;
         if (v == 0)
             continue;
         uint64_t to;
-        if (gch_forward(pl, v, &to) != 0) {
+        if (forward(pl, v, &to, check) != 0) {
             gch_fail(f, -EINVAL, GCH_OP_FORWARD, (uint64_t)slot);
             return -EINVAL;
         }
         *slot = to;
-        cnt->refs_fixed++;
+        fixed++;
     }
+    cnt->refs_fixed += fixed;
     return 0;
 }
 
-int gch_build_whole(const gch_plan *pl, uint32_t p, gch_build_counters *cnt, gch_failure *f)
+int gch_build_whole(const gch_plan *pl, uint32_t p, int check, gch_build_counters *cnt, gch_failure *f)
 {
     char *page = (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT));
     char *end = page + GCH_PAGE_SIZE;
@@ -105,7 +111,7 @@ int gch_build_whole(const gch_plan *pl, uint32_t p, gch_build_counters *cnt, gch
         uint32_t aux = pl->from_aux[p];
         uint32_t b = GCH_LARGE_REFS_BEGIN(aux), e = GCH_LARGE_REFS_END(aux);
         if (b < e)
-            return fix_slots(pl, (uint64_t *)(page + b), (uint64_t *)(page + e), cnt, f);
+            return fix_slots(pl, (uint64_t *)(page + b), (uint64_t *)(page + e), check, cnt, f);
         return 0;
     }
 
@@ -122,7 +128,7 @@ int gch_build_whole(const gch_plan *pl, uint32_t p, gch_build_counters *cnt, gch
         }
         uint64_t g = ((uint64_t)cur - pl->from_base) >> GCH_GRANULE_SHIFT;
         if (all_live || bit_set(pl->live_bitmap, g)) {
-            if (nrefs && fix_slots(pl, (uint64_t *)(cur + 8), (uint64_t *)(cur + 8 + 8 * nrefs), cnt, f) != 0)
+            if (nrefs && fix_slots(pl, (uint64_t *)(cur + 8), (uint64_t *)(cur + 8 + 8 * nrefs), check, cnt, f) != 0)
                 return -EINVAL;
         } else if (gch_obj_type(cur) != GCH_TYPE_FILLER) {
             /* Dead: keep the page parseable without stale references. */
@@ -141,20 +147,39 @@ static uint32_t next_sparse_page(const gch_plan *pl, uint32_t from)
     return UINT32_MAX;
 }
 
-int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, gch_build_counters *cnt, gch_failure *f)
+/* Offset within page p of the first live granule at or after offset `from`, or GCH_PAGE_SIZE. */
+static inline uint32_t next_live(const uint64_t *bitmap, uint32_t p, uint32_t from)
+{
+    const uint64_t *w = bitmap + (uint64_t)p * GCH_BITMAP_WORDS_PER_PAGE;
+    uint32_t g = from >> GCH_GRANULE_SHIFT;
+    while (g < GCH_GRANULES_PER_PAGE) {
+        uint64_t bits = w[g >> 6] >> (g & 63);
+        if (bits)
+            return (g + (uint32_t)__builtin_ctzll(bits)) << GCH_GRANULE_SHIFT;
+        g = (g | 63) + 1;
+    }
+    return GCH_PAGE_SIZE;
+}
+
+/* The live objects of sparse pages form one stream, packed in address order; the stream enters
+ * page t at the object to_src[t] and leaves it at the first object that does not fit (the
+ * planner's rule). So each object's destination is simply the fill position: no forwarding
+ * lookup per object. Dead objects are skipped through the bitmap without reading them. */
+int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, int check, gch_build_counters *cnt, gch_failure *f)
 {
     uint64_t tbase = pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT);
     uint64_t a = pl->from_base + ((uint64_t)pl->to_src[t] << GCH_GRANULE_SHIFT);
     uint32_t p = (uint32_t)((a - pl->from_base) >> GCH_PAGE_SHIFT);
-    uint64_t fill_end = 0;
+    uint32_t off = (uint32_t)(a & (GCH_PAGE_SIZE - 1));
+    uint64_t fill = 0;
 
     if (p >= pl->from_pages || pl->from_class[p] != GCH_FROM_SPARSE) {
-        gch_fail(f, -EINVAL, GCH_OP_FORWARD, a);
+        gch_fail(f, -EINVAL, GCH_OP_PLAN, a);
         return -EINVAL;
     }
     for (;;) {
-        uint64_t page_end = pl->from_base + ((uint64_t)(p + 1) << GCH_PAGE_SHIFT);
-        if (a >= page_end || gch_obj_type((void *)a) == GCH_TYPE_END) {
+        off = next_live(pl->live_bitmap, p, off);
+        if (off >= GCH_PAGE_SIZE) {
             p = next_sparse_page(pl, p + 1);
             if (p == UINT32_MAX)
                 break;
@@ -163,38 +188,34 @@ int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, gch_build_cou
              * build buffer, so its memory must not be read after that. */
             if ((uint64_t)pl->from_dest[p] >= (uint64_t)(t + 1) * GCH_GRANULES_PER_PAGE)
                 break;
-            a = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
+            off = 0;
             continue;
         }
+        a = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT) + off;
         uint64_t nrefs;
         uint64_t size = gch_obj_size(pl->types, pl->type_count, (void *)a, &nrefs);
-        if (size == 0 || size > page_end - a) {
+        if (size == 0 || off + size > GCH_PAGE_SIZE) {
             gch_fail(f, -EINVAL, GCH_OP_HEADER, a);
             return -EINVAL;
         }
-        if (bit_set(pl->live_bitmap, (a - pl->from_base) >> GCH_GRANULE_SHIFT)) {
+        if (fill + size > GCH_PAGE_SIZE)
+            break; /* the stream continues on the next to-space page */
+        if (check) {
             uint64_t d;
-            if (gch_forward(pl, a, &d) != 0 || d < tbase) {
-                gch_fail(f, -EINVAL, GCH_OP_PLAN, a);
-                return -EINVAL;
-            }
-            if (d >= tbase + GCH_PAGE_SIZE)
-                break; /* the stream continues on the next to-space page */
-            uint64_t at = d - tbase;
-            if (at != fill_end || at + size > GCH_PAGE_SIZE) {
+            if (forward(pl, a, &d, 1) != 0 || d != tbase + fill) {
                 gch_fail(f, -EINVAL, GCH_OP_PLAN, a); /* plan and stream disagree */
                 return -EINVAL;
             }
-            memcpy(dst + at, (const void *)a, size);
-            cnt->bytes_copied += size;
-            if (nrefs && fix_slots(pl, (uint64_t *)(dst + at + 8), (uint64_t *)(dst + at + 8 + 8 * nrefs), cnt, f) != 0)
-                return -EINVAL;
-            fill_end = at + size;
         }
-        a += size;
+        memcpy(dst + fill, (const void *)a, size);
+        cnt->bytes_copied += size;
+        if (nrefs && fix_slots(pl, (uint64_t *)(dst + fill + 8), (uint64_t *)(dst + fill + 8 + 8 * nrefs), check, cnt, f) != 0)
+            return -EINVAL;
+        fill += size;
+        off += (uint32_t)size;
     }
-    if (fill_end < GCH_PAGE_SIZE)
-        memset(dst + fill_end, 0, GCH_PAGE_SIZE - fill_end);
+    if (fill < GCH_PAGE_SIZE)
+        memset(dst + fill, 0, GCH_PAGE_SIZE - fill);
     return 0;
 }
 
@@ -205,7 +226,7 @@ int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint64_t count,
         if (v == 0)
             continue;
         uint64_t to;
-        if (gch_forward(plan, v, &to) != 0) {
+        if (forward(plan, v, &to, 1) != 0) {
             if (bad_index)
                 *bad_index = i;
             return -EINVAL;
@@ -215,7 +236,7 @@ int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint64_t count,
     return 0;
 }
 
-int32_t gch_compact_stw(const gch_plan *pl, gch_compaction_stats *stats)
+int32_t gch_compact_stw(const gch_plan *pl, int32_t check_forwarding, gch_compaction_stats *stats)
 {
     memset(stats, 0, sizeof *stats);
     uint64_t t0 = gch_now_ns(), c0 = gch_thread_cpu_ns();
@@ -225,12 +246,12 @@ int32_t gch_compact_stw(const gch_plan *pl, gch_compaction_stats *stats)
         char *dst = (char *)(pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT));
         if (pl->to_kind[t] == GCH_TO_WHOLE) {
             uint32_t p = pl->to_src[t];
-            if (gch_build_whole(pl, p, &cnt, &f) != 0)
+            if (gch_build_whole(pl, p, check_forwarding, &cnt, &f) != 0)
                 break;
             memcpy(dst, (const void *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT)), GCH_PAGE_SIZE);
             stats->pages_whole++;
         } else {
-            if (gch_build_compacted(pl, t, dst, &cnt, &f) != 0)
+            if (gch_build_compacted(pl, t, dst, check_forwarding, &cnt, &f) != 0)
                 break;
             stats->pages_compacted++;
         }

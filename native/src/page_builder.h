@@ -34,17 +34,17 @@ typedef struct gch_build_counters {
     uint64_t bytes_copied;
 } gch_build_counters;
 
-/* Forwards one from-space address of a live object; 0 on success. */
+/* Forwards one from-space address of a live object, with every check; 0 on success. */
 int gch_forward(const gch_plan *pl, uint64_t from_addr, uint64_t *to_addr);
 
 /* Fixes, in place in from-space, every reference of the live objects on from-page p and
  * turns dead objects into fillers, so the page can be installed as it is. */
-int gch_build_whole(const gch_plan *pl, uint32_t from_page, gch_build_counters *cnt, gch_failure *f);
+int gch_build_whole(const gch_plan *pl, uint32_t from_page, int check_forwarding, gch_build_counters *cnt, gch_failure *f);
 
 /* Packs the live objects that the plan assigns to to-page t into dst (one page), fixing
  * their references, and zeroes the rest of dst. */
-int gch_build_compacted(const gch_plan *pl, uint32_t to_page, char *dst, gch_build_counters *cnt,
-                        gch_failure *f);
+int gch_build_compacted(const gch_plan *pl, uint32_t to_page, char *dst, int check_forwarding,
+                        gch_build_counters *cnt, gch_failure *f);
 
 /* The to-space pages that receive the live objects of sparse from-page p: the page of its
  * first live object and, after a split, the page receiving the rest (possibly far later, since

@@ -108,7 +108,7 @@ internal sealed unsafe partial class Collector
                 planMs = Ms(t);
 
                 to.SetHighWater(_plan.ToPages);
-                native = StopTheWorldCompactor.Run(_nativePlan, (op, a) => Describe(op, a, from, to));
+                native = StopTheWorldCompactor.Run(_nativePlan, _heap.Options.VerifyHeap, (op, a) => Describe(op, a, from, to));
                 ForwardRoots(roots);
                 _plan.WriteToSpaceKinds();
                 _heap.AllocationSpace = to;
@@ -507,6 +507,7 @@ internal sealed unsafe partial class Collector
         StallSampleCapacity = (uint)_heap.Options.StallSampleCapacity,
         DontFork = _heap.Options.DontForkHeap ? 1u : 0u,
         SweepDelayMicros = (uint)Math.Max(0, _heap.Options.SweepDelayMicros),
+        CheckForwarding = _heap.Options.VerifyHeap ? 1u : 0u,
     };
 
     private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)

@@ -9,9 +9,9 @@ namespace GcHeap.Compaction;
 /// </summary>
 internal static unsafe class StopTheWorldCompactor
 {
-    public static NativeCompactionStats Run(NativePlan* plan, Func<int, nint, string> describe)
+    public static NativeCompactionStats Run(NativePlan* plan, bool checkForwarding, Func<int, nint, string> describe)
     {
-        int rc = NativeMethods.CompactStopTheWorld(plan, out var stats);
+        int rc = NativeMethods.CompactStopTheWorld(plan, checkForwarding ? 1 : 0, out var stats);
         if (rc != 0)
         {
             string detail = stats.ErrorOp is 7 or 11 ? " (" + describe(stats.ErrorOp, (nint)stats.ErrorAddr) + ")" : string.Empty;

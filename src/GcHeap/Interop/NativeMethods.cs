@@ -76,7 +76,7 @@ internal static unsafe partial class NativeMethods
     public static partial int ForwardSlots(NativePlan* plan, ulong* slots, ulong count, out ulong badIndex);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compact_stw")]
-    public static partial int CompactStopTheWorld(NativePlan* plan, out NativeCompactionStats stats);
+    public static partial int CompactStopTheWorld(NativePlan* plan, int checkForwarding, out NativeCompactionStats stats);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_create")]
     public static partial int CompactorCreate(in NativeCompactorConfig config, out CompactorSafeHandle compactor);

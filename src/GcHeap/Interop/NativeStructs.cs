@@ -81,6 +81,8 @@ internal struct NativeCompactorConfig
     public uint StallSampleCapacity;
     public uint DontFork;
     public uint SweepDelayMicros;
+    public uint CheckForwarding;
+    public uint Reserved;
 }
 
 /// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>
