@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 8
+#define GCH_ABI_VERSION 10
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -129,6 +129,7 @@ typedef struct gch_compaction_stats {
     uint64_t madvise_calls;
     uint64_t faults_served;     /* missing faults read from the uffd and resolved                */
     uint64_t faults_on_pending; /* ... of which the page had not been built yet                  */
+    uint64_t pages_fault_copied;/* pages installed by COPY because a mutator was waiting for them */
     uint64_t buffers_recycled;  /* compacted pages built in consumed from-space pages            */
     uint64_t buffers_fresh;     /* compacted pages built in the private buffer ring              */
     uint64_t bytes_copied;      /* object bytes memcpy'd into compacted pages                    */
@@ -173,6 +174,11 @@ typedef struct gch_compactor_config {
                                        still served at once), to widen the window in which mutators
                                        touch pages that are not built yet                            */
     uint32_t check_forwarding;      /* 1: cross-check every packed object's position with the plan  */
+    int32_t thread_nice;            /* nice value for the native threads (0: inherit); needs
+                                       CAP_SYS_NICE to go below 0, silently kept otherwise       */
+    uint32_t copy_faulted_pages;    /* MOVE mode: install a page a mutator is waiting for with COPY,
+                                       which needs no TLB shootdown (a single-page MOVE does); its
+                                       source is dropped with from-space at the end of the cycle  */
     uint32_t reserved;
 } gch_compactor_config;
 

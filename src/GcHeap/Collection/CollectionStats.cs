@@ -87,7 +87,7 @@ public sealed class CollectionStats
     /// <summary>Whole pages installed by UFFDIO_MOVE of the page itself: no byte copied.</summary>
     public long PagesZeroCopy { get; init; }
 
-    /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; EBUSY fallbacks with Move).</summary>
+    /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; with Move, EBUSY fallbacks and faulted pages).</summary>
     public long PagesCopied { get; init; }
 
     /// <summary>Pages UFFDIO_MOVE answered EBUSY for, installed by UFFDIO_COPY + MADV_DONTNEED instead.</summary>
@@ -116,6 +116,9 @@ public sealed class CollectionStats
 
     /// <summary>Faults whose page had not been built yet (built out of order on demand).</summary>
     public long FaultsOnPending { get; init; }
+
+    /// <summary>Move backend: pages a mutator was waiting for, installed by UFFDIO_COPY (see <see cref="HeapOptions.CopyFaultedPages"/>). Included in <see cref="PagesCopied"/>.</summary>
+    public long PagesFaultCopied { get; init; }
 
     /// <summary>Compacted pages built in consumed from-space pages.</summary>
     public long BuffersRecycled { get; init; }

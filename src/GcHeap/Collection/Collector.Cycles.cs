@@ -298,12 +298,15 @@ internal sealed unsafe partial class Collector
                 begun = true;
             }
 
-            _plan.WriteToSpaceKinds();
             if (begun)
             {
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
             }
+
+            // Only the next cycle and the verifier read these; writing them after compaction keeps
+            // this thread off the CPU while the native collector serves faults.
+            _plan.WriteToSpaceKinds();
         }
         finally
         {
@@ -508,6 +511,8 @@ internal sealed unsafe partial class Collector
         DontFork = _heap.Options.DontForkHeap ? 1u : 0u,
         SweepDelayMicros = (uint)Math.Max(0, _heap.Options.SweepDelayMicros),
         CheckForwarding = _heap.Options.VerifyHeap ? 1u : 0u,
+        ThreadNice = _heap.Options.CollectorThreadNice,
+        CopyFaultedPages = _heap.Options.CopyFaultedPages ? 1u : 0u,
     };
 
     private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)
@@ -569,6 +574,7 @@ internal sealed unsafe partial class Collector
         CopyIoctls = (long)n.CopyIoctls,
         FaultsServed = (long)n.FaultsServed,
         FaultsOnPending = (long)n.FaultsOnPending,
+        PagesFaultCopied = (long)n.PagesFaultCopied,
         BuffersRecycled = (long)n.BuffersRecycled,
         BuffersFresh = (long)n.BuffersFresh,
         BytesPacked = (long)n.BytesCopied,

@@ -56,6 +56,7 @@ internal struct NativeCompactionStats
     public ulong MadviseCalls;
     public ulong FaultsServed;
     public ulong FaultsOnPending;
+    public ulong PagesFaultCopied;
     public ulong BuffersRecycled;
     public ulong BuffersFresh;
     public ulong BytesCopied;
@@ -82,6 +83,8 @@ internal struct NativeCompactorConfig
     public uint DontFork;
     public uint SweepDelayMicros;
     public uint CheckForwarding;
+    public int ThreadNice;
+    public uint CopyFaultedPages;
     public uint Reserved;
 }
 
