@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "page_builder.h"
 #include "uffd_abi.h"
+#include "uffd_fill.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -179,58 +180,18 @@ static void *reader_main(void *arg)
 
 /* ------------------------------------------------------------------ ioctls with counting */
 
-static int do_move(gch_compactor *c, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
+/* MOVE or COPY with the compactor's counters (the loop itself is gch_uffd_fill). */
+static int do_fill(gch_compactor *c, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
 {
-    uint64_t off = 0;
-    while (off < len) {
-        struct gch_uffdio_move m = {.dst = dst + off, .src = src + off, .len = len - off, .mode = 0, .move = 0};
-        STAT_ADD(c, ioctls, 1);
-        STAT_ADD(c, move_ioctls, 1);
-        if (ioctl(c->cfg.uffd, GCH_UFFDIO_MOVE, &m) == 0) {
-            off = len;
-            break;
-        }
-        int err = errno;
-        if (m.move > 0)
-            off += (uint64_t)m.move;
-        if (err == EAGAIN) {
-            STAT_ADD(c, eagain_retries, 1);
-            if (m.move <= 0)
-                sched_yield();
-            continue;
-        }
-        *done = off;
-        return -err;
-    }
-    *done = off;
-    return 0;
-}
-
-static int do_copy(gch_compactor *c, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
-{
-    uint64_t off = 0;
-    while (off < len) {
-        struct uffdio_copy cp = {.dst = dst + off, .src = src + off, .len = len - off, .mode = 0, .copy = 0};
-        STAT_ADD(c, ioctls, 1);
-        STAT_ADD(c, copy_ioctls, 1);
-        if (ioctl(c->cfg.uffd, UFFDIO_COPY, &cp) == 0) {
-            off = len;
-            break;
-        }
-        int err = errno;
-        if (cp.copy > 0)
-            off += (uint64_t)cp.copy;
-        if (err == EAGAIN) {
-            STAT_ADD(c, eagain_retries, 1);
-            if (cp.copy <= 0)
-                sched_yield();
-            continue;
-        }
-        *done = off;
-        return -err;
-    }
-    *done = off;
-    return 0;
+    gch_fill_counters k = {0, 0};
+    int rc = gch_uffd_fill(c->cfg.uffd, op, dst, src, len, 0, done, &k);
+    STAT_ADD(c, ioctls, k.ioctls);
+    STAT_ADD(c, eagain_retries, k.eagain_retries);
+    if (op == GCH_FILL_MOVE)
+        STAT_ADD(c, move_ioctls, k.ioctls);
+    else if (op == GCH_FILL_COPY)
+        STAT_ADD(c, copy_ioctls, k.ioctls);
+    return rc;
 }
 
 static int do_discard(gch_compactor *c, uint64_t addr, uint64_t len)
@@ -272,8 +233,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
     uint32_t i = 0;
     while (i < n) {
         uint64_t done = 0;
-        int rc = move_mode ? do_move(c, dst + i * P, src + i * P, (n - i) * P, &done)
-                           : do_copy(c, dst + i * P, src + i * P, (n - i) * P, &done);
+        int rc = do_fill(c, move_mode ? GCH_FILL_MOVE : GCH_FILL_COPY, dst + i * P, src + i * P, (n - i) * P, &done);
         uint32_t k = (uint32_t)(done / P);
         account(c, dst_page + i, kinds + i, k, move_mode);
         if (!move_mode && k && src_in_from_space(c, src + i * P) && do_discard(c, src + i * P, k * P) != 0)
@@ -301,7 +261,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
              * then drop the source so nothing is left behind. */
             STAT_ADD(c, ebusy_fallbacks, 1);
             uint64_t d2 = 0;
-            int rc2 = do_copy(c, dst + i * P, src + i * P, P, &d2);
+            int rc2 = do_fill(c, GCH_FILL_COPY, dst + i * P, src + i * P, P, &d2);
             if (rc2 == -EEXIST) {
                 STAT_ADD(c, eexist, 1);
             } else if (rc2 != 0) {
@@ -316,8 +276,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
         } else if (move_mode && rc == -ENOENT) {
             /* Source page never touched (e.g. the unwritten tail of a large array). */
             uint64_t d2 = 0;
-            STAT_ADD(c, ioctls, 1);
-            int rc2 = gch_uffd_zeropage(c->cfg.uffd, dst + i * P, P, 0, &d2);
+            int rc2 = do_fill(c, GCH_FILL_ZEROPAGE, dst + i * P, 0, P, &d2);
             if (rc2 != 0 && rc2 != -EEXIST) {
                 gch_fail(&c->fail, rc2, GCH_OP_ZEROPAGE, dst + i * P);
                 return -1;

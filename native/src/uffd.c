@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "gcheap_native.h"
 #include "uffd_abi.h"
+#include "uffd_fill.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,83 +120,78 @@ int32_t gch_uffd_unregister(int32_t fd, uint64_t addr, uint64_t len)
     return ioctl(fd, UFFDIO_UNREGISTER, &range) == 0 ? 0 : -errno;
 }
 
-/* Both MOVE and COPY report partial progress as EAGAIN with a positive byte count in the
- * out field (move/copy), or -errno there when nothing was done. Resume until done. */
-int32_t gch_uffd_move(int32_t fd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, uint64_t *done)
+/* One ioctl of the given kind over [off, len); returns 0 or -errno and the bytes it reports
+ * done in *progress (MOVE, COPY and ZEROPAGE report partial progress in their out field). */
+static int fill_once(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, int64_t *progress)
+{
+    int rc;
+    switch (op) {
+    case GCH_FILL_MOVE: {
+        struct gch_uffdio_move m = {.dst = dst, .src = src, .len = len, .mode = mode, .move = 0};
+        rc = ioctl(fd, GCH_UFFDIO_MOVE, &m);
+        *progress = m.move;
+        break;
+    }
+    case GCH_FILL_COPY: {
+        struct uffdio_copy c = {.dst = dst, .src = src, .len = len, .mode = mode, .copy = 0};
+        rc = ioctl(fd, UFFDIO_COPY, &c);
+        *progress = c.copy;
+        break;
+    }
+    default: {
+        struct uffdio_zeropage z = {.range = {.start = dst, .len = len}, .mode = mode, .zeropage = 0};
+        rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
+        *progress = z.zeropage;
+        break;
+    }
+    }
+    return rc == 0 ? 0 : -errno;
+}
+
+int gch_uffd_fill(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, uint64_t *done,
+                  gch_fill_counters *counters)
 {
     uint64_t off = 0;
     int spins = 0;
+    int rc = 0;
     while (off < len) {
-        struct gch_uffdio_move m = {.dst = dst + off, .src = src + off, .len = len - off, .mode = mode, .move = 0};
-        if (ioctl(fd, GCH_UFFDIO_MOVE, &m) == 0) {
+        int64_t progress = 0;
+        if (counters)
+            counters->ioctls++;
+        rc = fill_once(fd, op, dst + off, op == GCH_FILL_ZEROPAGE ? 0 : src + off, len - off, mode, &progress);
+        if (rc == 0) {
             off = len;
             break;
         }
-        int err = errno;
-        if (m.move > 0)
-            off += (uint64_t)m.move;
-        if (err == EAGAIN) {
-            if (m.move <= 0 && ++spins > 64)
-                sched_yield();
-            continue;
-        }
-        if (done)
-            *done = off;
-        return -err;
+        if (progress > 0)
+            off += (uint64_t)progress;
+        if (rc != -EAGAIN)
+            break;
+        /* partial progress: resume the rest */
+        if (counters)
+            counters->eagain_retries++;
+        if (progress <= 0 && ++spins > 64)
+            sched_yield();
+        rc = 0;
     }
     if (done)
         *done = off;
-    return 0;
+    return rc;
+}
+
+int32_t gch_uffd_move(int32_t fd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, uint64_t *done)
+{
+    return gch_uffd_fill(fd, GCH_FILL_MOVE, dst, src, len, mode, done, NULL);
 }
 
 int32_t gch_uffd_copy(int32_t fd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, uint64_t *done)
 {
-    uint64_t off = 0;
-    int spins = 0;
-    while (off < len) {
-        struct uffdio_copy c = {.dst = dst + off, .src = src + off, .len = len - off, .mode = mode, .copy = 0};
-        if (ioctl(fd, UFFDIO_COPY, &c) == 0) {
-            off = len;
-            break;
-        }
-        int err = errno;
-        if (c.copy > 0)
-            off += (uint64_t)c.copy;
-        if (err == EAGAIN) {
-            if (c.copy <= 0 && ++spins > 64)
-                sched_yield();
-            continue;
-        }
-        if (done)
-            *done = off;
-        return -err;
-    }
-    if (done)
-        *done = off;
-    return 0;
+    return gch_uffd_fill(fd, GCH_FILL_COPY, dst, src, len, mode, done, NULL);
 }
 
 int32_t gch_uffd_zeropage(int32_t fd, uint64_t dst, uint64_t len, uint64_t mode, uint64_t *done)
 {
-    uint64_t off = 0;
-    while (off < len) {
-        struct uffdio_zeropage z = {.range = {.start = dst + off, .len = len - off}, .mode = mode, .zeropage = 0};
-        if (ioctl(fd, UFFDIO_ZEROPAGE, &z) == 0) {
-            off = len;
-            break;
-        }
-        int err = errno;
-        if (z.zeropage > 0)
-            off += (uint64_t)z.zeropage;
-        if (err == EAGAIN)
-            continue;
-        if (done)
-            *done = off;
-        return -err;
-    }
-    if (done)
-        *done = off;
-    return 0;
+    return gch_uffd_fill(fd, GCH_FILL_ZEROPAGE, dst, 0, len, mode, done, NULL);
 }
 
 int32_t gch_uffd_wake(int32_t fd, uint64_t addr, uint64_t len)

@@ -94,18 +94,8 @@ internal sealed unsafe partial class Collector
                 var roots = CaptureRoots();
                 ulong before = _heap.Options.VerifyHeap ? GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum : 0;
 
-                long t = Stopwatch.GetTimestamp();
-                _marker.Begin(from, hw);
-                GreyRoots(roots);
-                _marker.Drain();
-                markMs = Ms(t);
-
-                t = Stopwatch.GetTimestamp();
-                _plan.Reset(from, to);
-                _planner.Begin(_plan, _heap.Options.DensePageThreshold);
-                _planner.Plan(0, hw, black: false);
+                (markMs, planMs) = MarkAndPlanStopped(from, to, hw, roots);
                 *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
-                planMs = Ms(t);
 
                 to.SetHighWater(_plan.ToPages);
                 native = StopTheWorldCompactor.Run(_nativePlan, _heap.Options.VerifyHeap, (op, a) => Describe(op, a, from, to));
@@ -214,17 +204,8 @@ internal sealed unsafe partial class Collector
                     var roots = CaptureRoots();
                     if (!concurrentMark)
                     {
-                        long t = Stopwatch.GetTimestamp();
                         hwMark = hwFlip;
-                        _marker.Begin(from, hwFlip);
-                        GreyRoots(roots);
-                        _marker.Drain();
-                        markMs = Ms(t);
-                        t = Stopwatch.GetTimestamp();
-                        _plan.Reset(from, to);
-                        _planner.Begin(_plan, _heap.Options.DensePageThreshold);
-                        _planner.Plan(0, hwFlip, black: false);
-                        planMs = Ms(t);
+                        (markMs, planMs) = MarkAndPlanStopped(from, to, hwFlip, roots);
                     }
                     else
                     {
@@ -365,6 +346,21 @@ internal sealed unsafe partial class Collector
     {
         _pauseSteps.Add((name, Ms(since)));
         since = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Marks from the roots and plans pages [0, pages) with the world stopped; returns both times in ms.</summary>
+    private (double MarkMs, double PlanMs) MarkAndPlanStopped(Space from, Space to, int pages, RootSet roots)
+    {
+        long t = Stopwatch.GetTimestamp();
+        _marker.Begin(from, pages);
+        GreyRoots(roots);
+        _marker.Drain();
+        double markMs = Ms(t);
+        t = Stopwatch.GetTimestamp();
+        _plan.Reset(from, to);
+        _planner.Begin(_plan, _heap.Options.DensePageThreshold);
+        _planner.Plan(0, pages, black: false);
+        return (markMs, Ms(t));
     }
 
     private void ConcurrentMark()
