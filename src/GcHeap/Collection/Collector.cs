@@ -22,6 +22,7 @@ internal sealed partial class Collector : IDisposable
     private CollectionReason _pendingReason;
     private bool _shutdown;
     private Exception? _failure;
+    private long _failedCycle;
     private CollectionStats? _last;
     private long _pagesSinceCycle;
     private long _triggerPages;
@@ -99,6 +100,11 @@ internal sealed partial class Collector : IDisposable
             while (_completed < target && _failure is null && !_shutdown)
             {
                 Monitor.Wait(_lock);
+            }
+
+            if (_failure is not null && _failedCycle >= target)
+            {
+                throw new GcCollectionFailedException("The collection failed; the heap cannot be used any more: " + _failure.Message, _failure);
             }
 
             ThrowIfUnusable();
@@ -255,6 +261,7 @@ internal sealed partial class Collector : IDisposable
                 lock (_lock)
                 {
                     _failure = e;
+                    _failedCycle = _started;
                     Monitor.PulseAll(_lock);
                 }
 

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace GcHeap.Tests;
+
+/// <summary>
+/// The experiment runner, run for real as a separate process: its output and its JSON must be
+/// exact and honest on every backend (it is what the README's numbers come from).
+/// </summary>
+public class RunnerTests
+{
+    private const string BinaryTreesDepth10 =
+        "stretch tree of depth 11\t check: 4095\n" +
+        "1024\t trees of depth 4\t check: 31744\n" +
+        "256\t trees of depth 6\t check: 32512\n" +
+        "64\t trees of depth 8\t check: 32704\n" +
+        "16\t trees of depth 10\t check: 32752\n" +
+        "long lived tree of depth 10\t check: 2047\n";
+
+    [Theory]
+    [InlineData("move")]
+    [InlineData("copy")]
+    [InlineData("stw")]
+    [InlineData("dotnet")]
+    public void BinaryTreesPrintsTheBenchmarksGameOutputOnEveryBackend(string backend)
+    {
+        // A 2 MiB heap, so that GcHeap collects (and verifies) during the run.
+        using var json = new TempFile();
+        var (code, stdout, stderr) = Run($"binary-trees --depth 10 --backend {backend} --heap-mb 2 --verify -q --json {json.Path}");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(BinaryTreesDepth10, stdout);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json.Path));
+        var r = doc.RootElement;
+        Assert.Equal("binary-trees", r.GetProperty("workload").GetString());
+        Assert.Equal(backend, r.GetProperty("backend").GetString());
+        Assert.True(r.GetProperty("elapsed_ms").GetDouble() > 0);
+        Assert.True(r.GetProperty("rss_peak_bytes").GetInt64() > 0);
+        if (backend == "dotnet")
+        {
+            Assert.Equal(JsonValueKind.Null, r.GetProperty("verified").ValueKind); // not a GcHeap run: not claimed
+            Assert.True(r.GetProperty("dotnet").GetProperty("agree").GetBoolean());
+        }
+        else
+        {
+            Assert.True(r.GetProperty("gc_count").GetInt32() > 0);
+            Assert.True(r.GetProperty("verified").GetBoolean());
+            Assert.Equal(r.GetProperty("pauses_ms").GetArrayLength(), r.GetProperty("pause_kinds").GetArrayLength());
+        }
+    }
+
+    [Fact]
+    public void FragmentRecordsEveryFigureOfAConcurrentRun()
+    {
+        using var json = new TempFile();
+        var (code, _, stderr) = Run($"fragment --backend move --live-mb 16 --seconds 1 --threads 2 --collections 2 --verify -q --json {json.Path}");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json.Path));
+        var r = doc.RootElement;
+        Assert.True(r.GetProperty("verified").GetBoolean());
+        Assert.True(r.GetProperty("gc_count").GetInt32() >= 2);
+        foreach (var field in new[] { "pages_moved", "pages_zero_copy", "pages_copied", "ebusy_fallbacks", "ioctls", "faults_served", "collector_ms", "max_pause_ms", "p99_pause_ms", "live_bytes", "rss_after_bytes" })
+        {
+            Assert.NotEqual(JsonValueKind.Null, r.GetProperty(field).ValueKind);
+        }
+
+        Assert.True(r.GetProperty("pages_zero_copy").GetInt64() > 0);
+        Assert.Equal(0, r.GetProperty("workload_metrics").GetProperty("data_errors").GetInt64());
+    }
+
+    private static (int Code, string Stdout, string Stderr) Run(string arguments)
+    {
+        string dll = Path.Combine(RepoRoot(), "experiments", "GcHeap.Experiments", "bin", Configuration, "net10.0", "GcHeap.Experiments.dll");
+        Assert.True(File.Exists(dll), $"the runner was not built: {dll}");
+        var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "the runner did not finish");
+        return (p.ExitCode, stdout, stderr.Result);
+    }
+
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "GcHeap.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("GcHeap.sln not found above the test assembly.");
+    }
+
+    private sealed class TempFile : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"gcheap-runner-{Guid.NewGuid():N}.json");
+
+        public void Dispose() => File.Delete(Path);
+    }
+}
