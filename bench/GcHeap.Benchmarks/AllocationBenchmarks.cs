@@ -1,0 +1,126 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+
+namespace GcHeap.Benchmarks;
+
+/// <summary>
+/// Suite 1: allocation. GcHeap's <c>Allocate</c> / <c>AllocateArray</c> against <c>new</c> of the
+/// equivalent .NET class or array.
+/// <para>What a GcHeap number measures: one allocation (bump pointer in a one-page TLAB, or a page
+/// run for objects over 2 KiB), the local handle it returns, and 1/<see cref="Batch"/> of opening
+/// and closing the handle scope that frees those handles (the batched benchmarks: a scope per
+/// batch of <see cref="Batch"/> allocations, <c>OperationsPerInvoke = Batch</c>, so the result is
+/// per allocation). The <c>_ScopePerOp</c> variant opens and closes a scope around every single
+/// allocation, the worst case for handle scopes.</para>
+/// <para>Collections are included on both sides, as they would be in a program: .NET runs its
+/// gen0 collections, GcHeap its background collections, started every
+/// <see cref="TriggerBytes"/> allocated (the objects are garbage as soon as their scope closes, so
+/// each collection finds at most one batch live, but it does return every page to the kernel,
+/// and fresh pages are zero-filled on first touch). The heap is large enough that an allocation
+/// never waits for a full heap.</para>
+/// <para>The Allocated column counts managed memory only (process-wide, the collector thread
+/// included): GcHeap objects live in native memory, so it shows what the API costs the .NET heap.</para>
+/// </summary>
+[MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
+public class AllocationBenchmarks
+{
+    /// <summary>Allocations per handle scope in the batched GcHeap benchmarks.</summary>
+    public const int Batch = 1024;
+
+    /// <summary>Elements of the small array (long[16]: GcHeap 136 bytes, .NET 152 bytes).</summary>
+    public const int SmallArrayLength = 16;
+
+    /// <summary>Bytes of the large byte array: over GcHeap's 2 KiB small-object limit, one page with its header; .NET's small object heap.</summary>
+    public const int LargeArrayBytes = 4000;
+
+    /// <summary>Background collection trigger: a collection per 64 MiB allocated.</summary>
+    public const long TriggerBytes = 64L << 20;
+
+    private Heap _heap = null!;
+    private Mutator _m = null!;
+    private GcTypes _types = null!;
+    private GcType _byteArray = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _heap = new Heap(new HeapOptions
+        {
+            MaxHeapBytes = 1L << 30,
+            BackgroundCollection = true,
+            CollectionTriggerBytes = TriggerBytes,
+        });
+        _types = new GcTypes(_heap);
+        _byteArray = _heap.Types.ByteArray;
+        _m = _heap.AttachCurrentThread("benchmark");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        var history = _heap.History;
+        Console.WriteLine($"// GcHeap: backend {_heap.Backend}, {_heap.CollectionCount} collections, " +
+            $"median cycle {ExtraStats.Median(history.Select(s => s.CycleMs)):F2} ms, median total pause {ExtraStats.Median(history.Select(s => s.TotalPauseMs)):F3} ms");
+        if (_heap.LastCollection is { } last)
+        {
+            Console.WriteLine("// GcHeap last collection: " + last);
+        }
+
+        _m.Dispose();
+        _heap.Dispose();
+    }
+
+    // ------------------------------------------------------------ small object
+
+    [Benchmark(Baseline = true), BenchmarkCategory("SmallObject")]
+    public NetSmall Net_SmallObject() => new();
+
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SmallObject")]
+    public void GcHeap_SmallObject()
+    {
+        using var scope = _m.OpenScope();
+        for (int i = 0; i < Batch; i++)
+        {
+            _m.Allocate(_types.Small);
+        }
+    }
+
+    [Benchmark, BenchmarkCategory("SmallObject")]
+    public GcRef GcHeap_SmallObject_ScopePerOp()
+    {
+        using var scope = _m.OpenScope();
+        return _m.Allocate(_types.Small);
+    }
+
+    // ------------------------------------------------------------ small array
+
+    [Benchmark(Baseline = true), BenchmarkCategory("SmallArray")]
+    public long[] Net_SmallArray() => new long[SmallArrayLength];
+
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SmallArray")]
+    public void GcHeap_SmallArray()
+    {
+        using var scope = _m.OpenScope();
+        for (int i = 0; i < Batch; i++)
+        {
+            _m.AllocateArray(_types.LongArray, SmallArrayLength);
+        }
+    }
+
+    // ------------------------------------------------------------ large byte array
+
+    [Benchmark(Baseline = true), BenchmarkCategory("LargeByteArray")]
+    public byte[] Net_LargeByteArray() => new byte[LargeArrayBytes];
+
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("LargeByteArray")]
+    public void GcHeap_LargeByteArray()
+    {
+        using var scope = _m.OpenScope();
+        for (int i = 0; i < Batch; i++)
+        {
+            _m.AllocateArray(_byteArray, LargeArrayBytes);
+        }
+    }
+}
