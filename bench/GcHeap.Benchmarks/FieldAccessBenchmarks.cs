@@ -5,75 +5,81 @@ namespace GcHeap.Benchmarks;
 
 /// <summary>
 /// Suite 2: field and element access through the handle API against plain .NET field and array
-/// access, one operation per benchmark invocation (BenchmarkDotNet subtracts the cost of its own
-/// call). A GcHeap access is: a safepoint poll and the owning-thread check, resolving the handle
+/// access. Each invocation touches <see cref="N"/> different objects (or the <see cref="N"/>
+/// elements of one array) in a loop and results are per access (<c>OperationsPerInvoke = N</c>):
+/// a single .NET field access is too cheap to tell apart from BenchmarkDotNet's empty method,
+/// so it would get no ratio, and a loop over one object would let the JIT hoist the .NET load.
+/// Both sides pay the same loop: walking a managed array of object references (.NET) or of
+/// handles (GcHeap, 8 bytes each too) and summing or counting what they read.
+/// <para>A GcHeap access is: a safepoint poll and the owning-thread check, resolving the handle
 /// (bounds, version and segment checks, one load of the slot), the field's type check (or the
-/// array's kind and bounds check), then the load or store itself.
+/// array's kind and bounds check), then the load or store itself.</para>
 /// <para>Reading a reference creates a local handle, so it needs a handle scope: the
-/// <c>_Batched</c> benchmarks read <see cref="Batch"/> times in one scope (per-read result), the
-/// <c>_ScopePerOp</c> one opens and closes a scope around every read, and
-/// <c>GcHeap_IsNullRef</c> reads the field without creating a handle.</para>
-/// <para>None of these allocate managed memory: the Allocated column must show "-".
-/// No collection runs (nothing is allocated in the loop; background collection is off), so the
-/// write barrier is off, as it is outside concurrent marking.</para>
+/// <c>_Batched</c> benchmarks read all <see cref="N"/> in one scope, <c>_ScopePerOp</c> opens and
+/// closes a scope around every read, and <c>GcHeap_IsNullRef</c> reads the field without
+/// creating a handle.</para>
+/// <para>None of these allocate managed memory: the Allocated column must show "-". No
+/// collection runs (nothing is allocated; background collection is off), so the write barrier
+/// is off, as it is outside concurrent marking.</para>
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class FieldAccessBenchmarks
 {
-    /// <summary>Reference reads per handle scope in the batched benchmarks.</summary>
-    public const int Batch = 256;
-
-    private const int ArrayLength = 64;
+    /// <summary>Objects (and array elements) accessed per invocation.</summary>
+    public const int N = 256;
 
     private Heap _heap = null!;
     private Mutator _m = null!;
-    private GcTypes _types = null!;
     private GcRefField _next;
     private GcField<long> _value;
-    private GcRef _obj;
+    private GcRef[] _objs = null!;
     private GcRef _target;
     private GcRef _longs;
     private GcRef _refs;
 
-    private NetNode _net = null!;
+    private NetNode[] _nets = null!;
     private NetNode _netTarget = null!;
     private long[] _netLongs = null!;
     private NetNode[] _netRefs = null!;
 
-    // Not constants, so that neither side gets its bounds check folded away.
-    private int _index = 17;
     private long _v = 42;
 
     [GlobalSetup]
     public void Setup()
     {
         _heap = new Heap(new HeapOptions { MaxHeapBytes = 64L << 20, BackgroundCollection = false });
-        _types = new GcTypes(_heap);
-        _next = _types.Next;
-        _value = _types.Value;
+        var types = new GcTypes(_heap);
+        _next = types.Next;
+        _value = types.Value;
         _m = _heap.AttachCurrentThread("benchmark");
 
         // Local handles opened outside any scope: they stay valid for the whole run.
-        _obj = _m.Allocate(_types.Node);
-        _target = _m.Allocate(_types.Node);
-        _m.SetRef(_obj, _next, _target);
-        _m.Set(_obj, _value, 7);
-        _longs = _m.AllocateArray(_types.LongArray, ArrayLength);
-        _refs = _m.AllocateArray(_heap.Types.ReferenceArray, ArrayLength);
-        for (int i = 0; i < ArrayLength; i++)
+        _target = _m.Allocate(types.Node);
+        _objs = new GcRef[N];
+        for (int i = 0; i < N; i++)
+        {
+            _objs[i] = _m.Allocate(types.Node);
+            _m.SetRef(_objs[i], _next, _target);
+            _m.Set(_objs[i], _value, i);
+        }
+
+        _longs = _m.AllocateArray(types.LongArray, N);
+        _refs = _m.AllocateArray(_heap.Types.ReferenceArray, N);
+        for (int i = 0; i < N; i++)
         {
             _m.SetItem(_longs, i, (long)i);
             _m.SetElement(_refs, i, _target);
         }
 
         _netTarget = new NetNode();
-        _net = new NetNode { Next = _netTarget, Value = 7 };
-        _netLongs = new long[ArrayLength];
-        _netRefs = new NetNode[ArrayLength];
-        for (int i = 0; i < ArrayLength; i++)
+        _nets = new NetNode[N];
+        _netLongs = new long[N];
+        _netRefs = new NetNode[N];
+        for (int i = 0; i < N; i++)
         {
+            _nets[i] = new NetNode { Next = _netTarget, Value = i };
             _netLongs[i] = i;
             _netRefs[i] = _netTarget;
         }
@@ -88,75 +94,231 @@ public class FieldAccessBenchmarks
 
     // ------------------------------------------------------------ long field
 
-    [Benchmark(Baseline = true), BenchmarkCategory("ReadLong")]
-    public long Net_ReadLong() => _net.Value;
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ReadLong")]
+    public long Net_ReadLong()
+    {
+        long sum = 0;
+        foreach (var n in _nets)
+        {
+            sum += n.Value;
+        }
 
-    [Benchmark, BenchmarkCategory("ReadLong")]
-    public long GcHeap_ReadLong() => _m.Get(_obj, _value);
+        return sum;
+    }
 
-    [Benchmark(Baseline = true), BenchmarkCategory("WriteLong")]
-    public void Net_WriteLong() => _net.Value = _v;
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadLong")]
+    public long GcHeap_ReadLong()
+    {
+        Mutator m = _m;
+        GcField<long> value = _value;
+        long sum = 0;
+        foreach (var h in _objs)
+        {
+            sum += m.Get(h, value);
+        }
 
-    [Benchmark, BenchmarkCategory("WriteLong")]
-    public void GcHeap_WriteLong() => _m.Set(_obj, _value, _v);
+        return sum;
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
+    public void Net_WriteLong()
+    {
+        long v = _v;
+        foreach (var n in _nets)
+        {
+            n.Value = v;
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
+    public void GcHeap_WriteLong()
+    {
+        Mutator m = _m;
+        GcField<long> value = _value;
+        long v = _v;
+        foreach (var h in _objs)
+        {
+            m.Set(h, value, v);
+        }
+    }
 
     // ------------------------------------------------------------ reference field
 
-    [Benchmark(Baseline = true), BenchmarkCategory("ReadRef")]
-    public NetNode? Net_ReadRef() => _net.Next;
-
-    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("ReadRef")]
-    public void GcHeap_ReadRef_Batched()
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public int Net_ReadRef()
     {
-        using var scope = _m.OpenScope();
-        for (int i = 0; i < Batch; i++)
+        int count = 0;
+        foreach (var n in _nets)
         {
-            _m.GetRef(_obj, _next);
+            if (n.Next is not null)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public int GcHeap_ReadRef_Batched()
+    {
+        Mutator m = _m;
+        GcRefField next = _next;
+        int count = 0;
+        using var scope = m.OpenScope();
+        foreach (var h in _objs)
+        {
+            if (!m.GetRef(h, next).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public int GcHeap_ReadRef_ScopePerOp()
+    {
+        Mutator m = _m;
+        GcRefField next = _next;
+        int count = 0;
+        foreach (var h in _objs)
+        {
+            using var scope = m.OpenScope();
+            if (!m.GetRef(h, next).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public int GcHeap_IsNullRef()
+    {
+        Mutator m = _m;
+        GcRefField next = _next;
+        int count = 0;
+        foreach (var h in _objs)
+        {
+            if (!m.IsNullRef(h, next))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WriteRef")]
+    public void Net_WriteRef()
+    {
+        NetNode target = _netTarget;
+        foreach (var n in _nets)
+        {
+            n.Next = target;
         }
     }
 
-    [Benchmark, BenchmarkCategory("ReadRef")]
-    public GcRef GcHeap_ReadRef_ScopePerOp()
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteRef")]
+    public void GcHeap_WriteRef()
     {
-        using var scope = _m.OpenScope();
-        return _m.GetRef(_obj, _next);
+        Mutator m = _m;
+        GcRefField next = _next;
+        GcRef target = _target;
+        foreach (var h in _objs)
+        {
+            m.SetRef(h, next, target);
+        }
     }
-
-    [Benchmark, BenchmarkCategory("ReadRef")]
-    public bool GcHeap_IsNullRef() => _m.IsNullRef(_obj, _next);
-
-    [Benchmark(Baseline = true), BenchmarkCategory("WriteRef")]
-    public void Net_WriteRef() => _net.Next = _netTarget;
-
-    [Benchmark, BenchmarkCategory("WriteRef")]
-    public void GcHeap_WriteRef() => _m.SetRef(_obj, _next, _target);
 
     // ------------------------------------------------------------ long[] elements
 
-    [Benchmark(Baseline = true), BenchmarkCategory("ArrayGet")]
-    public long Net_ArrayGet() => _netLongs[_index];
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ArrayGet")]
+    public long Net_ArrayGet()
+    {
+        long[] array = _netLongs;
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += array[i];
+        }
 
-    [Benchmark, BenchmarkCategory("ArrayGet")]
-    public long GcHeap_ArrayGet() => _m.GetItem<long>(_longs, _index);
+        return sum;
+    }
 
-    [Benchmark(Baseline = true), BenchmarkCategory("ArraySet")]
-    public void Net_ArraySet() => _netLongs[_index] = _v;
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ArrayGet")]
+    public long GcHeap_ArrayGet()
+    {
+        Mutator m = _m;
+        GcRef array = _longs;
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += m.GetItem<long>(array, i);
+        }
 
-    [Benchmark, BenchmarkCategory("ArraySet")]
-    public void GcHeap_ArraySet() => _m.SetItem(_longs, _index, _v);
+        return sum;
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ArraySet")]
+    public void Net_ArraySet()
+    {
+        long[] array = _netLongs;
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            array[i] = v + i;
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ArraySet")]
+    public void GcHeap_ArraySet()
+    {
+        Mutator m = _m;
+        GcRef array = _longs;
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            m.SetItem(array, i, v + i);
+        }
+    }
 
     // ------------------------------------------------------------ reference array elements (reads; stores are in the barrier suite)
 
-    [Benchmark(Baseline = true), BenchmarkCategory("RefArrayGet")]
-    public NetNode Net_RefArrayGet() => _netRefs[_index];
-
-    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("RefArrayGet")]
-    public void GcHeap_RefArrayGet_Batched()
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("RefArrayGet")]
+    public int Net_RefArrayGet()
     {
-        using var scope = _m.OpenScope();
-        for (int i = 0; i < Batch; i++)
+        NetNode[] array = _netRefs;
+        int count = 0;
+        for (int i = 0; i < N; i++)
         {
-            _m.GetElement(_refs, _index);
+            if (array[i] is not null)
+            {
+                count++;
+            }
         }
+
+        return count;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("RefArrayGet")]
+    public int GcHeap_RefArrayGet_Batched()
+    {
+        Mutator m = _m;
+        GcRef array = _refs;
+        int count = 0;
+        using var scope = m.OpenScope();
+        for (int i = 0; i < N; i++)
+        {
+            if (!m.GetElement(array, i).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 }

@@ -15,6 +15,9 @@ namespace GcHeap.Benchmarks;
 /// <item><c>GcHeap_*_BarrierOff</c>: the store as a program pays it outside concurrent marking:
 /// poll, two handle resolutions, the field's type check (array: kind and bounds check), one
 /// load of <c>Mutator.BarrierActive</c> and the store.</item>
+/// <item><c>GcHeap_SetLong_SameLoop</c>: the same loop storing a long field instead (no value
+/// handle to resolve, no barrier): SetRef_BarrierOff minus this is what a reference store adds
+/// (resolving the value handle, the null test and the barrier flag test).</item>
 /// <item><c>GcHeap_*_BarrierOn</c>: the same with <c>BarrierActive</c> set, as during concurrent
 /// marking: each store also loads the old value and appends it to the thread's SATB buffer (1,024
 /// entries); a full buffer is published to the collector's queue and a fresh one taken from the
@@ -40,6 +43,7 @@ public class WriteBarrierBenchmarks
     private Heap _heap = null!;
     private Mutator _m = null!;
     private GcRefField _next;
+    private GcField<long> _value;
     private GcRef _obj;
     private GcRef _a;
     private GcRef _b;
@@ -57,6 +61,7 @@ public class WriteBarrierBenchmarks
         _heap = new Heap(new HeapOptions { MaxHeapBytes = 64L << 20, BackgroundCollection = false });
         var types = new GcTypes(_heap);
         _next = types.Next;
+        _value = types.Value;
         _m = _heap.AttachCurrentThread("benchmark");
         _obj = _m.Allocate(types.Node);
         _a = _m.Allocate(types.Node);
@@ -103,6 +108,23 @@ public class WriteBarrierBenchmarks
 
     [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SetRef")]
     public void GcHeap_SetRef_BarrierOff() => SetRefLoop();
+
+    /// <summary>Reference point: the same loop storing a long field with Set&lt;long&gt; (no value handle, no barrier).</summary>
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SetRef")]
+    public void GcHeap_SetLong_SameLoop()
+    {
+        Mutator m = _m;
+        GcRef obj = _obj;
+        GcField<long> value = _value;
+        long x = 1, y = 2;
+        for (int i = 0; i < Batch; i++)
+        {
+            m.Set(obj, value, x);
+            (x, y) = (y, x);
+        }
+
+        RecycleSatb();
+    }
 
     [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SetRef")]
     public void GcHeap_SetRef_BarrierOn() => SetRefLoop();
