@@ -10,11 +10,6 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args is ["repro-split-gap"])
-        {
-            return CoreRepros.SplitGap();
-        }
-
         // Extra columns (collection pauses) are passed from the benchmark processes through files
         // in a temporary folder; a new run starts from an empty folder.
         ExtraStats.Reset();
