@@ -47,6 +47,7 @@ internal static class CaseRunner
         var settings = new RunSettings { Backend = backend };
         using var heap = new Heap(new HeapOptions
         {
+            RecordFaultStallSamples = true,
             Backend = settings.GcBackend,
             MaxHeapBytes = s.HeapLimitBytes(liveMb),
             BackgroundCollection = false,

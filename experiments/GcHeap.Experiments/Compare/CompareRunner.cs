@@ -6,6 +6,8 @@ namespace GcHeap.Experiments.Compare;
 /// <summary>Runs every (size, backend) case in this process, one after another, and analyses them.</summary>
 internal static class CompareRunner
 {
+    private const int WarmUpMb = 8;
+
     public static CompareReport Run(CompareSettings s, string command)
     {
         var report = new CompareReport
@@ -27,6 +29,14 @@ internal static class CompareRunner
         };
         RunProgress.Run(s.Quiet, progress =>
         {
+            // One small unreported case per backend first, so that the first measured case does
+            // not pay the process's JIT and first-touch costs that later ones do not.
+            foreach (var backend in s.Backends.Where(b => b != Workloads.RunBackend.Dotnet))
+            {
+                progress.Phase($"warm-up on {Workloads.RunSettings.Name(backend)}", 1);
+                CaseRunner.Run(s with { Collections = 1, Quiet = true }, WarmUpMb, backend, progress);
+            }
+
             foreach (int size in s.SizesMb)
             {
                 foreach (var backend in s.Backends)
@@ -48,6 +58,7 @@ internal static class CompareRunner
         report.Notes.Add("flip_pause_ms_max: largest CollectionStats.FlipPauseMs (the Flip pause of Move/Copy, the Full pause of StopTheWorld). max_pause_ms: largest pause of any kind.");
         report.Notes.Add("collector_throughput_gb_s = sum(BytesMoved) / sum(CompactMs), 10^9 bytes per second; compact_ms is the compactor's wall time, collector_cpu_ms its CPU time.");
         report.Notes.Add(UffdTotals.StallNote);
+        report.Notes.Add($"Before the measured cases, one unreported {WarmUpMb} MiB case per GcHeap backend warms the process up (JIT, first-touch).");
         report.Notes.Add("rss_peak_bytes is VmHWM after resetting it (/proc/self/clear_refs) at the start of the case; null when the reset failed.");
         return report;
     }

@@ -136,7 +136,11 @@ internal static class DotnetParentHarness
         };
         measurements.External = external;
         result.PausesMs = external.PausesMs;
-        result.PauseKinds = [.. kept.Select(p => p.Generation >= 0 ? $"dotnet gen{p.Generation}" : "dotnet")];
+        // Every runtime suspension stops the threads and counts as a pause; only those the runtime
+        // made for a GC are labelled with the GC's generation.
+        result.PauseKinds = [.. kept.Select(p => p.SuspendReason is "SuspendForGC" or "SuspendForGCPrep" && p.Generation >= 0
+            ? $"dotnet gen{p.Generation}"
+            : $"dotnet suspension ({p.SuspendReason})")];
         result.GcCount = external.GcCount;
         ResultFiller.FillPauseSummary(result);
         if (error is not null)

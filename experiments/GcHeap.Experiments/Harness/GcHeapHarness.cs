@@ -12,6 +12,7 @@ internal static class GcHeapHarness
     {
         var options = new HeapOptions
         {
+            RecordFaultStallSamples = true,
             Backend = s.GcBackend,
             MaxHeapBytes = s.HeapLimitBytes,
             VerifyHeap = s.Verify,

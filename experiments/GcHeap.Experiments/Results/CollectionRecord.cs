@@ -99,6 +99,10 @@ internal sealed class CollectionRecord
 
     public int FaultStallSamples { get; init; }
 
+    /// <summary>Every stall of the collection in nanoseconds (HeapOptions.RecordFaultStallSamples); not written to JSON.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<long> FaultStallSamplesNs { get; init; } = [];
+
     public bool Verified { get; init; }
 
     public static CollectionRecord From(CollectionStats s) => new()
@@ -149,6 +153,7 @@ internal sealed class CollectionRecord
         FaultStallUsP99 = s.FaultStallP99Us,
         FaultStallUsMax = s.FaultStallMaxUs,
         FaultStallSamples = s.FaultStallSamples,
+        FaultStallSamplesNs = s.FaultStallSamplesNs,
         Verified = s.Verified,
     };
 }

@@ -1,16 +1,15 @@
 namespace GcHeap.Experiments.Results;
 
 /// <summary>
-/// Sums and honest aggregates of the userfaultfd figures over a run's collections. GcHeap keeps
-/// fault stall samples per collection only, so the run-wide percentiles are aggregates of
-/// per-collection percentiles (see <see cref="Notes"/>), not percentiles of all samples.
+/// Sums of the userfaultfd figures over a run's collections, and the fault stall percentiles of
+/// all the run's stall samples (the heaps record every sample; see <see cref="StallNote"/>).
 /// </summary>
 internal sealed class UffdTotals
 {
     public const string StallNote =
-        "fault_stall_us_p50 is the median of the per-collection p50s weighted by each collection's stall sample count; " +
-        "fault_stall_us_p99 is the largest per-collection p99 (an upper bound of the run's p99); fault_stall_us_max is the largest stall. " +
-        "GcHeap exposes per-collection percentiles only, not the raw samples.";
+        "fault_stall_us_p50/p99/max are nearest-rank percentiles of every fault stall sample of the run's collections " +
+        "(HeapOptions.RecordFaultStallSamples; a stall runs from the moment the collector's reader thread read the fault to the page installed). " +
+        "If a collection had more stalls than HeapOptions.StallSampleCapacity, only the first ones were kept.";
 
     public const string PagesMovedNote =
         "pages_moved = pages_installed - pages_copied - pages_zero_filled summed over collections: the pages installed by UFFDIO_MOVE " +
@@ -63,12 +62,15 @@ internal sealed class UffdTotals
             Ioctls = cs.Sum(c => c.Ioctls),
             FaultsServed = cs.Sum(c => c.FaultsServed),
             StallSamples = withSamples.Sum(c => (long)c.FaultStallSamples),
-            StallP50Us = Percentiles.WeightedMedian(withSamples.Select(c => (c.FaultStallUsP50, (double)c.FaultStallSamples))),
-            StallP99Us = withSamples.Length == 0 ? null : withSamples.Max(c => c.FaultStallUsP99),
+            StallP50Us = Percentiles.Of(AllSamplesUs(withSamples), 0.50),
+            StallP99Us = Percentiles.Of(AllSamplesUs(withSamples), 0.99),
             StallMaxUs = withSamples.Length == 0 ? null : withSamples.Max(c => c.FaultStallUsMax),
             CompactMs = cs.Sum(c => c.CompactMs),
             CollectorCpuMs = cs.Sum(c => c.CollectorCpuMs),
             BytesMoved = cs.Sum(c => c.BytesMoved),
         };
     }
+
+    private static IEnumerable<double> AllSamplesUs(IEnumerable<CollectionRecord> cs) =>
+        cs.SelectMany(c => c.FaultStallSamplesNs).Select(ns => ns / 1000.0);
 }
