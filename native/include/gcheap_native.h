@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 10
+#define GCH_ABI_VERSION 11
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -127,6 +127,7 @@ typedef struct gch_compaction_stats {
     uint64_t copy_ioctls;
     uint64_t wake_ioctls;
     uint64_t madvise_calls;
+    uint64_t pages_released;    /* from-space pages given back to the kernel during the compaction */
     uint64_t faults_served;     /* missing faults read from the uffd and resolved                */
     uint64_t faults_on_pending; /* ... of which the page had not been built yet                  */
     uint64_t pages_fault_copied;/* pages installed by COPY because a mutator was waiting for them */
@@ -177,8 +178,12 @@ typedef struct gch_compactor_config {
     int32_t thread_nice;            /* nice value for the native threads (0: inherit); needs
                                        CAP_SYS_NICE to go below 0, silently kept otherwise       */
     uint32_t copy_faulted_pages;    /* MOVE mode: install a page a mutator is waiting for with COPY,
-                                       which needs no TLB shootdown (a single-page MOVE does); its
-                                       source is dropped with from-space at the end of the cycle  */
+                                       which needs no TLB shootdown (a single-page MOVE does)       */
+    uint32_t min_move_pages;        /* MOVE mode: runs shorter than this go in by COPY (each MOVE
+                                       ioctl shoots down the TLB of every CPU running the process) */
+    uint32_t release_chunk_pages;   /* > 0: sources installed by COPY are not released per run; the
+                                       sweep releases the finished prefix of from-space with one
+                                       MADV_DONTNEED every this many to-space pages. 0: per run.    */
     uint32_t reserved;
 } gch_compactor_config;
 

@@ -67,6 +67,10 @@ struct gch_compactor {
     uint32_t ring_next;
     uint32_t recycle_cursor;
 
+    /* batched release of from-space: [0, released_upto) pages have been given back */
+    uint32_t released_upto;
+    uint32_t release_at;
+
     gch_compaction_stats st; /* counters: written by collector, read with relaxed atomics */
     gch_build_counters bc;
     gch_failure fail;
@@ -236,7 +240,8 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
         int rc = do_fill(c, move_mode ? GCH_FILL_MOVE : GCH_FILL_COPY, dst + i * P, src + i * P, (n - i) * P, &done);
         uint32_t k = (uint32_t)(done / P);
         account(c, dst_page + i, kinds + i, k, move_mode);
-        if (!move_mode && k && src_in_from_space(c, src + i * P) && do_discard(c, src + i * P, k * P) != 0)
+        if (!move_mode && k && !c->cfg.release_chunk_pages && src_in_from_space(c, src + i * P) &&
+            do_discard(c, src + i * P, k * P) != 0)
             return -1;
         i += k;
         if (rc == 0)
@@ -270,7 +275,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
             } else {
                 account(c, dst_page + i, kinds + i, 1, 0);
             }
-            if (kinds[i] != SRC_RING && do_discard(c, src + i * P, P) != 0)
+            if (kinds[i] != SRC_RING && !c->cfg.release_chunk_pages && do_discard(c, src + i * P, P) != 0)
                 return -1;
             i++;
         } else if (move_mode && rc == -ENOENT) {
@@ -301,7 +306,41 @@ static int flush_run(gch_compactor *c)
         return 0;
     uint32_t n = c->run_n;
     c->run_n = 0;
+    if (c->cfg.install_mode == GCH_INSTALL_MOVE && n < c->cfg.min_move_pages) {
+        /* Too short to pay for the TLB shootdown a MOVE ioctl costs while other threads run. */
+        c->cfg.install_mode = GCH_INSTALL_COPY;
+        int r = install(c, c->run_dst, c->run_src, n, c->run_kind);
+        c->cfg.install_mode = GCH_INSTALL_MOVE;
+        return r;
+    }
     return install(c, c->run_dst, c->run_src, n, c->run_kind);
+}
+
+/* First from-space page to-page t reads: its whole page, or the page of its first packed object.
+ * Non-decreasing in t (the planner hands out to-pages in from-space order). */
+static inline uint32_t first_source(const gch_plan *pl, uint32_t t)
+{
+    return pl->to_kind[t] == GCH_TO_WHOLE ? pl->to_src[t] : pl->to_src[t] / GCH_GRANULES_PER_PAGE;
+}
+
+/* Gives back every from-space page below the first source of to-page `next` (all to-pages before
+ * it are built, and whatever built out of order needs nothing below that either): one
+ * MADV_DONTNEED for the whole prefix, instead of one per installed run. Pages already moved out
+ * are holes; discarding them is free. */
+static int release_prefix(gch_compactor *c, uint32_t next)
+{
+    const gch_plan *pl = &c->plan;
+    if (flush_run(c) != 0) /* recycled buffers in the pending run live below the floor */
+        return -1;
+    uint32_t floor = next < pl->to_pages ? first_source(pl, next) : pl->from_pages;
+    if (floor > c->released_upto) {
+        if (do_discard(c, pl->from_base + ((uint64_t)c->released_upto << GCH_PAGE_SHIFT),
+                       (uint64_t)(floor - c->released_upto) << GCH_PAGE_SHIFT) != 0)
+            return -1;
+        STAT_ADD(c, pages_released, floor - c->released_upto);
+        c->released_upto = floor;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ building */
@@ -530,8 +569,15 @@ static void *collector_main(void *arg)
             failed = 1;
         if (c->cfg.sweep_delay_us && !failed)
             throttle(c);
+        if (c->cfg.release_chunk_pages && !failed && t + 1 - c->release_at >= c->cfg.release_chunk_pages) {
+            c->release_at = t + 1;
+            if (release_prefix(c, t + 1) != 0)
+                failed = 1;
+        }
     }
     if (!failed && (flush_run(c) != 0 || serve_faults(c) != 0))
+        failed = 1;
+    if (!failed && c->cfg.release_chunk_pages && release_prefix(c, pl->to_pages) != 0)
         failed = 1;
 
     __atomic_store_n(&c->st.wall_ns, gch_now_ns() - c->t_start, __ATOMIC_RELAXED);

@@ -111,7 +111,9 @@ public class RandomGraphTests
 /// Each flip registers a prefix of to-space with the uffd, which splits the space's VMA. The
 /// pieces must merge again after UFFDIO_UNREGISTER, or boundaries of past cycles pile up:
 /// multi-page ioctls across them fail, and the mapping count creeps towards vm.max_map_count.
+/// Runs alone: it counts mappings, and other tests' mappings could land next to its own.
 /// </summary>
+[Collection(nameof(MappingTests))]
 public class MappingTests
 {
     [Fact]
@@ -147,4 +149,10 @@ public class MappingTests
     private static int CountMappings(ulong lo, ulong len) => File.ReadLines("/proc/self/maps")
         .Select(l => l[..l.IndexOf(' ', StringComparison.Ordinal)].Split('-'))
         .Count(p => Convert.ToUInt64(p[0], 16) < lo + len && Convert.ToUInt64(p[1], 16) > lo);
+}
+
+/// <summary>Runs <see cref="MappingTests"/> with no other test in parallel.</summary>
+[CollectionDefinition(nameof(MappingTests), DisableParallelization = true)]
+public class MappingTestsCollection
+{
 }

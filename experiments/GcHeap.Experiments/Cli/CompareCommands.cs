@@ -92,6 +92,7 @@ internal static class CompareCommands
         private readonly Option<bool> _verify = new("--verify") { Description = "Verify the heap after every collection" };
         private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No progress display" };
         private readonly Option<string?> _json = new("--json") { Description = "Write the report as JSON to this file" };
+        private readonly Option<string[]> _heapOptions = HeapOptionOverrides.CreateOption();
 
         public CaseOptions(Command command, int collectionsDefault)
         {
@@ -105,7 +106,7 @@ internal static class CompareCommands
                     r.AddError("--heap-factor must be at least 1.5");
                 }
             });
-            foreach (var o in new Option[] { _threads, _collections, _drop, _seed, _heapFactor, _verify, _quiet, _json })
+            foreach (var o in new Option[] { _threads, _collections, _drop, _seed, _heapFactor, _verify, _quiet, _json, _heapOptions })
             {
                 command.Options.Add(o);
             }
@@ -120,6 +121,7 @@ internal static class CompareCommands
             HeapFactor = p.GetValue(_heapFactor),
             Verify = p.GetValue(_verify),
             Quiet = p.GetValue(_quiet),
+            HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(_heapOptions)),
         };
 
         public void WriteJson(ParseResult p, CompareReport report)

@@ -28,6 +28,8 @@ internal sealed class RunOptions
 
     private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No progress display and no summary on standard error" };
 
+    private readonly Option<string[]> _heapOptions = HeapOptionOverrides.CreateOption();
+
     private readonly Option<bool> _child = new("--child") { Hidden = true };
 
     private readonly Option<string?> _childResult = new("--child-result") { Hidden = true };
@@ -55,7 +57,7 @@ internal sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _quiet, _child, _childResult })
+        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _quiet, _heapOptions, _child, _childResult })
         {
             command.Options.Add(o);
         }
@@ -72,6 +74,7 @@ internal sealed class RunOptions
         HeapMb = p.GetValue(_heapMb),
         Verify = p.GetValue(_verify),
         Quiet = p.GetValue(_quiet),
+        HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(_heapOptions)),
         Child = p.GetValue(_child),
         ChildResultPath = p.GetValue(_childResult),
     };

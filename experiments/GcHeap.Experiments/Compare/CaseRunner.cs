@@ -45,14 +45,16 @@ internal static class CaseRunner
     private static void RunGcHeap(CompareSettings s, int liveMb, RunBackend backend, CompareCase result, IRunProgress progress)
     {
         var settings = new RunSettings { Backend = backend };
-        using var heap = new Heap(new HeapOptions
+        var options = new HeapOptions
         {
             RecordFaultStallSamples = true,
             Backend = settings.GcBackend,
             MaxHeapBytes = s.HeapLimitBytes(liveMb),
             BackgroundCollection = false,
             VerifyHeap = s.Verify,
-        });
+        };
+        Cli.HeapOptionOverrides.Apply(options, s.HeapOverrides);
+        using var heap = new Heap(options);
         result.GcheapBackend = heap.Backend.ToString();
         result.BackendReason = heap.BackendReason;
         using var graph = new GcFragmentGraph(heap);

@@ -25,6 +25,7 @@ internal static class CompareRunner
                 ["seed"] = s.Seed,
                 ["heap_factor"] = s.HeapFactor,
                 ["verify_each_collection"] = s.Verify,
+                ["heap_options"] = s.HeapOverrides.Select(o => $"{o.Name}={o.Value}").ToList(),
             },
         };
         RunProgress.Run(s.Quiet, progress =>

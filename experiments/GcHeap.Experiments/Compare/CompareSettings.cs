@@ -24,5 +24,8 @@ internal sealed record CompareSettings
 
     public bool Quiet { get; init; }
 
+    /// <summary>HeapOptions properties set with --option Name=Value.</summary>
+    public IReadOnlyList<(string Name, string Value)> HeapOverrides { get; init; } = [];
+
     public long HeapLimitBytes(int liveMb) => (long)Math.Max(256, Math.Ceiling(HeapFactor * liveMb)) << 20;
 }

@@ -17,6 +17,7 @@ internal static class GcHeapHarness
             MaxHeapBytes = s.HeapLimitBytes,
             VerifyHeap = s.Verify,
         };
+        Cli.HeapOptionOverrides.Apply(options, s.HeapOverrides);
         using var heap = new Heap(options);
         using var recorder = new CollectionRecorder(heap);
         var result = NewResult(workload, s);
@@ -78,6 +79,11 @@ internal static class GcHeapHarness
         foreach (var (k, v) in workload.Parameters)
         {
             r.Parameters[k] = v;
+        }
+
+        if (s.HeapOverrides.Count > 0)
+        {
+            r.Parameters["heap_options"] = s.HeapOverrides.Select(o => $"{o.Name}={o.Value}").ToList();
         }
 
         return r;

@@ -37,6 +37,9 @@ internal sealed record RunSettings
 
     public bool Quiet { get; init; }
 
+    /// <summary>HeapOptions properties set with --option Name=Value.</summary>
+    public IReadOnlyList<(string Name, string Value)> HeapOverrides { get; init; } = [];
+
     /// <summary>Set in the child process the dotnet backend launches (hidden --child).</summary>
     public bool Child { get; init; }
 

@@ -84,11 +84,14 @@ public sealed class CollectionStats
     /// <summary>To-space pages built by packing objects in a buffer page.</summary>
     public long PagesCompacted { get; init; }
 
-    /// <summary>Whole pages installed by UFFDIO_MOVE of the page itself: no byte copied.</summary>
+    /// <summary>Whole pages installed by UFFDIO_MOVE of the page itself: no byte copied (runs shorter than <see cref="HeapOptions.MinMovePages"/> are copied instead).</summary>
     public long PagesZeroCopy { get; init; }
 
     /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; with Move, EBUSY fallbacks and faulted pages).</summary>
     public long PagesCopied { get; init; }
+
+    /// <summary>From-space pages given back to the kernel while compaction ran (batched releases), before the end of the cycle.</summary>
+    public long PagesReleasedEarly { get; init; }
 
     /// <summary>Pages UFFDIO_MOVE answered EBUSY for, installed by UFFDIO_COPY + MADV_DONTNEED instead.</summary>
     public long EbusyFallbacks { get; init; }

@@ -509,6 +509,8 @@ internal sealed unsafe partial class Collector
         CheckForwarding = _heap.Options.VerifyHeap ? 1u : 0u,
         ThreadNice = _heap.Options.CollectorThreadNice,
         CopyFaultedPages = _heap.Options.CopyFaultedPages ? 1u : 0u,
+        MinMovePages = (uint)_heap.Options.MinMovePages,
+        ReleaseChunkPages = (uint)_heap.Options.SourceReleaseChunkPages,
     };
 
     private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)
@@ -571,6 +573,7 @@ internal sealed unsafe partial class Collector
         FaultsServed = (long)n.FaultsServed,
         FaultsOnPending = (long)n.FaultsOnPending,
         PagesFaultCopied = (long)n.PagesFaultCopied,
+        PagesReleasedEarly = (long)n.PagesReleased,
         BuffersRecycled = (long)n.BuffersRecycled,
         BuffersFresh = (long)n.BuffersFresh,
         BytesPacked = (long)n.BytesCopied,

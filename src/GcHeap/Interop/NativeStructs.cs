@@ -54,6 +54,7 @@ internal struct NativeCompactionStats
     public ulong CopyIoctls;
     public ulong WakeIoctls;
     public ulong MadviseCalls;
+    public ulong PagesReleased;
     public ulong FaultsServed;
     public ulong FaultsOnPending;
     public ulong PagesFaultCopied;
@@ -85,6 +86,8 @@ internal struct NativeCompactorConfig
     public uint CheckForwarding;
     public int ThreadNice;
     public uint CopyFaultedPages;
+    public uint MinMovePages;
+    public uint ReleaseChunkPages;
     public uint Reserved;
 }
 
