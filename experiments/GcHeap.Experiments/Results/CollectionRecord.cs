@@ -16,6 +16,9 @@ internal sealed class CollectionRecord
 
     public IReadOnlyList<PauseEntry> Pauses { get; init; } = [];
 
+    /// <summary>Where the pause time went (CollectionStats.PauseSteps): the stop handshake, each step, the resume.</summary>
+    public IReadOnlyList<PauseEntry> PauseSteps { get; init; } = [];
+
     public double FlipPauseMs { get; init; }
 
     public double MaxPauseMs { get; init; }
@@ -112,6 +115,7 @@ internal sealed class CollectionRecord
         Reason = s.Reason.ToString(),
         ConcurrentMarking = s.ConcurrentMarking,
         Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds))],
+        PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
         FlipPauseMs = s.FlipPauseMs,
         MaxPauseMs = s.MaxPauseMs,
         TotalPauseMs = s.TotalPauseMs,

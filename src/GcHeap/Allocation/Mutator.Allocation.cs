@@ -103,8 +103,10 @@ public sealed unsafe partial class Mutator
             int p = space.TryTakePages((int)pages);
             if (p >= 0)
             {
-                space.Kinds[p] = PageKind.LargeHead;
+                // Tails first, then the head: a collector planning concurrently that sees the
+                // head knows the whole run.
                 new Span<byte>(space.Kinds + p + 1, (int)pages - 1).Fill((byte)PageKind.LargeTail);
+                Volatile.Write(ref *(byte*)(space.Kinds + p), (byte)PageKind.LargeHead);
                 _heap.Collector.NoteAllocatedPages((int)pages);
                 return space.PageAddress(p);
             }

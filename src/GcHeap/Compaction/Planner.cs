@@ -90,6 +90,49 @@ internal sealed unsafe class Planner
         _plan.ToPages = _next;
     }
 
+    /// <summary>
+    /// Plans pages allocated since marking began, [first, end), while mutators still allocate:
+    /// stops at the first page that cannot be classified safely yet (its kind not written, or a
+    /// large object whose header is not written yet) and returns it; the flip plans the rest.
+    /// Large objects publish their tail pages before their head page, so a head seen here has
+    /// its whole run.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public int PlanBlackWhileRunning(int first, int end)
+    {
+        NativeTypeInfo* table = _types.Table;
+        uint typeCount = (uint)_types.Count;
+        int p = first;
+        while (p < end)
+        {
+            PageKind kind = (PageKind)Volatile.Read(ref *(byte*)(_from.Kinds + p));
+            if (kind == PageKind.Small)
+            {
+                Whole(p, NativeConstants.FromWholeBlack, 0);
+                PagesBlack++;
+                p++;
+                continue;
+            }
+
+            if (kind != PageKind.LargeHead)
+            {
+                break; // taken but not set up yet
+            }
+
+            long size = ObjectScanner.SizeOf(table, typeCount, _from.PageAddress(p), out _);
+            if (size <= ObjectLayout.LargeObjectThreshold || p + ObjectLayout.PagesFor(size) > end)
+            {
+                break; // header not written yet
+            }
+
+            p += PlanLarge(p, black: true, table, typeCount);
+        }
+
+        _plan.FromPages = p;
+        _plan.ToPages = _next;
+        return p;
+    }
+
     private void PlanSmall(int p, bool black)
     {
         if (black)

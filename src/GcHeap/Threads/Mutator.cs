@@ -68,7 +68,14 @@ public sealed unsafe partial class Mutator : IDisposable
     /// <summary>Local handles currently alive on this thread.</summary>
     public int LocalHandleCount => _top - _segmentBase;
 
-    internal MutatorState State { get; set; }
+    private int _state;
+
+    /// <summary>Written under the safepoint lock; read without it by a spinning stopper.</summary>
+    internal MutatorState State
+    {
+        get => (MutatorState)Volatile.Read(ref _state);
+        set => Volatile.Write(ref _state, (int)value);
+    }
 
     internal Thread OwnerThread { get; }
 

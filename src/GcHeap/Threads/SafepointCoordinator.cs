@@ -145,6 +145,24 @@ internal sealed class SafepointCoordinator
                 m.PollFlag = 1;
             }
 
+            // Mutators poll at every heap call, so they usually park within microseconds: spin a
+            // little with the lock released before sleeping, so that the stop does not also pay
+            // for waking this thread up.
+            Monitor.Exit(_lock);
+            try
+            {
+                long spinUntil = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 10_000); // 100 us
+                var spin = default(SpinWait);
+                while (AnyRunning() && Stopwatch.GetTimestamp() < spinUntil)
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+            finally
+            {
+                Monitor.Enter(_lock);
+            }
+
             var sw = Stopwatch.StartNew();
             bool warned = false;
             while (AnyRunning())
