@@ -52,14 +52,18 @@ public class KernelAccessTests
             Assert.True(SpinWait.SpinUntil(() => { m.Safepoint(); return heap.Phase == CollectionPhase.Compacting; }, TimeSpan.FromSeconds(30)), "compaction never started");
 
             // Write every array to the file straight from heap memory, then read each back into
-            // another heap array, all while the (throttled) compaction runs.
-            long offset = 0;
-            var offsets = new List<long>();
-            foreach (var (root, data) in arrays)
+            // another heap array, all while the (throttled) compaction runs. Last array first: the
+            // compactor works upwards through to-space, so the mutator does not trail behind it
+            // (where every page is in place already) even if it was scheduled late.
+            var offsets = new long[arrays.Count];
+            for (int i = 1; i < arrays.Count; i++)
             {
-                m.WriteToFile(file, offset, root.Ref, 0, data.Length);
-                offsets.Add(offset);
-                offset += data.Length;
+                offsets[i] = offsets[i - 1] + arrays[i - 1].Data.Length;
+            }
+
+            for (int i = arrays.Count - 1; i >= 0; i--)
+            {
+                m.WriteToFile(file, offsets[i], arrays[i].Root.Ref, 0, arrays[i].Data.Length);
             }
 
             for (int i = 0; i < arrays.Count; i++)
