@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 11
+#define GCH_ABI_VERSION 12
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -272,6 +272,10 @@ GCH_EXPORT int32_t gch_compactor_create(const gch_compactor_config *config, gch_
 /* Hands the plan to the collector thread and lets it go. The plan and everything it points to
  * must stay alive until gch_compactor_destroy. Faults read before this simply wait. */
 GCH_EXPORT int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan);
+/* Tells the collector thread the world has resumed. Until then (or until a fault arrives, or
+ * 1 ms passes) it stays off the CPU, so that the end of the flip pause is not preempted by it.
+ * Fault service never waits for this call. */
+GCH_EXPORT void gch_compactor_resumed(gch_compactor *c);
 /* Waits until every page is installed (0), the timeout passes (-ETIMEDOUT), or the compaction
  * failed (its negative errno; details in the stats). timeout_ms < 0 waits forever. */
 GCH_EXPORT int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms);

@@ -88,6 +88,7 @@ struct gch_compactor {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int began;   /* the plan was handed over */
+    int resumed; /* the managed side released the mutators (atomic) */
     int abandon; /* destroyed without a plan */
     int done;
     int32_t result;
@@ -543,6 +544,14 @@ static void *collector_main(void *arg)
     if (abandon)
         return NULL;
 
+    /* Stay off the CPU while the flip pause finishes, unless a fault needs serving; never wait
+     * for the managed side for long (it may be held by a .NET GC). */
+    uint64_t grace_end = gch_now_ns() + 1000000u;
+    while (!__atomic_load_n(&c->resumed, __ATOMIC_ACQUIRE) && !ring_nonempty(c) && gch_now_ns() < grace_end) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+
     uint64_t cpu0 = gch_thread_cpu_ns();
     const gch_plan *pl = &c->plan;
     int failed = 0;
@@ -647,6 +656,11 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return 0;
+}
+
+void gch_compactor_resumed(gch_compactor *c)
+{
+    __atomic_store_n(&c->resumed, 1, __ATOMIC_RELEASE);
 }
 
 int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms)

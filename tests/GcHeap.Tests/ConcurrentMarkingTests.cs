@@ -39,7 +39,7 @@ public class ConcurrentMarkingTests
     /// Runs a collection on another thread; when the marker has scanned exactly one object (B),
     /// runs <paramref name="mutate"/> on this (mutator) thread, then lets marking go on.
     /// </summary>
-    private static Exception? CollectWithRace(Heap heap, Mutator m, Action mutate)
+    private static Exception? CollectWithRace(Heap heap, Mutator m, Action mutate, Action? whileCollecting = null)
     {
         using var scannedB = new ManualResetEventSlim();
         using var mutated = new ManualResetEventSlim();
@@ -61,6 +61,14 @@ public class ConcurrentMarkingTests
 
         mutate();
         mutated.Set();
+        if (whileCollecting is not null)
+        {
+            while (collector.IsAlive)
+            {
+                whileCollecting(); // a running mutator: it polls, parks for pauses, answers handshakes
+            }
+        }
+
         using (m.EnterSafeRegion())
         {
             collector.Join();
@@ -100,6 +108,46 @@ public class ConcurrentMarkingTests
         }
 
         Assert.Equal(3, stats.LiveObjects); // A, B and X: X was kept by the barrier's log
+    }
+
+    [Theory]
+    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
+    public void ARunningMutatorHandsItsBarrierLogOverBeforeMarkEnd(GcBackend backend)
+    {
+        // Same race, but the mutator keeps running while marking finishes, so its log (holding X)
+        // can only reach the marker through the soft handshake or the mark-end pause. The
+        // handshake must have been answered by this thread, and X must survive.
+        using var heap = TestHeaps.Create(backend);
+        var t = Define(heap);
+        using var m = heap.AttachCurrentThread();
+        var (rootA, rootB) = BuildRace(m, t);
+        int asked = -1, answered = -1;
+        heap.Collector.TestHooks.SoftHandshakeTimeout = TimeSpan.FromSeconds(30);
+        heap.Collector.TestHooks.AfterSoftHandshake = (a, b) => (asked, answered) = (a, b);
+
+        long reads = 0;
+        var error = CollectWithRace(
+            heap,
+            m,
+            () =>
+            {
+                using var s = m.OpenScope();
+                var x = m.GetRef(rootA.Ref, t.F);
+                m.SetRef(rootB.Ref, t.G, x);
+                m.SetRef(rootA.Ref, t.F, GcRef.Null);
+            },
+            whileCollecting: () => reads += m.Get(rootB.Ref, t.Id));
+
+        Assert.Null(error);
+        Assert.True(reads > 0);
+        Assert.Equal((1, 1), (asked, answered));
+        var stats = heap.LastCollection!;
+        Assert.True(stats.Verified);
+        Assert.Equal(3, stats.LiveObjects);
+        using (m.OpenScope())
+        {
+            Assert.Equal(3, m.Get(m.GetRef(rootB.Ref, t.G), t.Id));
+        }
     }
 
     [Fact]

@@ -10,6 +10,7 @@ internal static class GcHeapHarness
 {
     public static RunResult Run(IWorkload workload, RunSettings s)
     {
+        WarmUp(s);
         var options = new HeapOptions
         {
             RecordFaultStallSamples = true,
@@ -57,10 +58,33 @@ internal static class GcHeapHarness
             throw new InvalidOperationException($"The {workload.Name} workload returned without calling EndOfWork.");
         }
 
+        result.Notes.Add("Before the measured heap, a small throwaway heap of the same backend collected twice warms the process up (JIT, first-touch); it is not reported.");
         result.Notes.Add("live_bytes is Heap.Verify().ReachableBytes at the end of the work (objects reachable from the roots, GcHeap object sizes).");
         result.Notes.Add("pauses_ms lists every pause of every collection (mark-start, mark-end, flip, full, verify); the final Heap.Verify() of the harness is not a collection and is not included.");
         result.Notes.Add("rss_peak_bytes is VmHWM and rss_after_bytes VmRSS of this process when the work ended; heap_resident_bytes is Heap.ResidentBytes (mincore of both spaces).");
         return result;
+    }
+
+    /// <summary>One small heap of the same backend, collected twice and dropped, so the first measured pauses do not pay the process's start-up costs.</summary>
+    private static void WarmUp(RunSettings s)
+    {
+        using var heap = new Heap(new HeapOptions { Backend = s.GcBackend, MaxHeapBytes = 64 << 20, BackgroundCollection = false });
+        var node = heap.Types.DefineObject("warm-up node", b => b.Reference("next").Value<long>("value"));
+        using var m = heap.AttachCurrentThread("warm-up");
+        using (m.OpenScope())
+        {
+            var list = m.AllocateArray(heap.Types.ReferenceArray, 4096);
+            using var root = m.CreateRoot(list);
+            for (int i = 0; i < 20_000; i++)
+            {
+                using var scope = m.OpenScope();
+                var n = m.Allocate(node);
+                m.SetElement(list, i % 4096, n);
+            }
+
+            heap.Collect();
+            heap.Collect();
+        }
     }
 
     public static RunResult NewResult(IWorkload workload, RunSettings s)

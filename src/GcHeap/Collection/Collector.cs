@@ -209,7 +209,7 @@ internal sealed partial class Collector : IDisposable
 
     private void Run()
     {
-        CollectorWarmup.Run();
+        CollectorWarmup.Run(_heap);
         while (true)
         {
             Action? work = null;

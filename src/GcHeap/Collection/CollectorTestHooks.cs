@@ -12,6 +12,12 @@ internal sealed class CollectorTestHooks
     /// <summary>Called after each object the concurrent marker scans, with the count so far.</summary>
     public Action<long>? AfterScan { get; set; }
 
+    /// <summary>Called after the soft handshake before mark end, with how many running mutators were asked to publish their barrier logs and how many answered.</summary>
+    public Action<int, int>? AfterSoftHandshake { get; set; }
+
+    /// <summary>How long the soft handshake waits for answers before leaving the rest to the mark-end pause.</summary>
+    public TimeSpan SoftHandshakeTimeout { get; set; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Leaves the SATB write barrier off during concurrent marking: a negative control that must lose objects.</summary>
     public bool DisableWriteBarrier { get; set; }
 }

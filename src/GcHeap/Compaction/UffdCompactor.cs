@@ -28,6 +28,9 @@ internal sealed unsafe class UffdCompactor : IDisposable
         return new UffdCompactor(handle);
     }
 
+    /// <summary>The world has resumed: the collector thread may take the CPU now (it serves faults regardless).</summary>
+    public void Resumed() => NativeMethods.CompactorResumed(_handle);
+
     /// <summary>Hands over the plan: the collector thread starts serving faults and building pages.</summary>
     public void Begin(NativePlan* plan) => Errno.ThrowIfFailed(NativeMethods.CompactorBegin(_handle, plan), "starting the concurrent compaction");
 

@@ -84,6 +84,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_begin")]
     public static partial int CompactorBegin(CompactorSafeHandle compactor, NativePlan* plan);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_resumed")]
+    public static partial void CompactorResumed(CompactorSafeHandle compactor);
+
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_wait")]
     public static partial int CompactorWait(CompactorSafeHandle compactor, int timeoutMs);
 

@@ -12,6 +12,9 @@ public sealed unsafe partial class Mutator
     /// <summary>On while concurrent marking runs; set and cleared by the collector with the world stopped.</summary>
     internal bool BarrierActive;
 
+    /// <summary>Set by the collector before mark end: publish the SATB buffer at the next poll (a soft handshake).</summary>
+    internal int SatbFlushRequested;
+
     private nint[] _satb = [];
     private int _satbCount;
 

@@ -293,6 +293,15 @@ public sealed unsafe partial class Mutator : IDisposable
                 throw new GcThreadStateException($"Mutator '{Name}' is inside a safe region; leave it (dispose the SafeRegion) before using the heap.");
             }
 
+            if (Volatile.Read(ref SatbFlushRequested) != 0)
+            {
+                // Soft handshake before mark end: hand the barrier log over without stopping. Only a
+                // running thread does this; the stop handshake waits for it to finish.
+                FlushSatb();
+                Volatile.Write(ref SatbFlushRequested, 0);
+                _heap.Safepoints.Refresh(this);
+            }
+
             if (Volatile.Read(ref PollFlag) == 0)
             {
                 return;

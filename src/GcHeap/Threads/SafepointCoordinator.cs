@@ -192,10 +192,12 @@ internal sealed class SafepointCoordinator
         }
     }
 
-    public void ResumeTheWorld()
+    /// <summary>Releases the mutators; returns the timestamp of the release (when the pause ended for them).</summary>
+    public long ResumeTheWorld()
     {
         lock (_lock)
         {
+            long released = Stopwatch.GetTimestamp();
             _stopped = false;
             foreach (var m in _mutators)
             {
@@ -203,6 +205,7 @@ internal sealed class SafepointCoordinator
             }
 
             Monitor.PulseAll(_lock);
+            return released;
         }
     }
 
@@ -279,6 +282,39 @@ internal sealed class SafepointCoordinator
         return false;
     }
 
+    /// <summary>
+    /// Asks every running mutator to publish its SATB buffer at its next poll, without stopping
+    /// anyone; returns the mutators asked (the collector waits for their answers while it drains).
+    /// </summary>
+    public List<Mutator> RequestSatbFlush()
+    {
+        lock (_lock)
+        {
+            var asked = new List<Mutator>();
+            foreach (var m in _mutators)
+            {
+                if (m.State == MutatorState.Running && !m.IsDetached)
+                {
+                    Volatile.Write(ref m.SatbFlushRequested, 1);
+                    m.PollFlag = 1;
+                    asked.Add(m);
+                }
+            }
+
+            return asked;
+        }
+    }
+
+    /// <summary>Recomputes a mutator's poll flag after it answered a request.</summary>
+    public void Refresh(Mutator m)
+    {
+        lock (_lock)
+        {
+            RefreshPollFlag(m);
+        }
+    }
+
     private void RefreshPollFlag(Mutator m) =>
-        m.PollFlag = _terminated || _stopped || _stopping || m.State != MutatorState.Running || m.IsDetached ? 1 : 0;
+        m.PollFlag = _terminated || _stopped || _stopping || m.State != MutatorState.Running || m.IsDetached ||
+                     Volatile.Read(ref m.SatbFlushRequested) != 0 ? 1 : 0;
 }
