@@ -13,7 +13,14 @@ internal static class Format
 
     public static string MiB(long? bytes) => bytes is long b ? (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "-";
 
-    public static string Ratio(double? v) => v is double d && double.IsFinite(d) ? d.ToString("F2", CultureInfo.InvariantCulture) + "x" : "-";
+    /// <summary>A ratio as "0.97x"; below 0.01 as "1/N" (e.g. a flip pause against a stop-the-world pause: "1/24800").</summary>
+    public static string Ratio(double? v) => v switch
+    {
+        double d when !double.IsFinite(d) => "-",
+        double d when d > 0 && d < 0.01 => "1/" + (1 / d).ToString(1 / d >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture),
+        double d => d.ToString("F2", CultureInfo.InvariantCulture) + "x",
+        _ => "-",
+    };
 
     public static string Fixed(double? v, int digits) => v is double d && double.IsFinite(d) ? d.ToString("F" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : "-";
 

@@ -493,8 +493,10 @@ internal sealed unsafe partial class Collector
     private void Pause(PauseKind kind, Action body)
     {
         long t = Stopwatch.GetTimestamp();
+        var dotnetPaused = GC.GetTotalPauseDuration();
         _heap.Safepoints.StopTheWorld();
-        _pauseSteps.Add(($"{kind}: stop the world", Ms(t)));
+        dotnetPaused = GC.GetTotalPauseDuration() - dotnetPaused;
+        _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? $"{kind}: stop the world" : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t)));
         try
         {
             body();
