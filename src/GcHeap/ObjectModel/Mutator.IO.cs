@@ -22,12 +22,7 @@ public sealed unsafe partial class Mutator
     public void WriteToFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);
-        Enter();
-        nint a = ResolveNoPoll(byteArray);
-        CheckDataArray<byte>(a, start, count);
-        byte* p = (byte*)(a + ObjectLayout.HeaderSize + start);
-        TouchForKernel(p, count);
-        RandomAccess.Write(file, new ReadOnlySpan<byte>(p, count), fileOffset);
+        RandomAccess.Write(file, new ReadOnlySpan<byte>(KernelBuffer(byteArray, start, count), count), fileOffset);
     }
 
     /// <summary>
@@ -39,12 +34,18 @@ public sealed unsafe partial class Mutator
     public int ReadFromFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);
+        return RandomAccess.Read(file, new Span<byte>(KernelBuffer(byteArray, start, count), count), fileOffset);
+    }
+
+    /// <summary>Bytes [start, start + count) of a byte array, checked and ready for the kernel to access.</summary>
+    private byte* KernelBuffer(GcRef byteArray, int start, int count)
+    {
         Enter();
         nint a = ResolveNoPoll(byteArray);
         CheckDataArray<byte>(a, start, count);
         byte* p = (byte*)(a + ObjectLayout.HeaderSize + start);
         TouchForKernel(p, count);
-        return RandomAccess.Read(file, new Span<byte>(p, count), fileOffset);
+        return p;
     }
 
     private void TouchForKernel(byte* p, int count)
