@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 12
+#define GCH_ABI_VERSION 13
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -84,11 +84,13 @@ enum {
     GCH_TO_COMPACTED = 2  /* pack live objects starting at granule to_src[t] into a buffer page     */
 };
 
-/* State of a to-space page during concurrent compaction. */
+/* State of a to-space page during concurrent compaction (the state machine is documented in
+ * native/src/compactor.c and docs/design.md section 6). */
 enum {
-    GCH_PAGE_PENDING = 0,
-    GCH_PAGE_BUILT = 1,     /* contents complete in their source page, waiting in a batch */
-    GCH_PAGE_INSTALLED = 2  /* present in to-space                                         */
+    GCH_PAGE_PENDING = 0,   /* nobody has claimed it                                        */
+    GCH_PAGE_BUILT = 1,     /* contents complete in their source page, waiting in a run      */
+    GCH_PAGE_INSTALLED = 2, /* present in to-space                                          */
+    GCH_PAGE_CLAIMED = 3    /* one worker owns it and is building it                        */
 };
 
 typedef struct gch_plan {
@@ -116,7 +118,7 @@ typedef struct gch_compaction_stats {
     uint64_t pages_installed;   /* to-space pages made present                                 */
     uint64_t pages_whole;       /* of those, whole from-space pages (references fixed in place) */
     uint64_t pages_compacted;   /* of those, pages packed from sparse pages in a buffer          */
-    uint64_t pages_zero_copy;   /* installed by UFFDIO_MOVE of the page frame itself              */
+    uint64_t pages_zero_copy;   /* whole pages installed by UFFDIO_MOVE: not a byte copied        */
     uint64_t pages_copied;      /* installed by UFFDIO_COPY (Copy backend, or after EBUSY)        */
     uint64_t pages_zero_filled; /* never-touched source pages installed with UFFDIO_ZEROPAGE      */
     uint64_t ebusy_fallbacks;   /* pages MOVE refused with EBUSY, then COPY + MADV_DONTNEED      */
@@ -131,14 +133,23 @@ typedef struct gch_compaction_stats {
     uint64_t faults_served;     /* missing faults read from the uffd and resolved                */
     uint64_t faults_on_pending; /* ... of which the page had not been built yet                  */
     uint64_t pages_fault_copied;/* pages installed by COPY because a mutator was waiting for them */
-    uint64_t buffers_recycled;  /* compacted pages built in consumed from-space pages            */
-    uint64_t buffers_fresh;     /* compacted pages built in the private buffer ring              */
+    uint64_t pages_moved;       /* installed by UFFDIO_MOVE of the page frame (whole or packed)   */
+    uint64_t buffers_fresh;     /* compacted pages built in a worker's buffer ring               */
     uint64_t bytes_copied;      /* object bytes memcpy'd into compacted pages                    */
     uint64_t refs_fixed;        /* reference slots rewritten                                     */
     uint64_t wall_ns;           /* compaction start to last page installed                       */
     uint64_t cpu_ns;            /* CPU time of the collector thread                               */
     uint64_t stall_count;
     uint64_t stall_max_ns;
+    uint64_t build_ns;          /* time spent building pages (fixing references, packing), all workers */
+    uint64_t move_ns;           /* time in UFFDIO_MOVE ioctls (with their EBUSY/ENOENT fallbacks)    */
+    uint64_t copy_ns;           /* time in UFFDIO_COPY ioctls                                         */
+    uint64_t fault_ns;          /* fault server: event read to page installed, summed over faults     */
+    uint64_t release_ns;        /* time in MADV_DONTNEED giving from-space back                       */
+    uint64_t populate_ns;       /* time refilling buffer rings (MADV_POPULATE_WRITE)                  */
+    uint64_t runs_moved;        /* MOVE runs issued (pages_moved / runs_moved = mean run length)      */
+    uint64_t faults_on_claimed; /* faults on a page another worker was building: it flushed early     */
+    uint64_t workers;           /* sweeper threads that built pages                                   */
     int32_t error;              /* 0, or the negative errno that failed the compaction          */
     int32_t error_op;           /* GCH_OP_* of the failing operation                            */
     uint64_t error_addr;        /* address involved in the failure                               */
@@ -167,8 +178,11 @@ typedef struct gch_compactor_config {
     int32_t uffd;                   /* registered (MISSING mode) on [to_base, to_base + to_pages pages) */
     int32_t install_mode;           /* GCH_INSTALL_*                                                  */
     uint32_t batch_pages;           /* most pages per ioctl (>= 1)                                    */
-    uint32_t buffer_pages;          /* private buffer ring size (>= batch_pages)                      */
-    uint32_t recycle_from_pages;    /* 1: build compacted pages in consumed from-space pages          */
+    uint32_t workers;               /* sweeper threads building and installing pages (1..16); faults are
+                                       served by the fault thread, which builds the page itself     */
+    uint32_t fault_around_pages;    /* MOVE mode: a fault on a pending page claims and builds the
+                                       aligned window of this many pages around it and installs it
+                                       as one run (<= 1: the faulted page alone)                   */
     uint32_t stall_sample_capacity; /* fault stall samples kept (percentiles are computed by C#)      */
     uint32_t dont_fork;             /* 1: MADV_DONTFORK the buffer ring                               */
     uint32_t sweep_delay_us;        /* experiments/tests: pause after each background page (faults are
@@ -179,8 +193,10 @@ typedef struct gch_compactor_config {
                                        CAP_SYS_NICE to go below 0, silently kept otherwise       */
     uint32_t copy_faulted_pages;    /* MOVE mode: install a page a mutator is waiting for with COPY,
                                        which needs no TLB shootdown (a single-page MOVE does)       */
-    uint32_t min_move_pages;        /* MOVE mode: runs shorter than this go in by COPY (each MOVE
-                                       ioctl shoots down the TLB of every CPU running the process) */
+    uint32_t min_move_pages;        /* MOVE mode: runs shorter than this go in by COPY: the kernel
+                                       flushes a range of at most 33 pages (x86
+                                       tlb_single_page_flush_ceiling) one page at a time, which costs
+                                       several microseconds per page under virtualization */
     uint32_t release_chunk_pages;   /* > 0: sources installed by COPY are not released per run; the
                                        sweep releases the finished prefix of from-space with one
                                        MADV_DONTNEED every this many to-space pages. 0: per run.    */
@@ -264,9 +280,9 @@ GCH_EXPORT int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint
  * The to-space range must not be registered with a uffd. */
 GCH_EXPORT int32_t gch_compact_stw(const gch_plan *plan, int32_t check_forwarding, gch_compaction_stats *stats);
 
-/* Creates the concurrent compactor: a native collector thread that will serve faults first and
- * otherwise build and install pages in order, plus a native thread that reads the uffd (and may
- * start reading faults at once). Creating threads is kept out of the flip pause: create before
+/* Creates the concurrent compactor: `workers` native sweeper threads that build and install
+ * to-space in chunks, plus a native fault thread that reads the uffd and serves each missing
+ * fault itself (builds the page and installs it). Creating threads is kept out of the flip pause: create before
  * it, then gch_compactor_begin. */
 GCH_EXPORT int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out);
 /* Hands the plan to the collector thread and lets it go. The plan and everything it points to

@@ -1,20 +1,39 @@
 /*
  * compactor.c - the concurrent compactor.
  *
- * Two native threads, neither of which ever runs managed code or waits for the .NET
- * runtime (a mutator blocked in a fault can never reach a .NET safepoint, so anything the
- * fault path waited on in the runtime would deadlock the process):
+ * Native threads only; none of them ever runs managed code or waits for the .NET runtime (a
+ * mutator blocked in a fault can never reach a .NET safepoint, so anything the fault path
+ * waited on in the runtime would deadlock the process):
  *
- *   fault reader  - blocks in poll() on the uffd, reads missing-fault events, stamps them
- *                   and hands them to the collector through a single-producer ring;
- *   collector     - serves faults first (builds the faulted page out of order and installs
- *                   it at once), otherwise walks to-space in order, building pages and
- *                   installing contiguous runs with one ioctl each.
+ *   fault thread  - blocks in ppoll() on the uffd, reads missing-fault events and serves each
+ *                   one itself: claims the page, builds it and installs it at once. It never
+ *                   waits for a sweeper: a page a sweeper is building is flushed by that sweeper
+ *                   as soon as it sees the request (urgent_epoch), and the ioctl wakes the thread.
+ *   sweepers      - `workers` threads take chunks of to-space in order from a shared cursor,
+ *                   claim, build and install their pages in runs: one ioctl per run of
+ *                   consecutive to-pages whose sources are consecutive in one mapping.
  *
- * Per-page state machine (to_state): PENDING -> BUILT -> INSTALLED. A page is BUILT only
- * while it sits in the collector's pending run; a fault on it flushes the run. A fault on an
- * INSTALLED page (the install raced the event) is answered with UFFDIO_WAKE. EEXIST from the
- * kernel means the page is already present and counts as installed.
+ * Per-page state machine (to_state), one byte per to-space page, changed only by CAS or by
+ * its owner:
+ *
+ *     PENDING --claim (CAS, any worker)--> CLAIMED --build--> BUILT --install--> INSTALLED
+ *
+ *   PENDING   nobody owns it. Sweepers and the fault thread race to claim it with a CAS; the
+ *             winner owns it until it is INSTALLED.
+ *   CLAIMED   its owner is building it (fixing references in place, or packing into a buffer).
+ *   BUILT     complete in its source page and waiting in the owner's pending run. A fault on a
+ *             CLAIMED or BUILT page bumps urgent_epoch: the owner installs its run at once.
+ *   INSTALLED present in to-space. A fault on it raced the install: UFFDIO_WAKE.
+ *
+ * Install policy (measurements in docs/design.md section 6): a run goes in with one
+ * UFFDIO_MOVE if it has at least min_move_pages pages, else with one UFFDIO_COPY; a page MOVE
+ * refuses with EBUSY goes in by COPY alone and the run continues by MOVE after it. A faulted
+ * page goes in alone (COPY by default: no TLB flush on the waiting thread's path).
+ *
+ * From-space is given back in batches: once every to-page below a frontier is INSTALLED, no
+ * page still to be built reads a from-space page below the smallest first source of the
+ * to-pages at or after the frontier (a suffix minimum, so any to-space order works), and that
+ * prefix is released with one MADV_DONTNEED.
  */
 #define _GNU_SOURCE
 #include "gcheap_native.h"
@@ -37,53 +56,72 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define RING_CAPACITY 4096u /* a blocked thread has one outstanding fault; this is plenty */
+#define MAX_WORKERS 16u
+#define MAX_WAITERS 256u /* faults on pages another worker owns; one per blocked thread at most */
 
-enum { SRC_WHOLE = 0, SRC_RING = 1, SRC_RECYCLED = 2 };
+enum { SRC_WHOLE = 0, SRC_RING = 1 };
 
-typedef struct fault_event {
-    uint64_t addr;
-    uint64_t t_ns;
-} fault_event;
+typedef struct gch_worker gch_worker;
 
-struct gch_compactor {
-    gch_plan plan;
-    gch_compactor_config cfg;
-
-    /* fault ring: written by the reader, consumed by the collector */
-    fault_event ring[RING_CAPACITY];
-    uint64_t ring_head; /* next slot the reader writes (atomic) */
-    uint64_t ring_tail; /* next slot the collector reads (atomic) */
-
+/* One builder: a sweeper, or the fault thread. Owns its pending run and its buffer ring. */
+struct gch_worker {
+    gch_compactor *c;
+    uint32_t id;
     /* pending run: to-pages [run_dst, run_dst + run_n) built in [run_src, ...) */
     uint32_t run_dst;
     uint32_t run_n;
     uint64_t run_src;
     uint8_t *run_kind; /* SRC_* per page of the run */
-
-    /* build buffers */
-    char *ring_area;
+    /* buffer ring for compacted pages: slot i holds the i-th page of the current chunk */
+    char *ring;
     uint32_t ring_pages;
-    uint32_t ring_next;
-    uint32_t recycle_cursor;
-
-    /* batched release of from-space: [0, released_upto) pages have been given back */
-    uint32_t released_upto;
-    uint32_t release_at;
-
-    gch_compaction_stats st; /* counters: written by collector, read with relaxed atomics */
+    uint8_t *ring_resident; /* 1: the slot has a page frame (MOVE takes it away) */
     gch_build_counters bc;
-    gch_failure fail;
+    uint64_t seen_epoch;
+    pthread_t thread;
+    int started;
+};
 
+typedef struct waiter {
+    uint32_t page;
+    uint64_t t_ns;
+} waiter;
+
+struct gch_compactor {
+    gch_plan plan;
+    gch_compactor_config cfg;
+
+    gch_worker sweepers[MAX_WORKERS];
+    gch_worker faulter; /* the fault thread's builder state */
+    uint32_t nworkers;
+
+    uint32_t next_chunk;     /* atomic: next chunk of batch_pages to-pages a sweeper takes */
+    uint32_t active;         /* atomic: sweepers still running                              */
+    uint64_t installed;      /* atomic: to-pages INSTALLED                                  */
+    uint64_t urgent_epoch;   /* atomic: bumped when a fault waits on a page a sweeper owns  */
+    int failed;              /* atomic: a worker failed; everyone stops                    */
+
+    /* batched release of from-space (release_mu) */
+    pthread_mutex_t release_mu;
+    uint32_t *floor_from;    /* [to_pages + 1] suffix minimum of the first source page      */
+    int floor_ready;         /* atomic */
+    uint32_t frontier;       /* every to-page below is INSTALLED                           */
+    uint32_t released_upto;  /* from-pages [0, released_upto) given back                    */
+
+    /* fault thread bookkeeping (written by it alone) */
+    waiter waiters[MAX_WAITERS];
+    uint32_t nwaiters;
     uint64_t *stalls;
     uint32_t stall_cap;
     uint32_t stall_n;
 
+    gch_compaction_stats st; /* counters: relaxed atomics, read while running */
+    gch_failure fail;        /* first failure (fail_mu) */
+    pthread_mutex_t fail_mu;
+
     int stop_fd;
-    pthread_t collector;
-    pthread_t reader;
-    int reader_started;
-    int collector_started;
+    pthread_t fault_thread;
+    int fault_started;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -93,6 +131,7 @@ struct gch_compactor {
     int done;
     int32_t result;
     uint64_t t_start;
+    uint64_t cpu_ns; /* atomic: CPU time of all sweepers */
 };
 
 #define STAT_ADD(c, field, n) __atomic_fetch_add(&(c)->st.field, (uint64_t)(n), __ATOMIC_RELAXED)
@@ -105,6 +144,31 @@ static inline uint8_t page_state(const gch_compactor *c, uint32_t t)
 static inline void set_page_state(gch_compactor *c, uint32_t t, uint8_t s)
 {
     __atomic_store_n(&c->plan.to_state[t], s, __ATOMIC_RELEASE);
+}
+
+/* PENDING -> CLAIMED; 1 if this worker now owns page t. */
+static inline int claim(gch_compactor *c, uint32_t t)
+{
+    uint8_t expected = GCH_PAGE_PENDING;
+    return __atomic_compare_exchange_n(&c->plan.to_state[t], &expected, GCH_PAGE_CLAIMED, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+static inline int has_failed(const gch_compactor *c) { return __atomic_load_n(&c->failed, __ATOMIC_ACQUIRE); }
+
+/* Records the first failure of any worker and tells every worker to stop. */
+static void fail_with(gch_compactor *c, int32_t error, int32_t op, uint64_t addr)
+{
+    pthread_mutex_lock(&c->fail_mu);
+    gch_fail(&c->fail, error, op, addr);
+    pthread_mutex_unlock(&c->fail_mu);
+    __atomic_store_n(&c->failed, 1, __ATOMIC_RELEASE);
+}
+
+/* The page builder reports into a private gch_failure; move it to the compactor's. */
+static void fail_from(gch_compactor *c, const gch_failure *f)
+{
+    fail_with(c, f->error ? f->error : -EIO, f->op, f->addr);
 }
 
 static void block_all_signals(void)
@@ -122,88 +186,34 @@ static void apply_nice(const gch_compactor *c)
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), c->cfg.thread_nice);
 }
 
-/* ------------------------------------------------------------------ fault reader thread */
-
-static void ring_push(gch_compactor *c, uint64_t addr, uint64_t t_ns)
-{
-    uint64_t head = __atomic_load_n(&c->ring_head, __ATOMIC_RELAXED);
-    while (head - __atomic_load_n(&c->ring_tail, __ATOMIC_ACQUIRE) >= RING_CAPACITY)
-        sched_yield();
-    c->ring[head % RING_CAPACITY].addr = addr;
-    c->ring[head % RING_CAPACITY].t_ns = t_ns;
-    __atomic_store_n(&c->ring_head, head + 1, __ATOMIC_RELEASE);
-}
-
-static int ring_pop(gch_compactor *c, fault_event *ev)
-{
-    uint64_t tail = __atomic_load_n(&c->ring_tail, __ATOMIC_RELAXED);
-    if (tail == __atomic_load_n(&c->ring_head, __ATOMIC_ACQUIRE))
-        return 0;
-    *ev = c->ring[tail % RING_CAPACITY];
-    __atomic_store_n(&c->ring_tail, tail + 1, __ATOMIC_RELEASE);
-    return 1;
-}
-
-static inline int ring_nonempty(gch_compactor *c)
-{
-    return __atomic_load_n(&c->ring_tail, __ATOMIC_RELAXED) != __atomic_load_n(&c->ring_head, __ATOMIC_ACQUIRE);
-}
-
-static void *reader_main(void *arg)
-{
-    gch_compactor *c = arg;
-    block_all_signals();
-    apply_nice(c);
-    pthread_setname_np(pthread_self(), "gch-faults");
-    struct uffd_msg msgs[64];
-    for (;;) {
-        struct pollfd pf[2] = {{.fd = c->cfg.uffd, .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};
-        int r = poll(pf, 2, -1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (pf[1].revents)
-            break;
-        if (!(pf[0].revents & POLLIN))
-            continue;
-        for (;;) {
-            ssize_t n = read(c->cfg.uffd, msgs, sizeof msgs);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            uint64_t now = gch_now_ns();
-            for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++)
-                if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-                    ring_push(c, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1), now);
-        }
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------------------------ ioctls with counting */
 
-/* MOVE or COPY with the compactor's counters (the loop itself is gch_uffd_fill). */
 static int do_fill(gch_compactor *c, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
 {
     gch_fill_counters k = {0, 0};
+    uint64_t t0 = gch_now_ns();
     int rc = gch_uffd_fill(c->cfg.uffd, op, dst, src, len, 0, done, &k);
+    uint64_t dt = gch_now_ns() - t0;
     STAT_ADD(c, ioctls, k.ioctls);
     STAT_ADD(c, eagain_retries, k.eagain_retries);
-    if (op == GCH_FILL_MOVE)
+    if (op == GCH_FILL_MOVE) {
         STAT_ADD(c, move_ioctls, k.ioctls);
-    else if (op == GCH_FILL_COPY)
+        STAT_ADD(c, move_ns, dt);
+    } else if (op == GCH_FILL_COPY) {
         STAT_ADD(c, copy_ioctls, k.ioctls);
+        STAT_ADD(c, copy_ns, dt);
+    }
     return rc;
 }
 
 static int do_discard(gch_compactor *c, uint64_t addr, uint64_t len)
 {
     STAT_ADD(c, madvise_calls, 1);
-    if (madvise((void *)addr, (size_t)len, MADV_DONTNEED) != 0) {
-        gch_fail(&c->fail, -errno, GCH_OP_MADVISE, addr);
+    uint64_t t0 = gch_now_ns();
+    int rc = madvise((void *)addr, (size_t)len, MADV_DONTNEED);
+    STAT_ADD(c, release_ns, gch_now_ns() - t0);
+    if (rc != 0) {
+        fail_with(c, -errno, GCH_OP_MADVISE, addr);
         return -1;
     }
     return 0;
@@ -216,390 +226,598 @@ static inline int src_in_from_space(const gch_compactor *c, uint64_t src)
 
 static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, uint32_t n, int moved)
 {
+    uint64_t whole = 0, zero_copy = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (c->plan.to_kind[to_page + i] == GCH_TO_WHOLE) {
-            STAT_ADD(c, pages_whole, 1);
+            whole++;
             if (moved && kinds[i] == SRC_WHOLE)
-                STAT_ADD(c, pages_zero_copy, 1);
-        } else {
-            STAT_ADD(c, pages_compacted, 1);
+                zero_copy++;
         }
-        if (!moved)
-            STAT_ADD(c, pages_copied, 1);
     }
+    STAT_ADD(c, pages_whole, whole);
+    STAT_ADD(c, pages_compacted, n - whole);
+    STAT_ADD(c, pages_zero_copy, zero_copy);
+    if (moved)
+        STAT_ADD(c, pages_moved, n);
+    else
+        STAT_ADD(c, pages_copied, n);
 }
 
-/* Installs to-pages [dst_page, dst_page + n) from the contiguous source [src, src + n pages). */
-static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n, const uint8_t *kinds)
+static void mark_installed(gch_compactor *c, uint32_t first, uint32_t n)
+{
+    for (uint32_t j = 0; j < n; j++)
+        set_page_state(c, first + j, GCH_PAGE_INSTALLED);
+    STAT_ADD(c, pages_installed, n);
+    __atomic_fetch_add(&c->installed, (uint64_t)n, __ATOMIC_ACQ_REL);
+}
+
+/* Installs to-pages [dst_page, dst_page + n) from the contiguous source [src, src + n pages) with
+ * one ioctl where the kernel lets it: MOVE when `move`, else COPY. Every errno is handled here,
+ * as in the design's table. */
+static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n, const uint8_t *kinds, int move)
 {
     const uint64_t P = GCH_PAGE_SIZE;
     uint64_t dst = c->plan.to_base + ((uint64_t)dst_page << GCH_PAGE_SHIFT);
-    int move_mode = c->cfg.install_mode == GCH_INSTALL_MOVE;
     uint32_t i = 0;
     while (i < n) {
         uint64_t done = 0;
-        int rc = do_fill(c, move_mode ? GCH_FILL_MOVE : GCH_FILL_COPY, dst + i * P, src + i * P, (n - i) * P, &done);
+        int rc = do_fill(c, move ? GCH_FILL_MOVE : GCH_FILL_COPY, dst + i * P, src + i * P, (n - i) * P, &done);
         uint32_t k = (uint32_t)(done / P);
-        account(c, dst_page + i, kinds + i, k, move_mode);
-        if (!move_mode && k && !c->cfg.release_chunk_pages && src_in_from_space(c, src + i * P) &&
-            do_discard(c, src + i * P, k * P) != 0)
-            return -1;
+        account(c, dst_page + i, kinds + i, k, move);
+        if (k && move)
+            STAT_ADD(c, runs_moved, 1);
         i += k;
         if (rc == 0)
             break;
-        if (n - i > 1 && (rc == -EINVAL || (!move_mode && rc == -ENOENT))) {
+        if (n - i > 1 && (rc == -EINVAL || (!move && rc == -ENOENT))) {
             /* The range crosses a VMA boundary (MOVE: EINVAL; COPY: ENOENT, "not inside one
              * registered VMA"), e.g. two pieces of a space that did not merge again: install
              * the rest one page at a time; a single page never spans two VMAs. */
-            for (uint32_t j = 0; j < i; j++)
-                set_page_state(c, dst_page + j, GCH_PAGE_INSTALLED);
-            STAT_ADD(c, pages_installed, i);
+            mark_installed(c, dst_page, i);
             for (uint32_t j = i; j < n; j++)
-                if (install(c, dst_page + j, src + (uint64_t)j * P, 1, kinds + j) != 0)
+                if (install(c, dst_page + j, src + (uint64_t)j * P, 1, kinds + j, move) != 0)
                     return -1;
             return 0;
         }
         if (rc == -EEXIST) {
-            STAT_ADD(c, eexist, 1); /* already present: another install won */
-            i++;
-        } else if (move_mode && rc == -EBUSY) {
-            /* Source frame not exclusively ours (fork, KSM, pin, swap cache): copy it in,
-             * then drop the source so nothing is left behind. */
+            /* Only this compactor fills to-space, and every page has exactly one owner: a present
+             * destination means the page state machine is broken. Fail loudly. */
+            STAT_ADD(c, eexist, 1);
+            fail_with(c, rc, move ? GCH_OP_MOVE : GCH_OP_COPY, dst + i * P);
+            return -1;
+        } else if (move && rc == -EBUSY) {
+            /* Source frame not exclusively ours (fork, KSM, pin, swap cache): copy this page in
+             * and go on moving the rest of the run. A whole source is dropped at once so nothing
+             * is left behind; ring slots are simply rebuilt. */
             STAT_ADD(c, ebusy_fallbacks, 1);
             uint64_t d2 = 0;
             int rc2 = do_fill(c, GCH_FILL_COPY, dst + i * P, src + i * P, P, &d2);
-            if (rc2 == -EEXIST) {
-                STAT_ADD(c, eexist, 1);
-            } else if (rc2 != 0) {
-                gch_fail(&c->fail, rc2, GCH_OP_COPY, dst + i * P);
+            if (rc2 != 0) {
+                fail_with(c, rc2, GCH_OP_COPY, dst + i * P);
                 return -1;
-            } else {
-                account(c, dst_page + i, kinds + i, 1, 0);
             }
-            if (kinds[i] != SRC_RING && !c->cfg.release_chunk_pages && do_discard(c, src + i * P, P) != 0)
+            account(c, dst_page + i, kinds + i, 1, 0);
+            if (kinds[i] == SRC_WHOLE && do_discard(c, src + i * P, P) != 0)
                 return -1;
             i++;
-        } else if (move_mode && rc == -ENOENT) {
+        } else if (move && rc == -ENOENT) {
             /* Source page never touched (e.g. the unwritten tail of a large array). */
             uint64_t d2 = 0;
             int rc2 = do_fill(c, GCH_FILL_ZEROPAGE, dst + i * P, 0, P, &d2);
-            if (rc2 != 0 && rc2 != -EEXIST) {
-                gch_fail(&c->fail, rc2, GCH_OP_ZEROPAGE, dst + i * P);
+            if (rc2 != 0) {
+                fail_with(c, rc2, GCH_OP_ZEROPAGE, dst + i * P);
                 return -1;
             }
             STAT_ADD(c, pages_zero_filled, 1);
             account(c, dst_page + i, kinds + i, 1, 1);
             i++;
         } else {
-            gch_fail(&c->fail, rc, move_mode ? GCH_OP_MOVE : GCH_OP_COPY, dst + i * P);
+            fail_with(c, rc, move ? GCH_OP_MOVE : GCH_OP_COPY, dst + i * P);
             return -1;
         }
     }
-    for (uint32_t j = 0; j < n; j++)
-        set_page_state(c, dst_page + j, GCH_PAGE_INSTALLED);
-    STAT_ADD(c, pages_installed, n);
+    mark_installed(c, dst_page, n);
     return 0;
 }
 
-static int flush_run(gch_compactor *c)
+static int flush_run(gch_worker *w)
 {
-    if (c->run_n == 0)
+    gch_compactor *c = w->c;
+    if (w->run_n == 0)
         return 0;
-    uint32_t n = c->run_n;
-    c->run_n = 0;
-    if (c->cfg.install_mode == GCH_INSTALL_MOVE && n < c->cfg.min_move_pages) {
-        /* Too short to pay for the TLB shootdown a MOVE ioctl costs while other threads run. */
-        c->cfg.install_mode = GCH_INSTALL_COPY;
-        int r = install(c, c->run_dst, c->run_src, n, c->run_kind);
-        c->cfg.install_mode = GCH_INSTALL_MOVE;
-        return r;
+    uint32_t n = w->run_n;
+    w->run_n = 0;
+    int move = c->cfg.install_mode == GCH_INSTALL_MOVE && n >= c->cfg.min_move_pages;
+    if (install(c, w->run_dst, w->run_src, n, w->run_kind, move) != 0)
+        return -1;
+    if (move) {
+        /* MOVE took the ring frames of packed pages with it. */
+        for (uint32_t i = 0; i < n; i++)
+            if (w->run_kind[i] == SRC_RING)
+                w->ring_resident[(w->run_src - (uint64_t)w->ring) / GCH_PAGE_SIZE + i] = 0;
     }
-    return install(c, c->run_dst, c->run_src, n, c->run_kind);
+    return 0;
 }
 
-/* First from-space page to-page t reads: its whole page, or the page of its first packed object.
- * Non-decreasing in t (the planner hands out to-pages in from-space order). */
+/* ------------------------------------------------------------------ from-space release */
+
+/* First from-space page to-page t reads: its whole page, or the page of its first packed object. */
 static inline uint32_t first_source(const gch_plan *pl, uint32_t t)
 {
     return pl->to_kind[t] == GCH_TO_WHOLE ? pl->to_src[t] : pl->to_src[t] / GCH_GRANULES_PER_PAGE;
 }
 
-/* Gives back every from-space page below the first source of to-page `next` (all to-pages before
- * it are built, and whatever built out of order needs nothing below that either): one
- * MADV_DONTNEED for the whole prefix, instead of one per installed run. Pages already moved out
- * are holes; discarding them is free. */
-static int release_prefix(gch_compactor *c, uint32_t next)
+/* floor_from[t] = min first source of to-pages >= t (from_pages past the end). */
+static int compute_floors(gch_compactor *c)
 {
     const gch_plan *pl = &c->plan;
-    if (flush_run(c) != 0) /* recycled buffers in the pending run live below the floor */
-        return -1;
-    uint32_t floor = next < pl->to_pages ? first_source(pl, next) : pl->from_pages;
-    if (floor > c->released_upto) {
-        if (do_discard(c, pl->from_base + ((uint64_t)c->released_upto << GCH_PAGE_SHIFT),
-                       (uint64_t)(floor - c->released_upto) << GCH_PAGE_SHIFT) != 0)
-            return -1;
-        STAT_ADD(c, pages_released, floor - c->released_upto);
-        c->released_upto = floor;
+    uint32_t *f = malloc(((size_t)pl->to_pages + 1) * sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    f[pl->to_pages] = pl->from_pages;
+    for (uint32_t t = pl->to_pages; t-- > 0;) {
+        uint32_t s = first_source(pl, t);
+        f[t] = s < f[t + 1] ? s : f[t + 1];
     }
+    c->floor_from = f;
+    __atomic_store_n(&c->floor_ready, 1, __ATOMIC_RELEASE);
     return 0;
+}
+
+/* Gives back from-space below the floor of the installed frontier, in chunks of at least
+ * release_chunk_pages (`all`: whatever is left). Pages moved out are holes already; discarding
+ * them is cheap. */
+static int release_prefix(gch_compactor *c, int all)
+{
+    const gch_plan *pl = &c->plan;
+    if (!c->cfg.release_chunk_pages || !__atomic_load_n(&c->floor_ready, __ATOMIC_ACQUIRE))
+        return 0;
+    if (all) {
+        pthread_mutex_lock(&c->release_mu);
+    } else if (pthread_mutex_trylock(&c->release_mu) != 0) {
+        return 0; /* another sweeper is at it */
+    }
+    int rc = 0;
+    while (c->frontier < pl->to_pages && page_state(c, c->frontier) == GCH_PAGE_INSTALLED)
+        c->frontier++;
+    uint32_t floor = c->floor_from[c->frontier];
+    if (floor > c->released_upto && (all || floor - c->released_upto >= c->cfg.release_chunk_pages)) {
+        if (do_discard(c, pl->from_base + ((uint64_t)c->released_upto << GCH_PAGE_SHIFT),
+                       (uint64_t)(floor - c->released_upto) << GCH_PAGE_SHIFT) != 0) {
+            rc = -1;
+        } else {
+            STAT_ADD(c, pages_released, floor - c->released_upto);
+            c->released_upto = floor;
+        }
+    }
+    pthread_mutex_unlock(&c->release_mu);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ building */
 
-static int sparse_consumed(const gch_compactor *c, uint32_t p)
+/* A buffer page for packing to-page t, which is page `slot` of the worker's current chunk. */
+static char *ring_slot(gch_worker *w, uint32_t slot)
 {
-    uint32_t first, last;
-    gch_sparse_dest_pages(&c->plan, p, &first, &last);
-    for (uint32_t t = first; t <= last; t++)
-        if (page_state(c, t) == GCH_PAGE_PENDING)
-            return 0;
-    return 1;
-}
-
-/* A page to build a compacted page in: a consumed from-space page when recycling, else the next
- * slot of the private ring. NULL if making the slot free failed (the failure is recorded). */
-static char *acquire_buffer(gch_compactor *c, uint8_t *kind)
-{
-    const gch_plan *pl = &c->plan;
-    if (c->cfg.recycle_from_pages && c->cfg.install_mode == GCH_INSTALL_MOVE) {
-        while (c->recycle_cursor < pl->from_pages) {
-            uint32_t p = c->recycle_cursor;
-            uint8_t cls = pl->from_class[p];
-            if (cls == GCH_FROM_SPARSE && !sparse_consumed(c, p))
-                break; /* wait for this page to be consumed rather than skip it */
-            c->recycle_cursor++;
-            if (cls == GCH_FROM_EMPTY || cls == GCH_FROM_SPARSE) {
-                *kind = SRC_RECYCLED;
-                STAT_ADD(c, buffers_recycled, 1);
-                return (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT));
-            }
+    gch_compactor *c = w->c;
+    char *buf = w->ring + ((uint64_t)slot << GCH_PAGE_SHIFT);
+    if (!w->ring_resident[slot]) {
+        /* MOVE took the frame: populate the rest of the ring in one call rather than taking a
+         * page fault per slot (a fault costs ~10 us in a VM with shadow paging, measured). */
+        uint32_t end = slot;
+        while (end < w->ring_pages && !w->ring_resident[end])
+            end++;
+        uint64_t t0 = gch_now_ns();
+        int rc = gch_mem_populate((uint64_t)buf, (uint64_t)(end - slot) << GCH_PAGE_SHIFT);
+        STAT_ADD(c, populate_ns, gch_now_ns() - t0);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_ALLOC, (uint64_t)buf);
+            return NULL;
         }
+        memset(w->ring_resident + slot, 1, end - slot);
     }
-    /* Pages built to serve faults take ring slots too, so after enough faults the ring can wrap
-     * into the pending run: install the run before reusing one of its slots. */
-    uint32_t slot = c->ring_next++ % c->ring_pages;
-    char *buf = c->ring_area + ((uint64_t)slot << GCH_PAGE_SHIFT);
-    if (c->run_n && (uint64_t)buf >= c->run_src && (uint64_t)buf < c->run_src + ((uint64_t)c->run_n << GCH_PAGE_SHIFT) &&
-        flush_run(c) != 0)
-        return NULL;
-    *kind = SRC_RING;
-    STAT_ADD(c, buffers_fresh, 1);
     return buf;
 }
 
-static int build(gch_compactor *c, uint32_t t, uint64_t *src, uint8_t *kind)
+/* Builds claimed page t; packed pages go to ring slot `slot`. */
+static int build(gch_worker *w, uint32_t t, uint32_t slot, uint64_t *src, uint8_t *kind)
 {
+    gch_compactor *c = w->c;
     const gch_plan *pl = &c->plan;
+    gch_failure f = {0, 0, 0};
+    uint64_t t0 = gch_now_ns();
     int rc;
     if (pl->to_kind[t] == GCH_TO_WHOLE) {
         uint32_t p = pl->to_src[t];
-        rc = gch_build_whole(pl, p, (int)c->cfg.check_forwarding, &c->bc, &c->fail);
+        rc = gch_build_whole(pl, p, (int)c->cfg.check_forwarding, &w->bc, &f);
         *src = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
         *kind = SRC_WHOLE;
     } else {
-        char *buf = acquire_buffer(c, kind);
+        char *buf = ring_slot(w, slot);
         if (!buf)
             return -1;
-        rc = gch_build_compacted(pl, t, buf, (int)c->cfg.check_forwarding, &c->bc, &c->fail);
+        rc = gch_build_compacted(pl, t, buf, (int)c->cfg.check_forwarding, &w->bc, &f);
         *src = (uint64_t)buf;
+        *kind = SRC_RING;
+        STAT_ADD(c, buffers_fresh, 1);
     }
-    if (rc == 0)
-        set_page_state(c, t, GCH_PAGE_BUILT);
-    return rc;
+    STAT_ADD(c, build_ns, gch_now_ns() - t0);
+    if (rc != 0) {
+        fail_from(c, &f);
+        return -1;
+    }
+    set_page_state(c, t, GCH_PAGE_BUILT);
+    return 0;
 }
 
-/* One ioctl may only span one VMA on each side. From-space and the buffer ring are separate
+/* One ioctl may only span one VMA on each side. From-space and a buffer ring are separate
  * mappings that can sit next to each other in the address space, so a run never mixes them
  * even when the addresses happen to be contiguous. */
-static inline int extends_run(const gch_compactor *c, uint32_t t, uint64_t src)
+static inline int extends_run(const gch_worker *w, uint32_t t, uint64_t src)
 {
-    return c->run_n > 0 && c->run_n < c->cfg.batch_pages && t == c->run_dst + c->run_n &&
-           src == c->run_src + ((uint64_t)c->run_n << GCH_PAGE_SHIFT) &&
-           src_in_from_space(c, src) == src_in_from_space(c, c->run_src);
+    const gch_compactor *c = w->c;
+    return w->run_n > 0 && t == w->run_dst + w->run_n && src == w->run_src + ((uint64_t)w->run_n << GCH_PAGE_SHIFT) &&
+           src_in_from_space(c, src) == src_in_from_space(c, w->run_src);
 }
 
-static void append_run(gch_compactor *c, uint32_t t, uint64_t src, uint8_t kind)
+static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
 {
-    if (c->run_n == 0) {
-        c->run_dst = t;
-        c->run_src = src;
+    if (w->run_n == 0) {
+        w->run_dst = t;
+        w->run_src = src;
     }
-    c->run_kind[c->run_n++] = kind;
+    w->run_kind[w->run_n++] = kind;
 }
 
-/* ------------------------------------------------------------------ fault service */
+/* ------------------------------------------------------------------ fault thread */
 
 static void record_stall(gch_compactor *c, uint64_t ns)
 {
     if (c->stall_n < c->stall_cap)
         c->stalls[c->stall_n++] = ns;
     STAT_ADD(c, stall_count, 1);
+    STAT_ADD(c, fault_ns, ns);
     uint64_t prev = __atomic_load_n(&c->st.stall_max_ns, __ATOMIC_RELAXED);
     if (ns > prev)
         __atomic_store_n(&c->st.stall_max_ns, ns, __ATOMIC_RELAXED);
 }
 
-static int serve_faults(gch_compactor *c)
+/* Stalls of faults on pages a sweeper owned end when that sweeper installs them. */
+static void check_waiters(gch_compactor *c)
+{
+    uint32_t k = 0;
+    uint64_t now = gch_now_ns();
+    for (uint32_t i = 0; i < c->nwaiters; i++) {
+        if (page_state(c, c->waiters[i].page) == GCH_PAGE_INSTALLED)
+            record_stall(c, now - c->waiters[i].t_ns);
+        else
+            c->waiters[k++] = c->waiters[i];
+    }
+    c->nwaiters = k;
+}
+
+static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
 {
     const gch_plan *pl = &c->plan;
-    fault_event ev;
-    while (ring_pop(c, &ev)) {
-        STAT_ADD(c, faults_served, 1);
-        uint64_t off = ev.addr - pl->to_base;
-        if (ev.addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
-            /* Not ours to build (cannot happen with a correct registration): wake the thread. */
-            STAT_ADD(c, ioctls, 1);
-            STAT_ADD(c, wake_ioctls, 1);
-            gch_uffd_wake(c->cfg.uffd, ev.addr, GCH_PAGE_SIZE);
-            continue;
+    gch_worker *w = &c->faulter;
+    STAT_ADD(c, faults_served, 1);
+    uint64_t off = addr - pl->to_base;
+    if (addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
+        /* Registered slack beyond the plan: nothing lives there (allocation above the plan is
+         * not registered), so the only reader is code walking past the heap's end. A zero page
+         * parses as an empty page and ends the thread's wait for good. */
+        uint64_t d = 0;
+        int rc = do_fill(c, GCH_FILL_ZEROPAGE, addr, 0, GCH_PAGE_SIZE, &d);
+        if (rc != 0 && rc != -EEXIST) {
+            fail_with(c, rc, GCH_OP_ZEROPAGE, addr);
+            return -1;
         }
-        uint32_t t = (uint32_t)(off >> GCH_PAGE_SHIFT);
-        uint8_t s = page_state(c, t);
-        if (s == GCH_PAGE_PENDING) {
-            STAT_ADD(c, faults_on_pending, 1);
-            uint64_t src;
-            uint8_t kind;
-            if (build(c, t, &src, &kind) != 0)
-                return -1;
-            if (extends_run(c, t, src)) {
-                append_run(c, t, src, kind);
-                if (flush_run(c) != 0)
+        STAT_ADD(c, pages_zero_filled, 1);
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    uint32_t t = (uint32_t)(off >> GCH_PAGE_SHIFT);
+    if (claim(c, t)) {
+        STAT_ADD(c, faults_on_pending, 1);
+        uint32_t W = c->cfg.install_mode == GCH_INSTALL_MOVE ? c->cfg.fault_around_pages : 1;
+        if (W > 1) {
+            /* Fault-around: claim every pending page of the aligned window, build them and install
+             * the window as runs (one MOVE where the sources allow): the thread waits for the
+             * whole window, but no run is cut short around its page. */
+            uint32_t w0 = t - t % W;
+            uint32_t w1 = w0 + W < pl->to_pages ? w0 + W : pl->to_pages;
+            for (uint32_t u = w0; u < w1; u++) {
+                if (u != t && !claim(c, u)) {
+                    if (flush_run(w) != 0)
+                        return -1;
+                    continue;
+                }
+                uint64_t src;
+                uint8_t kind;
+                if (build(w, u, u - w0, &src, &kind) != 0)
                     return -1;
-            } else if (c->cfg.copy_faulted_pages && c->cfg.install_mode == GCH_INSTALL_MOVE) {
-                /* A mutator is waiting: COPY fills the empty PTE without a TLB shootdown IPI,
-                 * which a single-page MOVE needs (measured: ~10 us off the median stall). */
-                c->cfg.install_mode = GCH_INSTALL_COPY;
-                int r = install(c, t, src, 1, &kind);
-                c->cfg.install_mode = GCH_INSTALL_MOVE;
-                if (r != 0)
+                if (!extends_run(w, u, src) && flush_run(w) != 0)
                     return -1;
-                STAT_ADD(c, pages_fault_copied, 1);
-            } else if (install(c, t, src, 1, &kind) != 0) {
-                return -1;
+                append_run(w, u, src, kind);
             }
-        } else if (s == GCH_PAGE_BUILT) {
-            if (flush_run(c) != 0) /* the faulted page waits in the pending run */
+            if (flush_run(w) != 0)
                 return -1;
-        } else {
-            STAT_ADD(c, ioctls, 1);
-            STAT_ADD(c, wake_ioctls, 1);
-            int rc = gch_uffd_wake(c->cfg.uffd, ev.addr, GCH_PAGE_SIZE);
-            if (rc != 0) {
-                gch_fail(&c->fail, rc, GCH_OP_WAKE, ev.addr);
-                return -1;
-            }
+            record_stall(c, gch_now_ns() - t_ns);
+            return 0;
         }
-        record_stall(c, gch_now_ns() - ev.t_ns);
+        uint64_t src;
+        uint8_t kind;
+        if (build(w, t, 0, &src, &kind) != 0)
+            return -1;
+        int move = c->cfg.install_mode == GCH_INSTALL_MOVE && !c->cfg.copy_faulted_pages;
+        if (install(c, t, src, 1, &kind, move) != 0)
+            return -1;
+        if (move && kind == SRC_RING)
+            w->ring_resident[0] = 0;
+        if (!move && c->cfg.install_mode == GCH_INSTALL_MOVE)
+            STAT_ADD(c, pages_fault_copied, 1);
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    uint8_t s = page_state(c, t);
+    if (s == GCH_PAGE_INSTALLED) {
+        /* The install raced the event: the thread may have gone to sleep after it. */
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, wake_ioctls, 1);
+        int rc = gch_uffd_wake(c->cfg.uffd, addr, GCH_PAGE_SIZE);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_WAKE, addr);
+            return -1;
+        }
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    /* A sweeper owns it (CLAIMED or BUILT): ask it to install its run now; its ioctl wakes the
+     * thread. The stall is recorded when the page shows up as INSTALLED. */
+    STAT_ADD(c, faults_on_claimed, 1);
+    __atomic_fetch_add(&c->urgent_epoch, 1, __ATOMIC_RELEASE);
+    if (c->nwaiters < MAX_WAITERS) {
+        c->waiters[c->nwaiters].page = t;
+        c->waiters[c->nwaiters].t_ns = t_ns;
+        c->nwaiters++;
     }
     return 0;
 }
 
-/* ------------------------------------------------------------------ collector thread */
+static int wait_for_plan(gch_compactor *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->began && !c->abandon)
+        pthread_cond_wait(&c->cv, &c->mu);
+    int began = c->began;
+    pthread_mutex_unlock(&c->mu);
+    return began;
+}
+
+static void *fault_main(void *arg)
+{
+    gch_compactor *c = arg;
+    block_all_signals();
+    apply_nice(c);
+    pthread_setname_np(pthread_self(), "gch-faults");
+    struct uffd_msg msgs[64];
+    int have_plan = 0;
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = c->cfg.uffd, .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};
+        /* While a fault waits on a sweeper's page, look again every 50 us to time its stall. */
+        struct timespec tick = {0, 50000};
+        int r = ppoll(pf, 2, c->nwaiters ? &tick : NULL, NULL);
+        if (c->nwaiters)
+            check_waiters(c);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == ENOMEM)
+                continue; /* transient: poll again rather than abandon blocked threads */
+            fail_with(c, -errno, GCH_OP_READ, 0);
+            break;
+        }
+        if (pf[1].revents)
+            break;
+        if (r == 0 || !(pf[0].revents & POLLIN))
+            continue;
+        for (;;) {
+            ssize_t n = read(c->cfg.uffd, msgs, sizeof msgs);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            uint64_t now = gch_now_ns();
+            if (!have_plan) {
+                /* Faults read before the plan was handed over wait for it. */
+                if (!wait_for_plan(c))
+                    return NULL;
+                have_plan = 1;
+            }
+            for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
+                if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+                    continue;
+                uint64_t addr = msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1);
+                if (has_failed(c)) {
+                    /* To-space is being unregistered, which wakes every waiter; nothing to do. */
+                    continue;
+                }
+                (void)serve_fault(c, addr, now);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ sweepers */
 
 /* Experiments/tests only: wait sweep_delay_us after a background page, but never delay a fault
- * (the pending run is flushed first, so a page waiting in it is never the one held back). */
-static void throttle(gch_compactor *c)
+ * (the pending run is installed first, so a page waiting in it is never the one held back). */
+static int throttle(gch_worker *w)
 {
-    if (flush_run(c) != 0)
-        return;
+    gch_compactor *c = w->c;
+    if (flush_run(w) != 0)
+        return -1;
     uint64_t until = gch_now_ns() + (uint64_t)c->cfg.sweep_delay_us * 1000u;
-    while (!ring_nonempty(c) && gch_now_ns() < until) {
+    while (gch_now_ns() < until && !has_failed(c)) {
         struct timespec ts = {0, 20000};
         nanosleep(&ts, NULL);
     }
+    return 0;
 }
 
-static void finish(gch_compactor *c, int32_t result)
+/* A fault waits on a page this sweeper owns: install the pending run now. */
+static inline int urgent(gch_worker *w)
 {
-    if (c->fail.error || result) {
+    uint64_t e = __atomic_load_n(&w->c->urgent_epoch, __ATOMIC_ACQUIRE);
+    if (e == w->seen_epoch)
+        return 0;
+    w->seen_epoch = e;
+    return 1;
+}
+
+static int sweep_chunk(gch_worker *w, uint32_t first, uint32_t end)
+{
+    gch_compactor *c = w->c;
+    for (uint32_t t = first; t < end; t++) {
+        if (has_failed(c))
+            return -1;
+        if (urgent(w) && flush_run(w) != 0)
+            return -1;
+        if (!claim(c, t)) {
+            /* A fault took it: the run ends here. */
+            if (flush_run(w) != 0)
+                return -1;
+            continue;
+        }
+        uint64_t src;
+        uint8_t kind;
+        if (build(w, t, t - first, &src, &kind) != 0)
+            return -1;
+        if (!extends_run(w, t, src) && flush_run(w) != 0)
+            return -1;
+        append_run(w, t, src, kind);
+        if (c->cfg.sweep_delay_us && throttle(w) != 0)
+            return -1;
+    }
+    return flush_run(w);
+}
+
+static void finish(gch_compactor *c)
+{
+    int32_t result = has_failed(c) ? (c->fail.error ? c->fail.error : -EIO) : 0;
+    if (result) {
         /* A page that cannot be built or installed would leave any thread faulting on it blocked
          * forever. Unregistering wakes them all; from then on missing pages fill with zeros.
          * The managed side marks the heap failed, so every later heap call throws. */
         gch_uffd_unregister(c->cfg.uffd, c->plan.to_base, (uint64_t)c->plan.to_pages << GCH_PAGE_SHIFT);
     }
-    __atomic_store_n(&c->st.refs_fixed, c->bc.refs_fixed, __ATOMIC_RELAXED);
-    __atomic_store_n(&c->st.bytes_copied, c->bc.bytes_copied, __ATOMIC_RELAXED);
-    c->st.error = c->fail.error ? c->fail.error : result;
+    uint64_t refs = c->faulter.bc.refs_fixed, bytes = c->faulter.bc.bytes_copied;
+    for (uint32_t i = 0; i < c->nworkers; i++) {
+        refs += c->sweepers[i].bc.refs_fixed;
+        bytes += c->sweepers[i].bc.bytes_copied;
+    }
+    __atomic_store_n(&c->st.refs_fixed, refs, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->st.bytes_copied, bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->st.wall_ns, gch_now_ns() - c->t_start, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->st.cpu_ns, __atomic_load_n(&c->cpu_ns, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+    pthread_mutex_lock(&c->fail_mu);
+    c->st.error = result;
     c->st.error_op = c->fail.op;
     c->st.error_addr = c->fail.addr;
+    pthread_mutex_unlock(&c->fail_mu);
     pthread_mutex_lock(&c->mu);
     c->done = 1;
-    c->result = c->st.error;
+    c->result = result;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
-static void *collector_main(void *arg)
+static void *sweeper_main(void *arg)
 {
-    gch_compactor *c = arg;
+    gch_worker *w = arg;
+    gch_compactor *c = w->c;
     block_all_signals();
     apply_nice(c);
-    pthread_setname_np(pthread_self(), "gch-collector");
+    pthread_setname_np(pthread_self(), "gch-sweeper");
 
-    pthread_mutex_lock(&c->mu);
-    while (!c->began && !c->abandon)
-        pthread_cond_wait(&c->cv, &c->mu);
-    int abandon = c->abandon && !c->began;
-    pthread_mutex_unlock(&c->mu);
-    if (abandon)
+    if (!wait_for_plan(c))
         return NULL;
 
-    /* Stay off the CPU while the flip pause finishes, unless a fault needs serving; never wait
-     * for the managed side for long (it may be held by a .NET GC). */
+    /* Stay off the CPU while the flip pause finishes (faults are served by the fault thread
+     * meanwhile); never wait for the managed side for long: it may be held by a .NET GC. */
     uint64_t grace_end = gch_now_ns() + 1000000u;
-    while (!__atomic_load_n(&c->resumed, __ATOMIC_ACQUIRE) && !ring_nonempty(c) && gch_now_ns() < grace_end) {
+    while (!__atomic_load_n(&c->resumed, __ATOMIC_ACQUIRE) && gch_now_ns() < grace_end) {
         struct timespec ts = {0, 20000};
         nanosleep(&ts, NULL);
     }
 
     uint64_t cpu0 = gch_thread_cpu_ns();
     const gch_plan *pl = &c->plan;
-    int failed = 0;
-
-    for (uint32_t t = 0; t < pl->to_pages && !failed; t++) {
-        if (ring_nonempty(c) && serve_faults(c) != 0) {
-            failed = 1;
-            break;
-        }
-        if (page_state(c, t) != GCH_PAGE_PENDING)
-            continue;
-        uint64_t src;
-        uint8_t kind;
-        if (build(c, t, &src, &kind) != 0) {
-            failed = 1;
-            break;
-        }
-        if (!extends_run(c, t, src) && flush_run(c) != 0) {
-            failed = 1;
-            break;
-        }
-        append_run(c, t, src, kind);
-        if (c->run_n == c->cfg.batch_pages && flush_run(c) != 0)
-            failed = 1;
-        if (c->cfg.sweep_delay_us && !failed)
-            throttle(c);
-        if (c->cfg.release_chunk_pages && !failed && t + 1 - c->release_at >= c->cfg.release_chunk_pages) {
-            c->release_at = t + 1;
-            if (release_prefix(c, t + 1) != 0)
-                failed = 1;
-        }
+    const uint32_t B = c->cfg.batch_pages;
+    if (w->id == 0 && c->cfg.release_chunk_pages) {
+        int rc = compute_floors(c);
+        if (rc != 0)
+            fail_with(c, rc, GCH_OP_ALLOC, 0);
     }
-    if (!failed && (flush_run(c) != 0 || serve_faults(c) != 0))
-        failed = 1;
-    if (!failed && c->cfg.release_chunk_pages && release_prefix(c, pl->to_pages) != 0)
-        failed = 1;
+    int did_work = 0;
+    while (!has_failed(c)) {
+        uint32_t chunk = __atomic_fetch_add(&c->next_chunk, 1, __ATOMIC_RELAXED);
+        uint64_t first = (uint64_t)chunk * B;
+        if (first >= pl->to_pages)
+            break;
+        uint32_t end = first + B < pl->to_pages ? (uint32_t)(first + B) : pl->to_pages;
+        did_work = 1;
+        if (sweep_chunk(w, (uint32_t)first, end) != 0 || release_prefix(c, 0) != 0)
+            break;
+    }
+    if (did_work)
+        STAT_ADD(c, workers, 1);
+    __atomic_fetch_add(&c->cpu_ns, gch_thread_cpu_ns() - cpu0, __ATOMIC_RELAXED);
 
-    __atomic_store_n(&c->st.wall_ns, gch_now_ns() - c->t_start, __ATOMIC_RELAXED);
-    __atomic_store_n(&c->st.cpu_ns, gch_thread_cpu_ns() - cpu0, __ATOMIC_RELAXED);
-    finish(c, failed ? (c->fail.error ? c->fail.error : -EIO) : 0);
+    if (__atomic_sub_fetch(&c->active, 1, __ATOMIC_ACQ_REL) != 0)
+        return NULL;
+    /* Last sweeper out: wait for pages the fault thread still builds, release the rest of
+     * from-space and report. */
+    while (!has_failed(c) && __atomic_load_n(&c->installed, __ATOMIC_ACQUIRE) < pl->to_pages) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+    if (!has_failed(c))
+        (void)release_prefix(c, 1);
+    finish(c);
     return NULL;
 }
 
 /* ------------------------------------------------------------------ public API */
 
+static int worker_init(gch_compactor *c, gch_worker *w, uint32_t id, uint32_t ring_pages)
+{
+    w->c = c;
+    w->id = id;
+    w->ring_pages = ring_pages;
+    w->run_kind = calloc(ring_pages, 1);
+    w->ring_resident = calloc(ring_pages, 1);
+    if (!w->run_kind || !w->ring_resident)
+        return -ENOMEM;
+    uint64_t addr = 0;
+    int rc = gch_mem_reserve((uint64_t)ring_pages << GCH_PAGE_SHIFT,
+                             GCH_MEM_NOHUGEPAGE | (c->cfg.dont_fork ? GCH_MEM_DONTFORK : 0), &addr);
+    if (rc != 0)
+        return rc;
+    w->ring = (char *)addr;
+    return 0;
+}
+
+static void worker_free(gch_worker *w)
+{
+    if (w->ring)
+        gch_mem_release((uint64_t)w->ring, (uint64_t)w->ring_pages << GCH_PAGE_SHIFT);
+    free(w->run_kind);
+    free(w->ring_resident);
+}
+
 int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out)
 {
-    if (config->batch_pages == 0 ||
+    if (config->batch_pages == 0 || config->workers == 0 || config->workers > MAX_WORKERS ||
         (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY))
         return -EINVAL;
     gch_compactor *c = calloc(1, sizeof *c);
@@ -609,32 +827,38 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
     c->stop_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
+    pthread_mutex_init(&c->release_mu, NULL);
+    pthread_mutex_init(&c->fail_mu, NULL);
 
     int32_t rc = -ENOMEM;
-    c->run_kind = calloc(config->batch_pages, 1);
-    c->ring_pages = config->buffer_pages > 2 * config->batch_pages ? config->buffer_pages : 2 * config->batch_pages;
     c->stall_cap = config->stall_sample_capacity;
     c->stalls = c->stall_cap ? calloc(c->stall_cap, sizeof(uint64_t)) : NULL;
-    if (!c->run_kind || (c->stall_cap && !c->stalls))
+    if (c->stall_cap && !c->stalls)
         goto fail;
-    uint64_t ring_addr = 0;
-    rc = gch_mem_reserve((uint64_t)c->ring_pages << GCH_PAGE_SHIFT,
-                         GCH_MEM_NOHUGEPAGE | (config->dont_fork ? GCH_MEM_DONTFORK : 0), &ring_addr);
-    if (rc != 0)
+    if ((rc = worker_init(c, &c->faulter, MAX_WORKERS, config->fault_around_pages > 1 ? config->fault_around_pages : 1)) != 0)
         goto fail;
-    c->ring_area = (char *)ring_addr;
+    for (uint32_t i = 0; i < config->workers; i++)
+        if ((rc = worker_init(c, &c->sweepers[i], i, config->batch_pages)) != 0)
+            goto fail;
+    c->nworkers = config->workers;
+    c->active = config->workers;
     c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->stop_fd < 0) {
         rc = -errno;
         goto fail;
     }
 
-    if ((rc = -pthread_create(&c->reader, NULL, reader_main, c)) != 0)
+    if ((rc = -pthread_create(&c->fault_thread, NULL, fault_main, c)) != 0)
         goto fail;
-    c->reader_started = 1;
-    if ((rc = -pthread_create(&c->collector, NULL, collector_main, c)) != 0)
-        goto fail;
-    c->collector_started = 1;
+    c->fault_started = 1;
+    for (uint32_t i = 0; i < config->workers; i++) {
+        if ((rc = -pthread_create(&c->sweepers[i].thread, NULL, sweeper_main, &c->sweepers[i])) != 0) {
+            /* Threads already started still count on the rest; they are called off below. */
+            __atomic_sub_fetch(&c->active, config->workers - i, __ATOMIC_ACQ_REL);
+            goto fail;
+        }
+        c->sweepers[i].started = 1;
+    }
     *out = c;
     return 0;
 
@@ -717,7 +941,7 @@ int32_t gch_compactor_stall_samples(gch_compactor *c, uint64_t *ns, uint32_t cap
     int done = c->done;
     pthread_mutex_unlock(&c->mu);
     if (!done)
-        return -EBUSY; /* samples are written by the collector thread until it finishes */
+        return -EBUSY; /* samples are written by the fault thread until the compaction ends */
     uint32_t n = c->stall_n < capacity ? c->stall_n : capacity;
     if (n)
         memcpy(ns, c->stalls, (size_t)n * sizeof(uint64_t));
@@ -729,33 +953,36 @@ void gch_compactor_destroy(gch_compactor *c)
 {
     if (!c)
         return;
-    if (c->collector_started) {
-        /* Mutators may be blocked on pages only the collector can install: never abandon a
-         * compaction that began. One that never began is simply called off. */
-        pthread_mutex_lock(&c->mu);
-        int began = c->began;
-        if (!began) {
-            c->abandon = 1;
-            pthread_cond_broadcast(&c->cv);
-        }
-        pthread_mutex_unlock(&c->mu);
-        if (began)
-            gch_compactor_wait(c, -1);
-        pthread_join(c->collector, NULL);
+    /* Mutators may be blocked on pages only the compactor can install: never abandon a
+     * compaction that began. One that never began is simply called off. */
+    pthread_mutex_lock(&c->mu);
+    int began = c->began;
+    if (!began) {
+        c->abandon = 1;
+        pthread_cond_broadcast(&c->cv);
     }
-    if (c->reader_started) {
+    pthread_mutex_unlock(&c->mu);
+    if (began)
+        gch_compactor_wait(c, -1);
+    for (uint32_t i = 0; i < MAX_WORKERS; i++)
+        if (c->sweepers[i].started)
+            pthread_join(c->sweepers[i].thread, NULL);
+    if (c->fault_started) {
         uint64_t one = 1;
         ssize_t w = write(c->stop_fd, &one, sizeof one);
         (void)w;
-        pthread_join(c->reader, NULL);
+        pthread_join(c->fault_thread, NULL);
     }
     if (c->stop_fd >= 0)
         close(c->stop_fd);
-    if (c->ring_area)
-        gch_mem_release((uint64_t)c->ring_area, (uint64_t)c->ring_pages << GCH_PAGE_SHIFT);
+    for (uint32_t i = 0; i < MAX_WORKERS; i++)
+        worker_free(&c->sweepers[i]);
+    worker_free(&c->faulter);
+    free(c->floor_from);
     free(c->stalls);
-    free(c->run_kind);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->release_mu);
+    pthread_mutex_destroy(&c->fail_mu);
     free(c);
 }

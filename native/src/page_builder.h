@@ -46,15 +46,4 @@ int gch_build_whole(const gch_plan *pl, uint32_t from_page, int check_forwarding
 int gch_build_compacted(const gch_plan *pl, uint32_t to_page, char *dst, int check_forwarding,
                         gch_build_counters *cnt, gch_failure *f);
 
-/* The to-space pages that receive the live objects of sparse from-page p: the page of its
- * first live object and, after a split, the page receiving the rest (possibly far later, since
- * whole pages take the to-pages in between). Used to decide when p is fully consumed. */
-static inline int gch_sparse_dest_pages(const gch_plan *pl, uint32_t from_page, uint32_t *first, uint32_t *last)
-{
-    uint32_t first_to = pl->from_dest[from_page] / GCH_GRANULES_PER_PAGE;
-    *first = first_to;
-    *last = pl->from_aux[from_page] < GCH_PAGE_SIZE ? pl->from_split[from_page] : first_to;
-    return 0;
-}
-
 #endif

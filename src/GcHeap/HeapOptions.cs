@@ -25,41 +25,67 @@ public sealed class HeapOptions
     /// </summary>
     public double DensePageThreshold { get; set; } = 0.75;
 
-    /// <summary>Most pages per UFFDIO_MOVE / UFFDIO_COPY ioctl. Default 64.</summary>
-    public int BatchPages { get; set; } = 64;
+    /// <summary>
+    /// Pages a compactor thread takes at a time, and so the longest run one ioctl installs.
+    /// Default 256: a UFFDIO_MOVE run of 64 pages cost 0.25-1.1 us per page here, 256 pages
+    /// 0.15-0.38 us (docs/design.md section 6).
+    /// </summary>
+    public int BatchPages { get; set; } = 256;
 
     /// <summary>
     /// Move backend: install a page a mutator is faulting on with UFFDIO_COPY, which fills an
-    /// empty PTE without a TLB shootdown, while background runs keep using UFFDIO_MOVE. A
-    /// single-page MOVE must flush the TLB of every CPU running the process (measured here:
-    /// median fault stall 36 us with MOVE, 26 us with COPY). Default true.
+    /// empty PTE without a TLB flush, while background runs use UFFDIO_MOVE. A single-page MOVE
+    /// must flush the page from the TLB of every CPU running the process (measured here: 5.5 us
+    /// alone, 37-41 us with a second thread running; a one-page COPY 7.4 us). Default true.
     /// </summary>
     public bool CopyFaultedPages { get; set; } = true;
 
     /// <summary>
-    /// Move backend: runs of fewer pages than this are installed with UFFDIO_COPY instead of
-    /// UFFDIO_MOVE. Every MOVE ioctl shoots down the TLB of each CPU running the process, which
-    /// costs far more than copying a few pages while mutators run (measured on the fragment
-    /// workload with one mutator: 512 ms with every run moved, 314 ms from 16 pages up). Default 16;
-    /// 1 moves every run.
+    /// Move backend: a fault on a page not built yet claims the aligned window of this many
+    /// to-space pages around it, builds them and installs the window as one MOVE run, so faults
+    /// do not cut the background runs into pieces too short to move. The faulting thread waits for
+    /// the window. 0 or 1: only the faulted page is built and installed (then
+    /// <see cref="CopyFaultedPages"/> decides how). Default 64 (docs/design.md section 6).
     /// </summary>
-    public int MinMovePages { get; set; } = 16;
+    public int FaultAroundPages { get; set; } = 64;
 
     /// <summary>
-    /// From-space pages installed by UFFDIO_COPY are given back in batches: the native collector
-    /// releases the finished prefix of from-space with one MADV_DONTNEED every this many to-space
-    /// pages, instead of one per installed run (each call also shoots down TLBs). Bounds the extra
-    /// memory to about this many pages. Default 512; 0 releases after every run.
+    /// Move backend: runs of fewer pages than this are installed with UFFDIO_COPY instead of
+    /// UFFDIO_MOVE. The kernel flushes the TLB for a range of at most 33 pages one page at a time
+    /// (x86 <c>tlb_single_page_flush_ceiling</c>) and for longer ranges at once; under
+    /// virtualization each page flush is a hypercall: MOVE runs of 16-33 pages cost 3.3-4.4 us per
+    /// page here, runs of 48 0.6-1.3 us, COPY runs of 16-64 0.7-1.9 us. Default 48; 1 moves every run.
+    /// </summary>
+    public int MinMovePages { get; set; } = 48;
+
+    /// <summary>
+    /// Move backend: longest gap of sparse or empty pages that is moved whole to join two runs of
+    /// whole pages into one run long enough for a MOVE (see <see cref="MinMovePages"/>). Their dead
+    /// objects are kept as fillers until the next collection. Default 4; 0 turns bridging off.
+    /// </summary>
+    public int RunBridgePages { get; set; } = 4;
+
+    /// <summary>
+    /// Move backend: at most this fraction of the marked pages is bridged (moved whole although
+    /// sparse or empty) per collection, which bounds the garbage kept. Default 0.3.
+    /// </summary>
+    public double RunBridgeBudget { get; set; } = 0.3;
+
+    /// <summary>
+    /// Native threads that build and install to-space pages in the background (Move and Copy).
+    /// Faults are served by one more native thread, which builds the faulted page itself.
+    /// Default 1 (measured best with one or two mutators on two CPUs; docs/design.md section 6).
+    /// </summary>
+    public int CompactorThreads { get; set; } = 1;
+
+    /// <summary>
+    /// From-space pages are given back in batches: once every to-space page below a frontier is
+    /// installed, the from-space prefix nothing left to build reads is released with one
+    /// MADV_DONTNEED, once it is this many pages long (each call also flushes TLBs). Bounds the
+    /// extra memory to about this many pages plus the pages still to build. Default 512; 0 keeps
+    /// from-space until the collection ends.
     /// </summary>
     public int SourceReleaseChunkPages { get; set; } = 512;
-
-    /// <summary>
-    /// Move backend: build compacted pages in already-consumed from-space pages instead of a private
-    /// ring of buffer pages. Default false: with batched source release those pages are often
-    /// given back already, and being scattered they break runs (measured without mutators on a
-    /// 256 MiB fragment heap: 144-151 ms of compaction without recycling, 170-177 ms with it).
-    /// </summary>
-    public bool RecycleFromSpacePages { get; set; }
 
     /// <summary>
     /// Run collections in the background when enough has been allocated (see
@@ -128,6 +154,17 @@ public sealed class HeapOptions
         ArgumentOutOfRangeException.ThrowIfNegative(StallSampleCapacity, nameof(StallSampleCapacity));
         ArgumentOutOfRangeException.ThrowIfNegative(CollectionTriggerBytes, nameof(CollectionTriggerBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MinMovePages, 1, nameof(MinMovePages));
+        ArgumentOutOfRangeException.ThrowIfNegative(RunBridgePages, nameof(RunBridgePages));
+        ArgumentOutOfRangeException.ThrowIfNegative(FaultAroundPages, nameof(FaultAroundPages));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(FaultAroundPages, 1024, nameof(FaultAroundPages));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(RunBridgePages, 64, nameof(RunBridgePages));
+        ArgumentOutOfRangeException.ThrowIfLessThan(CompactorThreads, 1, nameof(CompactorThreads));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CompactorThreads, 16, nameof(CompactorThreads));
+        if (double.IsNaN(RunBridgeBudget) || RunBridgeBudget < 0 || RunBridgeBudget > 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RunBridgeBudget), RunBridgeBudget, "A fraction between 0 and 1.");
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(SourceReleaseChunkPages, nameof(SourceReleaseChunkPages));
         ArgumentOutOfRangeException.ThrowIfLessThan(CollectorThreadNice, -20, nameof(CollectorThreadNice));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(CollectorThreadNice, 19, nameof(CollectorThreadNice));

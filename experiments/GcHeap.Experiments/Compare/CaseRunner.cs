@@ -174,6 +174,7 @@ internal static class CaseRunner
             r.FaultStallUsMax = t.StallMaxUs;
             r.FaultsServed = t.FaultsServed;
             r.PagesZeroCopy = t.PagesZeroCopy;
+            r.ZeroCopyShare = t.ZeroCopyShare;
             r.PagesCopied = t.PagesCopied;
             r.PagesMoved = t.PagesMoved;
             r.EbusyFallbacks = t.EbusyFallbacks;

@@ -34,6 +34,25 @@ internal static class CompareAnalysis
                 biggest.LiveMb >= 1024 && biggest.FlipPauseMsMax is double f2 ? f2 < 1 : null));
         }
 
+        foreach (var m in cases.Where(c => c.Backend == "move" && c.Error is null && c.Collections > 0))
+        {
+            checks.Add(new TargetCheck(
+                $"Move installs >= 85% of its pages zero-copy ({m.LiveMb} MiB)",
+                m.ZeroCopyShare is double z ? string.Create(CultureInfo.InvariantCulture, $"{z:P1} of pages installed by UFFDIO_MOVE") : "not measured",
+                m.ZeroCopyShare is double z2 ? z2 >= 0.85 : null));
+            checks.Add(new TargetCheck(
+                $"Move fault stall p99 <= 100 us and p50 <= 20 us ({m.LiveMb} MiB)",
+                m.FaultStallUsP99 is double p99 ? string.Create(CultureInfo.InvariantCulture, $"p50 {m.FaultStallUsP50:F1} us, p99 {p99:F1} us over {m.FaultsServed} faults") : "no faults",
+                m.FaultStallUsP99 is double q99 && m.FaultStallUsP50 is double q50 ? q99 <= 100 && q50 <= 20 : null));
+            if (m.LiveMb >= 1024)
+            {
+                checks.Add(new TargetCheck(
+                    "Move collector throughput >= 13% of memcpy at 1 GiB live",
+                    m.ThroughputOfMemcpy is double f ? string.Create(CultureInfo.InvariantCulture, $"{m.CollectorThroughputGbS:F2} GB/s = {f:P1} of memcpy") : "not measured",
+                    m.ThroughputOfMemcpy is double f2 ? f2 >= 0.13 : null));
+            }
+        }
+
         foreach (var r in ratios)
         {
             checks.Add(new TargetCheck(

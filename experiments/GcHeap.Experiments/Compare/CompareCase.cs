@@ -53,6 +53,9 @@ internal sealed class CompareCase
 
     public long? BytesMoved { get; set; }
 
+    /// <summary>CollectorThroughputGbS / the run's memcpy bandwidth (CompareReport.MemcpyGbS).</summary>
+    public double? ThroughputOfMemcpy { get; set; }
+
     public double? FaultStallUsP50 { get; set; }
 
     public double? FaultStallUsP99 { get; set; }
@@ -62,6 +65,8 @@ internal sealed class CompareCase
     public long? FaultsServed { get; set; }
 
     public long? PagesZeroCopy { get; set; }
+
+    public double? ZeroCopyShare { get; set; }
 
     public long? PagesCopied { get; set; }
 

@@ -36,6 +36,9 @@ internal sealed class CompareReport
 
     public List<CompareCase> Cases { get; set; } = [];
 
+    /// <summary>memcpy bandwidth measured in the same run (MemcpyProbe), GB/s.</summary>
+    public double? MemcpyGbS { get; set; }
+
     public List<CompareRatios> Ratios { get; set; } = [];
 
     public List<TargetCheck> Targets { get; set; } = [];

@@ -53,11 +53,19 @@ internal static class CompareRunner
 
             return 0;
         });
+        report.MemcpyGbS = MemcpyProbe.MeasureGbS();
+        foreach (var c in report.Cases)
+        {
+            c.ThroughputOfMemcpy = c.CollectorThroughputGbS / report.MemcpyGbS;
+        }
+
         report.Ratios = CompareAnalysis.Ratios(report.Cases);
         report.Targets = CompareAnalysis.Targets(report.Cases, report.Ratios);
         report.Notes.Add("Each case: a new heap (limit max(256 MiB, heap_factor x live), background collections off), the fragment graph built to live/(1-drop) and thinned by drop, then `collections` Heap.Collect() calls while `threads` mutator threads run; only those collections are reported.");
         report.Notes.Add("flip_pause_ms_max: largest CollectionStats.FlipPauseMs (the Flip pause of Move/Copy, the Full pause of StopTheWorld). max_pause_ms: largest pause of any kind.");
         report.Notes.Add("collector_throughput_gb_s = sum(BytesMoved) / sum(CompactMs), 10^9 bytes per second; compact_ms is the compactor's wall time, collector_cpu_ms its CPU time.");
+        report.Notes.Add("memcpy_gb_s: best of 7 copies of 64 MiB between populated native buffers, measured after the cases in the same process; throughput_of_memcpy = collector_throughput_gb_s / memcpy_gb_s.");
+        report.Notes.Add(UffdTotals.PagesMovedNote);
         report.Notes.Add(UffdTotals.StallNote);
         report.Notes.Add($"Before the measured cases, one unreported {WarmUpMb} MiB case per GcHeap backend warms the process up (JIT, first-touch).");
         report.Notes.Add("rss_peak_bytes is VmHWM after resetting it (/proc/self/clear_refs) at the start of the case; null when the reset failed.");

@@ -10,7 +10,7 @@ internal static class CompareTable
     {
         var console = Terminal.Term.Out;
         var t = new Table().Border(TableBorder.Rounded).Title("Backends compared on the fragment heap (per live size)");
-        foreach (string h in new[] { "live MiB", "backend", "flip/full pause max ms", "max pause ms", "compact ms (mean)", "collector CPU ms (mean)", "GB/s", "stall p50/p99 us", "faults", "pages zero-copy / copied / compacted", "ioctls", "heap MiB before>after", "RSS peak MiB", "verified" })
+        foreach (string h in new[] { "live MiB", "backend", "flip/full pause max ms", "max pause ms", "compact ms (mean)", "collector CPU ms (mean)", "GB/s (of memcpy)", "stall p50/p99 us", "faults", "zero-copy share", "pages moved / copied / compacted", "ioctls", "heap MiB before>after", "RSS peak MiB", "verified" })
         {
             t.AddColumn(new TableColumn(Markup.Escape(h)).RightAligned());
         }
@@ -19,7 +19,7 @@ internal static class CompareTable
         {
             if (c.Error is not null)
             {
-                t.AddRow(c.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), c.Backend, "[red]failed[/]", Markup.Escape(Truncate(c.Error, 80)), "", "", "", "", "", "", "", "", "", "");
+                t.AddRow(c.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), c.Backend, "[red]failed[/]", Markup.Escape(Truncate(c.Error, 80)), "", "", "", "", "", "", "", "", "", "", "");
                 continue;
             }
 
@@ -30,10 +30,11 @@ internal static class CompareTable
                 Format.Ms(c.MaxPauseMs),
                 Format.Ms(c.CompactMsMean),
                 Format.Ms(c.CollectorCpuMsMean),
-                Format.Fixed(c.CollectorThroughputGbS, 2),
+                Format.Inv($"{Format.Fixed(c.CollectorThroughputGbS, 2)} ({Format.Percent(c.ThroughputOfMemcpy)})"),
                 Format.Inv($"{Format.Us(c.FaultStallUsP50)}/{Format.Us(c.FaultStallUsP99)}"),
                 Format.Num(c.FaultsServed),
-                Format.Inv($"{Format.Num(c.PagesZeroCopy)} / {Format.Num(c.PagesCopied)} / {Format.Num(c.PagesCompacted)}"),
+                Format.Percent(c.ZeroCopyShare),
+                Format.Inv($"{Format.Num(c.PagesMoved)} / {Format.Num(c.PagesCopied)} / {Format.Num(c.PagesCompacted)}"),
                 Format.Num(c.Ioctls),
                 Format.Inv($"{Format.MiB(c.HeapBytesBefore)}>{Format.MiB(c.HeapBytesAfter)}"),
                 Format.MiB(c.RssPeakBytes),
@@ -54,6 +55,11 @@ internal static class CompareTable
         }
 
         console.Write(r);
+        if (report.MemcpyGbS is double mc)
+        {
+            console.WriteLine(Format.Inv($"memcpy on this machine, same run: {mc:F2} GB/s"));
+        }
+
         foreach (var target in report.Targets)
         {
             string verdict = target.Met switch { true => "[green]met[/]", false => "[red]missed[/]", null => "[yellow]not decided[/]" };

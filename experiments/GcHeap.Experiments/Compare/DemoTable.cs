@@ -29,10 +29,12 @@ internal static class DemoTable
         Row("pauses (all kinds)", c => c.PausesMs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Row("compaction time, mean", c => Format.Ms(c.CompactMsMean) + " ms");
         Row("collector CPU, mean", c => Format.Ms(c.CollectorCpuMsMean) + " ms");
-        Row("collector throughput", c => Format.Fixed(c.CollectorThroughputGbS, 2) + " GB/s");
+        Row("collector throughput (share of memcpy)", c => Format.Inv($"{Format.Fixed(c.CollectorThroughputGbS, 2)} GB/s ({Format.Percent(c.ThroughputOfMemcpy)})"));
         Row("faults served (mutators touching uninstalled pages)", c => Format.Num(c.FaultsServed));
         Row("fault stall p50 / p99", c => Format.Inv($"{Format.Us(c.FaultStallUsP50)} / {Format.Us(c.FaultStallUsP99)} us"));
-        Row("pages zero-copy (UFFDIO_MOVE of a whole page)", c => Format.Num(c.PagesZeroCopy));
+        Row("zero-copy share (pages installed by UFFDIO_MOVE)", c => Format.Percent(c.ZeroCopyShare));
+        Row("pages moved (UFFDIO_MOVE of the page frame)", c => Format.Num(c.PagesMoved));
+        Row("  of which whole pages, not a byte copied", c => Format.Num(c.PagesZeroCopy));
         Row("pages copied (UFFDIO_COPY)", c => Format.Num(c.PagesCopied));
         Row("pages compacted (objects packed)", c => Format.Num(c.PagesCompacted));
         Row("EBUSY fallbacks / ioctls", c => Format.Inv($"{Format.Num(c.EbusyFallbacks)} / {Format.Num(c.Ioctls)}"));
@@ -42,6 +44,11 @@ internal static class DemoTable
         Row("mutator operations / s", c => c.MutatorSeconds > 0 ? Format.Num((long)(c.MutatorOperations / c.MutatorSeconds)) : "-");
         Row("heap verified after the run", c => c.Verified is bool v ? (v ? "yes" : "NO") : "-");
         console.Write(t);
+        if (report.MemcpyGbS is double mc)
+        {
+            console.WriteLine(Format.Inv($"memcpy on this machine, same run: {mc:F2} GB/s"));
+        }
+
         foreach (var c in cases)
         {
             console.MarkupLine($"[grey]{Markup.Escape(c.Backend)}:[/] {Markup.Escape(c.Error ?? c.BackendReason ?? "")}");

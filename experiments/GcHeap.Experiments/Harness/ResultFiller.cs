@@ -26,6 +26,7 @@ internal static class ResultFiller
         var t = UffdTotals.Of(collections);
         r.PagesMoved = t.PagesMoved;
         r.PagesZeroCopy = t.PagesZeroCopy;
+        r.ZeroCopyShare = t.ZeroCopyShare;
         r.PagesCopied = t.PagesCopied;
         r.PagesCompacted = t.PagesCompacted;
         r.EbusyFallbacks = t.EbusyFallbacks;

@@ -24,5 +24,8 @@ internal static class Format
 
     public static string Fixed(double? v, int digits) => v is double d && double.IsFinite(d) ? d.ToString("F" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : "-";
 
+    /// <summary>A fraction as a percentage with one decimal, or "-".</summary>
+    public static string Percent(double? v) => v is double d && double.IsFinite(d) ? (d * 100).ToString("F1", CultureInfo.InvariantCulture) + "%" : "-";
+
     public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

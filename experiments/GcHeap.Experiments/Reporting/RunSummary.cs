@@ -35,7 +35,8 @@ internal static class RunSummary
         {
             Row("faults served", Format.Num(r.FaultsServed));
             Row("fault stall p50 / p99 / max", Format.Inv($"{Format.Us(r.FaultStallUsP50)} / {Format.Us(r.FaultStallUsP99)} / {Format.Us(r.FaultStallUsMax)} us"));
-            Row("pages moved / zero-copy / copied", Format.Inv($"{Format.Num(r.PagesMoved)} / {Format.Num(r.PagesZeroCopy)} / {Format.Num(r.PagesCopied)}"));
+            Row("zero-copy share (pages installed by MOVE)", Format.Percent(r.ZeroCopyShare));
+            Row("pages moved / of them whole / copied", Format.Inv($"{Format.Num(r.PagesMoved)} / {Format.Num(r.PagesZeroCopy)} / {Format.Num(r.PagesCopied)}"));
             Row("EBUSY fallbacks / ioctls", Format.Inv($"{Format.Num(r.EbusyFallbacks)} / {Format.Num(r.Ioctls)}"));
         }
 

@@ -88,7 +88,29 @@ internal sealed class CollectionRecord
 
     public long FaultsOnPending { get; init; }
 
-    public long BuffersRecycled { get; init; }
+    public long PagesMoved { get; init; }
+
+    public double ZeroCopyShare { get; init; }
+
+    public long RunsMoved { get; init; }
+
+    public long PagesBridged { get; init; }
+
+    public long FaultsOnClaimed { get; init; }
+
+    public int CompactorThreads { get; init; }
+
+    public double BuildMs { get; init; }
+
+    public double MoveMs { get; init; }
+
+    public double CopyMs { get; init; }
+
+    public double FaultServiceMs { get; init; }
+
+    public double ReleaseMs { get; init; }
+
+    public double PopulateMs { get; init; }
 
     public long BuffersFresh { get; init; }
 
@@ -150,7 +172,18 @@ internal sealed class CollectionRecord
         CopyIoctls = s.CopyIoctls,
         FaultsServed = s.FaultsServed,
         FaultsOnPending = s.FaultsOnPending,
-        BuffersRecycled = s.BuffersRecycled,
+        PagesMoved = s.PagesMoved,
+        ZeroCopyShare = s.ZeroCopyShare,
+        RunsMoved = s.RunsMoved,
+        PagesBridged = s.PagesBridged,
+        FaultsOnClaimed = s.FaultsOnClaimed,
+        CompactorThreads = s.CompactorThreads,
+        BuildMs = s.BuildMs,
+        MoveMs = s.MoveMs,
+        CopyMs = s.CopyMs,
+        FaultServiceMs = s.FaultServiceMs,
+        ReleaseMs = s.ReleaseMs,
+        PopulateMs = s.PopulateMs,
         BuffersFresh = s.BuffersFresh,
         RefsFixed = s.RefsFixed,
         FaultStallUsP50 = s.FaultStallP50Us,

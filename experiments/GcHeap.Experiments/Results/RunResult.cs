@@ -77,6 +77,9 @@ internal sealed class RunResult
 
     public long? PagesZeroCopy { get; set; }
 
+    /// <summary>pages_moved / pages_installed: the share of pages installed by UFFDIO_MOVE.</summary>
+    public double? ZeroCopyShare { get; set; }
+
     public long? PagesCopied { get; set; }
 
     public long? PagesCompacted { get; set; }

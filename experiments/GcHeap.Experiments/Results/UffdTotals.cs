@@ -12,14 +12,17 @@ internal sealed class UffdTotals
         "If a collection had more stalls than HeapOptions.StallSampleCapacity, only the first ones were kept.";
 
     public const string PagesMovedNote =
-        "pages_moved = pages_installed - pages_copied - pages_zero_filled summed over collections: the pages installed by UFFDIO_MOVE " +
-        "(whole pages moved zero-copy plus compacted buffer pages moved into place).";
+        "pages_moved = pages installed by UFFDIO_MOVE of the page frame (whole pages, and packed pages moved out of a build buffer), summed over collections; " +
+        "zero_copy_share = pages_moved / pages_installed; pages_zero_copy = the whole pages among them (not a byte copied at all).";
 
     public long PagesInstalled { get; private init; }
 
     public long PagesMoved { get; private init; }
 
     public long PagesZeroCopy { get; private init; }
+
+    /// <summary>pages_moved / pages_installed over the run (null when nothing was installed).</summary>
+    public double? ZeroCopyShare => PagesInstalled == 0 ? null : (double)PagesMoved / PagesInstalled;
 
     public long PagesCopied { get; private init; }
 
@@ -53,7 +56,7 @@ internal sealed class UffdTotals
         return new UffdTotals
         {
             PagesInstalled = cs.Sum(c => c.PagesInstalled),
-            PagesMoved = cs.Sum(c => c.PagesInstalled - c.PagesCopied - c.PagesZeroFilled),
+            PagesMoved = cs.Sum(c => c.PagesMoved),
             PagesZeroCopy = cs.Sum(c => c.PagesZeroCopy),
             PagesCopied = cs.Sum(c => c.PagesCopied),
             PagesCompacted = cs.Sum(c => c.PagesCompacted),

@@ -84,8 +84,30 @@ public sealed class CollectionStats
     /// <summary>To-space pages built by packing objects in a buffer page.</summary>
     public long PagesCompacted { get; init; }
 
-    /// <summary>Whole pages installed by UFFDIO_MOVE of the page itself: no byte copied (runs shorter than <see cref="HeapOptions.MinMovePages"/> are copied instead).</summary>
+    /// <summary>
+    /// Pages installed by UFFDIO_MOVE of the page frame: nothing copied at install, no fresh page
+    /// allocated (whole pages, and packed pages moved out of a build buffer). The share of
+    /// installed pages is <see cref="ZeroCopyShare"/>.
+    /// </summary>
+    public long PagesMoved { get; init; }
+
+    /// <summary>
+    /// Of <see cref="PagesMoved"/>, the whole pages: moved with their objects in place, not a byte
+    /// copied at all (references fixed in place).
+    /// </summary>
     public long PagesZeroCopy { get; init; }
+
+    /// <summary>
+    /// Zero-copy share: <see cref="PagesMoved"/> / <see cref="PagesInstalled"/> (0 when nothing was
+    /// installed; always 0 for Copy and StopTheWorld).
+    /// </summary>
+    public double ZeroCopyShare => PagesInstalled == 0 ? 0 : (double)PagesMoved / PagesInstalled;
+
+    /// <summary>UFFDIO_MOVE runs issued; <see cref="PagesMoved"/> / <see cref="RunsMoved"/> is the mean run length.</summary>
+    public long RunsMoved { get; init; }
+
+    /// <summary>Sparse or empty pages the planner moved whole to join runs (<see cref="HeapOptions.RunBridgePages"/>).</summary>
+    public long PagesBridged { get; init; }
 
     /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; with Move, EBUSY fallbacks and faulted pages).</summary>
     public long PagesCopied { get; init; }
@@ -99,7 +121,7 @@ public sealed class CollectionStats
     /// <summary>Never-touched source pages installed with UFFDIO_ZEROPAGE.</summary>
     public long PagesZeroFilled { get; init; }
 
-    /// <summary>Installs the kernel answered EEXIST for (already present; counted as done).</summary>
+    /// <summary>Installs the kernel answered EEXIST for. Every to-space page has one owner, so this fails the collection; always 0 in a completed one.</summary>
     public long Eexist { get; init; }
 
     /// <summary>Partial moves/copies resumed after EAGAIN.</summary>
@@ -123,11 +145,32 @@ public sealed class CollectionStats
     /// <summary>Move backend: pages a mutator was waiting for, installed by UFFDIO_COPY (see <see cref="HeapOptions.CopyFaultedPages"/>). Included in <see cref="PagesCopied"/>.</summary>
     public long PagesFaultCopied { get; init; }
 
-    /// <summary>Compacted pages built in consumed from-space pages.</summary>
-    public long BuffersRecycled { get; init; }
+    /// <summary>Faults on a page a compactor thread was building: that thread installed its run at once.</summary>
+    public long FaultsOnClaimed { get; init; }
 
-    /// <summary>Compacted pages built in the private buffer ring.</summary>
+    /// <summary>Compacted pages built in a build buffer.</summary>
     public long BuffersFresh { get; init; }
+
+    /// <summary>Compactor threads that built pages (see <see cref="HeapOptions.CompactorThreads"/>).</summary>
+    public int CompactorThreads { get; init; }
+
+    /// <summary>Where compaction time went: building pages (fixing references, packing), summed over the native threads, in milliseconds.</summary>
+    public double BuildMs { get; init; }
+
+    /// <summary>Time in UFFDIO_MOVE ioctls (with their EBUSY and ENOENT fallbacks), all native threads, in milliseconds.</summary>
+    public double MoveMs { get; init; }
+
+    /// <summary>Time in UFFDIO_COPY ioctls, all native threads, in milliseconds.</summary>
+    public double CopyMs { get; init; }
+
+    /// <summary>Fault service: from each fault read to its page installed, summed over faults, in milliseconds.</summary>
+    public double FaultServiceMs { get; init; }
+
+    /// <summary>Time giving from-space back (MADV_DONTNEED), in milliseconds.</summary>
+    public double ReleaseMs { get; init; }
+
+    /// <summary>Time refilling build buffers whose pages MOVE took away (MADV_POPULATE_WRITE), in milliseconds.</summary>
+    public double PopulateMs { get; init; }
 
     /// <summary>Reference slots rewritten.</summary>
     public long RefsFixed { get; init; }
@@ -166,6 +209,6 @@ public sealed class CollectionStats
     public override string ToString() =>
         $"GC #{Cycle} {Backend} ({Reason}): pauses [{string.Join(", ", Pauses.Select(p => $"{p.Kind} {p.Milliseconds:F3} ms"))}], " +
         $"mark {MarkMs:F1} ms, plan {PlanMs:F1} ms, compact {CompactMs:F1} ms, live {LiveBytes / 1024.0 / 1024.0:F1} MiB, " +
-        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages zero-copy {PagesZeroCopy}, compacted {PagesCompacted}, " +
+        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages moved {PagesMoved} ({ZeroCopyShare:P0} zero-copy), compacted {PagesCompacted}, " +
         $"copied {PagesCopied} (EBUSY {EbusyFallbacks}), ioctls {Ioctls}, faults {FaultsServed} (stall p50 {FaultStallP50Us:F1} us, p99 {FaultStallP99Us:F1} us)";
 }

@@ -190,7 +190,8 @@ internal sealed unsafe partial class Collector
                 long tp = Stopwatch.GetTimestamp();
                 SetPhase(CollectionPhase.Planning);
                 _plan.Reset(from, to);
-                _planner.Begin(_plan, _heap.Options.DensePageThreshold);
+                _planner.Begin(_plan, _heap.Options.DensePageThreshold, backend == GcBackend.Move ? _heap.Options.RunBridgePages : 0,
+                               _heap.Options.MinMovePages, _heap.Options.RunBridgeBudget);
                 _planner.Plan(0, hwMark, black: false);
 
                 // Pages allocated since marking began, planned while mutators run, so that the
@@ -584,8 +585,8 @@ internal sealed unsafe partial class Collector
         Uffd = _heap.Uffd!.Fd,
         InstallMode = backend == GcBackend.Move ? NativeConstants.InstallMove : NativeConstants.InstallCopy,
         BatchPages = (uint)_heap.Options.BatchPages,
-        BufferPages = (uint)(2 * _heap.Options.BatchPages),
-        RecycleFromPages = _heap.Options.RecycleFromSpacePages ? 1u : 0u,
+        Workers = (uint)_heap.Options.CompactorThreads,
+        FaultAroundPages = (uint)_heap.Options.FaultAroundPages,
         StallSampleCapacity = (uint)_heap.Options.StallSampleCapacity,
         DontFork = _heap.Options.DontForkHeap ? 1u : 0u,
         SweepDelayMicros = (uint)Math.Max(0, _heap.Options.SweepDelayMicros),
@@ -657,8 +658,18 @@ internal sealed unsafe partial class Collector
         FaultsOnPending = (long)n.FaultsOnPending,
         PagesFaultCopied = (long)n.PagesFaultCopied,
         PagesReleasedEarly = (long)n.PagesReleased,
-        BuffersRecycled = (long)n.BuffersRecycled,
+        PagesMoved = (long)n.PagesMoved,
+        RunsMoved = (long)n.RunsMoved,
+        PagesBridged = _planner.PagesBridged,
         BuffersFresh = (long)n.BuffersFresh,
+        BuildMs = n.BuildNs / 1e6,
+        MoveMs = n.MoveNs / 1e6,
+        CopyMs = n.CopyNs / 1e6,
+        FaultServiceMs = n.FaultNs / 1e6,
+        ReleaseMs = n.ReleaseNs / 1e6,
+        PopulateMs = n.PopulateNs / 1e6,
+        FaultsOnClaimed = (long)n.FaultsOnClaimed,
+        CompactorThreads = (int)n.Workers,
         BytesPacked = (long)n.BytesCopied,
         RefsFixed = (long)n.RefsFixed,
         FaultStallP50Us = stalls.P50,

@@ -15,9 +15,18 @@ namespace GcHeap.Compaction;
 /// fixed in place: with UFFDIO_MOVE it is installed without copying a byte;</item>
 /// <item>sparse: its live objects are packed, in address order, into compacted to-space pages.</item>
 /// </list>
-/// To-space pages are handed out in from-space order; a compacted page stays open across
-/// whole pages so packing wastes nothing but page tails. The plan can be extended: pages
-/// allocated after marking began are appended at the flip.
+/// To-space layout: all compacted pages first (one packed stream, built in consecutive buffer
+/// slots, so they go in as long runs), then the whole pages in from-space order (consecutive
+/// whole from-pages stay consecutive, so they go in as long runs of the source mapping), then
+/// pages allocated after marking began, appended at the flip.
+/// <para>
+/// Run bridging (Move backend): a MOVE ioctl only pays for a run longer than the kernel's
+/// per-page TLB flush ceiling (see <see cref="HeapOptions.MinMovePages"/>). A short gap of sparse
+/// or empty pages between whole pages splits a run in two; when the pages joined by such gaps add
+/// up to a movable run, the gap pages move whole too (their dead objects become fillers), within a
+/// budget of <see cref="HeapOptions.RunBridgeBudget"/> of the planned pages. That trades a little
+/// retained garbage (counted in <c>PagesBridged</c>) for zero-copy runs.
+/// </para>
 /// </summary>
 internal sealed unsafe class Planner
 {
@@ -26,6 +35,9 @@ internal sealed unsafe class Planner
     private CompactionPlan _plan = null!;
     private Space _from = null!;
     private int _denseBytes;
+    private int _bridgeGap;
+    private int _bridgeMinRun;
+    private double _bridgeBudget;
     private int _next;
     private int _open = -1;
     private int _openFill;
@@ -46,21 +58,48 @@ internal sealed unsafe class Planner
 
     public int PagesBlack { get; private set; }
 
-    public void Begin(CompactionPlan plan, double denseThreshold)
+    /// <summary>Sparse or empty pages moved whole to join runs (see the class remarks); also counted in <see cref="PagesWhole"/>.</summary>
+    public int PagesBridged { get; private set; }
+
+    /// <summary>Starts a plan. <paramref name="bridgeGap"/> 0 turns run bridging off.</summary>
+    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0)
     {
+        _bridgeGap = bridgeGap;
+        _bridgeMinRun = bridgeMinRun;
+        _bridgeBudget = bridgeBudget;
         _plan = plan;
         _from = plan.From;
         _denseBytes = denseThreshold <= 0 ? 1 : denseThreshold > 1 ? int.MaxValue : (int)Math.Ceiling(denseThreshold * ObjectLayout.PageSize);
         _next = 0;
         _open = -1;
         _openFill = 0;
-        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = 0;
+        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = PagesBridged = 0;
     }
 
     /// <summary>Plans from-space pages [first, end); <paramref name="black"/>: allocated after marking began (all live).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Plan(int first, int end, bool black)
     {
+        if (!black)
+        {
+            // Marked pages: classify small pages, bridge short gaps, then hand out the compacted
+            // pages (one stream) before any whole page.
+            ClassifySmall(first, end);
+            if (_bridgeGap > 0)
+            {
+                BridgeGaps(first, end);
+            }
+
+            for (int q = first; q < end; q++)
+            {
+                if (_plan.FromClass[q] == NativeConstants.FromSparse && _from.Kinds[q] == PageKind.Small)
+                {
+                    Sparse(q, (int)_bitmap.LiveBytes[q]);
+                    PagesSparse++;
+                }
+            }
+        }
+
         NativeTypeInfo* table = _types.Table;
         uint typeCount = (uint)_types.Count;
         int p = first;
@@ -70,7 +109,21 @@ internal sealed unsafe class Planner
             switch (kind)
             {
                 case PageKind.Small:
-                    PlanSmall(p, black);
+                    if (black)
+                    {
+                        Whole(p, NativeConstants.FromWholeBlack, 0);
+                        PagesBlack++;
+                    }
+                    else if (_plan.FromClass[p] == NativeConstants.FromWholeMarked)
+                    {
+                        Whole(p, NativeConstants.FromWholeMarked, 0);
+                        PagesWhole++;
+                    }
+                    else if (_plan.FromClass[p] == NativeConstants.FromEmpty)
+                    {
+                        PagesEmpty++;
+                    }
+
                     p++;
                     break;
                 case PageKind.LargeHead:
@@ -88,6 +141,100 @@ internal sealed unsafe class Planner
 
         _plan.FromPages = end;
         _plan.ToPages = _next;
+    }
+
+    /// <summary>First pass over marked pages: the class of every small page, from its live bytes alone.</summary>
+    private void ClassifySmall(int first, int end)
+    {
+        for (int p = first; p < end; p++)
+        {
+            PageKind kind = _from.Kinds[p];
+            if (kind != PageKind.Small)
+            {
+                // Large runs are classified by PlanLarge; mark them so gaps can see their liveness.
+                _plan.FromClass[p] = kind is PageKind.LargeHead or PageKind.LargeTail && IsLiveLarge(p)
+                    ? NativeConstants.FromLarge
+                    : NativeConstants.FromEmpty;
+                continue;
+            }
+
+            uint live = _bitmap.LiveBytes[p];
+            _plan.FromClass[p] = live == 0 ? NativeConstants.FromEmpty
+                : live >= _denseBytes ? NativeConstants.FromWholeMarked
+                : NativeConstants.FromSparse;
+        }
+    }
+
+    private bool IsLiveLarge(int p)
+    {
+        while (_from.Kinds[p] == PageKind.LargeTail)
+        {
+            p--;
+        }
+
+        return _bitmap.IsSet((ulong)p * ObjectLayout.GranulesPerPage);
+    }
+
+    private static bool MovesWhole(byte cls) => cls is NativeConstants.FromWholeMarked or NativeConstants.FromLarge;
+
+    /// <summary>
+    /// Joins whole stretches separated by gaps of at most <c>_bridgeGap</c> small sparse or empty
+    /// pages into segments; where a segment reaches <c>_bridgeMinRun</c> pages (a run worth a
+    /// MOVE), its gap pages move whole too, while the budget lasts.
+    /// </summary>
+    private void BridgeGaps(int first, int end)
+    {
+        int budget = (int)(_bridgeBudget * (end - first));
+        int p = first;
+        while (p < end && budget > 0)
+        {
+            if (!MovesWhole(_plan.FromClass[p]))
+            {
+                p++;
+                continue;
+            }
+
+            // A segment starts at p: whole stretches joined by short bridgeable gaps.
+            int segStart = p, segEnd = p, gaps = 0;
+            int q = p;
+            while (q < end)
+            {
+                while (q < end && MovesWhole(_plan.FromClass[q]))
+                {
+                    q++;
+                }
+
+                segEnd = q;
+                int g = q;
+                while (g < end && g - q < _bridgeGap + 1 && !MovesWhole(_plan.FromClass[g]) && _from.Kinds[g] == PageKind.Small)
+                {
+                    g++;
+                }
+
+                if (g - q > _bridgeGap || g >= end || !MovesWhole(_plan.FromClass[g]) || gaps + (g - q) > budget)
+                {
+                    break;
+                }
+
+                gaps += g - q;
+                q = g;
+            }
+
+            if (segEnd - segStart >= _bridgeMinRun && gaps > 0)
+            {
+                for (int i = segStart; i < segEnd; i++)
+                {
+                    if (!MovesWhole(_plan.FromClass[i]))
+                    {
+                        _plan.FromClass[i] = NativeConstants.FromWholeMarked;
+                        PagesBridged++;
+                        budget--;
+                    }
+                }
+            }
+
+            p = segEnd + 1;
+        }
     }
 
     /// <summary>
@@ -131,33 +278,6 @@ internal sealed unsafe class Planner
         _plan.FromPages = p;
         _plan.ToPages = _next;
         return p;
-    }
-
-    private void PlanSmall(int p, bool black)
-    {
-        if (black)
-        {
-            Whole(p, NativeConstants.FromWholeBlack, 0);
-            PagesBlack++;
-            return;
-        }
-
-        uint live = _bitmap.LiveBytes[p];
-        if (live == 0)
-        {
-            _plan.FromClass[p] = NativeConstants.FromEmpty;
-            PagesEmpty++;
-        }
-        else if (live >= _denseBytes)
-        {
-            Whole(p, NativeConstants.FromWholeMarked, 0);
-            PagesWhole++;
-        }
-        else
-        {
-            Sparse(p, (int)live);
-            PagesSparse++;
-        }
     }
 
     private int PlanLarge(int p, bool black, NativeTypeInfo* table, uint typeCount)

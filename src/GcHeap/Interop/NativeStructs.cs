@@ -58,7 +58,7 @@ internal struct NativeCompactionStats
     public ulong FaultsServed;
     public ulong FaultsOnPending;
     public ulong PagesFaultCopied;
-    public ulong BuffersRecycled;
+    public ulong PagesMoved;
     public ulong BuffersFresh;
     public ulong BytesCopied;
     public ulong RefsFixed;
@@ -66,6 +66,15 @@ internal struct NativeCompactionStats
     public ulong CpuNs;
     public ulong StallCount;
     public ulong StallMaxNs;
+    public ulong BuildNs;
+    public ulong MoveNs;
+    public ulong CopyNs;
+    public ulong FaultNs;
+    public ulong ReleaseNs;
+    public ulong PopulateNs;
+    public ulong RunsMoved;
+    public ulong FaultsOnClaimed;
+    public ulong Workers;
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
@@ -78,8 +87,8 @@ internal struct NativeCompactorConfig
     public int Uffd;
     public int InstallMode;
     public uint BatchPages;
-    public uint BufferPages;
-    public uint RecycleFromPages;
+    public uint Workers;
+    public uint FaultAroundPages;
     public uint StallSampleCapacity;
     public uint DontFork;
     public uint SweepDelayMicros;
