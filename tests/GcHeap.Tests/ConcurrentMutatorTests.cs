@@ -11,13 +11,25 @@ namespace GcHeap.Tests;
 /// </summary>
 public class ConcurrentMutatorTests
 {
+    public static TheoryData<GcBackend, int> FaultModes() => new()
+    {
+        { GcBackend.StopTheWorld, 0 },
+        { GcBackend.Copy, 0 },
+        { GcBackend.Move, 64 }, // a fault builds its aligned 64-page window and MOVEs it as one run
+        { GcBackend.Move, 0 },  // a fault builds its page alone and COPYs it
+    };
+
     [Theory]
-    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
-    public void ThreadsMutateThroughCollectionsAndGraphsMatchTheirModels(GcBackend backend)
+    [MemberData(nameof(FaultModes))]
+    public void ThreadsMutateThroughCollectionsAndGraphsMatchTheirModels(GcBackend backend, int faultAround)
     {
         const int Threads = 3;
         const int Cycles = 6;
-        using var heap = TestHeaps.Create(backend, configure: o => o.SweepDelayMicros = 500);
+        using var heap = TestHeaps.Create(backend, configure: o =>
+        {
+            o.SweepDelayMicros = 500;
+            o.FaultAroundPages = faultAround;
+        });
         var types = new ModelTypes(heap);
         var errors = new List<Exception>();
         using var ready = new CountdownEvent(Threads);
@@ -111,6 +123,25 @@ public class ConcurrentMutatorTests
             Assert.True(history.Sum(s => s.FaultsServed) > 0, "no fault was served");
             Assert.True(history.Sum(s => s.FaultsOnPending) > 0, "no fault hit an unbuilt page");
             Assert.True(history.Max(s => s.FaultStallSamples) > 0);
+            Assert.All(history, s => Assert.Equal(0, s.Eexist));
+        }
+
+        if (backend == GcBackend.Move)
+        {
+            // The path each fault took: fault-around moves whole windows (MinMovePages = 1 in
+            // tests, and no fork: nothing is copied at all); without it the page goes in by COPY.
+            long faultCopied = history.Sum(s => s.PagesFaultCopied);
+            if (faultAround > 1)
+            {
+                Assert.Equal(0, faultCopied);
+                Assert.Equal(0, history.Sum(s => s.PagesCopied));
+                Assert.Equal(history.Sum(s => s.PagesInstalled), history.Sum(s => s.PagesMoved));
+            }
+            else
+            {
+                Assert.Equal(history.Sum(s => s.FaultsOnPending), faultCopied);
+                Assert.True(faultCopied > 0);
+            }
         }
     }
 

@@ -71,6 +71,71 @@ public class ForkEbusyTests
         }
     }
 
+    /// <summary>
+    /// A forked child shares only some pages of a long run: the pages written since the fork are
+    /// exclusive again and must still go in by UFFDIO_MOVE, each shared page alone by COPY,
+    /// within the same run (EBUSY is handled page by page, not by copying the rest of the run).
+    /// </summary>
+    [Fact]
+    public void EbusyOnSomePagesOfARunCopiesOnlyThosePages()
+    {
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o =>
+        {
+            o.DontForkHeap = false;
+            o.MinMovePages = 1; // every run by MOVE: any COPY below is an EBUSY fallback
+        });
+        using var m = heap.AttachCurrentThread();
+
+        // 200 large byte arrays of 5 pages each, allocated back to back: one long run of whole
+        // pages that compaction moves without writing (no references to fix).
+        var arrays = new List<(GcRoot Root, byte[] Data)>();
+        var rnd = new Random(11);
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                var data = new byte[5 * 4096 - 64];
+                rnd.NextBytes(data);
+                var a = m.AllocateArray(heap.Types.ByteArray, data.Length);
+                m.WriteItems<byte>(a, 0, data);
+                arrays.Add((m.CreateRoot(a), data));
+            }
+        }
+
+        CollectionStats stats;
+        using (ForkedPageHolder.Start())
+        {
+            // Every other array is written again after the fork: its pages are exclusive, the rest shared.
+            for (int i = 0; i < arrays.Count; i += 2)
+            {
+                var (root, data) = arrays[i];
+                for (int off = 0; off < data.Length; off += 4096)
+                {
+                    data[off] ^= 0xff;
+                    m.WriteItems<byte>(root.Ref, off, data.AsSpan(off, 1));
+                }
+            }
+
+            stats = heap.Collect();
+        }
+
+        Assert.True(stats.EbusyFallbacks >= 100 * 5, $"expected the shared arrays' pages to answer EBUSY: {stats}");
+        Assert.Equal(stats.EbusyFallbacks, stats.PagesCopied); // nothing else was copied
+        Assert.True(stats.PagesMoved >= 100 * 5, $"the exclusive pages of the same runs were not moved: {stats}");
+        Assert.True(stats.RunsMoved < stats.EbusyFallbacks, $"runs restarted page by page instead of continuing: {stats}");
+        Assert.True(stats.Verified);
+        using (m.OpenScope())
+        {
+            foreach (var (root, data) in arrays)
+            {
+                var got = new byte[data.Length];
+                m.ReadItems<byte>(root.Ref, 0, got);
+                Assert.Equal(data, got);
+                root.Dispose();
+            }
+        }
+    }
+
     [Fact]
     public void DontForkHeapKeepsPagesExclusiveAcrossAFork()
     {

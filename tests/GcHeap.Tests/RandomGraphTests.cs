@@ -65,6 +65,90 @@ public class RandomGraphTests
         }
     }
 
+    /// <summary>
+    /// Run bridging (Move only): short gaps of sparse or empty pages between whole pages move
+    /// whole when that makes a run long enough to MOVE; the graph is unchanged either way, and the
+    /// other backends never bridge (they would only keep garbage).
+    /// </summary>
+    [Theory]
+    [InlineData(GcBackend.Move, 4)]
+    [InlineData(GcBackend.Move, 0)]
+    [InlineData(GcBackend.Copy, 4)]
+    public void ShortGapsAreBridgedOnlyWhereTheyMakeMovableRuns(GcBackend backend, int bridge)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o =>
+        {
+            o.RunBridgePages = bridge;
+            o.RunBridgeBudget = 0.5;
+            o.MinMovePages = 8;
+        });
+        var node = heap.Types.DefineObject("BridgeNode", t => t.Reference("next").Value<long>("id"));
+        var next = node.RefField("next");
+        var id = node.Field<long>("id");
+        using var m = heap.AttachCurrentThread();
+        const int Count = 40_000;
+        GcRoot all;
+        var pageOf = new long[Count];
+        using (m.OpenScope())
+        {
+            var arr = m.AllocateArray(heap.Types.ReferenceArray, Count);
+            all = m.CreateRoot(arr);
+            for (int i = 0; i < Count; i++)
+            {
+                using var s = m.OpenScope();
+                var n = m.Allocate(node);
+                m.Set(n, id, i);
+                m.SetRef(n, next, n); // a reference to fix wherever the page goes
+                m.SetElement(all.Ref, i, n);
+                pageOf[i] = m.AddressOf(n) >> 12;
+            }
+        }
+
+        // Thin every 10th page to a tenth of its objects: one sparse page between dense stretches.
+        var pages = pageOf.Distinct().OrderBy(p => p).ToList();
+        var thinned = pages.Where((p, k) => k % 10 == 5).ToHashSet();
+        var kept = new List<int>();
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < Count; i++)
+            {
+                if (thinned.Contains(pageOf[i]) && i % 10 != 0)
+                {
+                    m.SetElement(all.Ref, i, GcRef.Null);
+                }
+                else
+                {
+                    kept.Add(i);
+                }
+            }
+        }
+
+        var stats = heap.Collect();
+        Assert.True(stats.Verified);
+        Assert.True(stats.PagesSparse + stats.PagesBridged >= thinned.Count - 2, $"the thinned pages were not seen as sparse: {stats}");
+        if (backend == GcBackend.Move && bridge > 0)
+        {
+            Assert.True(stats.PagesBridged >= thinned.Count / 2, $"gaps of one sparse page between dense stretches were not bridged: {stats}");
+        }
+        else
+        {
+            Assert.Equal(0, stats.PagesBridged);
+        }
+
+        using (m.OpenScope())
+        {
+            foreach (int i in kept)
+            {
+                using var s = m.OpenScope();
+                var n = m.GetElement(all.Ref, i);
+                Assert.Equal(i, m.Get(n, id));
+                Assert.True(m.IsSameObject(n, m.GetRef(n, next)));
+            }
+        }
+
+        all.Dispose();
+    }
+
     [Theory]
     [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
     public void GarbageIsReclaimedAndPagesGoBackToTheKernel(GcBackend backend)
