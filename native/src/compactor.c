@@ -224,8 +224,12 @@ static inline int src_in_from_space(const gch_compactor *c, uint64_t src)
     return src >= c->plan.from_base && src < c->plan.from_base + ((uint64_t)c->plan.from_pages << GCH_PAGE_SHIFT);
 }
 
-static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, uint32_t n, int moved)
+enum { HOW_COPIED = 0, HOW_MOVED = 1, HOW_ZERO_FILLED = 2 };
+
+/* Counts n installed pages by kind (whole or packed) and by how they went in. */
+static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, uint32_t n, int how)
 {
+    int moved = how == HOW_MOVED;
     uint64_t whole = 0, zero_copy = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (c->plan.to_kind[to_page + i] == GCH_TO_WHOLE) {
@@ -237,10 +241,12 @@ static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, ui
     STAT_ADD(c, pages_whole, whole);
     STAT_ADD(c, pages_compacted, n - whole);
     STAT_ADD(c, pages_zero_copy, zero_copy);
-    if (moved)
+    if (how == HOW_MOVED)
         STAT_ADD(c, pages_moved, n);
-    else
+    else if (how == HOW_COPIED)
         STAT_ADD(c, pages_copied, n);
+    else
+        STAT_ADD(c, pages_zero_filled, n);
 }
 
 static void mark_installed(gch_compactor *c, uint32_t first, uint32_t n)
@@ -263,7 +269,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
         uint64_t done = 0;
         int rc = do_fill(c, move ? GCH_FILL_MOVE : GCH_FILL_COPY, dst + i * P, src + i * P, (n - i) * P, &done);
         uint32_t k = (uint32_t)(done / P);
-        account(c, dst_page + i, kinds + i, k, move);
+        account(c, dst_page + i, kinds + i, k, move ? HOW_MOVED : HOW_COPIED);
         if (k && move)
             STAT_ADD(c, runs_moved, 1);
         i += k;
@@ -296,7 +302,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
                 fail_with(c, rc2, GCH_OP_COPY, dst + i * P);
                 return -1;
             }
-            account(c, dst_page + i, kinds + i, 1, 0);
+            account(c, dst_page + i, kinds + i, 1, HOW_COPIED);
             if (kinds[i] == SRC_WHOLE && do_discard(c, src + i * P, P) != 0)
                 return -1;
             i++;
@@ -308,8 +314,7 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
                 fail_with(c, rc2, GCH_OP_ZEROPAGE, dst + i * P);
                 return -1;
             }
-            STAT_ADD(c, pages_zero_filled, 1);
-            account(c, dst_page + i, kinds + i, 1, 1);
+            account(c, dst_page + i, kinds + i, 1, HOW_ZERO_FILLED);
             i++;
         } else {
             fail_with(c, rc, move ? GCH_OP_MOVE : GCH_OP_COPY, dst + i * P);

@@ -72,6 +72,14 @@ public sealed class HeapOptions
     public double RunBridgeBudget { get; set; } = 0.3;
 
     /// <summary>
+    /// Move backend: dense pages in a run of whole pages shorter than <see cref="MinMovePages"/>
+    /// (after bridging) are packed like sparse pages instead of moved whole: their run would go in
+    /// by UFFDIO_COPY, while packed pages go in as long MOVE runs, and packing also drops their
+    /// dead bytes. Large-object pages always move whole. Default true.
+    /// </summary>
+    public bool PackShortRuns { get; set; } = true;
+
+    /// <summary>
     /// Native threads that build and install to-space pages in the background (Move and Copy).
     /// Faults are served by one more native thread, which builds the faulted page itself.
     /// Default 1 (measured best with one or two mutators on two CPUs; docs/design.md section 6).

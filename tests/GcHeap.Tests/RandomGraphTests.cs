@@ -76,43 +76,74 @@ public class RandomGraphTests
     [InlineData(GcBackend.Copy, 4)]
     public void ShortGapsAreBridgedOnlyWhereTheyMakeMovableRuns(GcBackend backend, int bridge)
     {
+        // Every 10th page thinned to a tenth: one sparse page between dense stretches of 9.
         using var heap = TestHeaps.Create(backend, configure: o =>
         {
             o.RunBridgePages = bridge;
             o.RunBridgeBudget = 0.5;
             o.MinMovePages = 8;
+            o.PackShortRuns = false;
         });
-        var node = heap.Types.DefineObject("BridgeNode", t => t.Reference("next").Value<long>("id"));
-        var next = node.RefField("next");
+        var (stats, thinned) = CollectThinned(heap, thinEvery: 10, keepEvery: 10);
+        Assert.True(stats.PagesSparse + stats.PagesBridged >= thinned - 2, $"the thinned pages were not seen as sparse: {stats}");
+        if (backend == GcBackend.Move && bridge > 0)
+        {
+            Assert.True(stats.PagesBridged >= thinned / 2, $"gaps of one sparse page between dense stretches were not bridged: {stats}");
+        }
+        else
+        {
+            Assert.Equal(0, stats.PagesBridged);
+        }
+    }
+
+    /// <summary>
+    /// Dense pages in runs too short to MOVE are packed (Move only, PackShortRuns): every 4th page
+    /// emptied leaves runs of 3 dense pages, which MinMovePages = 8 would otherwise copy.
+    /// </summary>
+    [Theory]
+    [InlineData(GcBackend.Move, true)]
+    [InlineData(GcBackend.Move, false)]
+    [InlineData(GcBackend.Copy, true)]
+    public void DensePagesInShortRunsArePackedWhenAsked(GcBackend backend, bool pack)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o =>
+        {
+            o.RunBridgePages = 0;
+            o.MinMovePages = 8;
+            o.PackShortRuns = pack;
+        });
+        var (stats, thinned) = CollectThinned(heap, thinEvery: 4, keepEvery: int.MaxValue);
+        if (backend == GcBackend.Move && pack)
+        {
+            Assert.True(stats.PagesPackedShortRuns >= 2 * thinned, $"dense pages of 3-page runs were not packed: {stats}");
+        }
+        else
+        {
+            Assert.Equal(0, stats.PagesPackedShortRuns);
+        }
+    }
+
+    /// <summary>
+    /// Fills pages with small nodes (each referring to itself), empties all but one in
+    /// <paramref name="keepEvery"/> objects on every <paramref name="thinEvery"/>-th page, collects
+    /// once and checks every surviving node. Returns the stats and how many pages were thinned.
+    /// </summary>
+    private static (CollectionStats Stats, int Thinned) CollectThinned(Heap heap, int thinEvery, int keepEvery)
+    {
+        var node = heap.Types.DefineObject("ThinNode", t => t.Reference("self").Value<long>("id"));
+        var self = node.RefField("self");
         var id = node.Field<long>("id");
         using var m = heap.AttachCurrentThread();
         const int Count = 40_000;
-        GcRoot all;
-        var pageOf = new long[Count];
-        using (m.OpenScope())
-        {
-            var arr = m.AllocateArray(heap.Types.ReferenceArray, Count);
-            all = m.CreateRoot(arr);
-            for (int i = 0; i < Count; i++)
-            {
-                using var s = m.OpenScope();
-                var n = m.Allocate(node);
-                m.Set(n, id, i);
-                m.SetRef(n, next, n); // a reference to fix wherever the page goes
-                m.SetElement(all.Ref, i, n);
-                pageOf[i] = m.AddressOf(n) >> 12;
-            }
-        }
-
-        // Thin every 10th page to a tenth of its objects: one sparse page between dense stretches.
+        using var all = CreateNodes(m, heap, node, self, id, Count, out long[] pageOf);
         var pages = pageOf.Distinct().OrderBy(p => p).ToList();
-        var thinned = pages.Where((p, k) => k % 10 == 5).ToHashSet();
+        var thinned = pages.Where((p, k) => k % thinEvery == thinEvery / 2).ToHashSet();
         var kept = new List<int>();
         using (m.OpenScope())
         {
             for (int i = 0; i < Count; i++)
             {
-                if (thinned.Contains(pageOf[i]) && i % 10 != 0)
+                if (thinned.Contains(pageOf[i]) && i % keepEvery != 0)
                 {
                     m.SetElement(all.Ref, i, GcRef.Null);
                 }
@@ -125,16 +156,6 @@ public class RandomGraphTests
 
         var stats = heap.Collect();
         Assert.True(stats.Verified);
-        Assert.True(stats.PagesSparse + stats.PagesBridged >= thinned.Count - 2, $"the thinned pages were not seen as sparse: {stats}");
-        if (backend == GcBackend.Move && bridge > 0)
-        {
-            Assert.True(stats.PagesBridged >= thinned.Count / 2, $"gaps of one sparse page between dense stretches were not bridged: {stats}");
-        }
-        else
-        {
-            Assert.Equal(0, stats.PagesBridged);
-        }
-
         using (m.OpenScope())
         {
             foreach (int i in kept)
@@ -142,11 +163,30 @@ public class RandomGraphTests
                 using var s = m.OpenScope();
                 var n = m.GetElement(all.Ref, i);
                 Assert.Equal(i, m.Get(n, id));
-                Assert.True(m.IsSameObject(n, m.GetRef(n, next)));
+                Assert.True(m.IsSameObject(n, m.GetRef(n, self)));
             }
         }
 
-        all.Dispose();
+        return (stats, thinned.Count);
+    }
+
+    private static GcRoot CreateNodes(Mutator m, Heap heap, GcType node, GcRefField self, GcField<long> id, int count, out long[] pageOf)
+    {
+        pageOf = new long[count];
+        using var scope = m.OpenScope();
+        var arr = m.AllocateArray(heap.Types.ReferenceArray, count);
+        var all = m.CreateRoot(arr);
+        for (int i = 0; i < count; i++)
+        {
+            using var s = m.OpenScope();
+            var n = m.Allocate(node);
+            m.Set(n, id, i);
+            m.SetRef(n, self, n); // a reference to fix wherever the page goes
+            m.SetElement(all.Ref, i, n);
+            pageOf[i] = m.AddressOf(n) >> 12;
+        }
+
+        return all;
     }
 
     [Theory]

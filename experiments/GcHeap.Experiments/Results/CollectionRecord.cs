@@ -96,6 +96,10 @@ internal sealed class CollectionRecord
 
     public long PagesBridged { get; init; }
 
+    public long PagesPackedShortRuns { get; init; }
+
+    public double InPlaceShare { get; init; }
+
     public long FaultsOnClaimed { get; init; }
 
     public int CompactorThreads { get; init; }
@@ -176,6 +180,8 @@ internal sealed class CollectionRecord
         ZeroCopyShare = s.ZeroCopyShare,
         RunsMoved = s.RunsMoved,
         PagesBridged = s.PagesBridged,
+        PagesPackedShortRuns = s.PagesPackedShortRuns,
+        InPlaceShare = s.InPlaceShare,
         FaultsOnClaimed = s.FaultsOnClaimed,
         CompactorThreads = s.CompactorThreads,
         BuildMs = s.BuildMs,

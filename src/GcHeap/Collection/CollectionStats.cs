@@ -109,6 +109,12 @@ public sealed class CollectionStats
     /// <summary>Sparse or empty pages the planner moved whole to join runs (<see cref="HeapOptions.RunBridgePages"/>).</summary>
     public long PagesBridged { get; init; }
 
+    /// <summary>Dense pages packed because their run was too short to move (<see cref="HeapOptions.PackShortRuns"/>); included in <see cref="PagesSparse"/>.</summary>
+    public long PagesPackedShortRuns { get; init; }
+
+    /// <summary>Whole pages moved with their objects in place (<see cref="PagesZeroCopy"/>) / <see cref="PagesInstalled"/>: the share installed without a byte copied anywhere.</summary>
+    public double InPlaceShare => PagesInstalled == 0 ? 0 : (double)PagesZeroCopy / PagesInstalled;
+
     /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; with Move, EBUSY fallbacks and faulted pages).</summary>
     public long PagesCopied { get; init; }
 

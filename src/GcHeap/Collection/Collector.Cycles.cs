@@ -190,8 +190,9 @@ internal sealed unsafe partial class Collector
                 long tp = Stopwatch.GetTimestamp();
                 SetPhase(CollectionPhase.Planning);
                 _plan.Reset(from, to);
-                _planner.Begin(_plan, _heap.Options.DensePageThreshold, backend == GcBackend.Move ? _heap.Options.RunBridgePages : 0,
-                               _heap.Options.MinMovePages, _heap.Options.RunBridgeBudget);
+                bool move = backend == GcBackend.Move;
+                _planner.Begin(_plan, _heap.Options.DensePageThreshold, move ? _heap.Options.RunBridgePages : 0,
+                               _heap.Options.MinMovePages, _heap.Options.RunBridgeBudget, move && _heap.Options.PackShortRuns);
                 _planner.Plan(0, hwMark, black: false);
 
                 // Pages allocated since marking began, planned while mutators run, so that the
@@ -661,6 +662,7 @@ internal sealed unsafe partial class Collector
         PagesMoved = (long)n.PagesMoved,
         RunsMoved = (long)n.RunsMoved,
         PagesBridged = _planner.PagesBridged,
+        PagesPackedShortRuns = _planner.PagesPackedShortRuns,
         BuffersFresh = (long)n.BuffersFresh,
         BuildMs = n.BuildNs / 1e6,
         MoveMs = n.MoveNs / 1e6,

@@ -38,6 +38,7 @@ internal sealed unsafe class Planner
     private int _bridgeGap;
     private int _bridgeMinRun;
     private double _bridgeBudget;
+    private bool _packShortRuns;
     private int _next;
     private int _open = -1;
     private int _openFill;
@@ -61,9 +62,17 @@ internal sealed unsafe class Planner
     /// <summary>Sparse or empty pages moved whole to join runs (see the class remarks); also counted in <see cref="PagesWhole"/>.</summary>
     public int PagesBridged { get; private set; }
 
-    /// <summary>Starts a plan. <paramref name="bridgeGap"/> 0 turns run bridging off.</summary>
-    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0)
+    /// <summary>Dense pages packed because their run of whole pages was too short to MOVE; also counted in <see cref="PagesSparse"/>.</summary>
+    public int PagesPackedShortRuns { get; private set; }
+
+    /// <summary>
+    /// Starts a plan. <paramref name="bridgeGap"/> 0 turns run bridging off; with
+    /// <paramref name="packShortRuns"/> dense small pages in runs shorter than
+    /// <paramref name="bridgeMinRun"/> are packed instead of moved whole.
+    /// </summary>
+    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0, bool packShortRuns = false)
     {
+        _packShortRuns = packShortRuns && bridgeMinRun > 1;
         _bridgeGap = bridgeGap;
         _bridgeMinRun = bridgeMinRun;
         _bridgeBudget = bridgeBudget;
@@ -73,7 +82,7 @@ internal sealed unsafe class Planner
         _next = 0;
         _open = -1;
         _openFill = 0;
-        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = PagesBridged = 0;
+        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = PagesBridged = PagesPackedShortRuns = 0;
     }
 
     /// <summary>Plans from-space pages [first, end); <paramref name="black"/>: allocated after marking began (all live).</summary>
@@ -88,6 +97,11 @@ internal sealed unsafe class Planner
             if (_bridgeGap > 0)
             {
                 BridgeGaps(first, end);
+            }
+
+            if (_packShortRuns)
+            {
+                PackShortRuns(first, end);
             }
 
             for (int q = first; q < end; q++)
@@ -173,6 +187,45 @@ internal sealed unsafe class Planner
         }
 
         return _bitmap.IsSet((ulong)p * ObjectLayout.GranulesPerPage);
+    }
+
+    /// <summary>
+    /// A run of whole pages shorter than a MOVE pays for would go in by UFFDIO_COPY; packing its
+    /// dense small pages instead puts their objects into the packed stream, which goes in as long
+    /// runs (and drops their dead bytes). Large-object pages cannot be packed and stay whole.
+    /// </summary>
+    private void PackShortRuns(int first, int end)
+    {
+        int p = first;
+        while (p < end)
+        {
+            if (!MovesWhole(_plan.FromClass[p]))
+            {
+                p++;
+                continue;
+            }
+
+            int q = p;
+            while (q < end && MovesWhole(_plan.FromClass[q]))
+            {
+                q++;
+            }
+
+            // Runs reaching the end of the marked range continue with the black pages: keep them.
+            if (q - p < _bridgeMinRun && q < end)
+            {
+                for (int i = p; i < q; i++)
+                {
+                    if (_plan.FromClass[i] == NativeConstants.FromWholeMarked && _from.Kinds[i] == PageKind.Small && _bitmap.LiveBytes[i] > 0)
+                    {
+                        _plan.FromClass[i] = NativeConstants.FromSparse;
+                        PagesPackedShortRuns++;
+                    }
+                }
+            }
+
+            p = q;
+        }
     }
 
     private static bool MovesWhole(byte cls) => cls is NativeConstants.FromWholeMarked or NativeConstants.FromLarge;
