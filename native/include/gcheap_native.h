@@ -180,7 +180,7 @@ typedef struct gch_compactor_config {
     uint32_t batch_pages;           /* most pages per ioctl (>= 1)                                    */
     uint32_t workers;               /* sweeper threads building and installing pages (1..16); faults are
                                        served by the fault thread, which builds the page itself     */
-    uint32_t fault_around_pages;    /* MOVE mode: a fault on a pending page claims and builds the
+    uint32_t fault_around_pages;    /* a fault on a pending page claims and builds the
                                        aligned window of this many pages around it and installs it
                                        as one run (<= 1: the faulted page alone)                   */
     uint32_t stall_sample_capacity; /* fault stall samples kept (percentiles are computed by C#)      */

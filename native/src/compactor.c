@@ -524,7 +524,7 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
     uint32_t t = (uint32_t)(off >> GCH_PAGE_SHIFT);
     if (claim(c, t)) {
         STAT_ADD(c, faults_on_pending, 1);
-        uint32_t W = c->cfg.install_mode == GCH_INSTALL_MOVE ? c->cfg.fault_around_pages : 1;
+        uint32_t W = c->cfg.fault_around_pages;
         if (W > 1) {
             /* Fault-around: claim every pending page of the aligned window, build them and install
              * the window as runs (one MOVE where the sources allow): the thread waits for the

@@ -41,11 +41,13 @@ public sealed class HeapOptions
     public bool CopyFaultedPages { get; set; } = true;
 
     /// <summary>
-    /// Move backend: a fault on a page not built yet claims the aligned window of this many
-    /// to-space pages around it, builds them and installs the window as one MOVE run, so faults
-    /// do not cut the background runs into pieces too short to move. The faulting thread waits for
+    /// Move and Copy backends: a fault on a page not built yet claims the aligned window of this
+    /// many to-space pages around it, builds them and installs the window as one run (one MOVE,
+    /// or one COPY), so faults do not cut the background runs into pieces too short to move, and
+    /// a mutator touching the heap at random faults far less often. The faulting thread waits for
     /// the window. 0 or 1: only the faulted page is built and installed (then
-    /// <see cref="CopyFaultedPages"/> decides how). Default 64 (docs/design.md section 6).
+    /// <see cref="CopyFaultedPages"/> decides how, with Move): short stalls, many more faults.
+    /// Default 64 (docs/design.md section 6).
     /// </summary>
     public int FaultAroundPages { get; set; } = 64;
 

@@ -15,6 +15,7 @@ public class ConcurrentMutatorTests
     {
         { GcBackend.StopTheWorld, 0 },
         { GcBackend.Copy, 0 },
+        { GcBackend.Copy, 64 }, // the window goes in with one COPY
         { GcBackend.Move, 64 }, // a fault builds its aligned 64-page window and MOVEs it as one run
         { GcBackend.Move, 0 },  // a fault builds its page alone and COPYs it
     };
