@@ -27,16 +27,16 @@ public sealed class HeapOptions
 
     /// <summary>
     /// Pages a compactor thread takes at a time, and so the longest run one ioctl installs.
-    /// Default 256: a UFFDIO_MOVE run of 64 pages cost 0.25-1.1 us per page here, 256 pages
-    /// 0.15-0.38 us (docs/design.md section 6).
+    /// Default 256: a UFFDIO_MOVE run of 64 pages cost 0.30-0.89 us per page here, 256 pages
+    /// 0.24-0.37 us (docs/design.md section 6).
     /// </summary>
     public int BatchPages { get; set; } = 256;
 
     /// <summary>
     /// Move backend: install a page a mutator is faulting on with UFFDIO_COPY, which fills an
     /// empty PTE without a TLB flush, while background runs use UFFDIO_MOVE. A single-page MOVE
-    /// must flush the page from the TLB of every CPU running the process (measured here: 5.5 us
-    /// alone, 37-41 us with a second thread running; a one-page COPY 7.4 us). Default true.
+    /// must flush the page from the TLB of every CPU running the process (measured here: 4.8 us
+    /// alone, 32.9 us with a second thread running; a one-page COPY 8.1 us). Default true.
     /// </summary>
     public bool CopyFaultedPages { get; set; } = true;
 
@@ -55,8 +55,9 @@ public sealed class HeapOptions
     /// Move backend: runs of fewer pages than this are installed with UFFDIO_COPY instead of
     /// UFFDIO_MOVE. The kernel flushes the TLB for a range of at most 33 pages one page at a time
     /// (x86 <c>tlb_single_page_flush_ceiling</c>) and for longer ranges at once; under
-    /// virtualization each page flush is a hypercall: MOVE runs of 16-33 pages cost 3.3-4.4 us per
-    /// page here, runs of 48 0.6-1.3 us, COPY runs of 16-64 0.7-1.9 us. Default 48; 1 moves every run.
+    /// virtualization each page flush goes through the hypervisor: MOVE runs of 16-33 pages cost
+    /// 2.8-5.6 us per page here, runs of 48 0.47-1.3 us, COPY runs of 16-64 0.71-3.5 us. Default 48;
+    /// 1 moves every run.
     /// </summary>
     public int MinMovePages { get; set; } = 48;
 
