@@ -186,6 +186,24 @@ internal sealed class SafepointCoordinator
         }
     }
 
+    /// <summary>
+    /// Stops the world only if no mutator is attached, so that nobody waits (the collector's
+    /// warm-up); false, and nothing stopped, otherwise. Release with <see cref="ResumeTheWorld"/>.
+    /// </summary>
+    public bool TryStopTheWorldUnattended()
+    {
+        lock (_lock)
+        {
+            if (_mutators.Count != 0 || _stopping || _stopped || _terminated)
+            {
+                return false;
+            }
+
+            _stopped = true;
+            return true;
+        }
+    }
+
     /// <summary>Releases the mutators; returns the timestamp of the release (when the pause ended for them).</summary>
     public long ResumeTheWorld()
     {
