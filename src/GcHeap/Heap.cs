@@ -35,6 +35,7 @@ public sealed unsafe class Heap : IDisposable
         Options.Validate();
         CapacityPages = (int)Math.Min(int.MaxValue / 2, ObjectLayout.PagesFor(Options.MaxHeapBytes));
         Options.MaxHeapBytes = (long)CapacityPages << ObjectLayout.PageShift;
+        Tag = HeapTagSource.Process.Next();
 
         Capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
         (Backend, BackendReason) = ChooseBackend(Options.Backend, Capabilities);
@@ -60,8 +61,8 @@ public sealed unsafe class Heap : IDisposable
             throw new GcBackendUnavailableException($"Backend {Options.Backend} is unavailable: {BackendReason}.");
         }
 
-        Types = new TypeRegistry();
-        Handles = new HandleTable(Options.HandlesPerSegmentLog2);
+        Types = new TypeRegistry(Tag);
+        Handles = new HandleTable(Options.HandlesPerSegmentLog2, Tag);
         _spaceA = new Space("A", CapacityPages, Options.DontForkHeap);
         _spaceB = new Space("B", CapacityPages, Options.DontForkHeap);
         _allocationSpace = _spaceA;
@@ -114,6 +115,9 @@ public sealed unsafe class Heap : IDisposable
     public int AttachedThreads => Safepoints.Mutators.Count;
 
     internal HeapOptions Options { get; }
+
+    /// <summary>This heap's identity, carried by its handles and field tokens (see <see cref="HeapTagSource"/>).</summary>
+    internal uint Tag { get; }
 
     internal int CapacityPages { get; }
 

@@ -19,10 +19,12 @@ public sealed unsafe class TypeRegistry : IDisposable
     private readonly byte[] _elementCodes = new byte[MaxTypes];
     private readonly byte[] _kinds = new byte[MaxTypes];
     private readonly NativeRegion _table;
+    private readonly uint _heapTag;
     private int _count;
 
-    internal TypeRegistry()
+    internal TypeRegistry(uint heapTag)
     {
+        _heapTag = heapTag;
         _table = new NativeRegion((ulong)(MaxTypes * sizeof(NativeTypeInfo)), dontFork: false, noHugePages: false, "the type table");
         Table[ObjectLayout.TypeFiller] = new NativeTypeInfo { Kind = ObjectLayout.KindFiller };
         _count = 2; // 0 = end of page, 1 = filler
@@ -70,12 +72,12 @@ public sealed unsafe class TypeRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(fields);
         var b = new ObjectTypeBuilder();
         fields(b);
-        return Publish(name, id => b.Build(name, id));
+        return Publish(name, id => b.Build(name, _heapTag, id));
     }
 
     /// <summary>Defines an array-of-references type.</summary>
     public GcType DefineReferenceArray(string name) =>
-        Publish(name, id => new GcType(name, id, GcTypeKind.ReferenceArray, 0, 0, 0, 8, null));
+        Publish(name, id => new GcType(name, _heapTag, id, GcTypeKind.ReferenceArray, 0, 0, 0, 8, null));
 
     /// <summary>Defines an array type of <typeparamref name="T"/> values (no references).</summary>
     public GcType DefineDataArray<T>(string name)
@@ -86,7 +88,7 @@ public sealed unsafe class TypeRegistry : IDisposable
             throw new ArgumentException($"Element type {typeof(T).Name} is not supported; use one of {ValueCodes.AllowedList}.", nameof(name));
         }
 
-        return Publish(name, id => new GcType(name, id, GcTypeKind.DataArray, 0, 0, 0, Unsafe.SizeOf<T>(), typeof(T)));
+        return Publish(name, id => new GcType(name, _heapTag, id, GcTypeKind.DataArray, 0, 0, 0, Unsafe.SizeOf<T>(), typeof(T)));
     }
 
     /// <summary>Releases the native type table.</summary>

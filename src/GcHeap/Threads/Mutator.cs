@@ -23,8 +23,10 @@ public sealed unsafe partial class Mutator : IDisposable
     internal int PollFlag;
     private readonly int _threadId;
     private readonly nint* _slots;
-    private readonly uint* _versions;
+    private readonly ulong* _versions;
     private readonly uint _slotCapacity;
+    private readonly uint _heapTag;
+    private readonly ulong _fieldKeyBase;
     private readonly int _segmentShift;
     private readonly int _segment;
     private readonly int _segmentBase;
@@ -47,6 +49,8 @@ public sealed unsafe partial class Mutator : IDisposable
         Name = name;
         _threadId = Environment.CurrentManagedThreadId;
         OwnerThread = Thread.CurrentThread;
+        _heapTag = heap.Tag;
+        _fieldKeyBase = GcType.FieldKey(heap.Tag, 0);
         _slots = _handles.Slots;
         _versions = _handles.Versions;
         _slotCapacity = _handles.Capacity;
@@ -227,7 +231,7 @@ public sealed unsafe partial class Mutator : IDisposable
     private nint ResolveNoPoll(GcRef r)
     {
         uint slot = (uint)r.Slot;
-        if (slot >= _slotCapacity || r.Version == 0 || _versions[slot] != r.Version)
+        if (slot >= _slotCapacity || r.HeapTag != _heapTag || _versions[slot] != r.Version) // null: tag 0
         {
             ThrowInvalidHandle(r);
         }
@@ -252,7 +256,7 @@ public sealed unsafe partial class Mutator : IDisposable
 
         _top = i + 1;
         _slots[i] = address;
-        return new GcRef(i, _versions[i]);
+        return new GcRef(i, _heapTag, _versions[i]);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
