@@ -97,8 +97,11 @@ public sealed unsafe partial class Mutator : IDisposable
     /// Declares that this thread will not touch the heap until the returned region is disposed,
     /// so collections can run without waiting for it. Use it around anything that may block:
     /// locks, I/O, <see cref="Thread.Sleep(int)"/>, waiting on tasks. Heap calls inside the
-    /// region throw <see cref="GcThreadStateException"/>. Handles stay valid across it.
+    /// region throw <see cref="GcThreadStateException"/>, and so does closing a
+    /// <see cref="HandleScope"/> (or <see cref="HandleScope.Escape"/>) there. Handles stay valid across it.
     /// </summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or already inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
     public SafeRegion EnterSafeRegion()
     {
         Enter();
@@ -136,6 +139,13 @@ public sealed unsafe partial class Mutator : IDisposable
             // Already closed (possibly with an outer scope), or the heap is gone: its memory may
             // be unmapped, so touch nothing. (While this thread runs, disposal cannot complete.)
             return GcRef.Null;
+        }
+
+        if (State == MutatorState.Safe)
+        {
+            // The collector may be reading or rewriting these slots right now.
+            throw new GcThreadStateException(
+                $"Mutator '{Name}' is inside a safe region: a HandleScope cannot be closed (or Escape called) there; leave the region first.");
         }
 
         nint keep = result.IsNull ? 0 : ResolveNoPoll(result);
