@@ -72,7 +72,13 @@ public sealed unsafe class Heap : IDisposable
         Collector.Completed += OnCollected;
     }
 
-    /// <summary>Raised on the collector thread after every collection.</summary>
+    /// <summary>
+    /// Raised on the collector thread after every collection, before <see cref="Collect"/> returns
+    /// for it. A handler may read the statistics and dispose the heap; <see cref="Collect"/>,
+    /// <see cref="Verify"/> and an allocation that finds the heap full would wait for the collector
+    /// thread itself, so there they throw <see cref="GcThreadStateException"/>. Exceptions a
+    /// handler throws are traced and otherwise ignored.
+    /// </summary>
     public event Action<CollectionStats>? CollectionCompleted;
 
     /// <summary>The heap's run-time types.</summary>
@@ -164,14 +170,18 @@ public sealed unsafe class Heap : IDisposable
     /// Runs a full collection that starts after this call and returns its statistics. From an
     /// attached thread, the thread is in a safe region while it waits.
     /// </summary>
-    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed (also when that happens while waiting).</exception>
     /// <exception cref="GcCollectionFailedException">The collection (or an earlier one) failed.</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     public CollectionStats Collect() => WhileSafe(() => Collector.CollectAndWait(CollectionReason.Requested));
 
     /// <summary>
     /// Stops the world and checks the heap (see <see cref="HeapVerificationReport"/>); waits for a
     /// collection in progress first. Returns the report; does not throw for an invalid heap.
     /// </summary>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed, also when that happens before the queued verification ran.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed (before or while waiting).</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     public HeapVerificationReport Verify() => WhileSafe(() => Collector.RunExclusive(() =>
     {
         Safepoints.StopTheWorld();

@@ -58,4 +58,59 @@ public class LifecycleTests
         heap.Collect();
         Assert.True(heap.Verify().IsValid);
     }
+
+    [Fact]
+    public void CollectAndVerifyFromACompletedHandlerAreRejected()
+    {
+        using var heap = TestHeaps.Create(GcBackend.StopTheWorld, maxBytes: 1 << 20);
+        Exception? fromCollect = null, fromVerify = null;
+        int calls = 0;
+        heap.CollectionCompleted += _ =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                fromCollect = Record.Exception(() => heap.Collect()); // would wait for itself
+                fromVerify = Record.Exception(() => heap.Verify());
+            }
+        };
+
+        Exception? fromFirst = null;
+        var first = new Thread(() => fromFirst = Record.Exception(() => heap.Collect())) { IsBackground = true };
+        first.Start();
+        Assert.True(first.Join(HangGuard), "Collect() from a CollectionCompleted handler hung the collector");
+        Assert.Null(fromFirst);
+        Assert.IsType<GcThreadStateException>(fromCollect);
+        Assert.IsType<GcThreadStateException>(fromVerify);
+        heap.Collect();
+        Assert.True(heap.Verify().IsValid);
+        Assert.Equal(2, heap.CollectionCount);
+    }
+
+    [Fact]
+    public void DisposingInAHandlerFailsAQueuedVerifyInsteadOfHangingIt()
+    {
+        var heap = TestHeaps.Create(GcBackend.StopTheWorld, maxBytes: 1 << 20);
+        Thread? verifier = null;
+        Exception? fromVerify = null, fromDispose = null;
+        heap.CollectionCompleted += _ =>
+        {
+            verifier = new Thread(() => fromVerify = Record.Exception(() => heap.Verify())) { IsBackground = true };
+            verifier.Start();
+            // The verification is queued for this (the collector) thread once the verifier waits.
+            SpinWait.SpinUntil(() => (verifier.ThreadState & ThreadState.WaitSleepJoin) != 0, HangGuard);
+            fromDispose = Record.Exception(heap.Dispose);
+        };
+
+        Exception? fromCollect = null;
+        var collect = new Thread(() => fromCollect = Record.Exception(() => heap.Collect())) { IsBackground = true };
+        collect.Start();
+        Assert.True(collect.Join(HangGuard), "Collect() did not return");
+        Assert.NotNull(verifier);
+        Assert.True(verifier!.Join(HangGuard), "Verify() queued before a Dispose() in a handler hung");
+        Assert.Null(fromDispose);
+        Assert.True(fromCollect is null or GcHeapDisposedException, $"Collect() threw {fromCollect}");
+        Assert.IsType<GcHeapDisposedException>(fromVerify);
+        Assert.Throws<GcHeapDisposedException>(() => heap.Verify());
+        heap.Dispose();
+    }
 }
