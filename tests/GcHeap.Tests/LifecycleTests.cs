@@ -113,4 +113,35 @@ public class LifecycleTests
         Assert.Throws<GcHeapDisposedException>(() => heap.Verify());
         heap.Dispose();
     }
+
+    [Fact]
+    public void MutatorDisposeFromAnotherThreadIsRejected()
+    {
+        using var heap = TestHeaps.Create(GcBackend.StopTheWorld, maxBytes: 1 << 20);
+        var type = heap.Types.DefineObject("T", t => t.Value<long>("v"));
+        var v = type.Field<long>("v");
+        Exception? fromOther = null;
+        var errors = new List<Exception>();
+        var owner = TestHeaps.StartMutator(heap, "owner", m =>
+        {
+            var obj = m.Allocate(type);
+            using (m.EnterSafeRegion())
+            {
+                // Another thread tries to detach this mutator while it sits in a safe region.
+                var other = new Thread(() => fromOther = Record.Exception(m.Dispose));
+                other.Start();
+                other.Join();
+            }
+
+            // Still attached: the owner goes on using its handles.
+            m.Set(obj, v, 5);
+            Assert.Equal(5, m.Get(obj, v));
+            Assert.Equal(1, heap.AttachedThreads);
+        }, errors);
+        TestHeaps.JoinAll([owner], HangGuard);
+        TestHeaps.ThrowFirst(errors);
+        Assert.IsType<GcThreadStateException>(fromOther);
+        Assert.Equal(0, heap.AttachedThreads);
+        Assert.True(heap.Verify().IsValid);
+    }
 }

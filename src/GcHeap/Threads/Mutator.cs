@@ -188,7 +188,12 @@ public sealed unsafe partial class Mutator : IDisposable
         return _types.ById(ObjectModel.ObjectLayout.TypeIdOf(ResolveNoPoll(obj)))!;
     }
 
-    /// <summary>Detaches the thread: its local handles become invalid. Call on the attached thread.</summary>
+    /// <summary>
+    /// Detaches the thread: its local handles become invalid. Call on the attached thread (also
+    /// allowed inside a safe region and after the heap was disposed); a second call does nothing.
+    /// A thread that ends without detaching is detached by the next collection.
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Called on another thread: only the owner knows when it no longer uses its handles (it may be in a safe region, about to come back).</exception>
     public void Dispose()
     {
         if (IsDetached)
@@ -196,9 +201,10 @@ public sealed unsafe partial class Mutator : IDisposable
             return;
         }
 
-        if (!IsCurrentThread && State == MutatorState.Running && !_heap.Safepoints.Terminated)
+        if (!IsCurrentThread)
         {
-            throw new GcThreadStateException($"Mutator '{Name}' can only be disposed by its own thread while it is running.");
+            throw new GcThreadStateException(
+                $"Mutator '{Name}' can only be disposed by its own thread; another thread detaching it would pull its handles and buffers from under it.");
         }
 
         _heap.Detach(this);
