@@ -21,7 +21,9 @@ public sealed unsafe class Heap : IDisposable
     private readonly ThreadLocal<Mutator?> _current = new();
     private readonly Space _spaceA;
     private readonly Space _spaceB;
+    private readonly UffdCapabilities _capabilities;
     private volatile Space _allocationSpace;
+    private readonly object _releaseLock = new();
     private Exception? _fault;
     private int _disposed;
 
@@ -37,8 +39,8 @@ public sealed unsafe class Heap : IDisposable
         Options.MaxHeapBytes = (long)CapacityPages << ObjectLayout.PageShift;
         Tag = HeapTagSource.Process.Next();
 
-        Capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
-        (Backend, BackendReason) = ChooseBackend(Options.Backend, Capabilities);
+        _capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
+        (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
         if (Backend != GcBackend.StopTheWorld)
         {
             ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
@@ -81,11 +83,19 @@ public sealed unsafe class Heap : IDisposable
     /// </summary>
     public event Action<CollectionStats>? CollectionCompleted;
 
-    /// <summary>The heap's run-time types.</summary>
+    /// <summary>The heap's run-time types. After <see cref="Dispose"/> every member of the registry throws <see cref="GcHeapDisposedException"/>.</summary>
     public TypeRegistry Types { get; }
 
     /// <summary>What the kernel allows, probed when the heap was created.</summary>
-    public UffdCapabilities Capabilities { get; }
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public UffdCapabilities Capabilities
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _capabilities;
+        }
+    }
 
     /// <summary>The backend in use.</summary>
     public GcBackend Backend { get; }
@@ -100,10 +110,29 @@ public sealed unsafe class Heap : IDisposable
     public HeapOptions Configuration => Options.Clone();
 
     /// <summary>Bytes of pages handed out in the allocation space.</summary>
-    public long BytesInUse => (long)AllocationSpace.HighWater << ObjectLayout.PageShift;
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public long BytesInUse
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return (long)AllocationSpace.HighWater << ObjectLayout.PageShift;
+        }
+    }
 
     /// <summary>Bytes of both spaces resident in RAM right now (mincore).</summary>
-    public long ResidentBytes => (_spaceA.ResidentPages() + _spaceB.ResidentPages()) << ObjectLayout.PageShift;
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public long ResidentBytes
+    {
+        get
+        {
+            lock (_releaseLock) // the spaces stay mapped until this returns
+            {
+                ThrowIfDisposed();
+                return (_spaceA.ResidentPages() + _spaceB.ResidentPages()) << ObjectLayout.PageShift;
+            }
+        }
+    }
 
     /// <summary>Collections completed.</summary>
     public long CollectionCount => Collector.CompletedCycles;
@@ -118,7 +147,15 @@ public sealed unsafe class Heap : IDisposable
     public CollectionPhase Phase => Collector.Phase;
 
     /// <summary>Threads currently attached.</summary>
-    public int AttachedThreads => Safepoints.Mutators.Count;
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public int AttachedThreads
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return Safepoints.Mutators.Count;
+        }
+    }
 
     internal HeapOptions Options { get; }
 
@@ -146,11 +183,12 @@ public sealed unsafe class Heap : IDisposable
     internal bool IsFaulted => Volatile.Read(ref _fault) is not null;
 
     /// <summary>Attaches the calling thread. Dispose the mutator on this thread to detach.</summary>
-    /// <exception cref="GcThreadStateException">The thread is already attached to this heap.</exception>
+    /// <exception cref="GcThreadStateException">The thread is already attached to this heap, or 255 threads are.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public Mutator AttachCurrentThread(string? name = null)
     {
         ThrowIfDisposed();
-        if (_current.Value is { IsDetached: false })
+        if (CurrentMutator() is { IsDetached: false })
         {
             throw new GcThreadStateException("This thread is already attached to the heap; use its existing Mutator.");
         }
@@ -162,7 +200,15 @@ public sealed unsafe class Heap : IDisposable
             Safepoints.Register(m);
         }
 
-        _current.Value = m;
+        try
+        {
+            _current.Value = m;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new GcHeapDisposedException("heap"); // disposed meanwhile
+        }
+
         return m;
     }
 
@@ -200,7 +246,16 @@ public sealed unsafe class Heap : IDisposable
 
     /// <summary>
     /// Frees the heap. Waits for a collection in progress and for every attached thread to reach
-    /// a poll or a safe region; afterwards every call on a mutator throws <see cref="GcHeapDisposedException"/>.
+    /// a poll or a safe region (also after a failed collection); afterwards every call on a
+    /// mutator throws <see cref="GcHeapDisposedException"/> (<see cref="GcCollectionFailedException"/>
+    /// after a failure), and so do <see cref="Types"/>' members, <see cref="BytesInUse"/>,
+    /// <see cref="ResidentBytes"/>, <see cref="AttachedThreads"/>, <see cref="Capabilities"/>,
+    /// <see cref="Collect"/>, <see cref="Verify"/> and <see cref="AttachCurrentThread"/>. What
+    /// was recorded stays readable: <see cref="Backend"/>, <see cref="BackendReason"/>,
+    /// <see cref="UffdOpenMethod"/>, <see cref="Configuration"/>, <see cref="CollectionCount"/>,
+    /// <see cref="LastCollection"/>, <see cref="History"/>, <see cref="Phase"/>. Disposing
+    /// twice, or from a <see cref="CollectionCompleted"/> handler, is allowed; roots disposed
+    /// afterwards are ignored.
     /// </summary>
     public void Dispose()
     {
@@ -222,13 +277,20 @@ public sealed unsafe class Heap : IDisposable
             Safepoints.StopTheWorld();
         }
 
+        // After a failed collection the heap was terminated without a stop: threads may still be
+        // in the middle of a call. Every poll throws now, so wait for them to reach one.
         Safepoints.Terminate();
-        Events.HeapBytesChanged(-BytesInUse);
-        Uffd?.Dispose();
-        _spaceA.Dispose();
-        _spaceB.Dispose();
-        Handles.Dispose();
-        Types.Dispose();
+        Safepoints.WaitUntilNoneRunning();
+        Events.HeapBytesChanged(-((long)AllocationSpace.HighWater << ObjectLayout.PageShift));
+        lock (_releaseLock)
+        {
+            Uffd?.Dispose();
+            _spaceA.Dispose();
+            _spaceB.Dispose();
+            Handles.Dispose();
+            Types.Release();
+        }
+
         _current.Dispose();
     }
 
@@ -294,7 +356,7 @@ public sealed unsafe class Heap : IDisposable
     {
         ThrowIfDisposed();
         ThrowIfFaulted();
-        var m = _current.Value;
+        var m = CurrentMutator();
         if (m is { IsDetached: false, State: MutatorState.Running } && m.IsCurrentThread)
         {
             using var region = m.EnterSafeRegion();
@@ -302,6 +364,19 @@ public sealed unsafe class Heap : IDisposable
         }
 
         return f();
+    }
+
+    /// <summary>The calling thread's mutator of this heap, or null; a heap disposed meanwhile throws <see cref="GcHeapDisposedException"/>.</summary>
+    private Mutator? CurrentMutator()
+    {
+        try
+        {
+            return _current.Value;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new GcHeapDisposedException("heap");
+        }
     }
 
     private void ThrowIfDisposed()

@@ -144,4 +144,82 @@ public class LifecycleTests
         Assert.Equal(0, heap.AttachedThreads);
         Assert.True(heap.Verify().IsValid);
     }
+
+    [Fact]
+    public void EveryMemberOfADisposedHeapThrowsDisposed()
+    {
+        var heap = TestHeaps.Create(GcBackend.StopTheWorld, maxBytes: 1 << 20);
+        var types = heap.Types;
+        var type = types.DefineObject("T", t => t.Value<long>("v"));
+        var m = heap.AttachCurrentThread();
+        var obj = m.Allocate(type);
+        var root = m.CreateRoot(obj);
+        heap.Dispose();
+
+        Assert.Throws<GcHeapDisposedException>(() => types.DefineObject("U", t => t.Value<long>("v")));
+        Assert.Throws<GcHeapDisposedException>(() => types.DefineReferenceArray("refs"));
+        Assert.Throws<GcHeapDisposedException>(() => types.DefineDataArray<int>("ints"));
+        Assert.Throws<GcHeapDisposedException>(() => types["T"]);
+        Assert.Throws<GcHeapDisposedException>(() => types.TryGet("T", out _));
+        Assert.Throws<GcHeapDisposedException>(() => types.Count);
+        Assert.Throws<GcHeapDisposedException>(() => types.ByteArray);
+        Assert.Throws<GcHeapDisposedException>(() => types.ReferenceArray);
+        Assert.Throws<GcHeapDisposedException>(() => heap.ResidentBytes);
+        Assert.Throws<GcHeapDisposedException>(() => heap.BytesInUse);
+        Assert.Throws<GcHeapDisposedException>(() => heap.AttachedThreads);
+        Assert.Throws<GcHeapDisposedException>(() => heap.Capabilities);
+        Assert.Throws<GcHeapDisposedException>(() => heap.Collect());
+        Assert.Throws<GcHeapDisposedException>(() => heap.Verify());
+        Assert.Throws<GcHeapDisposedException>(() => heap.AttachCurrentThread());
+        Assert.Throws<GcHeapDisposedException>(() => m.EnterSafeRegion());
+        Assert.Throws<GcHeapDisposedException>(() => m.OpenScope());
+        Assert.Throws<GcHeapDisposedException>(() => m.TypeOf(obj));
+        Assert.Throws<GcHeapDisposedException>(() => m.Duplicate(root.Ref));
+
+        // The record of what happened stays readable.
+        Assert.Equal(GcBackend.StopTheWorld, heap.Backend);
+        Assert.NotEmpty(heap.BackendReason);
+        Assert.Equal(0, heap.CollectionCount);
+        Assert.Empty(heap.History);
+        Assert.Equal(CollectionPhase.Idle, heap.Phase);
+
+        Assert.False(root.Ref.IsNull); // a root stays a value; disposing it is a no-op now
+        root.Dispose();
+        Assert.True(root.IsDisposed);
+        m.Dispose();
+        heap.Dispose();
+    }
+
+    [Fact]
+    public void DisposeAfterAFailedCollectionWaitsForThreadsStillInHeapCode()
+    {
+        var heap = TestHeaps.Create(GcBackend.StopTheWorld, maxBytes: 1 << 20);
+        var type = heap.Types.DefineObject("T", t => t.Value<long>("v"));
+        using var attached = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        Exception? afterwards = null;
+        var worker = new Thread(() =>
+        {
+            var m = heap.AttachCurrentThread("worker");
+            m.Allocate(type);
+            attached.Set();
+            release.Wait(); // stands for a thread in the middle of a heap call: running, not polling
+            afterwards = Record.Exception(() => m.Allocate(type));
+        })
+        { IsBackground = true };
+        worker.Start();
+        attached.Wait();
+
+        heap.Fault(new InvalidOperationException("injected collection failure"));
+        var dispose = new Thread(heap.Dispose) { IsBackground = true };
+        dispose.Start();
+
+        // Disposal unmaps the heap: it must not finish while the worker may still touch it.
+        bool finishedEarly = dispose.Join(TimeSpan.FromMilliseconds(500));
+        release.Set();
+        Assert.True(worker.Join(HangGuard));
+        Assert.True(dispose.Join(HangGuard));
+        Assert.False(finishedEarly, "Dispose() unmapped the heap while a thread was still running heap code");
+        Assert.IsType<GcCollectionFailedException>(afterwards);
+    }
 }

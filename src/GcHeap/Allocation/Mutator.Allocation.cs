@@ -135,6 +135,10 @@ public sealed unsafe partial class Mutator
         }
 
         _heap.ThrowIfFaulted();
+        if (_heap.Safepoints.Terminated)
+        {
+            throw new GcHeapDisposedException("heap"); // disposed meanwhile: its spaces are gone
+        }
     }
 
     private GcHeapExhaustedException Exhausted(long size, string why)
