@@ -21,15 +21,22 @@ public sealed unsafe class Heap : IDisposable
     private readonly ThreadLocal<Mutator?> _current = new();
     private readonly Space _spaceA;
     private readonly Space _spaceB;
-    private readonly UffdCapabilities _capabilities;
+    private UffdCapabilities? _capabilities;
     private volatile Space _allocationSpace;
     private readonly object _releaseLock = new();
     private Exception? _fault;
     private int _disposed;
 
-    /// <summary>Creates a heap.</summary>
+    /// <summary>
+    /// Creates a heap. A heap created with <see cref="HeapOptions.Backend"/> =
+    /// <see cref="GcBackend.StopTheWorld"/> makes no userfaultfd call (a sandbox may forbid it);
+    /// the others probe what the kernel offers and fall back (see <see cref="BackendReason"/>).
+    /// A constructor that fails releases everything it had created.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="GcBackendUnavailableException">The backend cannot run here and <see cref="HeapOptions.RequireBackend"/> is set.</exception>
+    /// <exception cref="OutOfMemoryException">The address space for the heap (twice <see cref="HeapOptions.MaxHeapBytes"/>) or its tables cannot be reserved.</exception>
+    /// <exception cref="GcHeapException">The process has created 2^32 - 1 heaps already (heap tags are never reused).</exception>
     public Heap(HeapOptions? options = null)
     {
         NativeLibraryCheck.EnsureCompatible();
@@ -39,39 +46,48 @@ public sealed unsafe class Heap : IDisposable
         Options.MaxHeapBytes = (long)CapacityPages << ObjectLayout.PageShift;
         Tag = HeapTagSource.Process.Next();
 
-        _capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
-        (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
-        if (Backend != GcBackend.StopTheWorld)
+        using var owned = new DisposeOnFailure();
+        if (Options.Backend == GcBackend.StopTheWorld)
         {
-            ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
-            int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
-            if (rc == 0)
+            (Backend, BackendReason) = (GcBackend.StopTheWorld, "StopTheWorld as requested");
+        }
+        else
+        {
+            _capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
+            (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
+            if (Backend != GcBackend.StopTheWorld)
             {
-                Uffd = new UffdSafeHandle(fd);
-                UffdOpenMethod = (UffdOpenMethod)method;
-            }
-            else
-            {
-                BackendReason = $"{Backend} requested but opening the userfaultfd failed ({Errno.Describe(rc)}); using StopTheWorld";
-                Backend = GcBackend.StopTheWorld;
+                ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
+                int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
+                if (rc == 0)
+                {
+                    Uffd = owned.Add(new UffdSafeHandle(fd));
+                    UffdOpenMethod = (UffdOpenMethod)method;
+                }
+                else
+                {
+                    BackendReason = $"{Backend} requested but opening the userfaultfd failed ({Errno.Describe(rc)}); using StopTheWorld";
+                    Backend = GcBackend.StopTheWorld;
+                }
             }
         }
 
         if (Options.RequireBackend && Backend != Options.Backend)
         {
-            Uffd?.Dispose();
             throw new GcBackendUnavailableException($"Backend {Options.Backend} is unavailable: {BackendReason}.");
         }
 
         Types = new TypeRegistry(Tag);
-        Handles = new HandleTable(Options.HandlesPerSegmentLog2, Tag);
-        _spaceA = new Space("A", CapacityPages, Options.DontForkHeap);
-        _spaceB = new Space("B", CapacityPages, Options.DontForkHeap);
+        owned.Add(Types.Release);
+        Handles = owned.Add(new HandleTable(Options.HandlesPerSegmentLog2, Tag));
+        _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap));
+        _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap));
         _allocationSpace = _spaceA;
         Safepoints = new SafepointCoordinator();
         Safepoints.SlowStop += threads => Events.SlowSafepoint(threads);
-        Collector = new Collector(this);
+        Collector = owned.Add(new Collector(this));
         Collector.Completed += OnCollected;
+        owned.Keep();
     }
 
     /// <summary>
@@ -86,14 +102,24 @@ public sealed unsafe class Heap : IDisposable
     /// <summary>The heap's run-time types. After <see cref="Dispose"/> every member of the registry throws <see cref="GcHeapDisposedException"/>.</summary>
     public TypeRegistry Types { get; }
 
-    /// <summary>What the kernel allows, probed when the heap was created.</summary>
+    /// <summary>
+    /// What the kernel allows: probed when the heap was created, except for a heap created
+    /// with <see cref="GcBackend.StopTheWorld"/>, which probes on the first read of this property
+    /// (its constructor makes no userfaultfd call).
+    /// </summary>
     /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public UffdCapabilities Capabilities
     {
         get
         {
             ThrowIfDisposed();
-            return _capabilities;
+            if (Volatile.Read(ref _capabilities) is { } known)
+            {
+                return known;
+            }
+
+            var probed = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
+            return Interlocked.CompareExchange(ref _capabilities, probed, null) ?? probed;
         }
     }
 
@@ -319,13 +345,9 @@ public sealed unsafe class Heap : IDisposable
         }
     }
 
+    /// <summary>The backend for a request of Move or Copy, given what the kernel offers.</summary>
     private static (GcBackend, string) ChooseBackend(GcBackend requested, UffdCapabilities caps)
     {
-        if (requested == GcBackend.StopTheWorld)
-        {
-            return (requested, "StopTheWorld as requested");
-        }
-
         if (!caps.Available)
         {
             return (GcBackend.StopTheWorld, $"{requested} requested but userfaultfd is unavailable ({caps.UffdUnavailableReason}); using StopTheWorld");

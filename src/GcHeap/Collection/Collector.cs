@@ -33,7 +33,16 @@ internal sealed partial class Collector : IDisposable
         _heap = heap;
         Satb = new SatbQueue();
         _triggerPages = InitialTriggerPages(heap.Options);
-        InitCycleState();
+        try
+        {
+            InitCycleState();
+        }
+        catch
+        {
+            ReleasePartialCycleState();
+            throw;
+        }
+
         _thread = new Thread(Run) { IsBackground = true, Name = "GcHeap collector" };
         _thread.Start();
     }
@@ -188,6 +197,13 @@ internal sealed partial class Collector : IDisposable
     {
         long pages = o.CollectionTriggerBytes > 0 ? o.CollectionTriggerBytes / 4096 : Math.Max(1024, o.MaxHeapBytes / 4096 / 4);
         return Math.Max(16, pages);
+    }
+
+    /// <summary>Frees what a failed <c>InitCycleState</c> had created (its last step, the native plan, cannot have succeeded).</summary>
+    private void ReleasePartialCycleState()
+    {
+        _bitmap?.Dispose();
+        _plan?.Dispose();
     }
 
     private static void Cancel(List<QueuedWork> work, Exception reason)
