@@ -14,6 +14,10 @@ namespace GcHeap;
 /// or collections wait for it.</para>
 /// <para>Raw addresses never leave this class: handles (<see cref="GcRef"/>) are resolved at
 /// the start of each call, after the poll, and objects only move at safepoints.</para>
+/// <para>Every call (except <see cref="Dispose"/>) throws <see cref="GcThreadStateException"/> on
+/// another thread or inside a safe region, <see cref="GcHeapDisposedException"/> once the heap or
+/// this mutator is disposed, and <see cref="GcCollectionFailedException"/> once a collection has
+/// failed; a call never touches heap memory before these checks and handle validation passed.</para>
 /// </summary>
 public sealed unsafe partial class Mutator : IDisposable
 {
@@ -91,6 +95,9 @@ public sealed unsafe partial class Mutator : IDisposable
     internal (int First, int End) LocalRange => (_segmentBase, _top);
 
     /// <summary>Polls for a safepoint: parks here while a collection has the world stopped.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
     public void Safepoint() => Enter();
 
     /// <summary>
@@ -119,6 +126,8 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>Opens a handle scope: local handles created until it is disposed are freed with it.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
     public HandleScope OpenScope()
     {
         Enter();
@@ -158,6 +167,7 @@ public sealed unsafe partial class Mutator : IDisposable
 
     /// <summary>Creates a global handle to <paramref name="obj"/>, valid on every mutator until disposed.</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null or invalid.</exception>
+    /// <exception cref="GcHeapException">Every global root slot is in use (see <see cref="HeapOptions.HandlesPerSegmentLog2"/>).</exception>
     public GcRoot CreateRoot(GcRef obj)
     {
         Enter();
@@ -166,6 +176,8 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>A new local handle to the object <paramref name="obj"/> refers to (for example to keep a root's object in this scope).</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is released, foreign or another thread's local handle.</exception>
+    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef Duplicate(GcRef obj)
     {
         Enter();
@@ -173,6 +185,7 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>True when both handles refer to the same object (or both are null).</summary>
+    /// <exception cref="GcInvalidHandleException">A non-null handle is released, foreign or another thread's local handle.</exception>
     public bool IsSameObject(GcRef a, GcRef b)
     {
         Enter();
@@ -182,6 +195,7 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>The type of the object <paramref name="obj"/> refers to.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null, released, foreign or another thread's local handle.</exception>
     public GcType TypeOf(GcRef obj)
     {
         Enter();
@@ -367,7 +381,8 @@ public readonly struct SafeRegion : IDisposable, IEquatable<SafeRegion>
 
     internal SafeRegion(Mutator mutator) => _mutator = mutator;
 
-    /// <summary>Leaves the region, waiting first if a collection has the world stopped.</summary>
+    /// <summary>Leaves the region, waiting first if a collection has the world stopped. Does nothing more once the heap is disposed.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread than the region's.</exception>
     public void Dispose() => _mutator?.ExitSafeRegion();
 
     /// <inheritdoc />
