@@ -143,18 +143,16 @@ public sealed unsafe partial class Mutator : IDisposable
     internal GcRef CloseScope(int depth, GcRef result)
     {
         CheckThread();
-        if (depth > _scopeDepth || IsDetached || _heap.Safepoints.Terminated)
+        if (depth > _scopeDepth)
         {
-            // Already closed (possibly with an outer scope), or the heap is gone: its memory may
-            // be unmapped, so touch nothing. (While this thread runs, disposal cannot complete.)
-            return GcRef.Null;
+            return GcRef.Null; // already closed, possibly with an outer scope
         }
 
-        if (State == MutatorState.Safe)
+        // Detached, disposed and safe-region mutators all have their poll flag set: one load
+        // keeps the common case as cheap as before these checks.
+        if (Volatile.Read(ref PollFlag) != 0 && !MayCloseScope())
         {
-            // The collector may be reading or rewriting these slots right now.
-            throw new GcThreadStateException(
-                $"Mutator '{Name}' is inside a safe region: a HandleScope cannot be closed (or Escape called) there; leave the region first.");
+            return GcRef.Null;
         }
 
         nint keep = result.IsNull ? 0 : ResolveNoPoll(result);
@@ -163,6 +161,27 @@ public sealed unsafe partial class Mutator : IDisposable
         _top = mark;
         _scopeDepth = depth - 1;
         return keep == 0 ? GcRef.Null : NewLocal(keep);
+    }
+
+    /// <summary>
+    /// The rare cases of closing a scope: false when the mutator is detached or the heap gone (its
+    /// memory may be unmapped, so touch nothing; while this thread runs, disposal cannot complete).
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Inside a safe region, where the collector may be reading or rewriting these slots right now.</exception>
+    private bool MayCloseScope()
+    {
+        if (IsDetached || _heap.Safepoints.Terminated)
+        {
+            return false;
+        }
+
+        if (State == MutatorState.Safe)
+        {
+            throw new GcThreadStateException(
+                $"Mutator '{Name}' is inside a safe region: a HandleScope cannot be closed (or Escape called) there; leave the region first.");
+        }
+
+        return true;
     }
 
     /// <summary>Creates a global handle to <paramref name="obj"/>, valid on every mutator until disposed.</summary>
