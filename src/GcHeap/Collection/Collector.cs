@@ -44,7 +44,15 @@ internal sealed partial class Collector : IDisposable
         }
 
         _thread = new Thread(Run) { IsBackground = true, Name = "GcHeap collector" };
-        _thread.Start();
+        try
+        {
+            _thread.Start();
+        }
+        catch
+        {
+            DisposeCycleState();
+            throw;
+        }
     }
 
     /// <summary>Published SATB buffers.</summary>
