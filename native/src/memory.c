@@ -15,12 +15,17 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/*
+ * MADV_NOHUGEPAGE keeps the spaces in 4 KiB pages (userfaultfd serves them page by page). A
+ * kernel built without transparent huge pages answers EINVAL: it has no huge pages to avoid,
+ * so that is not an error. Anything else is.
+ */
 int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out)
 {
     void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    if ((flags & GCH_MEM_NOHUGEPAGE) && madvise(p, (size_t)len, MADV_NOHUGEPAGE) != 0) {
+    if ((flags & GCH_MEM_NOHUGEPAGE) && madvise(p, (size_t)len, MADV_NOHUGEPAGE) != 0 && errno != EINVAL) {
         int err = errno;
         munmap(p, (size_t)len);
         return -err;

@@ -21,13 +21,22 @@ public sealed unsafe class Heap : IDisposable
     private readonly ThreadLocal<Mutator?> _current = new();
     private readonly Space _spaceA;
     private readonly Space _spaceB;
+    private UffdCapabilities? _capabilities;
     private volatile Space _allocationSpace;
+    private readonly object _releaseLock = new();
     private Exception? _fault;
     private int _disposed;
 
-    /// <summary>Creates a heap.</summary>
+    /// <summary>
+    /// Creates a heap. A heap created with <see cref="HeapOptions.Backend"/> =
+    /// <see cref="GcBackend.StopTheWorld"/> makes no userfaultfd call (a sandbox may forbid it);
+    /// the others probe what the kernel offers and fall back (see <see cref="BackendReason"/>).
+    /// A constructor that fails releases everything it had created.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="GcBackendUnavailableException">The backend cannot run here and <see cref="HeapOptions.RequireBackend"/> is set.</exception>
+    /// <exception cref="OutOfMemoryException">The address space for the heap (twice <see cref="HeapOptions.MaxHeapBytes"/>) or its tables cannot be reserved.</exception>
+    /// <exception cref="GcHeapException">The process has created 2^32 - 1 heaps already (heap tags are never reused).</exception>
     public Heap(HeapOptions? options = null)
     {
         NativeLibraryCheck.EnsureCompatible();
@@ -35,50 +44,84 @@ public sealed unsafe class Heap : IDisposable
         Options.Validate();
         CapacityPages = (int)Math.Min(int.MaxValue / 2, ObjectLayout.PagesFor(Options.MaxHeapBytes));
         Options.MaxHeapBytes = (long)CapacityPages << ObjectLayout.PageShift;
+        Tag = HeapTagSource.Process.Next();
 
-        Capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
-        (Backend, BackendReason) = ChooseBackend(Options.Backend, Capabilities);
-        if (Backend != GcBackend.StopTheWorld)
+        using var owned = new DisposeOnFailure();
+        if (Options.Backend == GcBackend.StopTheWorld)
         {
-            ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
-            int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
-            if (rc == 0)
+            (Backend, BackendReason) = (GcBackend.StopTheWorld, "StopTheWorld as requested");
+        }
+        else
+        {
+            _capabilities = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
+            (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
+            if (Backend != GcBackend.StopTheWorld)
             {
-                Uffd = new UffdSafeHandle(fd);
-                UffdOpenMethod = (UffdOpenMethod)method;
-            }
-            else
-            {
-                BackendReason = $"{Backend} requested but opening the userfaultfd failed ({Errno.Describe(rc)}); using StopTheWorld";
-                Backend = GcBackend.StopTheWorld;
+                ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
+                int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
+                if (rc == 0)
+                {
+                    Uffd = owned.Add(new UffdSafeHandle(fd));
+                    UffdOpenMethod = (UffdOpenMethod)method;
+                }
+                else
+                {
+                    BackendReason = $"{Backend} requested but opening the userfaultfd failed ({Errno.Describe(rc)}); using StopTheWorld";
+                    Backend = GcBackend.StopTheWorld;
+                }
             }
         }
 
         if (Options.RequireBackend && Backend != Options.Backend)
         {
-            Uffd?.Dispose();
             throw new GcBackendUnavailableException($"Backend {Options.Backend} is unavailable: {BackendReason}.");
         }
 
-        Types = new TypeRegistry();
-        Handles = new HandleTable(Options.HandlesPerSegmentLog2);
-        _spaceA = new Space("A", CapacityPages, Options.DontForkHeap);
-        _spaceB = new Space("B", CapacityPages, Options.DontForkHeap);
+        Types = new TypeRegistry(Tag);
+        owned.Add(Types.Release);
+        Handles = owned.Add(new HandleTable(Options.HandlesPerSegmentLog2, Tag));
+        _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap));
+        _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap));
         _allocationSpace = _spaceA;
         Safepoints = new SafepointCoordinator();
         Safepoints.SlowStop += threads => Events.SlowSafepoint(threads);
-        Collector = new Collector(this);
+        Collector = owned.Add(new Collector(this));
         Collector.Completed += OnCollected;
+        owned.Keep();
     }
 
-    /// <summary>Raised on the collector thread after every collection.</summary>
+    /// <summary>
+    /// Raised on the collector thread after every collection, before <see cref="Collect"/> returns
+    /// for it. A handler may read the statistics and dispose the heap; <see cref="Collect"/>,
+    /// <see cref="Verify"/> and an allocation that finds the heap full would wait for the collector
+    /// thread itself, so there they throw <see cref="GcThreadStateException"/>. Exceptions a
+    /// handler throws are traced and otherwise ignored.
+    /// </summary>
     public event Action<CollectionStats>? CollectionCompleted;
 
-    /// <summary>The heap's run-time types.</summary>
+    /// <summary>The heap's run-time types. After <see cref="Dispose"/> every member of the registry throws <see cref="GcHeapDisposedException"/>.</summary>
     public TypeRegistry Types { get; }
 
-    /// <summary>What the kernel allows, probed when the heap was created.</summary>
-    public UffdCapabilities Capabilities { get; }
+    /// <summary>
+    /// What the kernel allows: probed when the heap was created, except for a heap created
+    /// with <see cref="GcBackend.StopTheWorld"/>, which probes on the first read of this property
+    /// (its constructor makes no userfaultfd call).
+    /// </summary>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public UffdCapabilities Capabilities
+    {
+        get
+        {
+            ThrowIfDisposed();
+            if (Volatile.Read(ref _capabilities) is { } known)
+            {
+                return known;
+            }
+
+            var probed = UffdCapabilities.Probe(Options.DisabledKernelFeatures, Options.UffdOpenMethods);
+            return Interlocked.CompareExchange(ref _capabilities, probed, null) ?? probed;
+        }
+    }
 
     /// <summary>The backend in use.</summary>
     public GcBackend Backend { get; }
@@ -93,10 +136,29 @@ public sealed unsafe class Heap : IDisposable
     public HeapOptions Configuration => Options.Clone();
 
     /// <summary>Bytes of pages handed out in the allocation space.</summary>
-    public long BytesInUse => (long)AllocationSpace.HighWater << ObjectLayout.PageShift;
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public long BytesInUse
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return (long)AllocationSpace.HighWater << ObjectLayout.PageShift;
+        }
+    }
 
     /// <summary>Bytes of both spaces resident in RAM right now (mincore).</summary>
-    public long ResidentBytes => (_spaceA.ResidentPages() + _spaceB.ResidentPages()) << ObjectLayout.PageShift;
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public long ResidentBytes
+    {
+        get
+        {
+            lock (_releaseLock) // the spaces stay mapped until this returns
+            {
+                ThrowIfDisposed();
+                return (_spaceA.ResidentPages() + _spaceB.ResidentPages()) << ObjectLayout.PageShift;
+            }
+        }
+    }
 
     /// <summary>Collections completed.</summary>
     public long CollectionCount => Collector.CompletedCycles;
@@ -111,9 +173,20 @@ public sealed unsafe class Heap : IDisposable
     public CollectionPhase Phase => Collector.Phase;
 
     /// <summary>Threads currently attached.</summary>
-    public int AttachedThreads => Safepoints.Mutators.Count;
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public int AttachedThreads
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return Safepoints.Mutators.Count;
+        }
+    }
 
     internal HeapOptions Options { get; }
+
+    /// <summary>This heap's identity, carried by its handles and field tokens (see <see cref="HeapTagSource"/>).</summary>
+    internal uint Tag { get; }
 
     internal int CapacityPages { get; }
 
@@ -136,11 +209,12 @@ public sealed unsafe class Heap : IDisposable
     internal bool IsFaulted => Volatile.Read(ref _fault) is not null;
 
     /// <summary>Attaches the calling thread. Dispose the mutator on this thread to detach.</summary>
-    /// <exception cref="GcThreadStateException">The thread is already attached to this heap.</exception>
+    /// <exception cref="GcThreadStateException">The thread is already attached to this heap, or 255 threads are.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public Mutator AttachCurrentThread(string? name = null)
     {
         ThrowIfDisposed();
-        if (_current.Value is { IsDetached: false })
+        if (CurrentMutator() is { IsDetached: false })
         {
             throw new GcThreadStateException("This thread is already attached to the heap; use its existing Mutator.");
         }
@@ -152,7 +226,15 @@ public sealed unsafe class Heap : IDisposable
             Safepoints.Register(m);
         }
 
-        _current.Value = m;
+        try
+        {
+            _current.Value = m;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new GcHeapDisposedException("heap"); // disposed meanwhile
+        }
+
         return m;
     }
 
@@ -160,14 +242,18 @@ public sealed unsafe class Heap : IDisposable
     /// Runs a full collection that starts after this call and returns its statistics. From an
     /// attached thread, the thread is in a safe region while it waits.
     /// </summary>
-    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed (also when that happens while waiting).</exception>
     /// <exception cref="GcCollectionFailedException">The collection (or an earlier one) failed.</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     public CollectionStats Collect() => WhileSafe(() => Collector.CollectAndWait(CollectionReason.Requested));
 
     /// <summary>
     /// Stops the world and checks the heap (see <see cref="HeapVerificationReport"/>); waits for a
     /// collection in progress first. Returns the report; does not throw for an invalid heap.
     /// </summary>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed, also when that happens before the queued verification ran.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed (before or while waiting).</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     public HeapVerificationReport Verify() => WhileSafe(() => Collector.RunExclusive(() =>
     {
         Safepoints.StopTheWorld();
@@ -186,7 +272,16 @@ public sealed unsafe class Heap : IDisposable
 
     /// <summary>
     /// Frees the heap. Waits for a collection in progress and for every attached thread to reach
-    /// a poll or a safe region; afterwards every call on a mutator throws <see cref="GcHeapDisposedException"/>.
+    /// a poll or a safe region (also after a failed collection); afterwards every call on a
+    /// mutator throws <see cref="GcHeapDisposedException"/> (<see cref="GcCollectionFailedException"/>
+    /// after a failure), and so do <see cref="Types"/>' members, <see cref="BytesInUse"/>,
+    /// <see cref="ResidentBytes"/>, <see cref="AttachedThreads"/>, <see cref="Capabilities"/>,
+    /// <see cref="Collect"/>, <see cref="Verify"/> and <see cref="AttachCurrentThread"/>. What
+    /// was recorded stays readable: <see cref="Backend"/>, <see cref="BackendReason"/>,
+    /// <see cref="UffdOpenMethod"/>, <see cref="Configuration"/>, <see cref="CollectionCount"/>,
+    /// <see cref="LastCollection"/>, <see cref="History"/>, <see cref="Phase"/>. Disposing
+    /// twice, or from a <see cref="CollectionCompleted"/> handler, is allowed; roots disposed
+    /// afterwards are ignored.
     /// </summary>
     public void Dispose()
     {
@@ -208,13 +303,20 @@ public sealed unsafe class Heap : IDisposable
             Safepoints.StopTheWorld();
         }
 
+        // After a failed collection the heap was terminated without a stop: threads may still be
+        // in the middle of a call. Every poll throws now, so wait for them to reach one.
         Safepoints.Terminate();
-        Events.HeapBytesChanged(-BytesInUse);
-        Uffd?.Dispose();
-        _spaceA.Dispose();
-        _spaceB.Dispose();
-        Handles.Dispose();
-        Types.Dispose();
+        Safepoints.WaitUntilNoneRunning();
+        Events.HeapBytesChanged(-((long)AllocationSpace.HighWater << ObjectLayout.PageShift));
+        lock (_releaseLock)
+        {
+            Uffd?.Dispose();
+            _spaceA.Dispose();
+            _spaceB.Dispose();
+            Handles.Dispose();
+            Types.Release();
+        }
+
         _current.Dispose();
     }
 
@@ -243,13 +345,9 @@ public sealed unsafe class Heap : IDisposable
         }
     }
 
+    /// <summary>The backend for a request of Move or Copy, given what the kernel offers.</summary>
     private static (GcBackend, string) ChooseBackend(GcBackend requested, UffdCapabilities caps)
     {
-        if (requested == GcBackend.StopTheWorld)
-        {
-            return (requested, "StopTheWorld as requested");
-        }
-
         if (!caps.Available)
         {
             return (GcBackend.StopTheWorld, $"{requested} requested but userfaultfd is unavailable ({caps.UffdUnavailableReason}); using StopTheWorld");
@@ -280,7 +378,7 @@ public sealed unsafe class Heap : IDisposable
     {
         ThrowIfDisposed();
         ThrowIfFaulted();
-        var m = _current.Value;
+        var m = CurrentMutator();
         if (m is { IsDetached: false, State: MutatorState.Running } && m.IsCurrentThread)
         {
             using var region = m.EnterSafeRegion();
@@ -288,6 +386,19 @@ public sealed unsafe class Heap : IDisposable
         }
 
         return f();
+    }
+
+    /// <summary>The calling thread's mutator of this heap, or null; a heap disposed meanwhile throws <see cref="GcHeapDisposedException"/>.</summary>
+    private Mutator? CurrentMutator()
+    {
+        try
+        {
+            return _current.Value;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new GcHeapDisposedException("heap");
+        }
     }
 
     private void ThrowIfDisposed()

@@ -15,6 +15,8 @@ public sealed unsafe partial class Mutator
     /// <summary>Allocates an instance of an object type; its fields start as zero / null.</summary>
     /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap.</exception>
     /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    /// <exception cref="GcThreadStateException">The heap is full and this is the collector thread (a <see cref="Heap.CollectionCompleted"/> handler), which cannot wait for a collection.</exception>
+    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef Allocate(GcType type)
     {
         Enter();
@@ -33,6 +35,8 @@ public sealed unsafe partial class Mutator
     /// <exception cref="ArgumentException"><paramref name="arrayType"/> is not an array type or belongs to another heap.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
     /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    /// <exception cref="GcThreadStateException">The heap is full and this is the collector thread (a <see cref="Heap.CollectionCompleted"/> handler), which cannot wait for a collection.</exception>
+    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef AllocateArray(GcType arrayType, int length)
     {
         Enter();
@@ -135,6 +139,10 @@ public sealed unsafe partial class Mutator
         }
 
         _heap.ThrowIfFaulted();
+        if (_heap.Safepoints.Terminated)
+        {
+            throw new GcHeapDisposedException("heap"); // disposed meanwhile: its spaces are gone
+        }
     }
 
     private GcHeapExhaustedException Exhausted(long size, string why)

@@ -14,7 +14,7 @@ internal sealed partial class Collector : IDisposable
     private readonly Heap _heap;
     private readonly object _lock = new();
     private readonly Thread _thread;
-    private readonly Queue<Action> _work = new();
+    private readonly Queue<QueuedWork> _work = new();
     private readonly List<CollectionStats> _history = [];
     private long _requested;
     private long _started;
@@ -33,9 +33,26 @@ internal sealed partial class Collector : IDisposable
         _heap = heap;
         Satb = new SatbQueue();
         _triggerPages = InitialTriggerPages(heap.Options);
-        InitCycleState();
+        try
+        {
+            InitCycleState();
+        }
+        catch
+        {
+            ReleasePartialCycleState();
+            throw;
+        }
+
         _thread = new Thread(Run) { IsBackground = true, Name = "GcHeap collector" };
-        _thread.Start();
+        try
+        {
+            _thread.Start();
+        }
+        catch
+        {
+            DisposeCycleState();
+            throw;
+        }
     }
 
     /// <summary>Published SATB buffers.</summary>
@@ -83,9 +100,14 @@ internal sealed partial class Collector : IDisposable
     /// <summary>Raised on the collector thread after each collection.</summary>
     public event Action<CollectionStats>? Completed;
 
+    /// <summary>True on the collector thread itself (in a <see cref="Completed"/> handler).</summary>
+    public bool IsCollectorThread => Thread.CurrentThread == _thread;
+
     /// <summary>Requests a collection that starts after this call and waits for it. The caller must not be a running mutator.</summary>
+    /// <exception cref="GcThreadStateException">Called on the collector thread, which would wait for itself.</exception>
     public CollectionStats CollectAndWait(CollectionReason reason)
     {
+        ThrowIfCollectorThread("A collection");
         lock (_lock)
         {
             ThrowIfUnusable();
@@ -135,52 +157,43 @@ internal sealed partial class Collector : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> on the collector thread between collections and waits for it.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> on the collector thread between collections and waits for it.
+    /// Work still queued when the heap is disposed or a collection fails does not run: the
+    /// waiter gets <see cref="GcHeapDisposedException"/> or <see cref="GcCollectionFailedException"/>.
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Called on the collector thread, which would wait for itself.</exception>
     public T RunExclusive<T>(Func<T> work)
     {
-        T result = default!;
-        Exception? error = null;
-        using var done = new ManualResetEventSlim();
+        ThrowIfCollectorThread("Exclusive work (verification)");
+        var item = new QueuedWork<T>(work);
         lock (_lock)
         {
             ThrowIfUnusable();
-            _work.Enqueue(() =>
-            {
-                try
-                {
-                    result = work();
-                }
-                catch (Exception e)
-                {
-                    error = e;
-                }
-                finally
-                {
-                    done.Set();
-                }
-            });
+            _work.Enqueue(item);
             Monitor.PulseAll(_lock);
         }
 
-        done.Wait();
-        if (error is not null)
-        {
-            throw error is GcHeapException ? error : new GcHeapException(error.Message, error);
-        }
-
-        return result;
+        item.Wait();
+        return item.Result;
     }
 
-    /// <summary>Stops the thread after the cycle in progress (if any) completes.</summary>
+    /// <summary>
+    /// Stops the thread after the cycle in progress (if any) completes; work still queued is
+    /// cancelled. On the collector thread itself (a handler disposing the heap) it does not wait.
+    /// </summary>
     public void Dispose()
     {
+        List<QueuedWork> cancelled;
         lock (_lock)
         {
             _shutdown = true;
+            cancelled = TakeQueuedWork();
             Monitor.PulseAll(_lock);
         }
 
-        if (Thread.CurrentThread != _thread)
+        Cancel(cancelled, new GcHeapDisposedException("heap"));
+        if (!IsCollectorThread)
         {
             _thread.Join();
         }
@@ -192,6 +205,39 @@ internal sealed partial class Collector : IDisposable
     {
         long pages = o.CollectionTriggerBytes > 0 ? o.CollectionTriggerBytes / 4096 : Math.Max(1024, o.MaxHeapBytes / 4096 / 4);
         return Math.Max(16, pages);
+    }
+
+    /// <summary>Frees what a failed <c>InitCycleState</c> had created (its last step, the native plan, cannot have succeeded).</summary>
+    private void ReleasePartialCycleState()
+    {
+        _bitmap?.Dispose();
+        _plan?.Dispose();
+    }
+
+    private static void Cancel(List<QueuedWork> work, Exception reason)
+    {
+        foreach (var w in work)
+        {
+            w.Cancel(reason);
+        }
+    }
+
+    private void ThrowIfCollectorThread(string what)
+    {
+        if (IsCollectorThread)
+        {
+            throw new GcThreadStateException(
+                $"{what} cannot be requested on the heap's collector thread (from a CollectionCompleted handler): it would wait for this very thread. " +
+                "Request it from another thread.");
+        }
+    }
+
+    /// <summary>Empties the work queue; called under the lock.</summary>
+    private List<QueuedWork> TakeQueuedWork()
+    {
+        var taken = new List<QueuedWork>(_work);
+        _work.Clear();
+        return taken;
     }
 
     private void ThrowIfUnusable()
@@ -212,7 +258,7 @@ internal sealed partial class Collector : IDisposable
         CollectorWarmup.Run(_heap);
         while (true)
         {
-            Action? work = null;
+            QueuedWork? work = null;
             CollectionReason reason;
             lock (_lock)
             {
@@ -240,7 +286,7 @@ internal sealed partial class Collector : IDisposable
 
             if (work is not null)
             {
-                work();
+                work.Run();
                 continue;
             }
 
@@ -258,14 +304,16 @@ internal sealed partial class Collector : IDisposable
             catch (Exception e)
             {
                 _heap.Fault(e);
+                List<QueuedWork> cancelled;
                 lock (_lock)
                 {
                     _failure = e;
                     _failedCycle = _started;
+                    cancelled = TakeQueuedWork();
                     Monitor.PulseAll(_lock);
                 }
 
-                DrainWork();
+                Cancel(cancelled, new GcCollectionFailedException("A collection failed; the heap cannot be used any more: " + e.Message, e));
                 return;
             }
 
@@ -298,26 +346,6 @@ internal sealed partial class Collector : IDisposable
                 _completed = _started;
                 Monitor.PulseAll(_lock);
             }
-        }
-
-        DrainWork();
-    }
-
-    private void DrainWork()
-    {
-        // Work queued after shutdown or failure still runs (it reports the heap state itself).
-        while (true)
-        {
-            Action? w;
-            lock (_lock)
-            {
-                if (!_work.TryDequeue(out w))
-                {
-                    return;
-                }
-            }
-
-            w();
         }
     }
 

@@ -27,15 +27,19 @@ internal static class CollectorWarmup
         typeof(GcHeapEventSource),
     ];
 
-    /// <summary>Precompiles the collector's methods, then runs the pause machinery once with no mutator attached.</summary>
+    /// <summary>Precompiles the collector's methods, then runs the pause machinery once if no mutator is attached.</summary>
     public static void Run(Heap heap)
     {
         PrepareMethods();
 
         // Generic instantiations cannot be precompiled by reflection: exercise what the pauses
         // and the statistics use (measured: 138 methods, ~7 ms of JIT, in the first collection).
-        heap.Safepoints.StopTheWorld();
-        heap.Safepoints.ResumeTheWorld();
+        // Only while no thread is attached: the warm-up may run late (a busy machine), and a stop
+        // must not catch a thread that does not expect one (no collection requested yet).
+        if (heap.Safepoints.TryStopTheWorldUnattended())
+        {
+            heap.Safepoints.ResumeTheWorld();
+        }
         lock (heap.Handles.GlobalLock)
         {
             _ = RootSet.Capture(heap.Handles, heap.Safepoints.Mutators).Count;

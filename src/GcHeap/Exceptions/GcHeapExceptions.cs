@@ -1,6 +1,9 @@
 namespace GcHeap;
 
-/// <summary>The heap (or a mutator) was used after <see cref="IDisposable.Dispose"/>.</summary>
+/// <summary>
+/// The heap (or a mutator) was used after <see cref="IDisposable.Dispose"/>, or was disposed while
+/// the call waited (a queued <see cref="Heap.Verify"/>, a <see cref="Heap.Collect"/>).
+/// </summary>
 public sealed class GcHeapDisposedException : ObjectDisposedException
 {
     /// <summary>Creates the exception for the named object.</summary>
@@ -63,7 +66,7 @@ public enum GcHandleProblem
     OtherThread,
 }
 
-/// <summary>A field or element was accessed with the wrong index, kind or object type.</summary>
+/// <summary>A field or element was accessed with the wrong kind or object type, or with a field token of another heap.</summary>
 public sealed class GcFieldAccessException : GcHeapException
 {
     /// <summary>Creates the exception with a message.</summary>
@@ -113,7 +116,13 @@ public sealed class GcHeapExhaustedException : GcHeapException
     public long LiveBytes { get; init; }
 }
 
-/// <summary>A heap operation was called on a thread that is not the mutator's own attached thread, or inside a safe region.</summary>
+/// <summary>
+/// A heap operation was called on the wrong thread or in the wrong state: a mutator used (or
+/// disposed) by another thread than its own; a heap call, or closing a <see cref="HandleScope"/>,
+/// inside a safe region; a second attach of a thread, or more than 255 attached threads;
+/// <see cref="Heap.Collect"/>, <see cref="Heap.Verify"/> or an allocation that needs a collection
+/// on the collector thread (in a <see cref="Heap.CollectionCompleted"/> handler).
+/// </summary>
 public sealed class GcThreadStateException : GcHeapException
 {
     /// <summary>Creates the exception with a message.</summary>

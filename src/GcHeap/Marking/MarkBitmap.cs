@@ -19,7 +19,16 @@ internal sealed unsafe class MarkBitmap : IDisposable
     public MarkBitmap(int capacityPages)
     {
         _bits = new NativeRegion((ulong)capacityPages * ObjectLayout.BitmapWordsPerPage * 8, dontFork: true, noHugePages: false, "the mark bitmap");
-        _liveBytes = new NativeRegion((ulong)capacityPages * 4, dontFork: true, noHugePages: false, "per-page live bytes");
+        try
+        {
+            _liveBytes = new NativeRegion((ulong)capacityPages * 4, dontFork: true, noHugePages: false, "per-page live bytes");
+        }
+        catch
+        {
+            _bits.Dispose();
+            throw;
+        }
+
         Words = (ulong*)_bits.Pointer;
         LiveBytes = (uint*)_liveBytes.Pointer;
     }

@@ -21,16 +21,25 @@ internal sealed unsafe class Space : IDisposable
         Name = name;
         CapacityPages = capacityPages;
         _memory = new NativeRegion((ulong)capacityPages << ObjectLayout.PageShift, dontFork, noHugePages: true, $"space {name}");
-        _kinds = new NativeRegion((ulong)capacityPages, dontFork: true, noHugePages: false, $"page table of space {name}");
-        Base = (nint)_memory.Address;
-        Kinds = (PageKind*)_kinds.Pointer;
+        try
+        {
+            _kinds = new NativeRegion((ulong)capacityPages, dontFork: true, noHugePages: false, $"page table of space {name}");
+            Base = (nint)_memory.Address;
+            Kinds = (PageKind*)_kinds.Pointer;
 
-        // Give the mapping its anon_vma now, while it is one VMA. Each flip registers a prefix of
-        // to-space with the uffd, splitting the VMA; pieces that got anon_vmas of their own later
-        // could never merge again after UFFDIO_UNREGISTER, so boundaries of past cycles would pile
-        // up (breaking multi-page ioctls and creeping towards vm.max_map_count).
-        *(byte*)Base = 1;
-        _memory.Discard(0, ObjectLayout.PageSize);
+            // Give the mapping its anon_vma now, while it is one VMA. Each flip registers a prefix of
+            // to-space with the uffd, splitting the VMA; pieces that got anon_vmas of their own later
+            // could never merge again after UFFDIO_UNREGISTER, so boundaries of past cycles would pile
+            // up (breaking multi-page ioctls and creeping towards vm.max_map_count).
+            *(byte*)Base = 1;
+            _memory.Discard(0, ObjectLayout.PageSize);
+        }
+        catch
+        {
+            _kinds?.Dispose();
+            _memory.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Number of VMAs covering this space (from /proc/self/maps); for tests and diagnostics.</summary>

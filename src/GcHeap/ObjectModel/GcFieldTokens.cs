@@ -2,28 +2,30 @@ namespace GcHeap;
 
 /// <summary>
 /// A resolved reference field: the fast way to read and write it through a <see cref="Mutator"/>.
-/// Obtain it once with <see cref="GcType.RefField(string)"/>; using it on an object of another type throws
-/// <see cref="GcFieldAccessException"/>.
+/// Obtain it once with <see cref="GcType.RefField(string)"/>. A token belongs to its type and to
+/// that type's heap: using it on an object of another type, or with another heap's mutator (type
+/// ids restart in every heap), throws <see cref="GcFieldAccessException"/>.
 /// </summary>
 public readonly struct GcRefField : IEquatable<GcRefField>
 {
-    internal readonly uint TypeId;
+    /// <summary>The heap's tag (high 32 bits) and the type id (low 32 bits): one compare checks both.</summary>
+    internal readonly ulong Key;
     internal readonly int Offset;
 
-    internal GcRefField(uint typeId, int offset)
+    internal GcRefField(ulong key, int offset)
     {
-        TypeId = typeId;
+        Key = key;
         Offset = offset;
     }
 
     /// <inheritdoc />
-    public bool Equals(GcRefField other) => TypeId == other.TypeId && Offset == other.Offset;
+    public bool Equals(GcRefField other) => Key == other.Key && Offset == other.Offset;
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is GcRefField f && Equals(f);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(TypeId, Offset);
+    public override int GetHashCode() => HashCode.Combine(Key, Offset);
 
     /// <summary>Token equality.</summary>
     public static bool operator ==(GcRefField left, GcRefField right) => left.Equals(right);
@@ -34,30 +36,32 @@ public readonly struct GcRefField : IEquatable<GcRefField>
 
 /// <summary>
 /// A resolved value field of type <typeparamref name="T"/>. Obtain it once with
-/// <see cref="GcType.Field{T}(string)"/>; using it on an object of another type throws
+/// <see cref="GcType.Field{T}(string)"/>. A token belongs to its type and to that type's heap:
+/// using it on an object of another type, or with another heap's mutator, throws
 /// <see cref="GcFieldAccessException"/>.
 /// </summary>
 /// <typeparam name="T">The field's value type.</typeparam>
 public readonly struct GcField<T> : IEquatable<GcField<T>>
     where T : unmanaged
 {
-    internal readonly uint TypeId;
+    /// <summary>The heap's tag (high 32 bits) and the type id (low 32 bits): one compare checks both.</summary>
+    internal readonly ulong Key;
     internal readonly int Offset;
 
-    internal GcField(uint typeId, int offset)
+    internal GcField(ulong key, int offset)
     {
-        TypeId = typeId;
+        Key = key;
         Offset = offset;
     }
 
     /// <inheritdoc />
-    public bool Equals(GcField<T> other) => TypeId == other.TypeId && Offset == other.Offset;
+    public bool Equals(GcField<T> other) => Key == other.Key && Offset == other.Offset;
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is GcField<T> f && Equals(f);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(TypeId, Offset);
+    public override int GetHashCode() => HashCode.Combine(Key, Offset);
 
     /// <summary>Token equality.</summary>
     public static bool operator ==(GcField<T> left, GcField<T> right) => left.Equals(right);
@@ -66,16 +70,21 @@ public readonly struct GcField<T> : IEquatable<GcField<T>>
     public static bool operator !=(GcField<T> left, GcField<T> right) => !left.Equals(right);
 }
 
-/// <summary>A resolved fixed-size bytes field. Obtain it with <see cref="GcType.BytesField(string)"/>.</summary>
+/// <summary>
+/// A resolved fixed-size bytes field. Obtain it with <see cref="GcType.BytesField(string)"/>. A
+/// token belongs to its type and to that type's heap: using it on an object of another type, or
+/// with another heap's mutator, throws <see cref="GcFieldAccessException"/>.
+/// </summary>
 public readonly struct GcBytesField : IEquatable<GcBytesField>
 {
-    internal readonly uint TypeId;
+    /// <summary>The heap's tag (high 32 bits) and the type id (low 32 bits): one compare checks both.</summary>
+    internal readonly ulong Key;
     internal readonly int Offset;
     internal readonly int Length;
 
-    internal GcBytesField(uint typeId, int offset, int length)
+    internal GcBytesField(ulong key, int offset, int length)
     {
-        TypeId = typeId;
+        Key = key;
         Offset = offset;
         Length = length;
     }
@@ -84,13 +93,13 @@ public readonly struct GcBytesField : IEquatable<GcBytesField>
     public int Size => Length;
 
     /// <inheritdoc />
-    public bool Equals(GcBytesField other) => TypeId == other.TypeId && Offset == other.Offset && Length == other.Length;
+    public bool Equals(GcBytesField other) => Key == other.Key && Offset == other.Offset && Length == other.Length;
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is GcBytesField f && Equals(f);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(TypeId, Offset, Length);
+    public override int GetHashCode() => HashCode.Combine(Key, Offset, Length);
 
     /// <summary>Token equality.</summary>
     public static bool operator ==(GcBytesField left, GcBytesField right) => left.Equals(right);

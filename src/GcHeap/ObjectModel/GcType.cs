@@ -11,10 +11,11 @@ public sealed class GcType
     private readonly Dictionary<string, GcFieldInfo> _byName = new(StringComparer.Ordinal);
     private GcFieldInfo[] _fields = [];
 
-    internal GcType(string name, uint id, GcTypeKind kind, int referenceFields, int dataBytes, int instanceSize, int elementSize, Type? elementType)
+    internal GcType(string name, uint heapTag, uint id, GcTypeKind kind, int referenceFields, int dataBytes, int instanceSize, int elementSize, Type? elementType)
     {
         Name = name;
         Id = id;
+        TokenKey = FieldKey(heapTag, id);
         Kind = kind;
         ReferenceFieldCount = referenceFields;
         DataBytes = dataBytes;
@@ -86,12 +87,18 @@ public sealed class GcType
     {
         var f = GetField(name);
         return f.Kind == GcFieldKind.Bytes
-            ? new GcBytesField(Id, f.Offset, f.Size)
+            ? new GcBytesField(TokenKey, f.Offset, f.Size)
             : throw new GcFieldAccessException($"{f} is not a bytes field.");
     }
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} (#{Id}, {Kind})";
+
+    /// <summary>What this type's field tokens carry: its heap's tag and its id (see <see cref="FieldKey"/>).</summary>
+    internal ulong TokenKey { get; }
+
+    /// <summary>The key of field tokens of type <paramref name="typeId"/> of the heap tagged <paramref name="heapTag"/>.</summary>
+    internal static ulong FieldKey(uint heapTag, uint typeId) => ((ulong)heapTag << 32) | typeId;
 
     internal void SetFields(GcFieldInfo[] fields)
     {
@@ -103,11 +110,11 @@ public sealed class GcType
     }
 
     private GcRefField RefField(GcFieldInfo f) =>
-        f.Kind == GcFieldKind.Reference ? new GcRefField(Id, f.Offset) : throw new GcFieldAccessException($"{f} is not a reference field.");
+        f.Kind == GcFieldKind.Reference ? new GcRefField(TokenKey, f.Offset) : throw new GcFieldAccessException($"{f} is not a reference field.");
 
     private GcField<T> Field<T>(GcFieldInfo f)
         where T : unmanaged =>
         f.Kind == GcFieldKind.Value && f.ValueType == typeof(T)
-            ? new GcField<T>(Id, f.Offset)
+            ? new GcField<T>(TokenKey, f.Offset)
             : throw new GcFieldAccessException($"{f} does not hold a {typeof(T).Name}.");
 }

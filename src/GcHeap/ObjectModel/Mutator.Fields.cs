@@ -9,79 +9,87 @@ public sealed unsafe partial class Mutator
 {
     /// <summary>Reads a reference field; returns a new local handle, or <see cref="GcRef.Null"/>.</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null, released, foreign or another thread's.</exception>
-    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
     public GcRef GetRef(GcRef obj, GcRefField field)
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         nint v = *(nint*)(a + field.Offset);
         return v == 0 ? GcRef.Null : NewLocal(v);
     }
 
     /// <summary>True when the reference field is null (no handle is created).</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
     public bool IsNullRef(GcRef obj, GcRefField field)
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         return *(nint*)(a + field.Offset) == 0;
     }
 
     /// <summary>Writes a reference field (<see cref="GcRef.Null"/> clears it).</summary>
     /// <exception cref="GcInvalidHandleException">A handle is invalid.</exception>
-    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
     public void SetRef(GcRef obj, GcRefField field, GcRef value)
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         nint v = value.IsNull ? 0 : ResolveNoPoll(value);
         WriteReference((nint*)(a + field.Offset), v);
     }
 
     /// <summary>Reads a value field.</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
-    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T Get<T>(GcRef obj, GcField<T> field)
         where T : unmanaged
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         return *(T*)(a + field.Offset);
     }
 
     /// <summary>Writes a value field.</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
-    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Set<T>(GcRef obj, GcField<T> field, T value)
         where T : unmanaged
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         *(T*)(a + field.Offset) = value;
     }
 
     /// <summary>Copies a bytes field into <paramref name="destination"/> (which must be at least the field's size).</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="destination"/> is shorter than the field.</exception>
     public void ReadBytes(GcRef obj, GcBytesField field, Span<byte> destination)
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, field.Length, nameof(destination));
         new ReadOnlySpan<byte>((void*)(a + field.Offset), field.Length).CopyTo(destination);
     }
 
     /// <summary>Writes <paramref name="source"/> (at most the field's size) into a bytes field.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is invalid.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is longer than the field.</exception>
     public void WriteBytes(GcRef obj, GcBytesField field, ReadOnlySpan<byte> source)
     {
         Enter();
         nint a = ResolveNoPoll(obj);
-        CheckField(a, field.TypeId);
+        CheckField(a, field.Key);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(source.Length, field.Length, nameof(source));
         source.CopyTo(new Span<byte>((void*)(a + field.Offset), field.Length));
     }
@@ -178,12 +186,13 @@ public sealed unsafe partial class Mutator
 
     // ---------------------------------------------------------------- checks
 
+    /// <summary>One compare checks the token's heap and type against this heap and the object's type.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckField(nint obj, uint fieldTypeId)
+    private void CheckField(nint obj, ulong fieldKey)
     {
-        if (ObjectLayout.TypeIdOf(obj) != fieldTypeId)
+        if ((_fieldKeyBase | ObjectLayout.TypeIdOf(obj)) != fieldKey)
         {
-            ThrowFieldMismatch(ObjectLayout.TypeIdOf(obj), fieldTypeId);
+            ThrowFieldMismatch(ObjectLayout.TypeIdOf(obj), fieldKey);
         }
     }
 
@@ -227,12 +236,14 @@ public sealed unsafe partial class Mutator
         throw new ArgumentOutOfRangeException(nameof(start), start, $"Elements [{start}, {(long)start + count}) are outside the array of {length} elements.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowFieldMismatch(uint actualType, uint fieldType)
+    private void ThrowFieldMismatch(uint actualType, ulong fieldKey)
     {
         var actual = _types.ById(actualType);
-        throw new GcFieldAccessException(fieldType == 0
+        throw new GcFieldAccessException(fieldKey == 0
             ? "The field token is default (uninitialised); obtain it from GcType.RefField/Field/BytesField."
-            : $"The field belongs to type '{_types.ById(fieldType)?.Name}', but the object is a '{actual?.Name}'.");
+            : (uint)(fieldKey >> 32) != _heapTag
+                ? $"The field token belongs to another heap (its GcType was defined by another Heap's TypeRegistry; type ids restart in every heap), so it cannot be used on this heap's '{actual?.Name}'."
+                : $"The field belongs to type '{_types.ById((uint)fieldKey)?.Name}', but the object is a '{actual?.Name}'.");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -17,8 +17,10 @@ public sealed unsafe partial class Mutator
     /// The thread does not stop for collections during the system call, so use it for files, not
     /// for pipes or sockets that may block indefinitely.
     /// </summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="byteArray"/> is null, released, foreign or another thread's local handle.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="byteArray"/> is not a byte array.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
+    /// <exception cref="IOException">The write failed.</exception>
     public void WriteToFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);
@@ -29,8 +31,10 @@ public sealed unsafe partial class Mutator
     /// Reads up to <paramref name="count"/> bytes of <paramref name="file"/> at <paramref name="fileOffset"/>
     /// straight into bytes [start, start + count) of a byte array (pread). Returns the bytes read.
     /// </summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="byteArray"/> is null, released, foreign or another thread's local handle.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="byteArray"/> is not a byte array.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
+    /// <exception cref="IOException">The read failed.</exception>
     public int ReadFromFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);

@@ -35,7 +35,7 @@ public sealed class ObjectTypeBuilder
         return Add(name, GcFieldKind.Bytes, null, length);
     }
 
-    internal GcType Build(string name, uint id)
+    internal GcType Build(string name, uint heapTag, uint id)
     {
         // Layout: header, every reference (declaration order), then data fields by decreasing
         // size so that each is naturally aligned, bytes fields last.
@@ -80,7 +80,7 @@ public sealed class ObjectTypeBuilder
             throw new ArgumentException($"Type '{name}' is too large ({instance} bytes).");
         }
 
-        var type = new GcType(name, id, GcTypeKind.Object, refs, dataBytes, (int)instance, 0, null);
+        var type = new GcType(name, heapTag, id, GcTypeKind.Object, refs, dataBytes, (int)instance, 0, null);
         var infos = new GcFieldInfo[_fields.Count];
         for (int i = 0; i < _fields.Count; i++)
         {

@@ -6,9 +6,14 @@ namespace GcHeap;
 
 /// <summary>
 /// The heap's run-time types. Every definition is published to a native type table that the
-/// collector's native page builder reads (it must scan objects without managed code).
+/// collector's native page builder reads (it must scan objects without managed code). The heap
+/// owns the table and frees it when it is disposed; from then on every member of the registry
+/// throws <see cref="GcHeapDisposedException"/> (the <see cref="GcType"/> objects themselves stay
+/// readable).
 /// </summary>
-public sealed unsafe class TypeRegistry : IDisposable
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The heap frees the table (Release) once its collector has stopped; a public Dispose would let callers free it under a running collector.")]
+public sealed unsafe class TypeRegistry
 {
     /// <summary>Most types one heap can hold (type ids are 32-bit, the table is sized for this).</summary>
     public const int MaxTypes = 1 << 16;
@@ -19,65 +24,86 @@ public sealed unsafe class TypeRegistry : IDisposable
     private readonly byte[] _elementCodes = new byte[MaxTypes];
     private readonly byte[] _kinds = new byte[MaxTypes];
     private readonly NativeRegion _table;
+    private readonly uint _heapTag;
+    private readonly GcType _byteArray;
+    private readonly GcType _referenceArray;
     private int _count;
+    private volatile bool _released;
 
-    internal TypeRegistry()
+    internal TypeRegistry(uint heapTag)
     {
+        _heapTag = heapTag;
         _table = new NativeRegion((ulong)(MaxTypes * sizeof(NativeTypeInfo)), dontFork: false, noHugePages: false, "the type table");
         Table[ObjectLayout.TypeFiller] = new NativeTypeInfo { Kind = ObjectLayout.KindFiller };
         _count = 2; // 0 = end of page, 1 = filler
-        ByteArray = DefineDataArray<byte>("byte[]");
-        ReferenceArray = DefineReferenceArray("object[]");
+        _byteArray = DefineDataArray<byte>("byte[]");
+        _referenceArray = DefineReferenceArray("object[]");
     }
 
     /// <summary>The built-in byte array type.</summary>
-    public GcType ByteArray { get; }
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public GcType ByteArray => Live(_byteArray);
 
     /// <summary>The built-in array-of-references type.</summary>
-    public GcType ReferenceArray { get; }
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public GcType ReferenceArray => Live(_referenceArray);
 
     /// <summary>Number of type ids in use (including the two reserved ones).</summary>
-    public int Count => Volatile.Read(ref _count);
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    public int Count => Live(Volatile.Read(ref _count));
 
     internal NativeTypeInfo* Table => (NativeTypeInfo*)_table.Pointer;
 
     /// <summary>The type named <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No such type.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public GcType this[string name]
     {
         get
         {
             lock (_lock)
             {
+                ThrowIfReleased();
                 return _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"No type named '{name}'.");
             }
         }
     }
 
     /// <summary>Looks a type up by name.</summary>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GcType? type)
     {
         lock (_lock)
         {
+            ThrowIfReleased();
             return _byName.TryGetValue(name, out type);
         }
     }
 
     /// <summary>Defines an object type with the fields declared by <paramref name="fields"/>.</summary>
     /// <exception cref="ArgumentException">The name is taken, or a field declaration is invalid.</exception>
+    /// <exception cref="InvalidOperationException">The heap holds <see cref="MaxTypes"/> types already.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public GcType DefineObject(string name, Action<ObjectTypeBuilder> fields)
     {
         ArgumentNullException.ThrowIfNull(fields);
+        ThrowIfReleased();
         var b = new ObjectTypeBuilder();
         fields(b);
-        return Publish(name, id => b.Build(name, id));
+        return Publish(name, id => b.Build(name, _heapTag, id));
     }
 
     /// <summary>Defines an array-of-references type.</summary>
+    /// <exception cref="ArgumentException">The name is taken.</exception>
+    /// <exception cref="InvalidOperationException">The heap holds <see cref="MaxTypes"/> types already.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public GcType DefineReferenceArray(string name) =>
-        Publish(name, id => new GcType(name, id, GcTypeKind.ReferenceArray, 0, 0, 0, 8, null));
+        Publish(name, id => new GcType(name, _heapTag, id, GcTypeKind.ReferenceArray, 0, 0, 0, 8, null));
 
     /// <summary>Defines an array type of <typeparamref name="T"/> values (no references).</summary>
+    /// <exception cref="ArgumentException">The name is taken, or <typeparamref name="T"/> is not a supported element type.</exception>
+    /// <exception cref="InvalidOperationException">The heap holds <see cref="MaxTypes"/> types already.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public GcType DefineDataArray<T>(string name)
         where T : unmanaged
     {
@@ -86,11 +112,18 @@ public sealed unsafe class TypeRegistry : IDisposable
             throw new ArgumentException($"Element type {typeof(T).Name} is not supported; use one of {ValueCodes.AllowedList}.", nameof(name));
         }
 
-        return Publish(name, id => new GcType(name, id, GcTypeKind.DataArray, 0, 0, 0, Unsafe.SizeOf<T>(), typeof(T)));
+        return Publish(name, id => new GcType(name, _heapTag, id, GcTypeKind.DataArray, 0, 0, 0, Unsafe.SizeOf<T>(), typeof(T)));
     }
 
-    /// <summary>Releases the native type table.</summary>
-    public void Dispose() => _table.Dispose();
+    /// <summary>Frees the native type table (the heap, once its collector has stopped); every public member throws afterwards.</summary>
+    internal void Release()
+    {
+        lock (_lock)
+        {
+            _released = true;
+            _table.Dispose();
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal GcType? ById(uint id) => id < (uint)MaxTypes ? _byId[id] : null;
@@ -110,6 +143,7 @@ public sealed unsafe class TypeRegistry : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         lock (_lock)
         {
+            ThrowIfReleased(); // the table is gone: writing an entry would fault
             if (_byName.ContainsKey(name))
             {
                 throw new ArgumentException($"A type named '{name}' already exists.", nameof(name));
@@ -134,6 +168,20 @@ public sealed unsafe class TypeRegistry : IDisposable
             _byName.Add(name, type);
             Volatile.Write(ref _count, _count + 1); // publish after the table entry is written
             return type;
+        }
+    }
+
+    private T Live<T>(T value)
+    {
+        ThrowIfReleased();
+        return value;
+    }
+
+    private void ThrowIfReleased()
+    {
+        if (_released)
+        {
+            throw new GcHeapDisposedException("heap");
         }
     }
 }

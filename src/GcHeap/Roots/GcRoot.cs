@@ -29,7 +29,11 @@ public sealed class GcRoot : IDisposable
     /// <summary>The underlying handle.</summary>
     public GcRef ToGcRef() => Ref;
 
-    /// <summary>Releases the root; the object may be collected once nothing else reaches it.</summary>
+    /// <summary>
+    /// Releases the root; the object may be collected once nothing else reaches it. Any thread may
+    /// call it, also while a collection runs; a second call, or a call after the heap was disposed,
+    /// does nothing.
+    /// </summary>
     public void Dispose()
     {
         var r = _ref;

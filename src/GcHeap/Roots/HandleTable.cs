@@ -8,13 +8,13 @@ namespace GcHeap.Roots;
 /// segments. Segment 0 holds global handles (<see cref="GcRoot"/>); each attached mutator owns
 /// one segment as a stack of local handles. The collector reads and rewrites these slots only
 /// while the world is stopped, so a handle stays valid across compaction.
-/// <para>Each slot has a version: the top 8 bits are the heap's tag (catching handles of other
-/// heaps), the low 24 bits count reuses (catching released handles).</para>
+/// <para>Each slot has a 64-bit version counting its reuses (catching released handles; at one
+/// reuse per nanosecond it would take 584 years to wrap), and every handle also carries the heap's
+/// tag (catching handles of other heaps; tags never repeat, see <see cref="HeapTagSource"/>).</para>
 /// </summary>
 internal sealed unsafe class HandleTable : IDisposable
 {
     public const int MaxSegments = 256;
-    private static int s_nextTag;
 
     private readonly NativeRegion _slots;
     private readonly NativeRegion _versions;
@@ -24,26 +24,35 @@ internal sealed unsafe class HandleTable : IDisposable
     private int _globalHigh = 1; // slot 0 stays unused so that (slot 0, version 0) is only ever Null
     private bool _disposed;
 
-    public HandleTable(int segmentShift)
+    public HandleTable(int segmentShift, uint tag)
     {
         SegmentShift = segmentShift;
         SegmentSize = 1 << segmentShift;
         Capacity = (uint)MaxSegments << segmentShift;
-        Tag = (uint)((Interlocked.Increment(ref s_nextTag) % 255) + 1) << 24;
+        Tag = tag;
         _slots = new NativeRegion((ulong)Capacity * 8, dontFork: true, noHugePages: false, "handle slots");
-        _versions = new NativeRegion((ulong)Capacity * 4, dontFork: true, noHugePages: false, "handle versions");
+        try
+        {
+            _versions = new NativeRegion((ulong)Capacity * 8, dontFork: true, noHugePages: false, "handle versions");
+        }
+        catch
+        {
+            _slots.Dispose();
+            throw;
+        }
+
         for (int s = MaxSegments - 1; s >= 1; s--)
         {
             _freeSegments.Push(s);
         }
 
         Slots = (nint*)_slots.Pointer;
-        Versions = (uint*)_versions.Pointer;
+        Versions = (ulong*)_versions.Pointer;
     }
 
     public nint* Slots { get; }
 
-    public uint* Versions { get; }
+    public ulong* Versions { get; }
 
     public uint Capacity { get; }
 
@@ -51,7 +60,7 @@ internal sealed unsafe class HandleTable : IDisposable
 
     public int SegmentSize { get; }
 
-    /// <summary>This heap's tag, in the top 8 bits of every version it issues.</summary>
+    /// <summary>This heap's tag, carried by every handle it issues.</summary>
     public uint Tag { get; }
 
     /// <summary>Used global slots are in [1, GlobalHigh); free ones hold 0.</summary>
@@ -60,12 +69,9 @@ internal sealed unsafe class HandleTable : IDisposable
     /// <summary>Lock the collector holds while it reads or rewrites global slots.</summary>
     public object GlobalLock => _globalLock;
 
+    /// <summary>The version of a slot after one more release: 64 bits never wrap in practice.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint NextVersion(uint v)
-    {
-        uint counter = (v + 1) & 0xFFFFFF;
-        return (v & 0xFF000000) | (counter == 0 ? 1u : counter);
-    }
+    public static ulong NextVersion(ulong v) => v + 1;
 
     /// <summary>Initialises versions of [first, first+count) if never used.</summary>
     public void InitVersions(int first, int count)
@@ -74,7 +80,7 @@ internal sealed unsafe class HandleTable : IDisposable
         {
             if (Versions[i] == 0)
             {
-                Versions[i] = Tag | 1;
+                Versions[i] = 1;
             }
         }
     }
@@ -136,7 +142,7 @@ internal sealed unsafe class HandleTable : IDisposable
             }
 
             Slots[slot] = address;
-            return new GcRef(slot, Versions[slot]);
+            return new GcRef(slot, Tag, Versions[slot]);
         }
     }
 
@@ -145,7 +151,7 @@ internal sealed unsafe class HandleTable : IDisposable
     {
         lock (_globalLock)
         {
-            if (_disposed || root.Slot <= 0 || root.Slot >= _globalHigh || Versions[root.Slot] != root.Version)
+            if (_disposed || root.HeapTag != Tag || root.Slot <= 0 || root.Slot >= _globalHigh || Versions[root.Slot] != root.Version)
             {
                 return false;
             }
@@ -165,7 +171,7 @@ internal sealed unsafe class HandleTable : IDisposable
             return GcHandleProblem.Null;
         }
 
-        if ((r.Version & 0xFF000000) != Tag || (uint)r.Slot >= Capacity)
+        if (r.HeapTag != Tag || (uint)r.Slot >= Capacity)
         {
             return GcHandleProblem.Foreign;
         }

@@ -14,6 +14,10 @@ namespace GcHeap;
 /// or collections wait for it.</para>
 /// <para>Raw addresses never leave this class: handles (<see cref="GcRef"/>) are resolved at
 /// the start of each call, after the poll, and objects only move at safepoints.</para>
+/// <para>Every call (except <see cref="Dispose"/>) throws <see cref="GcThreadStateException"/> on
+/// another thread or inside a safe region, <see cref="GcHeapDisposedException"/> once the heap or
+/// this mutator is disposed, and <see cref="GcCollectionFailedException"/> once a collection has
+/// failed; a call never touches heap memory before these checks and handle validation passed.</para>
 /// </summary>
 public sealed unsafe partial class Mutator : IDisposable
 {
@@ -23,8 +27,10 @@ public sealed unsafe partial class Mutator : IDisposable
     internal int PollFlag;
     private readonly int _threadId;
     private readonly nint* _slots;
-    private readonly uint* _versions;
+    private readonly ulong* _versions;
     private readonly uint _slotCapacity;
+    private readonly uint _heapTag;
+    private readonly ulong _fieldKeyBase;
     private readonly int _segmentShift;
     private readonly int _segment;
     private readonly int _segmentBase;
@@ -47,6 +53,8 @@ public sealed unsafe partial class Mutator : IDisposable
         Name = name;
         _threadId = Environment.CurrentManagedThreadId;
         OwnerThread = Thread.CurrentThread;
+        _heapTag = heap.Tag;
+        _fieldKeyBase = GcType.FieldKey(heap.Tag, 0);
         _slots = _handles.Slots;
         _versions = _handles.Versions;
         _slotCapacity = _handles.Capacity;
@@ -87,14 +95,20 @@ public sealed unsafe partial class Mutator : IDisposable
     internal (int First, int End) LocalRange => (_segmentBase, _top);
 
     /// <summary>Polls for a safepoint: parks here while a collection has the world stopped.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
     public void Safepoint() => Enter();
 
     /// <summary>
     /// Declares that this thread will not touch the heap until the returned region is disposed,
     /// so collections can run without waiting for it. Use it around anything that may block:
     /// locks, I/O, <see cref="Thread.Sleep(int)"/>, waiting on tasks. Heap calls inside the
-    /// region throw <see cref="GcThreadStateException"/>. Handles stay valid across it.
+    /// region throw <see cref="GcThreadStateException"/>, and so does closing a
+    /// <see cref="HandleScope"/> (or <see cref="HandleScope.Escape"/>) there. Handles stay valid across it.
     /// </summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or already inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
     public SafeRegion EnterSafeRegion()
     {
         Enter();
@@ -112,6 +126,8 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>Opens a handle scope: local handles created until it is disposed are freed with it.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
     public HandleScope OpenScope()
     {
         Enter();
@@ -127,10 +143,15 @@ public sealed unsafe partial class Mutator : IDisposable
     internal GcRef CloseScope(int depth, GcRef result)
     {
         CheckThread();
-        if (depth > _scopeDepth || IsDetached || _heap.Safepoints.Terminated)
+        if (depth > _scopeDepth)
         {
-            // Already closed (possibly with an outer scope), or the heap is gone: its memory may
-            // be unmapped, so touch nothing. (While this thread runs, disposal cannot complete.)
+            return GcRef.Null; // already closed, possibly with an outer scope
+        }
+
+        // Detached, disposed and safe-region mutators all have their poll flag set: one load
+        // keeps the common case as cheap as before these checks.
+        if (Volatile.Read(ref PollFlag) != 0 && !MayCloseScope())
+        {
             return GcRef.Null;
         }
 
@@ -142,8 +163,30 @@ public sealed unsafe partial class Mutator : IDisposable
         return keep == 0 ? GcRef.Null : NewLocal(keep);
     }
 
+    /// <summary>
+    /// The rare cases of closing a scope: false when the mutator is detached or the heap gone (its
+    /// memory may be unmapped, so touch nothing; while this thread runs, disposal cannot complete).
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Inside a safe region, where the collector may be reading or rewriting these slots right now.</exception>
+    private bool MayCloseScope()
+    {
+        if (IsDetached || _heap.Safepoints.Terminated)
+        {
+            return false;
+        }
+
+        if (State == MutatorState.Safe)
+        {
+            throw new GcThreadStateException(
+                $"Mutator '{Name}' is inside a safe region: a HandleScope cannot be closed (or Escape called) there; leave the region first.");
+        }
+
+        return true;
+    }
+
     /// <summary>Creates a global handle to <paramref name="obj"/>, valid on every mutator until disposed.</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null or invalid.</exception>
+    /// <exception cref="GcHeapException">Every global root slot is in use (see <see cref="HeapOptions.HandlesPerSegmentLog2"/>).</exception>
     public GcRoot CreateRoot(GcRef obj)
     {
         Enter();
@@ -152,6 +195,8 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>A new local handle to the object <paramref name="obj"/> refers to (for example to keep a root's object in this scope).</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is released, foreign or another thread's local handle.</exception>
+    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef Duplicate(GcRef obj)
     {
         Enter();
@@ -159,6 +204,7 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>True when both handles refer to the same object (or both are null).</summary>
+    /// <exception cref="GcInvalidHandleException">A non-null handle is released, foreign or another thread's local handle.</exception>
     public bool IsSameObject(GcRef a, GcRef b)
     {
         Enter();
@@ -168,13 +214,19 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     /// <summary>The type of the object <paramref name="obj"/> refers to.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null, released, foreign or another thread's local handle.</exception>
     public GcType TypeOf(GcRef obj)
     {
         Enter();
         return _types.ById(ObjectModel.ObjectLayout.TypeIdOf(ResolveNoPoll(obj)))!;
     }
 
-    /// <summary>Detaches the thread: its local handles become invalid. Call on the attached thread.</summary>
+    /// <summary>
+    /// Detaches the thread: its local handles become invalid. Call on the attached thread (also
+    /// allowed inside a safe region and after the heap was disposed); a second call does nothing.
+    /// A thread that ends without detaching is detached by the next collection.
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Called on another thread: only the owner knows when it no longer uses its handles (it may be in a safe region, about to come back).</exception>
     public void Dispose()
     {
         if (IsDetached)
@@ -182,9 +234,10 @@ public sealed unsafe partial class Mutator : IDisposable
             return;
         }
 
-        if (!IsCurrentThread && State == MutatorState.Running && !_heap.Safepoints.Terminated)
+        if (!IsCurrentThread)
         {
-            throw new GcThreadStateException($"Mutator '{Name}' can only be disposed by its own thread while it is running.");
+            throw new GcThreadStateException(
+                $"Mutator '{Name}' can only be disposed by its own thread; another thread detaching it would pull its handles and buffers from under it.");
         }
 
         _heap.Detach(this);
@@ -227,7 +280,7 @@ public sealed unsafe partial class Mutator : IDisposable
     private nint ResolveNoPoll(GcRef r)
     {
         uint slot = (uint)r.Slot;
-        if (slot >= _slotCapacity || r.Version == 0 || _versions[slot] != r.Version)
+        if (slot >= _slotCapacity || r.HeapTag != _heapTag || _versions[slot] != r.Version) // null: tag 0
         {
             ThrowInvalidHandle(r);
         }
@@ -252,7 +305,7 @@ public sealed unsafe partial class Mutator : IDisposable
 
         _top = i + 1;
         _slots[i] = address;
-        return new GcRef(i, _versions[i]);
+        return new GcRef(i, _heapTag, _versions[i]);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -347,7 +400,8 @@ public readonly struct SafeRegion : IDisposable, IEquatable<SafeRegion>
 
     internal SafeRegion(Mutator mutator) => _mutator = mutator;
 
-    /// <summary>Leaves the region, waiting first if a collection has the world stopped.</summary>
+    /// <summary>Leaves the region, waiting first if a collection has the world stopped. Does nothing more once the heap is disposed.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread than the region's.</exception>
     public void Dispose() => _mutator?.ExitSafeRegion();
 
     /// <inheritdoc />

@@ -186,6 +186,24 @@ internal sealed class SafepointCoordinator
         }
     }
 
+    /// <summary>
+    /// Stops the world only if no mutator is attached, so that nobody waits (the collector's
+    /// warm-up); false, and nothing stopped, otherwise. Release with <see cref="ResumeTheWorld"/>.
+    /// </summary>
+    public bool TryStopTheWorldUnattended()
+    {
+        lock (_lock)
+        {
+            if (_mutators.Count != 0 || _stopping || _stopped || _terminated)
+            {
+                return false;
+            }
+
+            _stopped = true;
+            return true;
+        }
+    }
+
     /// <summary>Releases the mutators; returns the timestamp of the release (when the pause ended for them).</summary>
     public long ResumeTheWorld()
     {
@@ -232,7 +250,10 @@ internal sealed class SafepointCoordinator
                     Monitor.Wait(_lock);
                 }
 
-                m.State = MutatorState.Running;
+                if (!_terminated)
+                {
+                    m.State = MutatorState.Running; // woken by termination it stays parked: its poll throws
+                }
             }
 
             RefreshPollFlag(m);
@@ -258,8 +279,25 @@ internal sealed class SafepointCoordinator
                 Monitor.Wait(_lock);
             }
 
-            m.State = MutatorState.Running;
+            // Leaving a safe region of a terminated heap: the thread will never touch it again
+            // (every call throws), so it does not count as running for a disposal waiting.
+            m.State = _terminated ? MutatorState.Parked : MutatorState.Running;
             RefreshPollFlag(m);
+        }
+    }
+
+    /// <summary>
+    /// After <see cref="Terminate"/>: waits until no other thread is in the middle of a heap call
+    /// (each is parked, in a safe region, detached or dead), so the heap's memory can be freed.
+    /// </summary>
+    public void WaitUntilNoneRunning()
+    {
+        lock (_lock)
+        {
+            while (AnyRunning())
+            {
+                Monitor.Wait(_lock, 100);
+            }
         }
     }
 
