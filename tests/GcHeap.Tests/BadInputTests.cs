@@ -53,19 +53,28 @@ public class BadInputTests
         Assert.Equal(GcHandleProblem.Stale, ex.Problem);
 
         // A local handle of another thread.
+        // Events, not sleeps: the owner allocates, then waits (in a safe region) until checked.
         GcRef othersLocal = default;
+        using var allocated = new ManualResetEventSlim();
+        using var checkedIt = new ManualResetEventSlim();
         var owner = new Thread(() =>
         {
             using var om = heap.AttachCurrentThread("owner");
             othersLocal = om.Allocate(node);
             using (om.EnterSafeRegion())
             {
-                Thread.Sleep(50);
+                allocated.Set();
+                checkedIt.Wait();
             }
         });
         owner.Start();
-        Thread.Sleep(20);
+        using (m.EnterSafeRegion())
+        {
+            allocated.Wait();
+        }
+
         var ex2 = Record.Exception(() => m.Get(othersLocal, value));
+        checkedIt.Set();
         owner.Join();
         Assert.Equal(GcHandleProblem.OtherThread, Assert.IsType<GcInvalidHandleException>(ex2).Problem);
     }
