@@ -52,20 +52,28 @@ public class BadInputTests
         ex = Assert.Throws<GcInvalidHandleException>(() => m.Get(rootRef, value));
         Assert.Equal(GcHandleProblem.Stale, ex.Problem);
 
-        // A local handle of another thread.
+        // A local handle of another thread (which stays attached until it has been tried).
         GcRef othersLocal = default;
+        using var allocated = new ManualResetEventSlim();
+        using var tried = new ManualResetEventSlim();
         var owner = new Thread(() =>
         {
             using var om = heap.AttachCurrentThread("owner");
             othersLocal = om.Allocate(node);
             using (om.EnterSafeRegion())
             {
-                Thread.Sleep(50);
+                allocated.Set();
+                tried.Wait();
             }
         });
         owner.Start();
-        Thread.Sleep(20);
+        using (m.EnterSafeRegion())
+        {
+            allocated.Wait();
+        }
+
         var ex2 = Record.Exception(() => m.Get(othersLocal, value));
+        tried.Set();
         owner.Join();
         Assert.Equal(GcHandleProblem.OtherThread, Assert.IsType<GcInvalidHandleException>(ex2).Problem);
     }
