@@ -52,11 +52,10 @@ public class BadInputTests
         ex = Assert.Throws<GcInvalidHandleException>(() => m.Get(rootRef, value));
         Assert.Equal(GcHandleProblem.Stale, ex.Problem);
 
-        // A local handle of another thread.
-        // Events, not sleeps: the owner allocates, then waits (in a safe region) until checked.
+        // A local handle of another thread (which stays attached until it has been tried).
         GcRef othersLocal = default;
         using var allocated = new ManualResetEventSlim();
-        using var checkedIt = new ManualResetEventSlim();
+        using var tried = new ManualResetEventSlim();
         var owner = new Thread(() =>
         {
             using var om = heap.AttachCurrentThread("owner");
@@ -64,7 +63,7 @@ public class BadInputTests
             using (om.EnterSafeRegion())
             {
                 allocated.Set();
-                checkedIt.Wait();
+                tried.Wait();
             }
         });
         owner.Start();
@@ -74,7 +73,7 @@ public class BadInputTests
         }
 
         var ex2 = Record.Exception(() => m.Get(othersLocal, value));
-        checkedIt.Set();
+        tried.Set();
         owner.Join();
         Assert.Equal(GcHandleProblem.OtherThread, Assert.IsType<GcInvalidHandleException>(ex2).Problem);
     }

@@ -260,7 +260,10 @@ public class MappingTests
 
     private static unsafe int RegisterMoveUnregister(int fd, ulong region)
     {
-        using var source = new GcHeap.Interop.NativeRegion(4096, dontFork: true, noHugePages: true, "source");
+        // Flags unlike the region's: mapped right next to it (where the address space has no
+        // smaller hole above), a source with the same flags would merge into the region's VMA and
+        // give it its anon_vma, and the bare region would then merge back like a Space.
+        using var source = new GcHeap.Interop.NativeRegion(4096, dontFork: true, noHugePages: false, "source");
         *source.Pointer = 7;
         Assert.Equal(0, GcHeap.Interop.NativeMethods.UffdRegister(fd, region, 8 * 4096, 1, out _));
         Assert.Equal(0, GcHeap.Interop.NativeMethods.UffdMove(fd, region, source.Address, 4096, 0, out _));
