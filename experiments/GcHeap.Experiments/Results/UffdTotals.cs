@@ -8,7 +8,7 @@ internal sealed class UffdTotals
 {
     public const string StallNote =
         "fault_stall_us_p50/p99/max are nearest-rank percentiles of every fault stall sample of the run's collections " +
-        "(HeapOptions.RecordFaultStallSamples; a stall runs from the moment the collector's reader thread read the fault to the page installed). " +
+        "(HeapOptions.RecordFaultStallSamples; a stall runs from the moment the native fault thread read the fault to the page installed). " +
         "If a collection had more stalls than HeapOptions.StallSampleCapacity, only the first ones were kept.";
 
     public const string PagesMovedNote =

@@ -195,7 +195,7 @@ public sealed class CollectionStats
 
     /// <summary>
     /// Every fault stall of the collection in nanoseconds, sorted (fault read by the collector's
-    /// reader thread to page installed); empty unless <see cref="HeapOptions.RecordFaultStallSamples"/>.
+    /// fault thread to page installed); empty unless <see cref="HeapOptions.RecordFaultStallSamples"/>.
     /// </summary>
     public IReadOnlyList<long> FaultStallSamplesNs { get; init; } = [];
 
