@@ -474,6 +474,23 @@ static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
     w->run_kind[w->run_n++] = kind;
 }
 
+/* Adds to-page t to the worker's pending run: t is already claimed (by this worker) or not
+ * (`owned` == 0: claim it first; if another worker has it, the run ends here). Builds t in ring
+ * slot `slot` and appends it, installing the run first if t does not extend it. */
+static int take_page(gch_worker *w, uint32_t t, uint32_t slot, int owned)
+{
+    if (!owned && !claim(w->c, t))
+        return flush_run(w);
+    uint64_t src;
+    uint8_t kind;
+    if (build(w, t, slot, &src, &kind) != 0)
+        return -1;
+    if (!extends_run(w, t, src) && flush_run(w) != 0)
+        return -1;
+    append_run(w, t, src, kind);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ fault thread */
 
 static void record_stall(gch_compactor *c, uint64_t ns)
@@ -531,20 +548,9 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
              * whole window, but no run is cut short around its page. */
             uint32_t w0 = t - t % W;
             uint32_t w1 = w0 + W < pl->to_pages ? w0 + W : pl->to_pages;
-            for (uint32_t u = w0; u < w1; u++) {
-                if (u != t && !claim(c, u)) {
-                    if (flush_run(w) != 0)
-                        return -1;
-                    continue;
-                }
-                uint64_t src;
-                uint8_t kind;
-                if (build(w, u, u - w0, &src, &kind) != 0)
+            for (uint32_t u = w0; u < w1; u++)
+                if (take_page(w, u, u - w0, u == t) != 0)
                     return -1;
-                if (!extends_run(w, u, src) && flush_run(w) != 0)
-                    return -1;
-                append_run(w, u, src, kind);
-            }
             if (flush_run(w) != 0)
                 return -1;
             record_stall(c, gch_now_ns() - t_ns);
@@ -687,19 +693,8 @@ static int sweep_chunk(gch_worker *w, uint32_t first, uint32_t end)
             return -1;
         if (urgent(w) && flush_run(w) != 0)
             return -1;
-        if (!claim(c, t)) {
-            /* A fault took it: the run ends here. */
-            if (flush_run(w) != 0)
-                return -1;
-            continue;
-        }
-        uint64_t src;
-        uint8_t kind;
-        if (build(w, t, t - first, &src, &kind) != 0)
+        if (take_page(w, t, t - first, 0) != 0) /* a page a fault took ends the run */
             return -1;
-        if (!extends_run(w, t, src) && flush_run(w) != 0)
-            return -1;
-        append_run(w, t, src, kind);
         if (c->cfg.sweep_delay_us && throttle(w) != 0)
             return -1;
     }
