@@ -138,7 +138,7 @@ typedef struct gch_compaction_stats {
     uint64_t bytes_copied;      /* object bytes memcpy'd into compacted pages                    */
     uint64_t refs_fixed;        /* reference slots rewritten                                     */
     uint64_t wall_ns;           /* compaction start to last page installed                       */
-    uint64_t cpu_ns;            /* CPU time of the collector thread                               */
+    uint64_t cpu_ns;            /* CPU time of the native threads (sweepers and fault thread)     */
     uint64_t stall_count;
     uint64_t stall_max_ns;
     uint64_t build_ns;          /* time spent building pages (fixing references, packing), all workers */
@@ -285,12 +285,12 @@ GCH_EXPORT int32_t gch_compact_stw(const gch_plan *plan, int32_t check_forwardin
  * fault itself (builds the page and installs it). Creating threads is kept out of the flip pause: create before
  * it, then gch_compactor_begin. */
 GCH_EXPORT int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out);
-/* Hands the plan to the collector thread and lets it go. The plan and everything it points to
+/* Hands the plan to the native threads and lets them go. The plan and everything it points to
  * must stay alive until gch_compactor_destroy. Faults read before this simply wait. */
 GCH_EXPORT int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan);
-/* Tells the collector thread the world has resumed. Until then (or until a fault arrives, or
- * 1 ms passes) it stays off the CPU, so that the end of the flip pause is not preempted by it.
- * Fault service never waits for this call. */
+/* Tells the sweepers the world has resumed. Until then (or until 1 ms passes) they stay off the
+ * CPU, so that the end of the flip pause is not preempted by them. Fault service never waits for
+ * this call. */
 GCH_EXPORT void gch_compactor_resumed(gch_compactor *c);
 /* Waits until every page is installed (0), the timeout passes (-ETIMEDOUT), or the compaction
  * failed (its negative errno; details in the stats). timeout_ms < 0 waits forever. */

@@ -45,7 +45,7 @@ public sealed class CollectionStats
     /// <summary>Compaction wall time: from the native compactor's start to its last page installed (or the stop-the-world copy).</summary>
     public double CompactMs { get; init; }
 
-    /// <summary>CPU time of the native collector thread (or of the stop-the-world copy) in milliseconds.</summary>
+    /// <summary>CPU time of the native compactor threads, sweepers and fault thread (or of the stop-the-world copy), in milliseconds.</summary>
     public double CollectorCpuMs { get; init; }
 
     /// <summary>Bytes of pages in use before the collection.</summary>
