@@ -248,8 +248,10 @@ public class MappingTests
         using var uffd = new GcHeap.Interop.UffdSafeHandle(fd);
         {
             // The kernel behaviour: a fresh mapping split by REGISTER, whose pieces then get
-            // anon_vmas of their own (one by MOVE, one by a fault), cannot merge back.
-            using var bare = new GcHeap.Interop.NativeRegion(Pages * 4096UL, dontFork: true, noHugePages: true, "test");
+            // anon_vmas of their own (one by MOVE, one by a fault), cannot merge back. Mapped
+            // between guard pages: next to a plain anonymous mapping it could be merged into that
+            // at mmap time and keep its anon_vma when madvise splits it off again.
+            using var bare = new IsolatedMapping(Pages);
             Assert.Equal(2, RegisterMoveUnregister(fd, bare.Address));
 
             // A Space prepares its anon_vma up front, so its pieces share one and merge.
@@ -276,6 +278,39 @@ public class MappingTests
     private static int CountMappings(ulong lo, ulong len) => File.ReadLines("/proc/self/maps")
         .Select(l => l[..l.IndexOf(' ', StringComparison.Ordinal)].Split('-'))
         .Count(p => Convert.ToUInt64(p[0], 16) < lo + len && Convert.ToUInt64(p[1], 16) > lo);
+
+    /// <summary>A fresh anonymous mapping with a NativeRegion's advice, between PROT_NONE guard pages that nothing merges with.</summary>
+    private sealed unsafe class IsolatedMapping : IDisposable
+    {
+        private const int ProtNone = 0, ProtReadWrite = 3, MapPrivateAnonymous = 0x22, MapFixed = 0x10, MapNoReserve = 0x4000;
+        private const int MadvDontFork = 10, MadvNoHugePage = 15;
+        private readonly nint _reservation;
+        private readonly nuint _length;
+
+        public IsolatedMapping(int pages)
+        {
+            _length = (nuint)(pages + 2) * 4096;
+            _reservation = MMap(0, _length, ProtNone, MapPrivateAnonymous | MapNoReserve, -1, 0);
+            Assert.NotEqual(-1, _reservation);
+            Address = (ulong)_reservation + 4096;
+            Assert.Equal((nint)Address, MMap((nint)Address, (nuint)pages * 4096, ProtReadWrite, MapPrivateAnonymous | MapNoReserve | MapFixed, -1, 0));
+            Assert.Equal(0, MAdvise((nint)Address, (nuint)pages * 4096, MadvNoHugePage));
+            Assert.Equal(0, MAdvise((nint)Address, (nuint)pages * 4096, MadvDontFork));
+        }
+
+        public ulong Address { get; }
+
+        public void Dispose() => _ = MUnmap(_reservation, _length);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mmap")]
+        private static extern nint MMap(nint addr, nuint length, int prot, int flags, int fd, long offset);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "munmap")]
+        private static extern int MUnmap(nint addr, nuint length);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
+        private static extern int MAdvise(nint addr, nuint length, int advice);
+    }
 }
 
 /// <summary>Runs <see cref="MappingTests"/> with no other test in parallel.</summary>
