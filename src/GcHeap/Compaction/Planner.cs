@@ -160,13 +160,25 @@ internal sealed unsafe class Planner
     /// <summary>First pass over marked pages: the class of every small page, from its live bytes alone.</summary>
     private void ClassifySmall(int first, int end)
     {
+        // Liveness of the large object whose pages are being walked: read once at its head, not
+        // again for every tail page (a walk back per page would be quadratic in the object's size).
+        bool largeLive = false;
         for (int p = first; p < end; p++)
         {
             PageKind kind = _from.Kinds[p];
             if (kind != PageKind.Small)
             {
                 // Large runs are classified by PlanLarge; mark them so gaps can see their liveness.
-                _plan.FromClass[p] = kind is PageKind.LargeHead or PageKind.LargeTail && IsLiveLarge(p)
+                if (kind == PageKind.LargeHead)
+                {
+                    largeLive = _bitmap.IsSet((ulong)p * ObjectLayout.GranulesPerPage);
+                }
+                else if (kind == PageKind.LargeTail && p == first)
+                {
+                    largeLive = IsLiveLarge(p); // the range starts inside an object
+                }
+
+                _plan.FromClass[p] = kind is PageKind.LargeHead or PageKind.LargeTail && largeLive
                     ? NativeConstants.FromLarge
                     : NativeConstants.FromEmpty;
                 continue;
