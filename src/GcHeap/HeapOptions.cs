@@ -112,6 +112,17 @@ public sealed class HeapOptions
     public bool VerifyHeap { get; set; }
 
     /// <summary>
+    /// A debugging aid for code using <see cref="GcContext"/> and <see cref="GcView"/> (default
+    /// false): every fast-path allocation invalidates the thread's earlier views, as if a
+    /// collection happened at each one. Without it a view only dies at an allocation that refills
+    /// the thread's buffer or waits for a collection, so code that wrongly keeps a view across an
+    /// allocation usually works and fails rarely; with it, such code throws
+    /// <see cref="GcInvalidHandleException"/> (<see cref="GcHandleProblem.ViewExpired"/>) on its
+    /// first run. Costs one store per allocation.
+    /// </summary>
+    public bool StrictViews { get; set; }
+
+    /// <summary>
     /// MADV_DONTFORK the heap's spaces (default true), so a child process (for example from
     /// Process.Start) does not share heap pages copy-on-write, which would make UFFDIO_MOVE answer
     /// EBUSY for them until the parent writes them.

@@ -53,6 +53,63 @@ public sealed unsafe partial class Mutator
         return NewLocal(a);
     }
 
+    /// <summary>The fast path's allocation of an object (<see cref="GcContext.Allocate"/>): no thread check, no handle.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint AllocateObjectFromContext(GcType type)
+    {
+        PollFromContext();
+        ArgumentNullException.ThrowIfNull(type);
+        if (type.TokenKey != (FieldKeyBase | type.Id) || type.Kind != GcTypeKind.Object)
+        {
+            ThrowBadObjectType(type);
+        }
+
+        if (_strictViews)
+        {
+            ViewEpoch++;
+        }
+
+        nint a = AllocateBytes(type.InstanceSize);
+        ObjectLayout.WriteHeader(a, type.Id, 0);
+        return a;
+    }
+
+    /// <summary>The fast path's allocation of an array (<see cref="GcContext.AllocateArray"/>).</summary>
+    internal nint AllocateArrayFromContext(GcType arrayType, int length)
+    {
+        PollFromContext();
+        ArgumentNullException.ThrowIfNull(arrayType);
+        if (arrayType.TokenKey != (FieldKeyBase | arrayType.Id) || arrayType.Kind == GcTypeKind.Object)
+        {
+            ThrowBadArrayType(arrayType);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (_strictViews)
+        {
+            ViewEpoch++;
+        }
+
+        long size = ObjectLayout.AlignUp(ObjectLayout.HeaderSize + ((long)arrayType.ElementSize * length));
+        nint a = AllocateBytes(size);
+        ObjectLayout.WriteHeader(a, arrayType.Id, (uint)length);
+        return a;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBadObjectType(GcType type)
+    {
+        CheckOwnType(type);
+        throw new ArgumentException($"'{type.Name}' is an array type; use AllocateArray.", nameof(type));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBadArrayType(GcType arrayType)
+    {
+        CheckOwnType(arrayType);
+        throw new ArgumentException($"'{arrayType.Name}' is not an array type; use Allocate.", nameof(arrayType));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private nint AllocateBytes(long size)
     {
@@ -74,6 +131,7 @@ public sealed unsafe partial class Mutator
     [MethodImpl(MethodImplOptions.NoInlining)]
     private nint AllocateSmallSlow(int size)
     {
+        ViewEpoch++; // a buffer refill is where a collection may intervene
         for (int attempt = 0; ; attempt++)
         {
             Space space = _heap.AllocationSpace;
@@ -95,6 +153,7 @@ public sealed unsafe partial class Mutator
     [MethodImpl(MethodImplOptions.NoInlining)]
     private nint AllocateLarge(long size)
     {
+        ViewEpoch++;
         long pages = ObjectLayout.PagesFor(size);
         for (int attempt = 0; ; attempt++)
         {
@@ -128,6 +187,7 @@ public sealed unsafe partial class Mutator
         }
 
         RetireAllocationBuffer();
+        ViewEpoch++;
         _heap.Safepoints.EnterSafe(this);
         try
         {

@@ -64,6 +64,13 @@ public enum GcHandleProblem
 
     /// <summary>The handle is a local handle of another mutator thread.</summary>
     OtherThread,
+
+    /// <summary>
+    /// A <see cref="GcView"/> was used after its thread passed a safepoint (a handle-API call,
+    /// <see cref="GcContext.Safepoint"/>, a safe region, an allocation that refilled the thread's
+    /// buffer or waited for a collection): objects may have moved since it was made.
+    /// </summary>
+    ViewExpired,
 }
 
 /// <summary>A field or element was accessed with the wrong kind or object type, or with a field token of another heap.</summary>

@@ -19,7 +19,7 @@ public sealed unsafe partial class Mutator
     private int _satbCount;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteReference(nint* slot, nint value)
+    internal void WriteReference(nint* slot, nint value)
     {
         if (BarrierActive)
         {

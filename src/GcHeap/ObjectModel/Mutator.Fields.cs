@@ -188,16 +188,16 @@ public sealed unsafe partial class Mutator
 
     /// <summary>One compare checks the token's heap and type against this heap and the object's type.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckField(nint obj, ulong fieldKey)
+    internal void CheckField(nint obj, ulong fieldKey)
     {
-        if ((_fieldKeyBase | ObjectLayout.TypeIdOf(obj)) != fieldKey)
+        if ((FieldKeyBase | ObjectLayout.TypeIdOf(obj)) != fieldKey)
         {
             ThrowFieldMismatch(ObjectLayout.TypeIdOf(obj), fieldKey);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckRefArray(nint a, int index)
+    internal void CheckRefArray(nint a, int index)
     {
         uint t = ObjectLayout.TypeIdOf(a);
         if (_types.KindCode(t) != (byte)GcTypeKind.ReferenceArray)
@@ -212,7 +212,7 @@ public sealed unsafe partial class Mutator
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckDataArray<T>(nint a, int start, int count)
+    internal void CheckDataArray<T>(nint a, int start, int count)
         where T : unmanaged
     {
         uint t = ObjectLayout.TypeIdOf(a);
@@ -241,13 +241,13 @@ public sealed unsafe partial class Mutator
         var actual = _types.ById(actualType);
         throw new GcFieldAccessException(fieldKey == 0
             ? "The field token is default (uninitialised); obtain it from GcType.RefField/Field/BytesField."
-            : (uint)(fieldKey >> 32) != _heapTag
+            : (uint)(fieldKey >> 32) != HeapTag
                 ? $"The field token belongs to another heap (its GcType was defined by another Heap's TypeRegistry; type ids restart in every heap), so it cannot be used on this heap's '{actual?.Name}'."
                 : $"The field belongs to type '{_types.ById((uint)fieldKey)?.Name}', but the object is a '{actual?.Name}'.");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowNotArray(uint t) =>
+    internal void ThrowNotArray(uint t) =>
         throw new GcFieldAccessException($"The object is a '{_types.ById(t)?.Name}', not {(t == 0 ? "an object" : "the kind of array this call needs")}.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -12,8 +12,10 @@ namespace GcHeap;
 /// a thread that keeps using the heap lets collections stop it promptly. A thread that is about
 /// to block in .NET code (locks, I/O, sleeping) must do so inside <see cref="EnterSafeRegion"/>,
 /// or collections wait for it.</para>
-/// <para>Raw addresses never leave this class: handles (<see cref="GcRef"/>) are resolved at
-/// the start of each call, after the poll, and objects only move at safepoints.</para>
+/// <para>Raw addresses never leave this class and its fast path: handles (<see cref="GcRef"/>)
+/// are resolved at the start of each call, after the poll, and objects only move at safepoints.
+/// The fast path (<see cref="GetContext"/>, <see cref="GcContext"/>, <see cref="GcView"/>) works
+/// on addresses between two safepoints, each view checked against the thread's safepoint epoch.</para>
 /// <para>Every call (except <see cref="Dispose"/>) throws <see cref="GcThreadStateException"/> on
 /// another thread or inside a safe region, <see cref="GcHeapDisposedException"/> once the heap or
 /// this mutator is disposed, and <see cref="GcCollectionFailedException"/> once a collection has
@@ -25,22 +27,30 @@ public sealed unsafe partial class Mutator : IDisposable
 
     // Hot fields first.
     internal int PollFlag;
+
+    /// <summary>
+    /// Advances whenever this thread passes a point where objects may move (every handle-API call,
+    /// a buffer refill, parking, a safe region, detaching): a <see cref="GcView"/> is valid while it
+    /// equals the epoch the view was made in. Written only by the owning thread.
+    /// </summary>
+    internal ulong ViewEpoch = 1;
     private readonly int _threadId;
     private readonly nint* _slots;
     private readonly ulong* _versions;
     private readonly uint _slotCapacity;
-    private readonly uint _heapTag;
-    private readonly ulong _fieldKeyBase;
+    internal readonly uint HeapTag;
+    internal readonly ulong FieldKeyBase;
     private readonly int _segmentShift;
     private readonly int _segment;
     private readonly int _segmentBase;
     private readonly int _segmentEnd;
     private int _top;
     private int _initLimit;
+    private readonly bool _strictViews;
 
     private readonly Heap _heap;
     private readonly HandleTable _handles;
-    private readonly TypeRegistry _types;
+    internal readonly TypeRegistry _types;
     private int[] _scopeMarks = new int[16];
     private int _scopeDepth;
     private int _detached;
@@ -53,8 +63,8 @@ public sealed unsafe partial class Mutator : IDisposable
         Name = name;
         _threadId = Environment.CurrentManagedThreadId;
         OwnerThread = Thread.CurrentThread;
-        _heapTag = heap.Tag;
-        _fieldKeyBase = GcType.FieldKey(heap.Tag, 0);
+        HeapTag = heap.Tag;
+        FieldKeyBase = GcType.FieldKey(heap.Tag, 0);
         _slots = _handles.Slots;
         _versions = _handles.Versions;
         _slotCapacity = _handles.Capacity;
@@ -64,6 +74,7 @@ public sealed unsafe partial class Mutator : IDisposable
         _segmentEnd = _segmentBase + _handles.SegmentSize;
         _top = _segmentBase;
         _initLimit = _segmentBase;
+        _strictViews = heap.Options.StrictViews;
         InitSatb();
     }
 
@@ -123,6 +134,20 @@ public sealed unsafe partial class Mutator : IDisposable
         {
             _heap.Safepoints.ExitSafe(this);
         }
+    }
+
+    /// <summary>
+    /// The fast path: a <see cref="GcContext"/> for this thread, whose allocations and handle
+    /// resolutions return <see cref="GcView"/>s (plain loads and stores, no handle, no per-call
+    /// thread check). A safepoint, like every method of this class.
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Called on another thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
+    public GcContext GetContext()
+    {
+        Enter();
+        return new GcContext(this);
     }
 
     /// <summary>Opens a handle scope: local handles created until it is disposed are freed with it.</summary>
@@ -247,6 +272,7 @@ public sealed unsafe partial class Mutator : IDisposable
     internal void DetachCore(bool releaseHandles)
     {
         Volatile.Write(ref _detached, 1);
+        ViewEpoch++;
         RetireAllocationBuffer();
         FlushSatb();
         if (releaseHandles)
@@ -274,13 +300,49 @@ public sealed unsafe partial class Mutator : IDisposable
         {
             SlowEnter();
         }
+
+        ViewEpoch++; // every handle-API call is a safepoint: views made before it are dead
+    }
+
+    /// <summary>
+    /// The fast path's check that the thread may touch the heap, without parking (so without
+    /// invalidating views): throws inside a safe region, after detaching, disposal or a failed
+    /// collection. A pending stop simply waits for the thread's next safepoint.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void CheckUsableFromContext()
+    {
+        if (Volatile.Read(ref PollFlag) != 0)
+        {
+            CheckUsableSlow();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CheckUsableSlow()
+    {
+        if (IsDetached || _heap.IsFaulted || _heap.Safepoints.Terminated || State == MutatorState.Safe)
+        {
+            SlowEnter(); // throws the documented exception for each case
+        }
+    }
+
+    /// <summary>The fast path's poll (<see cref="GcContext"/>): no thread check, the context is the owner's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PollFromContext()
+    {
+        if (Volatile.Read(ref PollFlag) != 0)
+        {
+            SlowEnter();
+            ViewEpoch++;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private nint ResolveNoPoll(GcRef r)
+    internal nint ResolveNoPoll(GcRef r)
     {
         uint slot = (uint)r.Slot;
-        if (slot >= _slotCapacity || r.HeapTag != _heapTag || _versions[slot] != r.Version) // null: tag 0
+        if (slot >= _slotCapacity || r.HeapTag != HeapTag || _versions[slot] != r.Version) // null: tag 0
         {
             ThrowInvalidHandle(r);
         }
@@ -295,7 +357,7 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private GcRef NewLocal(nint address)
+    internal GcRef NewLocal(nint address)
     {
         int i = _top;
         if (i == _initLimit)
@@ -305,7 +367,7 @@ public sealed unsafe partial class Mutator : IDisposable
 
         _top = i + 1;
         _slots[i] = address;
-        return new GcRef(i, _heapTag, _versions[i]);
+        return new GcRef(i, HeapTag, _versions[i]);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

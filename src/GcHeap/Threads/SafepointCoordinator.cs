@@ -113,6 +113,7 @@ internal sealed class SafepointCoordinator
     /// <summary>A mutator that will throw on every call from now on counts as stopped.</summary>
     public void MarkDead(Mutator m)
     {
+        m.ViewEpoch++;
         lock (_lock)
         {
             if (m.State == MutatorState.Running)
@@ -239,6 +240,7 @@ internal sealed class SafepointCoordinator
     /// <summary>Called by a mutator whose poll flag is set: parks while the world is stopped.</summary>
     public void Park(Mutator m)
     {
+        m.ViewEpoch++; // the owner, before anything can move: its views die here even if the poll throws
         lock (_lock)
         {
             while ((_stopped || _stopping) && !_terminated && m.State == MutatorState.Running)
@@ -262,6 +264,7 @@ internal sealed class SafepointCoordinator
 
     public void EnterSafe(Mutator m)
     {
+        m.ViewEpoch++; // called by the owner (or for it, with the world stopped)
         lock (_lock)
         {
             m.State = MutatorState.Safe;

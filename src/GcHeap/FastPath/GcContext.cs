@@ -1,0 +1,106 @@
+using System.Runtime.CompilerServices;
+
+namespace GcHeap;
+
+/// <summary>
+/// A thread's fast-path access to the heap: allocation and handle resolution that return
+/// <see cref="GcView"/>s, with the owning-thread check done once, when the context is obtained
+/// (<see cref="Mutator.GetContext"/>), instead of on every call. A <c>ref struct</c>: it lives on
+/// its thread's stack and can be neither stored in a class nor captured by a lambda or an async
+/// method, so it cannot reach another thread.
+/// <para>Safepoints on the fast path: <see cref="Safepoint"/>, and an allocation that refills the
+/// thread's one-page buffer, needs a large object's pages, or finds a collection pending. Objects
+/// only move at a safepoint, so each of these invalidates the thread's earlier views (their use
+/// then throws <see cref="GcInvalidHandleException"/> with
+/// <see cref="GcHandleProblem.ViewExpired"/>). Every <see cref="Mutator"/> method is a safepoint
+/// too. Keep what must survive one as a <see cref="GcRef"/> (<see cref="GcView.ToHandle"/>), and
+/// turn <see cref="HeapOptions.StrictViews"/> on while developing to make every allocation one.</para>
+/// <para>A thread that loops for long on views alone (no allocation) should call
+/// <see cref="Safepoint"/> now and then: until it does, a collection waits for it.</para>
+/// </summary>
+public readonly ref struct GcContext
+{
+    private readonly Mutator? _m;
+
+    internal GcContext(Mutator m) => _m = m;
+
+    /// <summary>The mutator this context belongs to.</summary>
+    /// <exception cref="GcThreadStateException">This is a default (unattached) context.</exception>
+    public Mutator Mutator => M;
+
+    /// <summary>The null view.</summary>
+    public static GcView Null => default;
+
+    private Mutator M
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            var m = _m;
+            if (m is null)
+            {
+                ThrowDefault();
+            }
+
+            return m!;
+        }
+    }
+
+    /// <summary>A view of the object <paramref name="obj"/> refers to (the null view for <see cref="GcRef.Null"/>). Not a safepoint.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is released, foreign or another thread's local handle.</exception>
+    /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public GcView View(GcRef obj)
+    {
+        var m = M;
+        m.CheckUsableFromContext();
+        return obj.IsNull ? default : new GcView(m, m.ResolveNoPoll(obj), m.ViewEpoch);
+    }
+
+    /// <summary>
+    /// Allocates an instance of an object type (fields zero / null) and returns a view of it. A
+    /// safepoint only when the thread's buffer is exhausted or a collection is pending (always,
+    /// with <see cref="HeapOptions.StrictViews"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap.</exception>
+    /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    /// <exception cref="GcThreadStateException">Inside a safe region, a default context, or the heap is full and this is the collector thread.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public GcView Allocate(GcType type)
+    {
+        var m = M;
+        nint a = m.AllocateObjectFromContext(type);
+        return new GcView(m, a, m.ViewEpoch);
+    }
+
+    /// <summary>Allocates an array of <paramref name="length"/> elements (all zero / null) and returns a view of it. Safepoints as for <see cref="Allocate"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="arrayType"/> is not an array type or belongs to another heap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
+    /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    /// <exception cref="GcThreadStateException">Inside a safe region, a default context, or the heap is full and this is the collector thread.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
+    public GcView AllocateArray(GcType arrayType, int length)
+    {
+        var m = M;
+        nint a = m.AllocateArrayFromContext(arrayType, length);
+        return new GcView(m, a, m.ViewEpoch);
+    }
+
+    /// <summary>A safepoint: lets a pending collection stop this thread. Invalidates every earlier view of the thread.</summary>
+    /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
+    public void Safepoint() => M.Safepoint();
+
+    /// <summary>True when <paramref name="view"/> is null or still usable (made by this context's thread since its last safepoint).</summary>
+    public bool IsValid(GcView view) => view.IsNull || (ReferenceEquals(view.M, _m) && view.IsCurrent);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDefault() =>
+        throw new GcThreadStateException("This GcContext is default: obtain one with Mutator.GetContext() on the attached thread.");
+}

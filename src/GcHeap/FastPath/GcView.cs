@@ -1,0 +1,341 @@
+using System.Runtime.CompilerServices;
+using GcHeap.ObjectModel;
+
+namespace GcHeap;
+
+/// <summary>
+/// A view of one heap object: reads and writes its fields and elements with plain loads and
+/// stores (plus the write barrier for references), without a handle. Obtained from a
+/// <see cref="GcContext"/> (<see cref="GcContext.View"/>, <see cref="GcContext.Allocate"/>) or from
+/// another view (<see cref="GetRef"/>, <see cref="GetElement"/>).
+/// <para>A view is valid until its thread's next safepoint (see <see cref="GcContext"/>): objects
+/// only move there. Each access checks that with one compare against the thread's safepoint
+/// epoch, so a view used after a safepoint throws <see cref="GcInvalidHandleException"/>
+/// (<see cref="GcHandleProblem.ViewExpired"/>) instead of touching memory an object has left. A
+/// <c>ref struct</c>: the compiler keeps it on its thread's stack (no class fields, no boxing, no
+/// lambdas, no <c>await</c> across it). What must outlive a safepoint becomes a handle with
+/// <see cref="ToHandle"/>.</para>
+/// <para>Each access still checks what the handle API checks about the object: a field token's
+/// type and heap, an array's kind, an index's bounds. <c>default(GcView)</c> is the null view;
+/// using it where an object is needed throws <see cref="GcInvalidHandleException"/>
+/// (<see cref="GcHandleProblem.Null"/>).</para>
+/// </summary>
+public readonly unsafe ref struct GcView
+{
+    internal readonly Mutator? M;
+    internal readonly nint Address;
+    internal readonly ulong Epoch;
+
+    internal GcView(Mutator m, nint address, ulong epoch)
+    {
+        M = m;
+        Address = address;
+        Epoch = epoch;
+    }
+
+    /// <summary>True for the null view (a null reference).</summary>
+    public bool IsNull => Address == 0;
+
+    /// <summary>True when the view is not null and its thread has not passed a safepoint since it was made.</summary>
+    public bool IsValid => Address != 0 && IsCurrent;
+
+    internal bool IsCurrent => M!.ViewEpoch == Epoch;
+
+    /// <summary>The object's address after the validity checks.</summary>
+    private nint Obj
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            nint a = Address;
+            if (a == 0 || M!.ViewEpoch != Epoch)
+            {
+                ThrowUnusable();
+            }
+
+            return a;
+        }
+    }
+
+    /// <summary>The object's type.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    public GcType Type => M!._types.ById(ObjectLayout.TypeIdOf(Obj))!;
+
+    /// <summary>True when the view is not null and its object is an instance of <paramref name="type"/> (a null-tolerant type test).</summary>
+    /// <exception cref="GcInvalidHandleException">The view is expired.</exception>
+    public bool Is(GcType type)
+    {
+        if (Address == 0)
+        {
+            return false;
+        }
+
+        nint a = Obj;
+        return type is not null && type.TokenKey == (M!.FieldKeyBase | ObjectLayout.TypeIdOf(a));
+    }
+
+    /// <summary>True when both views are of the same object (or both null).</summary>
+    /// <exception cref="GcInvalidHandleException">A non-null view is expired.</exception>
+    public bool IsSameObject(GcView other)
+    {
+        nint x = Address == 0 ? 0 : Obj;
+        nint y = other.Address == 0 ? 0 : other.Obj;
+        return x == y;
+    }
+
+    /// <summary>A local handle to the object, valid across safepoints until its handle scope closes (null for the null view). Not a safepoint.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is expired.</exception>
+    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
+    public GcRef ToHandle() => Address == 0 ? GcRef.Null : M!.NewLocal(Obj);
+
+    // ------------------------------------------------------------ fields
+
+    /// <summary>Reads a value field.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Get<T>(GcField<T> field)
+        where T : unmanaged
+    {
+        nint a = Obj;
+        if ((M!.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
+        {
+            M.CheckField(a, field.Key);
+        }
+
+        return *(T*)(a + field.Offset);
+    }
+
+    /// <summary>Writes a value field.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Set<T>(GcField<T> field, T value)
+        where T : unmanaged
+    {
+        nint a = Obj;
+        if ((M!.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
+        {
+            M.CheckField(a, field.Key);
+        }
+
+        *(T*)(a + field.Offset) = value;
+    }
+
+    /// <summary>Reads a reference field as a view (the null view for null); no handle is created.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public GcView GetRef(GcRefField field)
+    {
+        nint a = Obj;
+        var m = M!;
+        if ((m.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
+        {
+            m.CheckField(a, field.Key);
+        }
+
+        return new GcView(m, *(nint*)(a + field.Offset), Epoch);
+    }
+
+    /// <summary>True when the reference field is null.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    public bool IsNullRef(GcRefField field) => GetRef(field).IsNull;
+
+    /// <summary>Writes a reference field (the null view clears it), through the write barrier.</summary>
+    /// <exception cref="GcInvalidHandleException">A view is expired or belongs to another heap or thread, or this view is null.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetRef(GcRefField field, GcView value)
+    {
+        nint a = Obj;
+        var m = M!;
+        if ((m.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
+        {
+            m.CheckField(a, field.Key);
+        }
+
+        m.WriteReference((nint*)(a + field.Offset), ValueOf(value));
+    }
+
+    /// <summary>Writes a reference field from a handle (<see cref="GcRef.Null"/> clears it), through the write barrier.</summary>
+    /// <exception cref="GcInvalidHandleException">This view is null or expired, or <paramref name="value"/> is released, foreign or another thread's local handle.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    public void SetRef(GcRefField field, GcRef value)
+    {
+        nint a = Obj;
+        var m = M!;
+        m.CheckField(a, field.Key);
+        m.WriteReference((nint*)(a + field.Offset), value.IsNull ? 0 : m.ResolveNoPoll(value));
+    }
+
+    /// <summary>Copies a bytes field into <paramref name="destination"/> (at least the field's size).</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="destination"/> is shorter than the field.</exception>
+    public void ReadBytes(GcBytesField field, Span<byte> destination)
+    {
+        nint a = Obj;
+        M!.CheckField(a, field.Key);
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, field.Length, nameof(destination));
+        new ReadOnlySpan<byte>((void*)(a + field.Offset), field.Length).CopyTo(destination);
+    }
+
+    /// <summary>Writes <paramref name="source"/> (at most the field's size) into a bytes field.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is longer than the field.</exception>
+    public void WriteBytes(GcBytesField field, ReadOnlySpan<byte> source)
+    {
+        nint a = Obj;
+        M!.CheckField(a, field.Key);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(source.Length, field.Length, nameof(source));
+        source.CopyTo(new Span<byte>((void*)(a + field.Offset), field.Length));
+    }
+
+    // ------------------------------------------------------------ arrays
+
+    /// <summary>The array's length.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not an array.</exception>
+    public int Length
+    {
+        get
+        {
+            nint a = Obj;
+            uint t = ObjectLayout.TypeIdOf(a);
+            byte k = M!._types.KindCode(t);
+            if (k != (byte)GcTypeKind.ReferenceArray && k != (byte)GcTypeKind.DataArray)
+            {
+                M.ThrowNotArray(t);
+            }
+
+            return (int)ObjectLayout.LengthOf(a);
+        }
+    }
+
+    /// <summary>Reads element <paramref name="index"/> of a reference array as a view.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not a reference array.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public GcView GetElement(int index)
+    {
+        nint a = Obj;
+        var m = M!;
+        m.CheckRefArray(a, index);
+        return new GcView(m, *(nint*)(a + ObjectLayout.HeaderSize + ((nint)index * 8)), Epoch);
+    }
+
+    /// <summary>Writes element <paramref name="index"/> of a reference array (the null view clears it), through the write barrier.</summary>
+    /// <exception cref="GcInvalidHandleException">A view is expired or belongs to another heap or thread, or this view is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not a reference array.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetElement(int index, GcView value)
+    {
+        nint a = Obj;
+        var m = M!;
+        m.CheckRefArray(a, index);
+        m.WriteReference((nint*)(a + ObjectLayout.HeaderSize + ((nint)index * 8)), ValueOf(value));
+    }
+
+    /// <summary>Reads element <paramref name="index"/> of a data array of <typeparamref name="T"/>.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not an array of <typeparamref name="T"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T GetItem<T>(int index)
+        where T : unmanaged
+    {
+        nint a = Obj;
+        M!.CheckDataArray<T>(a, index, 1);
+        return *(T*)(a + ObjectLayout.HeaderSize + ((nint)index * sizeof(T)));
+    }
+
+    /// <summary>Writes element <paramref name="index"/> of a data array of <typeparamref name="T"/>.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not an array of <typeparamref name="T"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetItem<T>(int index, T value)
+        where T : unmanaged
+    {
+        nint a = Obj;
+        M!.CheckDataArray<T>(a, index, 1);
+        *(T*)(a + ObjectLayout.HeaderSize + ((nint)index * sizeof(T))) = value;
+    }
+
+    /// <summary>Copies elements [start, start + destination.Length) of a data array into <paramref name="destination"/>.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not an array of <typeparamref name="T"/>.</exception>
+    public void ReadItems<T>(int start, Span<T> destination)
+        where T : unmanaged
+    {
+        nint a = Obj;
+        M!.CheckDataArray<T>(a, start, destination.Length);
+        new ReadOnlySpan<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), destination.Length).CopyTo(destination);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into elements [start, start + source.Length) of a data array.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
+    /// <exception cref="GcFieldAccessException">The object is not an array of <typeparamref name="T"/>.</exception>
+    public void WriteItems<T>(int start, ReadOnlySpan<T> source)
+        where T : unmanaged
+    {
+        nint a = Obj;
+        M!.CheckDataArray<T>(a, start, source.Length);
+        source.CopyTo(new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), source.Length));
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Address == 0 ? "GcView(null)" : IsCurrent ? $"GcView(0x{Address:x})" : "GcView(expired)";
+
+    /// <summary>The address to store for <paramref name="value"/>: checks it is a current view of this thread's heap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint ValueOf(GcView value)
+    {
+        nint v = value.Address;
+        if (v != 0 && (!ReferenceEquals(value.M, M) || value.Epoch != M!.ViewEpoch))
+        {
+            ThrowBadValue(value);
+        }
+
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowUnusable()
+    {
+        if (Address == 0)
+        {
+            throw new GcInvalidHandleException("A null view was used where an object is required.") { Problem = GcHandleProblem.Null };
+        }
+
+        throw Expired();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBadValue(GcView value)
+    {
+        if (!ReferenceEquals(value.M, M))
+        {
+            throw new GcInvalidHandleException("The view stored belongs to another heap or another mutator; only views of the same thread's mutator can be stored.")
+            {
+                Problem = GcHandleProblem.Foreign,
+            };
+        }
+
+        throw Expired();
+    }
+
+    private static GcInvalidHandleException Expired() =>
+        new("The view was made before its thread's last safepoint (a Mutator call, GcContext.Safepoint, a safe region, or an allocation that refilled the thread's buffer); " +
+            "the object may have moved. Keep values that must survive a safepoint as GcRef handles (GcView.ToHandle).")
+        {
+            Problem = GcHandleProblem.ViewExpired,
+        };
+}
