@@ -98,6 +98,18 @@ public class AllocationBenchmarks
         }
     }
 
+    /// <summary>The fast path: <see cref="GcContext.Allocate"/> returns a view, no handle, no per-call thread check.</summary>
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SmallObject")]
+    public void GcHeap_SmallObject_View()
+    {
+        var ctx = _m.GetContext();
+        GcType small = _types.Small;
+        for (int i = 0; i < Batch; i++)
+        {
+            ctx.Allocate(small);
+        }
+    }
+
     [Benchmark, BenchmarkCategory("SmallObject")]
     public GcRef GcHeap_SmallObject_ScopePerOp()
     {
@@ -120,6 +132,17 @@ public class AllocationBenchmarks
         }
     }
 
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("SmallArray")]
+    public void GcHeap_SmallArray_View()
+    {
+        var ctx = _m.GetContext();
+        GcType longs = _types.LongArray;
+        for (int i = 0; i < Batch; i++)
+        {
+            ctx.AllocateArray(longs, SmallArrayLength);
+        }
+    }
+
     // ------------------------------------------------------------ large byte array
 
     [Benchmark(Baseline = true), BenchmarkCategory("LargeByteArray")]
@@ -132,6 +155,17 @@ public class AllocationBenchmarks
         for (int i = 0; i < Batch; i++)
         {
             _m.AllocateArray(_byteArray, LargeArrayBytes);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch), BenchmarkCategory("LargeByteArray")]
+    public void GcHeap_LargeByteArray_View()
+    {
+        var ctx = _m.GetContext();
+        GcType bytes = _byteArray;
+        for (int i = 0; i < Batch; i++)
+        {
+            ctx.AllocateArray(bytes, LargeArrayBytes);
         }
     }
 

@@ -18,6 +18,10 @@ namespace GcHeap.Benchmarks;
 /// <c>_Batched</c> benchmarks read all <see cref="N"/> in one scope, <c>_ScopePerOp</c> opens and
 /// closes a scope around every read, and <c>GcHeap_IsNullRef</c> reads the field without
 /// creating a handle.</para>
+/// <para>The <c>_View</c> benchmarks use the fast path (<see cref="GcContext"/>, <see cref="GcView"/>):
+/// one context per invocation, then the N objects are reached through a GcHeap reference array
+/// holding them (as the .NET side reaches them through its array), each access checked against
+/// the thread's safepoint epoch and the field's type, with no handle and no per-access poll.</para>
 /// <para>None of these allocate managed memory: the Allocated column must show "-". No
 /// collection runs (nothing is allocated; background collection is off), so the write barrier
 /// is off, as it is outside concurrent marking.</para>
@@ -38,6 +42,7 @@ public class FieldAccessBenchmarks
     private GcRef _target;
     private GcRef _longs;
     private GcRef _refs;
+    private GcRef _nodes;
 
     private NetNode[] _nets = null!;
     private NetNode _netTarget = null!;
@@ -63,6 +68,12 @@ public class FieldAccessBenchmarks
             _objs[i] = _m.Allocate(types.Node);
             _m.SetRef(_objs[i], _next, _target);
             _m.Set(_objs[i], _value, i);
+        }
+
+        _nodes = _m.AllocateArray(_heap.Types.ReferenceArray, N);
+        for (int i = 0; i < N; i++)
+        {
+            _m.SetElement(_nodes, i, _objs[i]);
         }
 
         _longs = _m.AllocateArray(types.LongArray, N);
@@ -120,6 +131,21 @@ public class FieldAccessBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadLong")]
+    public long GcHeap_ReadLong_View()
+    {
+        var ctx = _m.GetContext();
+        var nodes = ctx.View(_nodes);
+        GcField<long> value = _value;
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += nodes.GetElement(i).Get(value);
+        }
+
+        return sum;
+    }
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
     public void Net_WriteLong()
     {
@@ -139,6 +165,19 @@ public class FieldAccessBenchmarks
         foreach (var h in _objs)
         {
             m.Set(h, value, v);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
+    public void GcHeap_WriteLong_View()
+    {
+        var ctx = _m.GetContext();
+        var nodes = ctx.View(_nodes);
+        GcField<long> value = _value;
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            nodes.GetElement(i).Set(value, v);
         }
     }
 
@@ -212,6 +251,24 @@ public class FieldAccessBenchmarks
         return count;
     }
 
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public int GcHeap_ReadRef_View()
+    {
+        var ctx = _m.GetContext();
+        var nodes = ctx.View(_nodes);
+        GcRefField next = _next;
+        int count = 0;
+        for (int i = 0; i < N; i++)
+        {
+            if (!nodes.GetElement(i).GetRef(next).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WriteRef")]
     public void Net_WriteRef()
     {
@@ -231,6 +288,19 @@ public class FieldAccessBenchmarks
         foreach (var h in _objs)
         {
             m.SetRef(h, next, target);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteRef")]
+    public void GcHeap_WriteRef_View()
+    {
+        var ctx = _m.GetContext();
+        var nodes = ctx.View(_nodes);
+        var target = ctx.View(_target);
+        GcRefField next = _next;
+        for (int i = 0; i < N; i++)
+        {
+            nodes.GetElement(i).SetRef(next, target);
         }
     }
 
@@ -263,6 +333,19 @@ public class FieldAccessBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ArrayGet")]
+    public long GcHeap_ArrayGet_View()
+    {
+        var array = _m.GetContext().View(_longs);
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += array.GetItem<long>(i);
+        }
+
+        return sum;
+    }
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ArraySet")]
     public void Net_ArraySet()
     {
@@ -283,6 +366,17 @@ public class FieldAccessBenchmarks
         for (int i = 0; i < N; i++)
         {
             m.SetItem(array, i, v + i);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ArraySet")]
+    public void GcHeap_ArraySet_View()
+    {
+        var array = _m.GetContext().View(_longs);
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            array.SetItem(i, v + i);
         }
     }
 
@@ -314,6 +408,22 @@ public class FieldAccessBenchmarks
         for (int i = 0; i < N; i++)
         {
             if (!m.GetElement(array, i).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("RefArrayGet")]
+    public int GcHeap_RefArrayGet_View()
+    {
+        var array = _m.GetContext().View(_refs);
+        int count = 0;
+        for (int i = 0; i < N; i++)
+        {
+            if (!array.GetElement(i).IsNull)
             {
                 count++;
             }

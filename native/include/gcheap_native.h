@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 13
+#define GCH_ABI_VERSION 14
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -267,6 +267,33 @@ GCH_EXPORT int32_t gch_mem_populate(uint64_t addr, uint64_t len); /* MADV_POPULA
 GCH_EXPORT int32_t gch_mem_set_dontfork(uint64_t addr, uint64_t len, int32_t dont_fork);
 GCH_EXPORT int32_t gch_mem_resident_pages(uint64_t addr, uint64_t len, uint64_t *pages_out);
 GCH_EXPORT int32_t gch_process_memory(uint64_t *rss_bytes, uint64_t *peak_rss_bytes);
+
+/* ---------------------------------------------------------------------------------------
+ * Allocation prefault: a native thread populates allocation pages ahead of the mutators
+ * (native/src/prefault.c has its state machine and errno actions).
+ * ------------------------------------------------------------------------------------- */
+typedef struct gch_prefaulter gch_prefaulter;
+
+enum { GCH_PREFAULT_POPULATE = 1, GCH_PREFAULT_TOUCH = 2 };
+
+typedef struct gch_prefault_stats {
+    uint64_t requests;  /* ranges queued                                             */
+    uint64_t pages;     /* pages populated                                           */
+    uint64_t busy_ns;   /* time the thread spent populating                          */
+    uint64_t dropped;   /* requests refused because the queue was full               */
+    int32_t last_error; /* errno that stopped prefaulting for good (0: none)         */
+    int32_t method;     /* GCH_PREFAULT_POPULATE (MADV_POPULATE_WRITE) or _TOUCH     */
+} gch_prefault_stats;
+
+GCH_EXPORT int32_t gch_prefaulter_create(gch_prefaulter **out);
+/* Queues [addr, addr+len) (page aligned); never blocks on the thread's work. -EAGAIN: queue full
+ * (counted in dropped); -ECANCELED: prefaulting stopped after an error or destroy. */
+GCH_EXPORT int32_t gch_prefaulter_request(gch_prefaulter *p, uint64_t addr, uint64_t len);
+/* Waits until every queued range is populated and the thread is idle. */
+GCH_EXPORT int32_t gch_prefaulter_drain(gch_prefaulter *p);
+GCH_EXPORT int32_t gch_prefaulter_stats(gch_prefaulter *p, gch_prefault_stats *out);
+/* Stops the thread (dropping queued ranges, finishing the one in progress) and frees it. */
+GCH_EXPORT void gch_prefaulter_destroy(gch_prefaulter *p);
 
 /* ---------------------------------------------------------------------------------------
  * Compaction

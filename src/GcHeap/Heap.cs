@@ -83,6 +83,12 @@ public sealed unsafe class Heap : IDisposable
         _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap));
         _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap));
         _allocationSpace = _spaceA;
+        Prefaulter = AllocationPrefaulter.TryCreate(Options.AllocationPrefaultPages, out _prefaultOff);
+        if (Prefaulter is not null)
+        {
+            owned.Add(Prefaulter);
+        }
+
         Safepoints = new SafepointCoordinator();
         Safepoints.SlowStop += threads => Events.SlowSafepoint(threads);
         Collector = owned.Add(new Collector(this));
@@ -198,6 +204,37 @@ public sealed unsafe class Heap : IDisposable
 
     internal UffdSafeHandle? Uffd { get; }
 
+    /// <summary>The allocation prefault thread, or null when off or unavailable.</summary>
+    internal AllocationPrefaulter? Prefaulter { get; }
+
+    private readonly string? _prefaultOff;
+
+    /// <summary>
+    /// What the allocation prefault thread did (<see cref="HeapOptions.AllocationPrefaultPages"/>),
+    /// or null when it is off or could not start (<see cref="AllocationPrefaultUnavailableReason"/>
+    /// says which). Readable after disposal: the last figures.
+    /// </summary>
+    public AllocationPrefaultStats? AllocationPrefault
+    {
+        get
+        {
+            lock (_releaseLock)
+            {
+                if (Prefaulter is null)
+                {
+                    return null;
+                }
+
+                return _prefaultFinal ?? Prefaulter.Stats(); // the handle is only released under this lock, after _prefaultFinal is set
+            }
+        }
+    }
+
+    /// <summary>Why <see cref="AllocationPrefault"/> is null (off by option, or the native thread could not be created); null when it runs.</summary>
+    public string? AllocationPrefaultUnavailableReason => _prefaultOff;
+
+    private AllocationPrefaultStats? _prefaultFinal;
+
     internal static GcHeapEventSource Events => GcHeapEventSource.Log;
 
     internal Space AllocationSpace
@@ -310,6 +347,12 @@ public sealed unsafe class Heap : IDisposable
         Events.HeapBytesChanged(-((long)AllocationSpace.HighWater << ObjectLayout.PageShift));
         lock (_releaseLock)
         {
+            if (Prefaulter is not null)
+            {
+                _prefaultFinal = Prefaulter.Stats();
+                Prefaulter.Dispose(); // joined before the spaces it populates are unmapped
+            }
+
             Uffd?.Dispose();
             _spaceA.Dispose();
             _spaceB.Dispose();

@@ -112,6 +112,15 @@ public sealed class HeapOptions
     public bool VerifyHeap { get; set; }
 
     /// <summary>
+    /// Pages of the allocation space kept populated ahead of the mutators by a native thread
+    /// (MADV_POPULATE_WRITE), so that taking a fresh page for an allocation buffer or a large
+    /// object does not cost the mutator a page fault. Default 256 (1 MiB); 0 turns it off. At
+    /// most this many pages beyond those allocated are resident per space; they are discarded
+    /// with the space after each collection. See <see cref="Heap.AllocationPrefault"/>.
+    /// </summary>
+    public int AllocationPrefaultPages { get; set; } = 256;
+
+    /// <summary>
     /// A debugging aid for code using <see cref="GcContext"/> and <see cref="GcView"/> (default
     /// false): every fast-path allocation invalidates the thread's earlier views, as if a
     /// collection happened at each one. Without it a view only dies at an allocation that refills
@@ -188,6 +197,8 @@ public sealed class HeapOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(SourceReleaseChunkPages, nameof(SourceReleaseChunkPages));
+        ArgumentOutOfRangeException.ThrowIfNegative(AllocationPrefaultPages, nameof(AllocationPrefaultPages));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(AllocationPrefaultPages, 65536, nameof(AllocationPrefaultPages));
         ArgumentOutOfRangeException.ThrowIfLessThan(CollectorThreadNice, -20, nameof(CollectorThreadNice));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(CollectorThreadNice, 19, nameof(CollectorThreadNice));
         if (!Enum.IsDefined(Backend))

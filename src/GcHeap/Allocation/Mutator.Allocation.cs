@@ -138,6 +138,7 @@ public sealed unsafe partial class Mutator
             int p = space.TryTakePages(1);
             if (p >= 0)
             {
+                _heap.Prefaulter?.Ahead(space, p);
                 space.Kinds[p] = PageKind.Small;
                 nint page = space.PageAddress(p);
                 _tlabCursor = page + size;
@@ -166,6 +167,8 @@ public sealed unsafe partial class Mutator
             int p = space.TryTakePages((int)pages);
             if (p >= 0)
             {
+                _heap.Prefaulter?.Ahead(space, p + (int)pages - 1);
+
                 // Tails first, then the head: a collector planning concurrently that sees the
                 // head knows the whole run.
                 new Span<byte>(space.Kinds + p + 1, (int)pages - 1).Fill((byte)PageKind.LargeTail);

@@ -614,6 +614,7 @@ internal sealed unsafe partial class Collector
 
     private void FinishCycle(Space from, int fromPages)
     {
+        _heap.Prefaulter?.Drain(); // no populate may land in from-space after it is discarded
         from.Clear();
         _bitmap.Clear(fromPages);
         _plan.Clear();

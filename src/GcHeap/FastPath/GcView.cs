@@ -50,7 +50,7 @@ public readonly unsafe ref struct GcView
             nint a = Address;
             if (a == 0 || M!.ViewEpoch != Epoch)
             {
-                ThrowUnusable();
+                throw Unusable(a);
             }
 
             return a;
@@ -100,7 +100,7 @@ public readonly unsafe ref struct GcView
         nint a = Obj;
         if ((M!.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
         {
-            M.CheckField(a, field.Key);
+            throw M.FieldMismatch(ObjectLayout.TypeIdOf(a), field.Key);
         }
 
         return *(T*)(a + field.Offset);
@@ -116,7 +116,7 @@ public readonly unsafe ref struct GcView
         nint a = Obj;
         if ((M!.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
         {
-            M.CheckField(a, field.Key);
+            throw M.FieldMismatch(ObjectLayout.TypeIdOf(a), field.Key);
         }
 
         *(T*)(a + field.Offset) = value;
@@ -132,7 +132,7 @@ public readonly unsafe ref struct GcView
         var m = M!;
         if ((m.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
         {
-            m.CheckField(a, field.Key);
+            throw m.FieldMismatch(ObjectLayout.TypeIdOf(a), field.Key);
         }
 
         return new GcView(m, *(nint*)(a + field.Offset), Epoch);
@@ -153,7 +153,7 @@ public readonly unsafe ref struct GcView
         var m = M!;
         if ((m.FieldKeyBase | ObjectLayout.TypeIdOf(a)) != field.Key)
         {
-            m.CheckField(a, field.Key);
+            throw m.FieldMismatch(ObjectLayout.TypeIdOf(a), field.Key);
         }
 
         m.WriteReference((nint*)(a + field.Offset), ValueOf(value));
@@ -208,7 +208,7 @@ public readonly unsafe ref struct GcView
             byte k = M!._types.KindCode(t);
             if (k != (byte)GcTypeKind.ReferenceArray && k != (byte)GcTypeKind.DataArray)
             {
-                M.ThrowNotArray(t);
+                throw M.NotArray(t);
             }
 
             return (int)ObjectLayout.LengthOf(a);
@@ -301,35 +301,32 @@ public readonly unsafe ref struct GcView
         nint v = value.Address;
         if (v != 0 && (!ReferenceEquals(value.M, M) || value.Epoch != M!.ViewEpoch))
         {
-            ThrowBadValue(value);
+            throw BadValue(ReferenceEquals(value.M, M));
         }
 
         return v;
     }
 
+    // Cold paths are static and take values: an instance call would take the view's address and
+    // keep the JIT from holding its fields in registers.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowUnusable()
-    {
-        if (Address == 0)
-        {
-            throw new GcInvalidHandleException("A null view was used where an object is required.") { Problem = GcHandleProblem.Null };
-        }
-
-        throw Expired();
-    }
+    private static GcInvalidHandleException Unusable(nint address) =>
+        address == 0
+            ? new GcInvalidHandleException("A null view was used where an object is required.") { Problem = GcHandleProblem.Null }
+            : Expired();
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowBadValue(GcView value)
+    private static GcInvalidHandleException BadValue(bool sameMutator)
     {
-        if (!ReferenceEquals(value.M, M))
+        if (!sameMutator)
         {
-            throw new GcInvalidHandleException("The view stored belongs to another heap or another mutator; only views of the same thread's mutator can be stored.")
+            return new GcInvalidHandleException("The view stored belongs to another heap or another mutator; only views of the same thread's mutator can be stored.")
             {
                 Problem = GcHandleProblem.Foreign,
             };
         }
 
-        throw Expired();
+        return Expired();
     }
 
     private static GcInvalidHandleException Expired() =>

@@ -99,6 +99,21 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_destroy")]
     public static partial void CompactorDestroy(nint compactor);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_create")]
+    public static partial int PrefaulterCreate(out PrefaulterSafeHandle prefaulter);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_request")]
+    public static partial int PrefaulterRequest(PrefaulterSafeHandle prefaulter, ulong addr, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_drain")]
+    public static partial int PrefaulterDrain(PrefaulterSafeHandle prefaulter);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_stats")]
+    public static partial int PrefaulterStats(PrefaulterSafeHandle prefaulter, out NativePrefaultStats stats);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_destroy")]
+    public static partial void PrefaulterDestroy(nint prefaulter);
+
     // ---- test support ----
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_fork_holder_start")]

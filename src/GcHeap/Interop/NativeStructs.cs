@@ -36,6 +36,18 @@ internal unsafe struct NativePlan
     public byte* ToState;
 }
 
+/// <summary>gch_prefault_stats: what the allocation prefault thread did.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativePrefaultStats
+{
+    public ulong Requests;
+    public ulong Pages;
+    public ulong BusyNs;
+    public ulong Dropped;
+    public int LastError;
+    public int Method;
+}
+
 /// <summary>gch_compaction_stats: counters of one compaction, measured natively.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct NativeCompactionStats
@@ -123,6 +135,9 @@ internal static class NativeConstants
 {
     public const int InstallMove = 1;
     public const int InstallCopy = 2;
+
+    public const int PrefaultPopulate = 1;
+    public const int PrefaultTouch = 2;
 
     public const byte FromEmpty = 0;
     public const byte FromWholeMarked = 1;

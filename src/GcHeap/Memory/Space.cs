@@ -15,6 +15,7 @@ internal sealed unsafe class Space : IDisposable
     private readonly NativeRegion _memory;
     private readonly NativeRegion _kinds;
     private int _highWater;
+    private int _populatedTo;
 
     public Space(string name, int capacityPages, bool dontFork)
     {
@@ -104,19 +105,36 @@ internal sealed unsafe class Space : IDisposable
         }
     }
 
+    /// <summary>Pages below this may have been populated ahead of allocation (<see cref="AllocationPrefaulter"/>); all read as zero above the high-water mark.</summary>
+    public int PopulatedTo => Volatile.Read(ref _populatedTo);
+
+    /// <summary>Moves <see cref="PopulatedTo"/> from <paramref name="expected"/> to <paramref name="end"/>; false when another thread moved it first.</summary>
+    public bool TryAdvancePopulatedTo(int expected, int end) =>
+        Interlocked.CompareExchange(ref _populatedTo, end, expected) == expected;
+
     /// <summary>Sets the high-water mark (at a flip, pages the compactor will fill). Caller holds the world stopped.</summary>
     public void SetHighWater(int pages) => Volatile.Write(ref _highWater, pages);
 
-    /// <summary>Drops every page (after evacuation): physical memory back to the kernel, page table cleared.</summary>
+    /// <summary>
+    /// Drops every page (after evacuation): physical memory back to the kernel, page table
+    /// cleared. Pages populated ahead of allocation go too (the prefault thread is drained
+    /// first), so the space is empty when it next becomes to-space.
+    /// </summary>
     public void Clear()
     {
         int used = HighWater;
+        int touched = Math.Max(used, PopulatedTo);
+        if (touched > 0)
+        {
+            _memory.Discard(0, (ulong)touched << ObjectLayout.PageShift);
+        }
+
         if (used > 0)
         {
-            _memory.Discard(0, (ulong)used << ObjectLayout.PageShift);
             new Span<byte>(Kinds, used).Clear();
         }
 
+        Volatile.Write(ref _populatedTo, 0);
         SetHighWater(0);
     }
 

@@ -104,7 +104,7 @@ public sealed unsafe partial class Mutator
         byte k = _types.KindCode(t);
         if (k != (byte)GcTypeKind.ReferenceArray && k != (byte)GcTypeKind.DataArray)
         {
-            ThrowNotArray(t);
+            throw NotArray(t);
         }
 
         return (int)ObjectLayout.LengthOf(a);
@@ -192,7 +192,7 @@ public sealed unsafe partial class Mutator
     {
         if ((FieldKeyBase | ObjectLayout.TypeIdOf(obj)) != fieldKey)
         {
-            ThrowFieldMismatch(ObjectLayout.TypeIdOf(obj), fieldKey);
+            throw FieldMismatch(ObjectLayout.TypeIdOf(obj), fieldKey);
         }
     }
 
@@ -200,14 +200,14 @@ public sealed unsafe partial class Mutator
     internal void CheckRefArray(nint a, int index)
     {
         uint t = ObjectLayout.TypeIdOf(a);
-        if (_types.KindCode(t) != (byte)GcTypeKind.ReferenceArray)
+        if (KindTable[t & (TypeRegistry.MaxTypes - 1)] != (byte)GcTypeKind.ReferenceArray)
         {
-            ThrowNotArray(t);
+            throw NotArray(t);
         }
 
         if ((uint)index >= ObjectLayout.LengthOf(a))
         {
-            ThrowIndex(index, ObjectLayout.LengthOf(a));
+            throw IndexError(index, ObjectLayout.LengthOf(a));
         }
     }
 
@@ -216,30 +216,32 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         uint t = ObjectLayout.TypeIdOf(a);
-        if (_types.ElementCode(t) != ValueCode<T>.Code || ValueCode<T>.Code == ValueCodes.None)
+        if (ElementCodeTable[t & (TypeRegistry.MaxTypes - 1)] != ValueCode<T>.Code || ValueCode<T>.Code == ValueCodes.None)
         {
-            ThrowNotDataArray(t, typeof(T));
+            throw NotDataArray(t, typeof(T));
         }
 
         if ((uint)start > ObjectLayout.LengthOf(a) || (uint)count > ObjectLayout.LengthOf(a) - (uint)start)
         {
-            ThrowRange(start, count, ObjectLayout.LengthOf(a));
+            throw RangeError(start, count, ObjectLayout.LengthOf(a));
         }
     }
 
+    // Cold paths build the exception and the hot path throws it: a `throw` in the inlined check
+    // tells the JIT the branch never returns, so callers keep their values in registers.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowIndex(int index, uint length) =>
-        throw new ArgumentOutOfRangeException(nameof(index), index, $"The array has {length} elements.");
+    private static ArgumentOutOfRangeException IndexError(int index, uint length) =>
+        new(nameof(index), index, $"The array has {length} elements.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowRange(int start, int count, uint length) =>
-        throw new ArgumentOutOfRangeException(nameof(start), start, $"Elements [{start}, {(long)start + count}) are outside the array of {length} elements.");
+    private static ArgumentOutOfRangeException RangeError(int start, int count, uint length) =>
+        new(nameof(start), start, $"Elements [{start}, {(long)start + count}) are outside the array of {length} elements.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowFieldMismatch(uint actualType, ulong fieldKey)
+    internal GcFieldAccessException FieldMismatch(uint actualType, ulong fieldKey)
     {
         var actual = _types.ById(actualType);
-        throw new GcFieldAccessException(fieldKey == 0
+        return new GcFieldAccessException(fieldKey == 0
             ? "The field token is default (uninitialised); obtain it from GcType.RefField/Field/BytesField."
             : (uint)(fieldKey >> 32) != HeapTag
                 ? $"The field token belongs to another heap (its GcType was defined by another Heap's TypeRegistry; type ids restart in every heap), so it cannot be used on this heap's '{actual?.Name}'."
@@ -247,10 +249,10 @@ public sealed unsafe partial class Mutator
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void ThrowNotArray(uint t) =>
-        throw new GcFieldAccessException($"The object is a '{_types.ById(t)?.Name}', not {(t == 0 ? "an object" : "the kind of array this call needs")}.");
+    internal GcFieldAccessException NotArray(uint t) =>
+        new($"The object is a '{_types.ById(t)?.Name}', not {(t == 0 ? "an object" : "the kind of array this call needs")}.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowNotDataArray(uint t, Type element) =>
-        throw new GcFieldAccessException($"The object is a '{_types.ById(t)?.Name}', not an array of {element.Name}.");
+    private GcFieldAccessException NotDataArray(uint t, Type element) =>
+        new($"The object is a '{_types.ById(t)?.Name}', not an array of {element.Name}.");
 }

@@ -21,8 +21,9 @@ public sealed unsafe class TypeRegistry
     private readonly object _lock = new();
     private readonly Dictionary<string, GcType> _byName = new(StringComparer.Ordinal);
     private readonly GcType?[] _byId = new GcType?[MaxTypes];
-    private readonly byte[] _elementCodes = new byte[MaxTypes];
-    private readonly byte[] _kinds = new byte[MaxTypes];
+    // Pinned: mutators index them through raw pointers on the fast path (no bounds check; ids are masked to the table).
+    private readonly byte[] _elementCodes = GC.AllocateArray<byte>(MaxTypes, pinned: true);
+    private readonly byte[] _kinds = GC.AllocateArray<byte>(MaxTypes, pinned: true);
     private readonly NativeRegion _table;
     private readonly uint _heapTag;
     private readonly GcType _byteArray;
@@ -130,6 +131,12 @@ public sealed unsafe class TypeRegistry
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal byte ElementCode(uint id) => _elementCodes[id];
+
+    /// <summary>The element codes by type id, for <c>[id &amp; (MaxTypes - 1)]</c> indexing (pinned for the registry's lifetime).</summary>
+    internal byte* ElementCodeTable => (byte*)Unsafe.AsPointer(ref _elementCodes[0]);
+
+    /// <summary>The kinds by type id, for <c>[id &amp; (MaxTypes - 1)]</c> indexing (pinned for the registry's lifetime).</summary>
+    internal byte* KindTable => (byte*)Unsafe.AsPointer(ref _kinds[0]);
 
     /// <summary>The <see cref="GcTypeKind"/> of type id <paramref name="id"/> as a byte (0 for reserved ids).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

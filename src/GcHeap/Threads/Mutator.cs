@@ -48,6 +48,10 @@ public sealed unsafe partial class Mutator : IDisposable
     private int _initLimit;
     private readonly bool _strictViews;
 
+    /// <summary>The registry's pinned kind and element-code tables (indexed by type id &amp; (MaxTypes - 1)).</summary>
+    internal readonly byte* KindTable;
+    internal readonly byte* ElementCodeTable;
+
     private readonly Heap _heap;
     private readonly HandleTable _handles;
     internal readonly TypeRegistry _types;
@@ -75,6 +79,8 @@ public sealed unsafe partial class Mutator : IDisposable
         _top = _segmentBase;
         _initLimit = _segmentBase;
         _strictViews = heap.Options.StrictViews;
+        KindTable = _types.KindTable;
+        ElementCodeTable = _types.ElementCodeTable;
         InitSatb();
     }
 
@@ -344,13 +350,13 @@ public sealed unsafe partial class Mutator : IDisposable
         uint slot = (uint)r.Slot;
         if (slot >= _slotCapacity || r.HeapTag != HeapTag || _versions[slot] != r.Version) // null: tag 0
         {
-            ThrowInvalidHandle(r);
+            throw InvalidHandle(r);
         }
 
         int seg = (int)(slot >> _segmentShift);
         if (seg != 0 && seg != _segment)
         {
-            ThrowInvalidHandle(r);
+            throw InvalidHandle(r);
         }
 
         return _slots[slot];
@@ -440,7 +446,7 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowInvalidHandle(GcRef r)
+    private GcInvalidHandleException InvalidHandle(GcRef r)
     {
         var problem = _handles.Diagnose(r, _segment);
         string what = problem switch
@@ -451,7 +457,7 @@ public sealed unsafe partial class Mutator : IDisposable
             GcHandleProblem.OtherThread => $"{r} is a local handle of another mutator thread; share objects between threads through a GcRoot",
             _ => $"{r} is not valid here",
         };
-        throw new GcInvalidHandleException(what + ".") { Problem = problem };
+        return new GcInvalidHandleException(what + ".") { Problem = problem };
     }
 }
 
