@@ -26,6 +26,12 @@ internal sealed class RunOptions
 
     private readonly Option<bool> _verify = new("--verify") { Description = "Verify the heap after every collection (HeapOptions.VerifyHeap)" };
 
+    private readonly Option<string> _api = new("--api")
+    {
+        Description = "How the workload reaches GcHeap objects: views (the fast path, GcContext/GcView) or handles (every access through a GcRef)",
+        DefaultValueFactory = _ => "views",
+    };
+
     private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No progress display and no summary on standard error" };
 
     private readonly Option<string[]> _heapOptions = HeapOptionOverrides.CreateOption();
@@ -37,6 +43,7 @@ internal sealed class RunOptions
     public RunOptions()
     {
         _backend.AcceptOnlyFromAmong("move", "copy", "stw", "dotnet");
+        _api.AcceptOnlyFromAmong("views", "handles");
         Positive(_threads, 1);
         Positive(_liveMb, 1);
         _seconds.Validators.Add(r =>
@@ -57,7 +64,7 @@ internal sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _quiet, _heapOptions, _child, _childResult })
+        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _heapOptions, _child, _childResult })
         {
             command.Options.Add(o);
         }
@@ -73,6 +80,7 @@ internal sealed class RunOptions
         JsonPath = p.GetValue(_json),
         HeapMb = p.GetValue(_heapMb),
         Verify = p.GetValue(_verify),
+        Api = Enum.Parse<RunApi>(p.GetValue(_api)!, ignoreCase: true),
         Quiet = p.GetValue(_quiet),
         HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(_heapOptions)),
         Child = p.GetValue(_child),

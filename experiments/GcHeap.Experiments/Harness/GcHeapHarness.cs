@@ -105,6 +105,11 @@ internal static class GcHeapHarness
             r.Parameters[k] = v;
         }
 
+        if (s.Backend != RunBackend.Dotnet)
+        {
+            r.Parameters["api"] = s.Api == RunApi.Views ? "views" : "handles";
+        }
+
         if (s.HeapOverrides.Count > 0)
         {
             r.Parameters["heap_options"] = s.HeapOverrides.Select(o => $"{o.Name}={o.Value}").ToList();

@@ -16,6 +16,16 @@ internal enum RunBackend
     Dotnet,
 }
 
+/// <summary>How a workload reaches GcHeap objects.</summary>
+internal enum RunApi
+{
+    /// <summary>The fast path: <see cref="GcContext"/> and <see cref="GcView"/>, handles only for what outlives a safepoint.</summary>
+    Views,
+
+    /// <summary>Every access through a <see cref="GcRef"/> handle.</summary>
+    Handles,
+}
+
 /// <summary>The options every workload command takes.</summary>
 internal sealed record RunSettings
 {
@@ -34,6 +44,8 @@ internal sealed record RunSettings
     public int? HeapMb { get; init; }
 
     public bool Verify { get; init; }
+
+    public RunApi Api { get; init; } = RunApi.Views;
 
     public bool Quiet { get; init; }
 

@@ -91,6 +91,22 @@ public readonly ref struct GcContext
         return new GcView(m, a, m.ViewEpoch);
     }
 
+    /// <summary>
+    /// Re-points the local handle <paramref name="local"/> at <paramref name="value"/>'s object (the
+    /// null view makes it a null-valued slot that still belongs to its scope): a handle used as a
+    /// cursor or a shadow-stack slot, so that a loop or a recursion keeps what must survive a
+    /// safepoint without creating a handle each time. Not a safepoint.
+    /// </summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="local"/> is null, released, foreign, a global root or another thread's; or <paramref name="value"/> is expired or another heap's.</exception>
+    /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Set(GcRef local, GcView value)
+    {
+        var m = M;
+        m.CheckUsableFromContext();
+        m.SetLocal(local, value.IsNull ? 0 : value.AddressFor(m));
+    }
+
     /// <summary>A safepoint: lets a pending collection stop this thread. Invalidates every earlier view of the thread.</summary>
     /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
     /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>

@@ -294,6 +294,18 @@ public readonly unsafe ref struct GcView
     /// <inheritdoc />
     public override string ToString() => Address == 0 ? "GcView(null)" : IsCurrent ? $"GcView(0x{Address:x})" : "GcView(expired)";
 
+    /// <summary>The address of a non-null view after checking it is current and belongs to <paramref name="m"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint AddressFor(Mutator m)
+    {
+        if (!ReferenceEquals(M, m) || Epoch != m.ViewEpoch)
+        {
+            throw BadValue(ReferenceEquals(M, m));
+        }
+
+        return Address;
+    }
+
     /// <summary>The address to store for <paramref name="value"/>: checks it is a current view of this thread's heap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private nint ValueOf(GcView value)

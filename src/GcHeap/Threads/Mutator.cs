@@ -362,6 +362,30 @@ public sealed unsafe partial class Mutator : IDisposable
         return _slots[slot];
     }
 
+    /// <summary>Re-points one of this thread's local handles (not a global root: those are shared and re-pointed under the handle table's rules).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetLocal(GcRef r, nint address)
+    {
+        uint slot = (uint)r.Slot;
+        if (slot >= _slotCapacity || r.HeapTag != HeapTag || _versions[slot] != r.Version || (int)(slot >> _segmentShift) != _segment)
+        {
+            throw LocalHandleExpected(r);
+        }
+
+        _slots[slot] = address;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private GcInvalidHandleException LocalHandleExpected(GcRef r)
+    {
+        if (!r.IsNull && (uint)r.Slot < _slotCapacity && r.HeapTag == HeapTag && _versions[(uint)r.Slot] == r.Version)
+        {
+            return new GcInvalidHandleException($"{r} is a global root (GcRoot); only this thread's local handles can be re-pointed with GcContext.Set.") { Problem = GcHandleProblem.Unknown };
+        }
+
+        return InvalidHandle(r);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal GcRef NewLocal(nint address)
     {

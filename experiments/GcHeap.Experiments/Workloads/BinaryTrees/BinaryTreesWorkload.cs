@@ -18,7 +18,14 @@ internal sealed class BinaryTreesWorkload(int depth) : IWorkload
     public void RunGcHeap(Heap heap, WorkloadContext context)
     {
         var trees = new GcTrees(heap);
-        Run(context, () => new GcTreeBuilder(heap, trees));
+        if (context.Settings.Api == RunApi.Views)
+        {
+            Run(context, () => new GcViewTreeBuilder(heap, trees));
+        }
+        else
+        {
+            Run(context, () => new GcTreeBuilder(heap, trees));
+        }
     }
 
     public void RunDotnet(WorkloadContext context) => Run(context, () => new DotnetTreeBuilder());

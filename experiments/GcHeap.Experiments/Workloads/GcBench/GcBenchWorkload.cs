@@ -27,7 +27,14 @@ internal sealed class GcBenchWorkload(GcBenchParameters p, int scale) : IWorkloa
     public void RunGcHeap(Heap heap, WorkloadContext context)
     {
         var types = new GcBenchTypes(heap);
-        Run(context, () => new GcHeapGcBenchHeap(heap, types));
+        if (context.Settings.Api == RunApi.Views)
+        {
+            Run(context, () => new GcViewGcBenchHeap(heap, types));
+        }
+        else
+        {
+            Run(context, () => new GcHeapGcBenchHeap(heap, types));
+        }
     }
 
     public void RunDotnet(WorkloadContext context) => Run(context, () => new DotnetGcBenchHeap());
