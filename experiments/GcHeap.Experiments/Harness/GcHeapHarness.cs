@@ -35,6 +35,12 @@ internal static class GcHeapHarness
             result.RssAfterBytes = ProcStatus.RssBytes();
             result.RssPeakBytes = ProcStatus.PeakRssBytes();
             result.HeapResidentBytes = heap.ResidentBytes;
+            if (heap.AllocationPrefault is { } pf)
+            {
+                result.PrefaultPages = pf.PagesPopulated;
+                result.PrefaultBusyMs = pf.BusyMs;
+            }
+
             var report = heap.Verify();
             result.Verified = report.IsValid;
             result.VerifierReport = report.ToString();

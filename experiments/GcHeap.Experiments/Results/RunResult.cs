@@ -102,6 +102,12 @@ internal sealed class RunResult
     /// <summary>Sum of CollectorCpuMs over collections (null for dotnet).</summary>
     public double? CollectorCpuMs { get; set; }
 
+    /// <summary>Pages the allocation prefault thread populated ahead of the mutators (Heap.AllocationPrefault; null when off or dotnet).</summary>
+    public long? PrefaultPages { get; set; }
+
+    /// <summary>Time the prefault thread spent populating, off the mutators' threads (null when off or dotnet).</summary>
+    public double? PrefaultBusyMs { get; set; }
+
     public Dictionary<string, object?> WorkloadMetrics { get; set; } = [];
 
     /// <summary>For dotnet: .NET's pauses measured from outside (EventPipe) and inside the process.</summary>

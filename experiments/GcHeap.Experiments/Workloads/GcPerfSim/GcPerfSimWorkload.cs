@@ -19,7 +19,7 @@ internal sealed class GcPerfSimWorkload(GcPerfSimParameters p) : IWorkload
 
     public void RunGcHeap(Heap heap, WorkloadContext context)
     {
-        using var sim = new GcHeapGcPerfSim(heap, p);
+        using var sim = new GcHeapGcPerfSim(heap, p, context.Settings.Api == RunApi.Views);
         Run(context, sim);
     }
 
