@@ -265,13 +265,36 @@ public class FastPathTests
         Throws<GcHeapDisposedException>(ctx2, c => c.Allocate(t2.Node));
     }
 
-    [Fact]
-    public void AViewIsAByRefLikeTypeTheCompilerKeepsOnTheStack()
+    [Theory]
+    [InlineData("class Holder { GcView v; }", "CS8345")]                                   // a field of a class
+    [InlineData("class Holder { GcContext c; }", "CS8345")]
+    [InlineData("class C { object Box(GcView v) => v; }", "CS0029")]                        // boxing
+    [InlineData("class C { System.Func<bool> F(GcView v) => () => v.IsNull; }", "CS9108")]  // a parameter captured by a lambda
+    [InlineData("class C { System.Func<bool> F(Mutator m) { var v = m.GetContext().View(default); return () => v.IsNull; } }", "CS8175")] // a local
+    [InlineData("class C { async System.Threading.Tasks.Task F(GcContext c) { await System.Threading.Tasks.Task.Yield(); } }", "CS4012")] // async parameter
+    [InlineData("class C { System.Collections.Generic.List<GcView> L; }", "CS9244")]         // a type argument that does not allow ref structs
+    public void TheCompilerKeepsViewsOnTheirThreadsStack(string code, string expectedError)
     {
-        // ref struct: the compiler rejects a GcView or GcContext field in a class, boxing, capture
-        // by a lambda, and use across an await (CS8345, CS0029, CS8175, CS4007/CS4013).
         Assert.True(typeof(GcView).IsByRefLike);
         Assert.True(typeof(GcContext).IsByRefLike);
+        var errors = Compile("using GcHeap;\n" + code);
+        Assert.Contains(expectedError, errors);
+        Assert.Empty(Compile("using GcHeap;\nclass Ok { long F(Mutator m, GcRef h, GcField<long> f) { var c = m.GetContext(); return c.View(h).Get(f); } }"));
+    }
+
+    private static List<string> Compile(string source)
+    {
+        var refs = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Select(p => Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(p))
+            .Append(Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(typeof(GcView).Assembly.Location));
+        var compilation = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create(
+            "ViewEscape",
+            [Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText(source)],
+            refs,
+            new Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions(Microsoft.CodeAnalysis.OutputKind.DynamicallyLinkedLibrary));
+        return [.. compilation.GetDiagnostics()
+            .Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error)
+            .Select(d => d.Id)];
     }
 
     /// <summary>
