@@ -57,7 +57,7 @@ internal static class CaseRunner
         using var heap = new Heap(options);
         result.GcheapBackend = heap.Backend.ToString();
         result.BackendReason = heap.BackendReason;
-        using var graph = new GcFragmentGraph(heap);
+        using var graph = new GcFragmentGraph(heap, views: false); // compare and demo keep the handle API: their figures (docs/results) measure compaction across releases
         using var recorder = new CollectionRecorder(heap);
         var (counters, seconds) = BuildAndCollect(s, liveMb, graph, result, progress, () => recorder.Snapshot().Count);
         result.RssAfterBytes = ProcStatus.RssBytes();

@@ -24,7 +24,7 @@ internal sealed class FragmentWorkload(double drop, int minCollections) : IWorkl
 
     public void RunGcHeap(Heap heap, WorkloadContext context)
     {
-        using var graph = new GcFragmentGraph(heap);
+        using var graph = new GcFragmentGraph(heap, context.Settings.Api == RunApi.Views);
         Run(context, graph);
     }
 

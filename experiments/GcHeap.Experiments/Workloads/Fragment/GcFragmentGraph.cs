@@ -3,7 +3,12 @@ using GcHeap.Experiments.Terminal;
 
 namespace GcHeap.Experiments.Workloads.Fragment;
 
-/// <summary>The fragment graph on a GcHeap; see <see cref="IFragmentGraph"/>.</summary>
+/// <summary>
+/// The fragment graph on a GcHeap; see <see cref="IFragmentGraph"/>. With <c>views</c> the
+/// mutators read, write and move references through the fast path (<see cref="GcView"/>) and
+/// build new items with the handle API, as a runtime would (allocation-heavy construction keeps
+/// its values in handles; hot reads and writes use views).
+/// </summary>
 internal sealed class GcFragmentGraph : IFragmentGraph
 {
     private readonly Heap _heap;
@@ -16,12 +21,14 @@ internal sealed class GcFragmentGraph : IFragmentGraph
     private readonly GcField<long> _id;
     private readonly GcField<long> _check;
     private readonly GcField<long> _value;
+    private readonly bool _views;
     private GcRoot? _directory;
     private int _buckets;
 
-    public GcFragmentGraph(Heap heap)
+    public GcFragmentGraph(Heap heap, bool views)
     {
         _heap = heap;
+        _views = views;
         _node = heap.Types.DefineObject("FragmentNode", t => t.Reference("a").Reference("b").Value<long>("id").Value<long>("check").Value<long>("value"));
         _bytes = heap.Types.ByteArray;
         _refs = heap.Types.ReferenceArray;
@@ -88,6 +95,12 @@ internal sealed class GcFragmentGraph : IFragmentGraph
 
     public void Mutate(int threadIndex, int seed, MutatorCounters c, CancellationToken stop)
     {
+        if (_views)
+        {
+            MutateViews(threadIndex, seed, c, stop);
+            return;
+        }
+
         using var m = _heap.AttachCurrentThread($"fragment mutator {threadIndex}");
         var rnd = new Random(unchecked((seed * 7919) + threadIndex + 1));
         long nextId = ((long)threadIndex + 1) << 40;
@@ -135,6 +148,100 @@ internal sealed class GcFragmentGraph : IFragmentGraph
                 c.Allocations++;
                 c.AllocatedBytes += spec.GcHeapBytes;
             }
+        }
+    }
+
+    private void MutateViews(int threadIndex, int seed, MutatorCounters c, CancellationToken stop)
+    {
+        using var m = _heap.AttachCurrentThread($"fragment mutator {threadIndex}");
+        var rnd = new Random(unchecked((seed * 7919) + threadIndex + 1));
+        long nextId = ((long)threadIndex + 1) << 40;
+        Span<byte> tag = stackalloc byte[8];
+        GcRef directory = _directory!.Ref;
+        while (!stop.IsCancellationRequested)
+        {
+            int b = rnd.Next(_buckets);
+            int i = rnd.Next(FragmentShape.BucketSize);
+            int op = rnd.Next(100);
+            if (op >= 80)
+            {
+                // New items are built with handles (their construction allocates), then stored through a view.
+                using var scope = m.OpenScope();
+                var spec = FragmentShape.Next(rnd);
+                var item = Create(m, spec, ref nextId);
+                var ctx = m.GetContext();
+                ctx.View(directory).GetElement(b).SetElement(i, ctx.View(item));
+                c.Allocations++;
+                c.AllocatedBytes += spec.GcHeapBytes;
+                continue;
+            }
+
+            // Reads, writes and moves never allocate: one context, views only, then a poll.
+            var cx = m.GetContext();
+            var bucket = cx.View(directory).GetElement(b);
+            if (op < 45)
+            {
+                ReadView(bucket.GetElement(i), tag, c);
+                c.Reads++;
+            }
+            else if (op < 65)
+            {
+                var item = bucket.GetElement(i);
+                if (item.Is(_node))
+                {
+                    item.Set(_value, item.Get(_value) + 1);
+                }
+
+                c.Writes++;
+            }
+            else
+            {
+                var other = cx.View(directory).GetElement(rnd.Next(_buckets));
+                int j = rnd.Next(FragmentShape.BucketSize);
+                var x = bucket.GetElement(i);
+                var y = other.GetElement(j);
+                bucket.SetElement(i, y);
+                other.SetElement(j, x);
+                if (!y.IsNull && x.Is(_node))
+                {
+                    x.SetRef(_b, y); // a reference moves into a field of another entry
+                }
+
+                c.Moves++;
+            }
+
+            cx.Safepoint();
+        }
+    }
+
+    private void ReadView(GcView item, Span<byte> tag, MutatorCounters c)
+    {
+        if (item.IsNull)
+        {
+            return;
+        }
+
+        if (item.Is(_node))
+        {
+            var cur = item;
+            for (int steps = 0; steps < 8 && !cur.IsNull; steps++)
+            {
+                if (cur.Get(_check) != FragmentShape.Mix(cur.Get(_id)))
+                {
+                    c.DataErrors++;
+                }
+
+                cur = cur.GetRef(_a);
+            }
+
+            return;
+        }
+
+        int len = item.Length;
+        item.ReadItems(0, tag);
+        if (BinaryPrimitives.ReadInt64LittleEndian(tag) != FragmentShape.Mix(len) || item.GetItem<byte>(len - 1) != (byte)len)
+        {
+            c.DataErrors++;
         }
     }
 
