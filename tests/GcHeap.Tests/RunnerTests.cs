@@ -18,15 +18,18 @@ public class RunnerTests
         "long lived tree of depth 10\t check: 2047\n";
 
     [Theory]
-    [InlineData("move")]
-    [InlineData("copy")]
-    [InlineData("stw")]
-    [InlineData("dotnet")]
-    public void BinaryTreesPrintsTheBenchmarksGameOutputOnEveryBackend(string backend)
+    [InlineData("move", "views")]
+    [InlineData("copy", "views")]
+    [InlineData("stw", "views")]
+    [InlineData("move", "handles")]
+    [InlineData("stw", "handles")]
+    [InlineData("dotnet", "views")]
+    public void BinaryTreesPrintsTheBenchmarksGameOutputOnEveryBackend(string backend, string api)
     {
-        // A 2 MiB heap, so that GcHeap collects (and verifies) during the run.
+        // A 2 MiB heap, so that GcHeap collects (and verifies) during the run; StrictViews, so a
+        // view kept across an allocation would throw rather than pass by luck.
         using var json = new TempFile();
-        var (code, stdout, stderr) = Run($"binary-trees --depth 10 --backend {backend} --heap-mb 2 --verify -q --json {json.Path}");
+        var (code, stdout, stderr) = Run($"binary-trees --depth 10 --backend {backend} --api {api} --option StrictViews=true --heap-mb 2 --verify -q --json {json.Path}");
         Assert.True(code == 0, stderr);
         Assert.Equal(BinaryTreesDepth10, stdout);
 
@@ -45,6 +48,7 @@ public class RunnerTests
         {
             Assert.True(r.GetProperty("gc_count").GetInt32() > 0);
             Assert.True(r.GetProperty("verified").GetBoolean());
+            Assert.Equal(api, r.GetProperty("parameters").GetProperty("api").GetString());
             Assert.Equal(r.GetProperty("pauses_ms").GetArrayLength(), r.GetProperty("pause_kinds").GetArrayLength());
         }
     }
