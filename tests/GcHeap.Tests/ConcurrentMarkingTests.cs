@@ -39,7 +39,7 @@ public class ConcurrentMarkingTests
     /// Runs a collection on another thread; when the marker has scanned exactly one object (B),
     /// runs <paramref name="mutate"/> on this (mutator) thread, then lets marking go on.
     /// </summary>
-    private static Exception? CollectWithRace(Heap heap, Mutator m, Action mutate, Action? whileCollecting = null)
+    internal static Exception? CollectWithRace(Heap heap, Mutator m, Action mutate, Action? whileCollecting = null)
     {
         using var scannedB = new ManualResetEventSlim();
         using var mutated = new ManualResetEventSlim();

@@ -31,6 +31,54 @@ public sealed unsafe partial class Mutator
         return NewLocal(a);
     }
 
+    /// <summary>
+    /// Allocates an instance of an object type with its reference fields set, in declaration
+    /// order, to <paramref name="references"/> (fewer values leave the rest null): one call and no
+    /// write barrier, where <see cref="Allocate(GcType)"/> and a <see cref="SetRef"/> per field
+    /// would take several. Value fields start as zero.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap, or more values than it has reference fields.</exception>
+    /// <exception cref="GcInvalidHandleException">A value is released, foreign or another thread's local handle.</exception>
+    /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    /// <exception cref="GcThreadStateException">The heap is full and this is the collector thread.</exception>
+    /// <exception cref="GcHandleLimitException">The thread holds the most local handles it may.</exception>
+    public GcRef Allocate(GcType type, params ReadOnlySpan<GcRef> references)
+    {
+        Enter();
+        CheckOwnType(type);
+        if (type.Kind != GcTypeKind.Object)
+        {
+            throw new ArgumentException($"'{type.Name}' is an array type; use AllocateArray.", nameof(type));
+        }
+
+        if (references.Length > type.ReferenceFieldCount)
+        {
+            throw new ArgumentException($"'{type.Name}' has {type.ReferenceFieldCount} reference field(s); {references.Length} values were given.", nameof(references));
+        }
+
+        // Validate every handle before allocating: a bad one must not leave a half-built object.
+        foreach (var r in references)
+        {
+            if (!r.IsNull)
+            {
+                _ = ResolveNoPoll(r);
+            }
+        }
+
+        nint a = AllocateBytes(type.InstanceSize);
+
+        // Resolved again after the allocation (it may have waited for a collection, which moves
+        // objects). A new object is black or unreachable: storing into it needs no barrier.
+        var slots = (nint*)(a + ObjectLayout.HeaderSize);
+        for (int i = 0; i < references.Length; i++)
+        {
+            slots[i] = references[i].IsNull ? 0 : ResolveNoPoll(references[i]);
+        }
+
+        ObjectLayout.WriteHeader(a, type.Id, 0);
+        return NewLocal(a);
+    }
+
     /// <summary>Allocates an array of <paramref name="length"/> elements, all zero / null.</summary>
     /// <exception cref="ArgumentException"><paramref name="arrayType"/> is not an array type or belongs to another heap.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>

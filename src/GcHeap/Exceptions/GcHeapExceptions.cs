@@ -47,6 +47,43 @@ public sealed class GcInvalidHandleException : GcHeapException
     public GcHandleProblem Problem { get; init; }
 }
 
+/// <summary>
+/// A thread holds the most local handles it may, or every global root slot is in use
+/// (<see cref="HeapOptions.HandlesPerSegmentLog2"/> sets both). The message names what is alive.
+/// Usual cure for locals: a <see cref="HandleScope"/> around the loop or recursion level, or a
+/// handle re-pointed as a cursor (<see cref="GcContext.Set"/>, <see cref="GcRoot.Set"/>) instead
+/// of a new one per step.
+/// </summary>
+public sealed class GcHandleLimitException : GcHeapException
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public GcHandleLimitException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a default message.</summary>
+    public GcHandleLimitException() : base("Handle limit reached.")
+    {
+    }
+
+    /// <summary>Creates the exception with a message and an inner exception.</summary>
+    public GcHandleLimitException(string message, Exception? innerException) : base(message, innerException)
+    {
+    }
+
+    /// <summary>Handles alive in the table that is full (this thread's locals, or the heap's globals).</summary>
+    public int HandlesAlive { get; init; }
+
+    /// <summary>The limit (2^<see cref="HeapOptions.HandlesPerSegmentLog2"/>, less the reserved slot for globals).</summary>
+    public int Limit { get; init; }
+
+    /// <summary>For local handles: how many handle scopes the thread has open (0 for globals).</summary>
+    public int OpenScopes { get; init; }
+
+    /// <summary>True when the global root slots ran out, false for a thread's local handles.</summary>
+    public bool Global { get; init; }
+}
+
 /// <summary>Why a handle was rejected.</summary>
 public enum GcHandleProblem
 {

@@ -92,12 +92,14 @@ public readonly ref struct GcContext
     }
 
     /// <summary>
-    /// Re-points the local handle <paramref name="local"/> at <paramref name="value"/>'s object (the
-    /// null view makes it a null-valued slot that still belongs to its scope): a handle used as a
-    /// cursor or a shadow-stack slot, so that a loop or a recursion keeps what must survive a
-    /// safepoint without creating a handle each time. Not a safepoint.
+    /// Re-points the handle <paramref name="local"/> at <paramref name="value"/>'s object (the null
+    /// view makes it a null-valued slot that still belongs to its scope or root): a handle used as
+    /// a cursor or a shadow-stack slot, so that a loop or a recursion keeps what must survive a
+    /// safepoint without creating a handle each time. A local handle of this thread is re-pointed
+    /// with one store; a global root (<see cref="GcRoot.Ref"/>) under the root table's lock. Not a
+    /// safepoint.
     /// </summary>
-    /// <exception cref="GcInvalidHandleException"><paramref name="local"/> is null, released, foreign, a global root or another thread's; or <paramref name="value"/> is expired or another heap's.</exception>
+    /// <exception cref="GcInvalidHandleException"><paramref name="local"/> is null, released, foreign or another thread's local handle; or <paramref name="value"/> is expired or another heap's.</exception>
     /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Set(GcRef local, GcView value)

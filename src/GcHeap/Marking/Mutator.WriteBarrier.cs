@@ -29,6 +29,20 @@ public sealed unsafe partial class Mutator
         *slot = value;
     }
 
+    /// <summary>The barrier for a bulk store: while marking runs, logs every non-null value about to be overwritten.</summary>
+    private void LogOverwrittenRange(ReadOnlySpan<nint> slots)
+    {
+        if (!BarrierActive)
+        {
+            return;
+        }
+
+        foreach (nint old in slots)
+        {
+            LogOverwritten(old);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void LogOverwritten(nint old)
     {

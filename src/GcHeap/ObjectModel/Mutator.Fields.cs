@@ -184,7 +184,140 @@ public sealed unsafe partial class Mutator
         source.CopyTo(new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), source.Length));
     }
 
+    // ---------------------------------------------------------------- type tests and bulk operations
+
+    /// <summary>True when <paramref name="obj"/> is not null and its object is an instance of <paramref name="type"/>: a type test without a null check first.</summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is released, foreign or another thread's local handle.</exception>
+    public bool Is(GcRef obj, GcType type)
+    {
+        Enter();
+        if (obj.IsNull || type is null)
+        {
+            return false;
+        }
+
+        return type.TokenKey == (FieldKeyBase | ObjectLayout.TypeIdOf(ResolveNoPoll(obj)));
+    }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> elements of one reference array into another (or within
+    /// one; overlapping ranges copy as if through a temporary), with the write barrier applied
+    /// once for the range.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A range is outside its array, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="GcFieldAccessException">An array is not a reference array.</exception>
+    /// <exception cref="GcInvalidHandleException">A handle is null or invalid.</exception>
+    public void CopyElements(GcRef source, int sourceIndex, GcRef destination, int destinationIndex, int count)
+    {
+        Enter();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        nint s = ResolveNoPoll(source);
+        nint d = ResolveNoPoll(destination);
+        CheckRefArrayRange(s, sourceIndex, count);
+        CheckRefArrayRange(d, destinationIndex, count);
+        var to = new Span<nint>((void*)(d + ObjectLayout.HeaderSize + ((nint)destinationIndex * 8)), count);
+        LogOverwrittenRange(to);
+        new ReadOnlySpan<nint>((void*)(s + ObjectLayout.HeaderSize + ((nint)sourceIndex * 8)), count).CopyTo(to);
+    }
+
+    /// <summary>Sets elements [start, start + count) of a reference array to <paramref name="value"/> (<see cref="GcRef.Null"/> clears them), with the write barrier applied once for the range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the array, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not a reference array.</exception>
+    /// <exception cref="GcInvalidHandleException">A handle is invalid.</exception>
+    public void FillElements(GcRef array, int start, int count, GcRef value)
+    {
+        Enter();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        nint a = ResolveNoPoll(array);
+        nint v = value.IsNull ? 0 : ResolveNoPoll(value);
+        CheckRefArrayRange(a, start, count);
+        var to = new Span<nint>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * 8)), count);
+        LogOverwrittenRange(to);
+        to.Fill(v);
+    }
+
+    /// <summary>Copies <paramref name="count"/> elements between data arrays of <typeparamref name="T"/> (or within one; overlap is handled).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A range is outside its array, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="GcFieldAccessException">An array is not an array of <typeparamref name="T"/>.</exception>
+    /// <exception cref="GcInvalidHandleException">A handle is null or invalid.</exception>
+    public void CopyItems<T>(GcRef source, int sourceIndex, GcRef destination, int destinationIndex, int count)
+        where T : unmanaged
+    {
+        Enter();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        nint s = ResolveNoPoll(source);
+        nint d = ResolveNoPoll(destination);
+        CheckDataArray<T>(s, sourceIndex, count);
+        CheckDataArray<T>(d, destinationIndex, count);
+        new ReadOnlySpan<T>((void*)(s + ObjectLayout.HeaderSize + ((nint)sourceIndex * sizeof(T))), count)
+            .CopyTo(new Span<T>((void*)(d + ObjectLayout.HeaderSize + ((nint)destinationIndex * sizeof(T))), count));
+    }
+
+    /// <summary>Sets elements [start, start + count) of a data array of <typeparamref name="T"/> to <paramref name="value"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the array, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="GcFieldAccessException"><paramref name="array"/> is not an array of <typeparamref name="T"/>.</exception>
+    /// <exception cref="GcInvalidHandleException"><paramref name="array"/> is null or invalid.</exception>
+    public void FillItems<T>(GcRef array, int start, int count, T value)
+        where T : unmanaged
+    {
+        Enter();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        nint a = ResolveNoPoll(array);
+        CheckDataArray<T>(a, start, count);
+        new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), count).Fill(value);
+    }
+
+    /// <summary>
+    /// Compares <paramref name="count"/> elements of two reference arrays by object identity
+    /// (null equals null): true when every pair refers to the same object.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A range is outside its array, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="GcFieldAccessException">An array is not a reference array.</exception>
+    /// <exception cref="GcInvalidHandleException">A handle is null or invalid.</exception>
+    public bool ElementsEqual(GcRef first, int firstIndex, GcRef second, int secondIndex, int count)
+    {
+        Enter();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        nint x = ResolveNoPoll(first);
+        nint y = ResolveNoPoll(second);
+        CheckRefArrayRange(x, firstIndex, count);
+        CheckRefArrayRange(y, secondIndex, count);
+        return new ReadOnlySpan<nint>((void*)(x + ObjectLayout.HeaderSize + ((nint)firstIndex * 8)), count)
+            .SequenceEqual(new ReadOnlySpan<nint>((void*)(y + ObjectLayout.HeaderSize + ((nint)secondIndex * 8)), count));
+    }
+
+    /// <summary>Compares <paramref name="count"/> elements of two data arrays of <typeparamref name="T"/> bytewise.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A range is outside its array, or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="GcFieldAccessException">An array is not an array of <typeparamref name="T"/>.</exception>
+    /// <exception cref="GcInvalidHandleException">A handle is null or invalid.</exception>
+    public bool ItemsEqual<T>(GcRef first, int firstIndex, GcRef second, int secondIndex, int count)
+        where T : unmanaged
+    {
+        Enter();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        nint x = ResolveNoPoll(first);
+        nint y = ResolveNoPoll(second);
+        CheckDataArray<T>(x, firstIndex, count);
+        CheckDataArray<T>(y, secondIndex, count);
+        return new ReadOnlySpan<byte>((void*)(x + ObjectLayout.HeaderSize + ((nint)firstIndex * sizeof(T))), count * sizeof(T))
+            .SequenceEqual(new ReadOnlySpan<byte>((void*)(y + ObjectLayout.HeaderSize + ((nint)secondIndex * sizeof(T))), count * sizeof(T)));
+    }
+
     // ---------------------------------------------------------------- checks
+
+    private void CheckRefArrayRange(nint a, int start, int count)
+    {
+        uint t = ObjectLayout.TypeIdOf(a);
+        if (KindTable[t & (TypeRegistry.MaxTypes - 1)] != (byte)GcTypeKind.ReferenceArray)
+        {
+            throw NotArray(t);
+        }
+
+        if ((uint)start > ObjectLayout.LengthOf(a) || (uint)count > ObjectLayout.LengthOf(a) - (uint)start)
+        {
+            throw RangeError(start, count, ObjectLayout.LengthOf(a));
+        }
+    }
 
     /// <summary>One compare checks the token's heap and type against this heap and the object's type.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

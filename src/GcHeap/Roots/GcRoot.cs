@@ -30,6 +30,30 @@ public sealed class GcRoot : IDisposable
     public GcRef ToGcRef() => Ref;
 
     /// <summary>
+    /// Re-points the root at the object <paramref name="value"/> refers to (<see cref="GcRef.Null"/>
+    /// empties it and keeps the slot): a long-lived slot for a value that changes (a table being
+    /// grown, the current environment) without a new root each time. A safepoint of
+    /// <paramref name="mutator"/>, like every <see cref="Mutator"/> call.
+    /// </summary>
+    /// <param name="mutator">The calling thread's mutator (it resolves <paramref name="value"/>).</param>
+    /// <param name="value">The new target, a handle valid on <paramref name="mutator"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="mutator"/> is null.</exception>
+    /// <exception cref="GcInvalidHandleException">The root is disposed or belongs to another heap, or <paramref name="value"/> is invalid.</exception>
+    /// <exception cref="GcThreadStateException"><paramref name="mutator"/> belongs to another thread or is inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    public void Set(Mutator mutator, GcRef value)
+    {
+        ArgumentNullException.ThrowIfNull(mutator);
+        var r = _ref;
+        if (r.IsNull)
+        {
+            throw new GcInvalidHandleException("The root is disposed.") { Problem = GcHandleProblem.Stale };
+        }
+
+        mutator.SetRoot(r, value);
+    }
+
+    /// <summary>
     /// Releases the root; the object may be collected once nothing else reaches it. Any thread may
     /// call it, also while a collection runs; a second call, or a call after the heap was disposed,
     /// does nothing.

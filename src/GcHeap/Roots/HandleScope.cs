@@ -24,6 +24,33 @@ public readonly ref struct HandleScope
     /// <exception cref="GcInvalidHandleException"><paramref name="result"/> is not a valid handle of this thread.</exception>
     public GcRef Escape(GcRef result) => _mutator is null ? GcRef.Null : _mutator.CloseScope(_depth, result);
 
+    /// <summary>Closes the scope and hands two values out (as new handles in the enclosing scope), e.g. the expression and environment of a tail-call loop.</summary>
+    /// <exception cref="GcThreadStateException">Called on another thread than the scope's, or inside a safe region; the scope stays open.</exception>
+    /// <exception cref="GcInvalidHandleException">A value is not a valid handle of this thread.</exception>
+    public (GcRef First, GcRef Second) Escape(GcRef first, GcRef second)
+    {
+        Span<GcRef> values = [first, second];
+        Escape(values);
+        return (values[0], values[1]);
+    }
+
+    /// <summary>
+    /// Closes the scope and hands every value of <paramref name="values"/> out: each element is
+    /// replaced by a new handle to the same object in the enclosing scope (null stays null).
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Called on another thread than the scope's, or inside a safe region; the scope stays open.</exception>
+    /// <exception cref="GcInvalidHandleException">A value is not a valid handle of this thread; the scope stays open.</exception>
+    public void Escape(Span<GcRef> values)
+    {
+        if (_mutator is null)
+        {
+            values.Clear();
+            return;
+        }
+
+        _mutator.CloseScope(_depth, values);
+    }
+
     /// <summary>
     /// Closes the scope (and any inner scope left open); its local handles become invalid. Does
     /// nothing once the scope is closed, the mutator detached or the heap disposed.

@@ -133,7 +133,12 @@ internal sealed unsafe class HandleTable : IDisposable
             {
                 if (_globalHigh >= SegmentSize)
                 {
-                    throw new GcHeapException($"All {SegmentSize - 1} global root slots are in use (HeapOptions.HandlesPerSegmentLog2 sets the number).");
+                    throw new GcHandleLimitException($"All {SegmentSize - 1} global root slots are in use: dispose GcRoots no longer needed, re-point one with GcRoot.Set, or raise HeapOptions.HandlesPerSegmentLog2.")
+                    {
+                        HandlesAlive = SegmentSize - 1,
+                        Limit = SegmentSize - 1,
+                        Global = true,
+                    };
                 }
 
                 slot = _globalHigh;
@@ -143,6 +148,21 @@ internal sealed unsafe class HandleTable : IDisposable
 
             Slots[slot] = address;
             return new GcRef(slot, Tag, Versions[slot]);
+        }
+    }
+
+    /// <summary>Re-points a live global slot (under the lock the collector holds while it rewrites globals); false when the handle is not a live global.</summary>
+    public bool SetGlobal(GcRef root, nint address)
+    {
+        lock (_globalLock)
+        {
+            if (_disposed || root.HeapTag != Tag || root.Slot <= 0 || root.Slot >= _globalHigh || Versions[root.Slot] != root.Version)
+            {
+                return false;
+            }
+
+            Slots[root.Slot] = address;
+            return true;
         }
     }
 

@@ -122,7 +122,7 @@ public sealed unsafe partial class Mutator : IDisposable
     /// so collections can run without waiting for it. Use it around anything that may block:
     /// locks, I/O, <see cref="Thread.Sleep(int)"/>, waiting on tasks. Heap calls inside the
     /// region throw <see cref="GcThreadStateException"/>, and so does closing a
-    /// <see cref="HandleScope"/> (or <see cref="HandleScope.Escape"/>) there. Handles stay valid across it.
+    /// <see cref="HandleScope"/> (or <see cref="HandleScope.Escape(GcRef)"/>) there. Handles stay valid across it.
     /// </summary>
     /// <exception cref="GcThreadStateException">Called on another thread, or already inside a safe region.</exception>
     /// <exception cref="GcHeapDisposedException">The heap or this mutator is disposed.</exception>
@@ -192,6 +192,31 @@ public sealed unsafe partial class Mutator : IDisposable
         _top = mark;
         _scopeDepth = depth - 1;
         return keep == 0 ? GcRef.Null : NewLocal(keep);
+    }
+
+    internal void CloseScope(int depth, Span<GcRef> values)
+    {
+        CheckThread();
+        if (depth > _scopeDepth || (Volatile.Read(ref PollFlag) != 0 && !MayCloseScope()))
+        {
+            values.Clear();
+            return;
+        }
+
+        Span<nint> keep = values.Length <= 16 ? stackalloc nint[values.Length] : new nint[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            keep[i] = values[i].IsNull ? 0 : ResolveNoPoll(values[i]); // all validated before anything is released
+        }
+
+        int mark = _scopeMarks[depth - 1];
+        _handles.ReleaseRange(mark, _top);
+        _top = mark;
+        _scopeDepth = depth - 1;
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = keep[i] == 0 ? GcRef.Null : NewLocal(keep[i]);
+        }
     }
 
     /// <summary>
@@ -369,21 +394,29 @@ public sealed unsafe partial class Mutator : IDisposable
         uint slot = (uint)r.Slot;
         if (slot >= _slotCapacity || r.HeapTag != HeapTag || _versions[slot] != r.Version || (int)(slot >> _segmentShift) != _segment)
         {
-            throw LocalHandleExpected(r);
+            SetOther(r, address);
+            return;
         }
 
         _slots[slot] = address;
     }
 
+    /// <summary>A global root (re-pointed under the global lock) or an invalid handle.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private GcInvalidHandleException LocalHandleExpected(GcRef r)
+    private void SetOther(GcRef r, nint address)
     {
-        if (!r.IsNull && (uint)r.Slot < _slotCapacity && r.HeapTag == HeapTag && _versions[(uint)r.Slot] == r.Version)
+        if (r.IsNull || (r.Slot >> _segmentShift) != 0 || !_handles.SetGlobal(r, address))
         {
-            return new GcInvalidHandleException($"{r} is a global root (GcRoot); only this thread's local handles can be re-pointed with GcContext.Set.") { Problem = GcHandleProblem.Unknown };
+            throw InvalidHandle(r);
         }
+    }
 
-        return InvalidHandle(r);
+    /// <summary>Re-points a global root at the object <paramref name="value"/> refers to (see <see cref="GcRoot.Set"/>).</summary>
+    internal void SetRoot(GcRef root, GcRef value)
+    {
+        Enter();
+        nint a = value.IsNull ? 0 : ResolveNoPoll(value);
+        SetOther(root, a);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -405,9 +438,15 @@ public sealed unsafe partial class Mutator : IDisposable
     {
         if (_initLimit >= _segmentEnd)
         {
-            throw new GcHeapException(
-                $"Mutator '{Name}' has {_handles.SegmentSize} local handles alive, the most a thread may hold. " +
-                "Open a HandleScope (Mutator.OpenScope) around loops that read references, or use GcRoot for long-lived handles.");
+            throw new GcHandleLimitException(
+                $"Mutator '{Name}' has {_handles.SegmentSize} local handles alive, the most a thread may hold, in {_scopeDepth} open handle scope(s). " +
+                "Open a HandleScope (Mutator.OpenScope) around each loop iteration or recursion level that creates handles, re-point one handle as a cursor " +
+                "(GcContext.Set) instead of creating one per step, keep long-lived values in a GcRoot, or raise HeapOptions.HandlesPerSegmentLog2.")
+            {
+                HandlesAlive = _handles.SegmentSize,
+                Limit = _handles.SegmentSize,
+                OpenScopes = _scopeDepth,
+            };
         }
 
         int n = Math.Min(VersionInitChunk, _segmentEnd - _initLimit);
