@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 
+using GcHeap.Tests.Support;
+
 namespace GcHeap.Tests;
 
 /// <summary>
@@ -70,7 +72,7 @@ public class RunnerTests
 
     private static (int Code, string Stdout, string Stderr) Run(string arguments)
     {
-        string dll = Path.Combine(RepoRoot(), "experiments", "GcHeap.Experiments", "bin", Configuration, "net10.0", "GcHeap.Experiments.dll");
+        string dll = Path.Combine(RepoPaths.Root(), "experiments", "GcHeap.Experiments", "bin", RepoPaths.Configuration, "net10.0", "GcHeap.Experiments.dll");
         Assert.True(File.Exists(dll), $"the runner was not built: {dll}");
         var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}")
         {
@@ -83,23 +85,6 @@ public class RunnerTests
         string stdout = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "the runner did not finish");
         return (p.ExitCode, stdout, stderr.Result);
-    }
-
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "GcHeap.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("GcHeap.sln not found above the test assembly.");
     }
 
     private sealed class TempFile : IDisposable
