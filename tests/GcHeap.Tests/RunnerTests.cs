@@ -70,6 +70,39 @@ public class RunnerTests
         Assert.Equal(0, r.GetProperty("workload_metrics").GetProperty("data_errors").GetInt64());
     }
 
+    [Fact]
+    public void TraceSummaryReadsGcHeapEventsFromADotnetTraceCapture()
+    {
+        // Recorded by experiments/diagnostics/check-tools.sh (dotnet-trace collect --providers GcHeap).
+        string trace = Path.Combine(RepoPaths.Root(), "docs", "results", "2026-11-29", "diagnostics", "trace.nettrace");
+        var (code, stdout, stderr) = Run($"trace-summary \"{trace}\"");
+        Assert.True(code == 0, stdout + stderr);
+        var collections = System.Text.RegularExpressions.Regex.Match(stdout, @"collections \(from CollectionStop\): (\d+)");
+        Assert.True(collections.Success && int.Parse(collections.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
+        Assert.Matches(@"Flip +\d+ pauses", stdout);
+        Assert.Contains("check: collection and pause events present", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CountersSummaryPassesOnGrowingCollectionsAndFailsOtherwise()
+    {
+        string counters = Path.Combine(RepoPaths.Root(), "docs", "results", "2026-11-29", "diagnostics", "counters.json");
+        var (code, stdout, stderr) = Run($"counters-summary \"{counters}\"");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("Zero-copy share of the last collection", stdout, StringComparison.Ordinal);
+
+        // A capture in which the heap never collected (and whose array dotnet-counters left open).
+        using var flat = new TempFile();
+        File.WriteAllText(flat.Path, """
+            {"TargetProcess": "x", "StartTime": "1/1/2026 0:00:00 AM", "Events": [
+            {"timestamp": "2026-01-01 00:00:01Z", "provider": "GcHeap", "name": "Collections", "tags": "", "counterType": "Metric", "value": 3 },
+            {"timestamp": "2026-01-01 00:00:02Z", "provider": "GcHeap", "name": "Collections", "tags": "", "counterType": "Metric", "value": 3 },
+            """);
+        (code, stdout, _) = Run($"counters-summary \"{flat.Path}\"");
+        Assert.Equal(1, code);
+        Assert.Contains("check FAILED", stdout, StringComparison.Ordinal);
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(string arguments)
     {
         string dll = Path.Combine(RepoPaths.Root(), "experiments", "GcHeap.Experiments", "bin", RepoPaths.Configuration, "net10.0", "GcHeap.Experiments.dll");
