@@ -103,6 +103,34 @@ public class RunnerTests
         Assert.Contains("check FAILED", stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void PlotDrawsTheThreeChartsFromResultJson()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"gcheap-plot-{Guid.NewGuid():N}");
+        try
+        {
+            string examples = Path.Combine(RepoPaths.Root(), "experiments", "results");
+            var (code, stdout, stderr) = Run($"plot \"{dir}\" \"{Path.Combine(examples, "example-gcbench-move.json")}\" \"{Path.Combine(examples, "example-binary-trees-dotnet.json")}\"");
+            Assert.True(code == 0, stdout + stderr);
+            foreach (string chart in new[] { "pauses.png", "stalls.png", "occupancy.png" })
+            {
+                byte[] png = File.ReadAllBytes(Path.Combine(dir, chart));
+                Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+                // IHDR: width and height, big-endian, at bytes 16-23.
+                Assert.Equal(1100, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
+                Assert.Equal(650, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+                Assert.True(png.Length > 10_000, $"{chart} is only {png.Length} bytes");
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(string arguments)
     {
         string dll = Path.Combine(RepoPaths.Root(), "experiments", "GcHeap.Experiments", "bin", RepoPaths.Configuration, "net10.0", "GcHeap.Experiments.dll");

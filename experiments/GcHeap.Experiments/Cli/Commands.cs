@@ -17,6 +17,7 @@ internal static class Commands
         yield return MonitorCommand.Create();
         yield return DiagnosticsCommands.TraceSummary();
         yield return DiagnosticsCommands.CountersSummary();
+        yield return PlotCommand.Create();
         yield return WorkloadCommand.Create("binary-trees", "The Benchmarks Game binary-trees program (same output)", c =>
         {
             var depth = new Option<int>("--depth", "-n") { Description = "Maximum tree depth n", DefaultValueFactory = _ => 10 };
