@@ -52,6 +52,15 @@ public class RunnerTests
     }
 
     [Fact]
+    public void BinaryTreesRunsFromTheBenchmarksGameCommandLine()
+    {
+        var (code, stdout, stderr) = Run("binary-trees 10 --backend stw --heap-mb 2");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(BinaryTreesDepth10, stdout);
+        Assert.Contains("read as: binary-trees --depth 10 --backend stw --heap-mb 2", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FragmentRecordsEveryFigureOfAConcurrentRun()
     {
         using var json = new TempFile();
