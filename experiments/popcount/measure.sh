@@ -10,7 +10,7 @@
 #   dispatch  native/ of the work tree as shipped: baseline x86-64, forwarding compiled with and
 #             without POPCNT, picked from CPUID at load time
 #   libgcc    the work tree with -DGCH_NO_POPCNT_DISPATCH: baseline only (libgcc's __popcountdi2)
-# and runs forward_cost on each, alternating, three rounds.
+# and runs forward_cost on each, alternating, five rounds.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -34,12 +34,14 @@ for b in before dispatch libgcc; do
   printf '  %-9s %s\n' "$b" "$(objdump -d "$out/$b/libgcheap_native.so" | awk '/^[0-9a-f]+ <.*>:$/{fn=$2} /\tpopcnt /{c[fn]++} END{n=0; for(f in c){printf "%s%s %d", (n++?", ":""), f, c[f]} if(!n) printf "none"}')"
 done
 echo
-echo "ns per forwarded reference into a sparse page (4M references, best and median of 15):"
-for round in 1 2 3; do
+echo "ns per forwarded reference into a sparse page (4M references, best and median of 15; load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs):"
+for round in 1 2 3 4 5; do
   for b in before dispatch libgcc; do
     printf '  round %d %-9s %s\n' "$round" "$b" "$("$out/forward_cost" "$out/$b/libgcheap_native.so")"
   done
 done
+
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if command -v qemu-x86_64 >/dev/null 2>&1; then
   echo
