@@ -16,6 +16,17 @@ _Static_assert(sizeof(gch_compactor_config) == 56, "gch_compactor_config layout 
 _Static_assert(sizeof(gch_uffd_caps) == 64, "gch_uffd_caps layout is mirrored in C#");
 _Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");
 
+/* Forwarding counts live granules with popcount on every reference into a sparse page. The
+ * library is built for baseline x86-64 (it ships in a NuGet package and must load on any x86-64
+ * CPU), where __builtin_popcountll is a libgcc call; the functions that forward are therefore
+ * compiled twice, with and without the POPCNT instruction, and the dynamic loader picks one per
+ * process from CPUID (an ifunc, resolved once). A build with -mpopcnt needs no second copy. */
+#if defined(__x86_64__) && !defined(__POPCNT__) && !defined(GCH_NO_POPCNT_DISPATCH)
+#define GCH_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#else
+#define GCH_POPCNT_CLONES
+#endif
+
 static inline int bit_set(const uint64_t *bitmap, uint64_t granule)
 {
     return (int)((bitmap[granule >> 6] >> (granule & 63)) & 1u);
@@ -78,9 +89,9 @@ static inline __attribute__((always_inline)) int forward(const gch_plan *pl, uin
     }
 }
 
-int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out) { return forward(pl, a, out, 1); }
+GCH_POPCNT_CLONES int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out) { return forward(pl, a, out, 1); }
 
-static inline int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, int check, gch_build_counters *cnt,
+static inline __attribute__((always_inline)) int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, int check, gch_build_counters *cnt,
                             gch_failure *f)
 {
     uint64_t fixed = 0;
@@ -100,7 +111,7 @@ static inline int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, i
     return 0;
 }
 
-int gch_build_whole(const gch_plan *pl, uint32_t p, int check, gch_build_counters *cnt, gch_failure *f)
+GCH_POPCNT_CLONES int gch_build_whole(const gch_plan *pl, uint32_t p, int check, gch_build_counters *cnt, gch_failure *f)
 {
     char *page = (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT));
     char *end = page + GCH_PAGE_SIZE;
@@ -165,7 +176,7 @@ static inline uint32_t next_live(const uint64_t *bitmap, uint32_t p, uint32_t fr
  * page t at the object to_src[t] and leaves it at the first object that does not fit (the
  * planner's rule). So each object's destination is simply the fill position: no forwarding
  * lookup per object. Dead objects are skipped through the bitmap without reading them. */
-int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, int check, gch_build_counters *cnt, gch_failure *f)
+GCH_POPCNT_CLONES int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, int check, gch_build_counters *cnt, gch_failure *f)
 {
     uint64_t tbase = pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT);
     uint64_t a = pl->from_base + ((uint64_t)pl->to_src[t] << GCH_GRANULE_SHIFT);
@@ -219,7 +230,7 @@ int gch_build_compacted(const gch_plan *pl, uint32_t t, char *dst, int check, gc
     return 0;
 }
 
-int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint64_t count, uint64_t *bad_index)
+GCH_POPCNT_CLONES int32_t gch_forward_slots(const gch_plan *plan, uint64_t *slots, uint64_t count, uint64_t *bad_index)
 {
     for (uint64_t i = 0; i < count; i++) {
         uint64_t v = slots[i];

@@ -94,6 +94,7 @@ public sealed unsafe class Heap : IDisposable
         Collector = owned.Add(new Collector(this));
         Collector.Completed += OnCollected;
         owned.Keep();
+        Events.HeapCreated(this);
     }
 
     /// <summary>
@@ -344,7 +345,7 @@ public sealed unsafe class Heap : IDisposable
         // in the middle of a call. Every poll throws now, so wait for them to reach one.
         Safepoints.Terminate();
         Safepoints.WaitUntilNoneRunning();
-        Events.HeapBytesChanged(-((long)AllocationSpace.HighWater << ObjectLayout.PageShift));
+        Events.HeapDisposed(this);
         lock (_releaseLock)
         {
             if (Prefaulter is not null)
@@ -412,7 +413,6 @@ public sealed unsafe class Heap : IDisposable
 
     private void OnCollected(CollectionStats s)
     {
-        Events.HeapBytesChanged(s.HeapBytesAfter - s.HeapBytesBefore);
         Events.Collected(s);
         CollectionCompleted?.Invoke(s);
     }

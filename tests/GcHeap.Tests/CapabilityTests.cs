@@ -60,6 +60,23 @@ public class CapabilityTests
         Assert.Contains("UFFDIO_MOVE", ex.Message);
     }
 
+    [Theory]
+    [InlineData(1, 0, "0", false, "vm.unprivileged_userfaultfd=0 and the process lacks CAP_SYS_PTRACE", "seccomp filter")]
+    [InlineData(1, 2, "0", false, "vm.unprivileged_userfaultfd=0 and the process lacks CAP_SYS_PTRACE; a seccomp filter is also installed", "security module")]
+    [InlineData(1, 2, "1", false, "a seccomp filter refused it (Seccomp: 2 in /proc/thread-self/status, 3 filters); not the sysctl (vm.unprivileged_userfaultfd=1)", "lacks")]
+    [InlineData(1, 2, "0", true, "a seccomp filter refused it", "lacks")]
+    [InlineData(1, 0, "1", false, "no seccomp filter (Seccomp: 0 in /proc/thread-self/status); not the sysctl (vm.unprivileged_userfaultfd=1): a security module", "refused it")]
+    [InlineData(38, 0, null, false, "built without CONFIG_USERFAULTFD", "seccomp")]
+    [InlineData(38, 2, "1", false, "a seccomp filter answered ENOSYS (Seccomp: 2 in /proc/thread-self/status, 3 filters); the kernel has userfaultfd (vm.unprivileged_userfaultfd=1)", "CONFIG_USERFAULTFD")]
+    [InlineData(38, 0, "1", false, "the kernel has userfaultfd (vm.unprivileged_userfaultfd=1) and no seccomp filter is installed", "CONFIG_USERFAULTFD")]
+    public void TheReasonForARefusedUserfaultfdNamesWhatTheProcessCanSee(int errno, int seccomp, string? sysctl, bool ptrace, string expected, string notExpected)
+    {
+        var context = new UffdCapabilities.OpenContext(seccomp, seccomp == 2 ? 3 : 0, sysctl, ptrace);
+        string why = UffdCapabilities.ExplainSyscallRefusal(errno, context);
+        Assert.Contains(expected, why, StringComparison.Ordinal);
+        Assert.DoesNotContain(notExpected, why, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void UnprivilegedProcessGetsUserModeOnlyFromTheRealKernel()
     {

@@ -36,6 +36,26 @@ public class ConstructionTests
     }
 
     [Theory]
+    [InlineData(Interop.Errno.ENOSYS, "a seccomp filter answered ENOSYS (Seccomp: 2 in /proc/thread-self/status")]
+    [InlineData(Interop.Errno.EPERM, "(Seccomp: 2 in /proc/thread-self/status")]
+    public void ASeccompFilterIsNamedAsTheCauseWhenItRefusesUserfaultfd(int errno, string expected)
+    {
+        // A sandbox's filter, for real: userfaultfd(2) and the /dev/userfaultfd ioctl fail on this thread.
+        UffdCapabilities? caps = null;
+        SyscallFailures.RunOnFilteredThread(
+            [new(SyscallFailures.SysUserfaultfd, errno), new(SyscallFailures.SysIoctl, errno, 1, SyscallFailures.UserfaultfdIocNew)],
+            () => caps = UffdCapabilities.Probe());
+
+        Assert.False(caps!.Available);
+        Assert.Contains(expected, caps.UffdUnavailableReason, StringComparison.Ordinal);
+        Assert.DoesNotContain("CONFIG_USERFAULTFD", caps.UffdUnavailableReason, StringComparison.Ordinal); // the kernel has it
+        if (errno == Interop.Errno.EPERM && File.ReadAllText("/proc/sys/vm/unprivileged_userfaultfd").Trim() == "1")
+        {
+            Assert.Contains("a seccomp filter refused it", caps.UffdUnavailableReason, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
     public void HeapWorksWhereMadviseNoHugePageFails(GcBackend backend)
     {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 
+using GcHeap.Tests.Support;
+
 namespace GcHeap.Tests;
 
 /// <summary>
@@ -54,6 +56,15 @@ public class RunnerTests
     }
 
     [Fact]
+    public void BinaryTreesRunsFromTheBenchmarksGameCommandLine()
+    {
+        var (code, stdout, stderr) = Run("binary-trees 10 --backend stw --heap-mb 2");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(BinaryTreesDepth10, stdout);
+        Assert.Contains("read as: binary-trees --depth 10 --backend stw --heap-mb 2", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FragmentRecordsEveryFigureOfAConcurrentRun()
     {
         using var json = new TempFile();
@@ -72,9 +83,70 @@ public class RunnerTests
         Assert.Equal(0, r.GetProperty("workload_metrics").GetProperty("data_errors").GetInt64());
     }
 
+    [Fact]
+    public void TraceSummaryReadsGcHeapEventsFromADotnetTraceCapture()
+    {
+        // Recorded by experiments/diagnostics/check-tools.sh (dotnet-trace collect --providers GcHeap).
+        string trace = Path.Combine(RepoPaths.Root(), "docs", "results", "2026-11-29", "diagnostics", "trace.nettrace");
+        var (code, stdout, stderr) = Run($"trace-summary \"{trace}\"");
+        Assert.True(code == 0, stdout + stderr);
+        var collections = System.Text.RegularExpressions.Regex.Match(stdout, @"collections \(from CollectionStop\): (\d+)");
+        Assert.True(collections.Success && int.Parse(collections.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
+        Assert.Matches(@"Flip +\d+ pauses", stdout);
+        Assert.Contains("check: collection and pause events present", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CountersSummaryPassesOnGrowingCollectionsAndFailsOtherwise()
+    {
+        string counters = Path.Combine(RepoPaths.Root(), "docs", "results", "2026-11-29", "diagnostics", "counters.json");
+        var (code, stdout, stderr) = Run($"counters-summary \"{counters}\"");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("Zero-copy share of the last collection", stdout, StringComparison.Ordinal);
+
+        // A capture in which the heap never collected (and whose array dotnet-counters left open).
+        using var flat = new TempFile();
+        File.WriteAllText(flat.Path, """
+            {"TargetProcess": "x", "StartTime": "1/1/2026 0:00:00 AM", "Events": [
+            {"timestamp": "2026-01-01 00:00:01Z", "provider": "GcHeap", "name": "Collections", "tags": "", "counterType": "Metric", "value": 3 },
+            {"timestamp": "2026-01-01 00:00:02Z", "provider": "GcHeap", "name": "Collections", "tags": "", "counterType": "Metric", "value": 3 },
+            """);
+        (code, stdout, _) = Run($"counters-summary \"{flat.Path}\"");
+        Assert.Equal(1, code);
+        Assert.Contains("check FAILED", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PlotDrawsTheThreeChartsFromResultJson()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"gcheap-plot-{Guid.NewGuid():N}");
+        try
+        {
+            string examples = Path.Combine(RepoPaths.Root(), "experiments", "results");
+            var (code, stdout, stderr) = Run($"plot \"{dir}\" \"{Path.Combine(examples, "example-gcbench-move.json")}\" \"{Path.Combine(examples, "example-binary-trees-dotnet.json")}\"");
+            Assert.True(code == 0, stdout + stderr);
+            foreach (string chart in new[] { "pauses.png", "stalls.png", "occupancy.png" })
+            {
+                byte[] png = File.ReadAllBytes(Path.Combine(dir, chart));
+                Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+                // IHDR: width and height, big-endian, at bytes 16-23.
+                Assert.Equal(1100, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
+                Assert.Equal(650, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+                Assert.True(png.Length > 10_000, $"{chart} is only {png.Length} bytes");
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(string arguments)
     {
-        string dll = Path.Combine(RepoRoot(), "experiments", "GcHeap.Experiments", "bin", Configuration, "net10.0", "GcHeap.Experiments.dll");
+        string dll = Path.Combine(RepoPaths.Root(), "experiments", "GcHeap.Experiments", "bin", RepoPaths.Configuration, "net10.0", "GcHeap.Experiments.dll");
         Assert.True(File.Exists(dll), $"the runner was not built: {dll}");
         var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}")
         {
@@ -87,23 +159,6 @@ public class RunnerTests
         string stdout = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "the runner did not finish");
         return (p.ExitCode, stdout, stderr.Result);
-    }
-
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "GcHeap.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("GcHeap.sln not found above the test assembly.");
     }
 
     private sealed class TempFile : IDisposable

@@ -15,9 +15,12 @@ internal static class Commands
         yield return CompareCommands.Compare();
         yield return CapsCommand.Create();
         yield return MonitorCommand.Create();
+        yield return DiagnosticsCommands.TraceSummary();
+        yield return DiagnosticsCommands.CountersSummary();
+        yield return PlotCommand.Create();
         yield return WorkloadCommand.Create("binary-trees", "The Benchmarks Game binary-trees program (same output)", c =>
         {
-            var depth = new Option<int>("--depth", "-n") { Description = "Maximum tree depth n", DefaultValueFactory = _ => 10 };
+            var depth = new Option<int>("--depth", "-n") { Description = "Maximum tree depth n (also: binary-trees N, as the Benchmarks Game runs it)", DefaultValueFactory = _ => 10 };
             c.Options.Add(depth);
             return p => new BinaryTreesWorkload(p.GetValue(depth));
         });
@@ -45,12 +48,21 @@ internal static class Commands
             var interval = new Option<int>("--survive-interval") { Description = "Every Nth allocation survives", DefaultValueFactory = _ => 30 };
             var min = new Option<int>("--min-size") { Description = "Smallest payload in bytes", DefaultValueFactory = _ => 100 };
             var max = new Option<int>("--max-size") { Description = "Largest payload in bytes", DefaultValueFactory = _ => 4000 };
+            var allocate = new Option<double?>("--allocate-gb") { Description = "Stop after allocating this many GiB in total (GCPerfSim's -tagb) instead of after --seconds" };
+            allocate.Validators.Add(r =>
+            {
+                if (r.GetValueOrDefault<double?>() is <= 0)
+                {
+                    r.AddError("--allocate-gb must be positive");
+                }
+            });
             RunOptions.Positive(interval, 1);
             RunOptions.Positive(min, 1);
             RunOptions.Positive(max, 1);
             c.Options.Add(interval);
             c.Options.Add(min);
             c.Options.Add(max);
+            c.Options.Add(allocate);
             c.Validators.Add(r =>
             {
                 if (r.GetValue(min) > r.GetValue(max))
@@ -58,7 +70,7 @@ internal static class Commands
                     r.AddError("--min-size must not exceed --max-size");
                 }
             });
-            return p => new GcPerfSimWorkload(new GcPerfSimParameters(p.GetValue(interval), p.GetValue(min), p.GetValue(max)));
+            return p => new GcPerfSimWorkload(new GcPerfSimParameters(p.GetValue(interval), p.GetValue(min), p.GetValue(max), p.GetValue(allocate)));
         });
     }
 

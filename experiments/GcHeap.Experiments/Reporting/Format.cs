@@ -13,11 +13,18 @@ internal static class Format
 
     public static string MiB(long? bytes) => bytes is long b ? (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "-";
 
-    /// <summary>A ratio as "0.97x"; below 0.01 as "1/N" (e.g. a flip pause against a stop-the-world pause: "1/24800").</summary>
+    /// <summary>
+    /// A ratio as "0.97x", with three decimals below 0.1 ("0.034x"), below 0.01 as "1/N" (e.g. a flip
+    /// pause against a stop-the-world pause: "1/24800"), so that no real ratio reads "0.00x"; a true
+    /// zero is "0x".
+    /// </summary>
     public static string Ratio(double? v) => v switch
     {
         double d when !double.IsFinite(d) => "-",
+        0.0 => "0x",
         double d when d > 0 && d < 0.01 => "1/" + (1 / d).ToString(1 / d >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture),
+        double d when d < 0 => d.ToString("G3", CultureInfo.InvariantCulture) + "x",
+        double d when d < 0.1 => d.ToString("F3", CultureInfo.InvariantCulture) + "x",
         double d => d.ToString("F2", CultureInfo.InvariantCulture) + "x",
         _ => "-",
     };

@@ -140,7 +140,6 @@ internal sealed partial class Collector : IDisposable
     /// <summary>Counts pages handed to mutators; starts a background collection past the trigger.</summary>
     public void NoteAllocatedPages(int pages)
     {
-        Heap.Events.HeapBytesChanged(pages * 4096L);
         long total = Interlocked.Add(ref _pagesSinceCycle, pages);
         if (total >= Volatile.Read(ref _triggerPages) && _heap.Options.BackgroundCollection &&
             Interlocked.CompareExchange(ref _backgroundPending, 1, 0) == 0)

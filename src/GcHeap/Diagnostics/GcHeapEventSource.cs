@@ -1,11 +1,21 @@
 using System.Diagnostics.Tracing;
+using System.Runtime.CompilerServices;
+using GcHeap.ObjectModel;
 
 namespace GcHeap.Diagnostics;
 
 /// <summary>
 /// GcHeap's EventSource ("GcHeap"): collection start/stop, every pause, and counters that
 /// dotnet-counters, EventPipe sessions (Microsoft.Diagnostics.NETCore.Client) and in-process
-/// listeners can read. Counters cover every heap in the process.
+/// listeners can read. Counters cover every heap in the process:
+/// <list type="table">
+/// <item><term>heap-size, live-bytes</term><description>pages handed out in the allocation space of every heap not disposed, live bytes after the last collection (MiB)</description></item>
+/// <item><term>collections, collection-rate</term><description>collections completed (total, per second)</description></item>
+/// <item><term>pauses, pause-time, last-pause, max-pause</term><description>mutator pauses (total count; ms paused per second; the last and the longest, ms)</description></item>
+/// <item><term>faults-served, fault-rate</term><description>missing faults the collector served (total, per second)</description></item>
+/// <item><term>zero-copy-share, pages-installed, pages-moved, pages-zero-copy, pages-copied, ebusy-fallbacks</term><description>
+/// the last collection's share of installed pages that went in by UFFDIO_MOVE (%), and page totals by how they went in</description></item>
+/// </list>
 /// </summary>
 [EventSource(Name = "GcHeap")]
 public sealed class GcHeapEventSource : EventSource
@@ -16,13 +26,17 @@ public sealed class GcHeapEventSource : EventSource
     private long _collections;
     private long _faults;
     private long _ebusy;
-    private long _heapBytes;
+    private readonly ConditionalWeakTable<Heap, object?> _heaps = new();
     private long _liveBytes;
     private long _pauses;
     private long _lastPauseMicros;
     private long _maxPauseMicros;
     private long _pagesZeroCopy;
     private long _pagesCopied;
+    private long _pagesMoved;
+    private long _pagesInstalled;
+    private long _pauseMicrosTotal;
+    private long _lastZeroCopyShareBasisPoints;
     private PollingCounter? _heapSizeCounter;
     private PollingCounter? _liveCounter;
     private PollingCounter? _collectionsCounter;
@@ -34,6 +48,11 @@ public sealed class GcHeapEventSource : EventSource
     private IncrementingPollingCounter? _faultRate;
     private PollingCounter? _zeroCopyCounter;
     private PollingCounter? _copiedCounter;
+    private PollingCounter? _pausesCounter;
+    private IncrementingPollingCounter? _pauseTime;
+    private PollingCounter? _zeroCopyShareCounter;
+    private PollingCounter? _movedCounter;
+    private PollingCounter? _installedCounter;
 
     private GcHeapEventSource()
     {
@@ -85,6 +104,7 @@ public sealed class GcHeapEventSource : EventSource
     {
         long us = (long)(p.Milliseconds * 1000);
         Interlocked.Increment(ref _pauses);
+        Interlocked.Add(ref _pauseMicrosTotal, us);
         Interlocked.Exchange(ref _lastPauseMicros, us);
         long max;
         while (us > (max = Interlocked.Read(ref _maxPauseMicros)) && Interlocked.CompareExchange(ref _maxPauseMicros, us, max) != max)
@@ -105,6 +125,9 @@ public sealed class GcHeapEventSource : EventSource
         Interlocked.Add(ref _ebusy, s.EbusyFallbacks);
         Interlocked.Add(ref _pagesZeroCopy, s.PagesZeroCopy);
         Interlocked.Add(ref _pagesCopied, s.PagesCopied);
+        Interlocked.Add(ref _pagesMoved, s.PagesMoved);
+        Interlocked.Add(ref _pagesInstalled, s.PagesInstalled);
+        Interlocked.Exchange(ref _lastZeroCopyShareBasisPoints, (long)Math.Round(s.ZeroCopyShare * 10_000));
         Interlocked.Exchange(ref _liveBytes, s.LiveBytes);
         if (IsEnabled())
         {
@@ -116,8 +139,27 @@ public sealed class GcHeapEventSource : EventSource
         }
     }
 
+    /// <summary>Collections completed by every heap of the process (the "collections" counter).</summary>
+    internal long CollectionsTotal => Interlocked.Read(ref _collections);
+
     [NonEvent]
-    internal void HeapBytesChanged(long delta) => Interlocked.Add(ref _heapBytes, delta);
+    internal void HeapCreated(Heap heap) => _heaps.AddOrUpdate(heap, null);
+
+    [NonEvent]
+    internal void HeapDisposed(Heap heap) => _heaps.Remove(heap);
+
+    /// <summary>Pages handed out in the allocation space of every heap not disposed, in bytes.</summary>
+    [NonEvent]
+    private long HeapBytes()
+    {
+        long pages = 0;
+        foreach (var (heap, _) in _heaps)
+        {
+            pages += heap.AllocationSpace.HighWater;
+        }
+
+        return pages << ObjectLayout.PageShift;
+    }
 
     /// <inheritdoc />
     protected override void OnEventCommand(EventCommandEventArgs command)
@@ -127,7 +169,7 @@ public sealed class GcHeapEventSource : EventSource
             return;
         }
 
-        _heapSizeCounter ??= new PollingCounter("heap-size", this, () => Interlocked.Read(ref _heapBytes) / 1048576.0) { DisplayName = "Heap pages in use", DisplayUnits = "MiB" };
+        _heapSizeCounter ??= new PollingCounter("heap-size", this, () => HeapBytes() / 1048576.0) { DisplayName = "Heap pages in use", DisplayUnits = "MiB" };
         _liveCounter ??= new PollingCounter("live-bytes", this, () => Interlocked.Read(ref _liveBytes) / 1048576.0) { DisplayName = "Live after last collection", DisplayUnits = "MiB" };
         _collectionsCounter ??= new PollingCounter("collections", this, () => Interlocked.Read(ref _collections)) { DisplayName = "Collections" };
         _collectionRate ??= new IncrementingPollingCounter("collection-rate", this, () => Interlocked.Read(ref _collections)) { DisplayName = "Collections", DisplayRateTimeScale = TimeSpan.FromSeconds(1) };
@@ -136,7 +178,12 @@ public sealed class GcHeapEventSource : EventSource
         _faultsCounter ??= new PollingCounter("faults-served", this, () => Interlocked.Read(ref _faults)) { DisplayName = "Faults served by the collector" };
         _faultRate ??= new IncrementingPollingCounter("fault-rate", this, () => Interlocked.Read(ref _faults)) { DisplayName = "Faults served", DisplayRateTimeScale = TimeSpan.FromSeconds(1) };
         _ebusyCounter ??= new PollingCounter("ebusy-fallbacks", this, () => Interlocked.Read(ref _ebusy)) { DisplayName = "EBUSY fallbacks (COPY + DONTNEED)" };
-        _zeroCopyCounter ??= new PollingCounter("pages-zero-copy", this, () => Interlocked.Read(ref _pagesZeroCopy)) { DisplayName = "Pages moved zero-copy" };
+        _zeroCopyCounter ??= new PollingCounter("pages-zero-copy", this, () => Interlocked.Read(ref _pagesZeroCopy)) { DisplayName = "Whole pages moved in place (not a byte copied)" };
         _copiedCounter ??= new PollingCounter("pages-copied", this, () => Interlocked.Read(ref _pagesCopied)) { DisplayName = "Pages installed by COPY" };
+        _pausesCounter ??= new PollingCounter("pauses", this, () => Interlocked.Read(ref _pauses)) { DisplayName = "Pauses" };
+        _pauseTime ??= new IncrementingPollingCounter("pause-time", this, () => Interlocked.Read(ref _pauseMicrosTotal) / 1000.0) { DisplayName = "Time paused", DisplayUnits = "ms", DisplayRateTimeScale = TimeSpan.FromSeconds(1) };
+        _zeroCopyShareCounter ??= new PollingCounter("zero-copy-share", this, () => Interlocked.Read(ref _lastZeroCopyShareBasisPoints) / 100.0) { DisplayName = "Zero-copy share of the last collection (pages installed by MOVE)", DisplayUnits = "%" };
+        _movedCounter ??= new PollingCounter("pages-moved", this, () => Interlocked.Read(ref _pagesMoved)) { DisplayName = "Pages installed by MOVE" };
+        _installedCounter ??= new PollingCounter("pages-installed", this, () => Interlocked.Read(ref _pagesInstalled)) { DisplayName = "Pages installed" };
     }
 }

@@ -19,8 +19,9 @@ internal static class NativeLibraryCheck
         catch (DllNotFoundException e)
         {
             throw new GcHeapException(
-                $"The native library '{NativeLibraryName.Name}' (lib{NativeLibraryName.Name}.so) was not found beside the GcHeap assembly. " +
-                "It is built by `dotnet build` of src/GcHeap/GcHeap.csproj (needs cmake and a C compiler).", e);
+                $"The native library '{NativeLibraryName.Name}' (lib{NativeLibraryName.Name}.so) could not be loaded ({RuntimeInformation.RuntimeIdentifier}). " +
+                "The GcHeap NuGet package carries it for linux-x64 only, in runtimes/linux-x64/native/ (listed in the application's .deps.json, or beside the assembly after a RID-specific publish); " +
+                "a project reference to src/GcHeap/GcHeap.csproj builds it beside the GcHeap assembly (needs cmake and a C compiler).", e);
         }
 
         if (version != NativeLibraryName.AbiVersion)

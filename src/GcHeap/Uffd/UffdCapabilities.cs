@@ -101,7 +101,7 @@ public sealed class UffdCapabilities
         }
 
         _ = NativeMethods.UffdProbe((int)allowed, out var caps);
-        return FromNative(caps, disabled, allowed);
+        return FromNative(caps, disabled, allowed, OpenContext.OfCallingThread());
     }
 
     /// <summary>
@@ -112,10 +112,12 @@ public sealed class UffdCapabilities
     {
         NativeLibraryCheck.EnsureCompatible();
         Errno.ThrowIfFailed(NativeMethods.UffdProbeAsUser(uid, gid, (int)allowed, out var caps), $"probe as uid {uid}");
-        return FromNative(caps, KernelFeatures.None, allowed);
+
+        // The child that probed inherited this thread's seccomp filters and dropped every capability.
+        return FromNative(caps, KernelFeatures.None, allowed, OpenContext.OfCallingThread() with { HasSysPtrace = uid == 0 });
     }
 
-    internal static UffdCapabilities FromNative(in NativeUffdCaps caps, KernelFeatures disabled, UffdOpenMethods allowed)
+    internal static UffdCapabilities FromNative(in NativeUffdCaps caps, KernelFeatures disabled, UffdOpenMethods allowed, OpenContext context)
     {
         var c = new UffdCapabilities
         {
@@ -126,7 +128,7 @@ public sealed class UffdCapabilities
 
         if (caps.OpenMethod == 0)
         {
-            c.UffdUnavailableReason = "no userfaultfd could be opened: " + string.Join("; ", OpenFailures(caps, allowed));
+            c.UffdUnavailableReason = "no userfaultfd could be opened: " + string.Join("; ", OpenFailures(caps, allowed, context));
             c.MoveUnavailableReason = "userfaultfd unavailable";
             return c;
         }
@@ -170,7 +172,7 @@ public sealed class UffdCapabilities
 
         if (c.OpenMethod == UffdOpenMethod.UserModeOnly)
         {
-            c._notes.Add("user-mode-only userfaultfd: " + string.Join("; ", OpenFailures(caps, allowed)) +
+            c._notes.Add("user-mode-only userfaultfd: " + string.Join("; ", OpenFailures(caps, allowed, context)) +
                          ". A system call that reads or writes a to-space page not yet installed fails with EFAULT; " +
                          "GcHeap's own I/O methods touch the pages in user mode first, so only code that hands heap memory to the kernel directly is affected.");
         }
@@ -209,24 +211,117 @@ public sealed class UffdCapabilities
 
     private static bool Has(ulong bits, int ioctl) => (bits & (1UL << ioctl)) != 0;
 
-    private static IEnumerable<string> OpenFailures(NativeUffdCaps caps, UffdOpenMethods allowed)
+    private static IEnumerable<string> OpenFailures(NativeUffdCaps caps, UffdOpenMethods allowed, OpenContext context)
     {
         if ((allowed & UffdOpenMethods.Syscall) != 0 && caps.SyscallErrno != 0)
         {
-            string why = caps.SyscallErrno == Errno.EPERM
-                ? $" (vm.unprivileged_userfaultfd={ReadFirstLine("/proc/sys/vm/unprivileged_userfaultfd") ?? "?"} and the process lacks CAP_SYS_PTRACE)"
-                : caps.SyscallErrno == Errno.ENOSYS ? " (kernel built without CONFIG_USERFAULTFD, or blocked by seccomp)" : string.Empty;
-            yield return $"userfaultfd(2): {Errno.Describe(caps.SyscallErrno)}{why}";
+            string why = ExplainSyscallRefusal(caps.SyscallErrno, context);
+            yield return $"userfaultfd(2): {Errno.Describe(caps.SyscallErrno)}{(why.Length > 0 ? $" ({why})" : "")}";
         }
 
         if ((allowed & UffdOpenMethods.DevUserfaultfd) != 0 && caps.DevErrno != 0)
         {
-            yield return $"/dev/userfaultfd: {Errno.Describe(caps.DevErrno)}";
+            string why = caps.DevErrno switch
+            {
+                Errno.ENOENT => " (no such device node: it exists from Linux 6.1 when udev or the administrator creates it)",
+                Errno.EACCES => " (the device node's owner and mode do not let this user open it)",
+                _ => "",
+            };
+            yield return $"/dev/userfaultfd: {Errno.Describe(caps.DevErrno)}{why}";
         }
 
         if ((allowed & UffdOpenMethods.UserModeOnly) != 0 && caps.UserModeErrno != 0)
         {
             yield return $"userfaultfd(UFFD_USER_MODE_ONLY): {Errno.Describe(caps.UserModeErrno)}";
+        }
+    }
+
+    /// <summary>
+    /// What refused userfaultfd(2), from what the probing thread can see: its seccomp mode
+    /// (<c>Seccomp:</c> in /proc/thread-self/status), the sysctl /proc/sys/vm/unprivileged_userfaultfd
+    /// (present only in kernels built with CONFIG_USERFAULTFD) and CAP_SYS_PTRACE (<c>CapEff:</c>).
+    /// Empty for an errno these do not explain.
+    /// </summary>
+    internal static string ExplainSyscallRefusal(int errno, OpenContext c)
+    {
+        const string SeccompSource = "/proc/thread-self/status";
+        bool filtered = c.SeccompMode == 2;
+        string filters = c.SeccompFilters is int n ? $", {n} filter{(n == 1 ? "" : "s")}" : "";
+        string sysctl = c.UnprivilegedSysctl is null ? "" : $"vm.unprivileged_userfaultfd={c.UnprivilegedSysctl}";
+        if (errno == Errno.EPERM)
+        {
+            bool sysctlRefuses = c.UnprivilegedSysctl == "0" && c.HasSysPtrace == false;
+            if (sysctlRefuses)
+            {
+                return $"{sysctl} and the process lacks CAP_SYS_PTRACE" +
+                       (filtered ? $"; a seccomp filter is also installed (Seccomp: 2 in {SeccompSource}{filters}) and may be what refused it" : "");
+            }
+
+            string notSysctl = c.UnprivilegedSysctl is null ? "" :
+                c.HasSysPtrace == true ? $"; not the sysctl: the process has CAP_SYS_PTRACE ({sysctl})" : $"; not the sysctl ({sysctl})";
+            return filtered
+                ? $"a seccomp filter refused it (Seccomp: 2 in {SeccompSource}{filters}){notSysctl}"
+                : $"no seccomp filter (Seccomp: {c.SeccompMode?.ToString(CultureInfo.InvariantCulture) ?? "?"} in {SeccompSource}){notSysctl}: a security module (SELinux, AppArmor) may forbid it";
+        }
+
+        if (errno == Errno.ENOSYS)
+        {
+            if (c.UnprivilegedSysctl is null)
+            {
+                return "the kernel has no userfaultfd: /proc/sys/vm/unprivileged_userfaultfd is missing, so it was built without CONFIG_USERFAULTFD" +
+                       (filtered ? $" (a seccomp filter is installed too: Seccomp: 2 in {SeccompSource}{filters})" : "");
+            }
+
+            return filtered
+                ? $"a seccomp filter answered ENOSYS (Seccomp: 2 in {SeccompSource}{filters}); the kernel has userfaultfd ({sysctl})"
+                : $"the kernel has userfaultfd ({sysctl}) and no seccomp filter is installed (Seccomp: {c.SeccompMode?.ToString(CultureInfo.InvariantCulture) ?? "?"} in {SeccompSource}): " +
+                  "something between the process and the kernel answered, such as an emulator (qemu-user) or a container runtime";
+        }
+
+        return "";
+    }
+
+    /// <summary>What the probing thread can see about why opening a userfaultfd may be refused.</summary>
+    internal readonly record struct OpenContext(int? SeccompMode, int? SeccompFilters, string? UnprivilegedSysctl, bool? HasSysPtrace)
+    {
+        private const int CapSysPtrace = 19;
+
+        public static OpenContext OfCallingThread()
+        {
+            int? mode = null, filters = null;
+            bool? ptrace = null;
+            try
+            {
+                foreach (string line in File.ReadLines("/proc/thread-self/status"))
+                {
+                    string[] kv = line.Split(':', 2, StringSplitOptions.TrimEntries);
+                    if (kv.Length != 2)
+                    {
+                        continue;
+                    }
+
+                    switch (kv[0])
+                    {
+                        case "Seccomp" when int.TryParse(kv[1], NumberStyles.None, CultureInfo.InvariantCulture, out int m):
+                            mode = m;
+                            break;
+                        case "Seccomp_filters" when int.TryParse(kv[1], NumberStyles.None, CultureInfo.InvariantCulture, out int f):
+                            filters = f;
+                            break;
+                        case "CapEff" when ulong.TryParse(kv[1], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong caps):
+                            ptrace = (caps & (1UL << CapSysPtrace)) != 0;
+                            break;
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+
+            return new OpenContext(mode, filters, ReadFirstLine("/proc/sys/vm/unprivileged_userfaultfd"), ptrace);
         }
     }
 

@@ -12,6 +12,7 @@ internal sealed class GcPerfSimWorkload(GcPerfSimParameters p) : IWorkload
         ["survive_interval"] = p.SurviveInterval,
         ["min_size"] = p.MinSize,
         ["max_size"] = p.MaxSize,
+        ["allocate_gb"] = p.AllocateGb,
         ["item"] = "a node (payload, link, size) plus a byte array of min..max bytes; every survive_interval-th item replaces a random slot of its thread's survivor set and links to another survivor",
     };
 
@@ -37,14 +38,24 @@ internal sealed class GcPerfSimWorkload(GcPerfSimParameters p) : IWorkload
         using var stop = new CancellationTokenSource();
         var threads = new WorkerThreads(s.Threads, "gcperfsim", i => sim.Run(i, s.Seed, slots, counters[i], stop.Token));
         var sw = Stopwatch.StartNew();
-        context.Progress.Phase($"allocating for {s.Seconds:F0} s on {s.Threads} thread(s)", s.Seconds);
+        long? budget = p.AllocationBudgetBytes;
+        long Allocated() => counters.Sum(c => Volatile.Read(ref c.AllocatedBytes));
+        if (budget is long b)
+        {
+            context.Progress.Phase($"allocating {b / 1048576.0:F0} MiB on {s.Threads} thread(s)", b / 1048576.0);
+        }
+        else
+        {
+            context.Progress.Phase($"allocating for {s.Seconds:F0} s on {s.Threads} thread(s)", s.Seconds);
+        }
+
         threads.Start();
         sim.WhileBlocked(() =>
         {
-            while (sw.Elapsed.TotalSeconds < s.Seconds && threads.AnyAlive)
+            while ((budget is long limit ? Allocated() < limit : sw.Elapsed.TotalSeconds < s.Seconds) && threads.AnyAlive)
             {
-                Thread.Sleep(100);
-                context.Progress.Set(sw.Elapsed.TotalSeconds);
+                Thread.Sleep(budget is null ? 100 : 10);
+                context.Progress.Set(budget is null ? sw.Elapsed.TotalSeconds : Allocated() / 1048576.0);
             }
 
             stop.Cancel();
