@@ -228,7 +228,7 @@ public class BadInputTests
         using var heap = TestHeaps.Create(GcBackend.StopTheWorld, configure: o => o.HandlesPerSegmentLog2 = 10);
         var node = heap.Types.DefineObject("Node", b => b.Value<long>("v"));
         using var m = heap.AttachCurrentThread();
-        var ex = Assert.Throws<GcHeapException>((Action)(() =>
+        var ex = Assert.Throws<GcHandleLimitException>((Action)(() =>
         {
             for (int i = 0; i < 2000; i++)
             {
