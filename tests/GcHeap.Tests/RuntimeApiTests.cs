@@ -336,5 +336,23 @@ public class RuntimeApiTests
         Assert.True(heap.Verify().IsValid);
     }
 
+    [Fact]
+    public void StopTheWorldPauseStepsNameTheirWork()
+    {
+        using var heap = TestHeaps.Create(GcBackend.StopTheWorld);
+        var (pair, _, _, _) = DefinePair(heap);
+        using var m = heap.AttachCurrentThread();
+        using var root = m.CreateRoot(m.Allocate(pair));
+        var st = heap.Collect();
+        var names = st.PauseSteps.Select(p => p.Step).ToList();
+        foreach (var expected in new[] { "Full: mark", "Full: plan", "Full: forward roots", "Full: verify (VerifyHeap)" })
+        {
+            Assert.Contains(expected, names);
+        }
+
+        Assert.Contains(names, n => n.StartsWith("Full: build ", StringComparison.Ordinal));
+        Assert.Contains(names, n => n.StartsWith("Full: retire allocation buffers", StringComparison.Ordinal));
+    }
+
     private static bool SameObject(Mutator m, GcRef x, GcRef y) => m.IsSameObject(x, y);
 }

@@ -87,26 +87,39 @@ internal sealed unsafe partial class Collector
         _bitmap.Prefault(Math.Min(_heap.CapacityPages, from.HighWater + 256));
         Pause(PauseKind.Full, () =>
         {
+            long step = Stopwatch.GetTimestamp();
             RetireAllocationBuffers();
             hw = from.HighWater;
             lock (_heap.Handles.GlobalLock)
             {
                 var roots = CaptureRoots();
-                ulong before = _heap.Options.VerifyHeap ? GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum : 0;
+                Step(ref step, $"Full: retire allocation buffers, capture {roots.Count} roots");
+                ulong before = 0;
+                if (_heap.Options.VerifyHeap)
+                {
+                    before = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types).Checksum;
+                    Step(ref step, "Full: checksum the graph (VerifyHeap)");
+                }
 
                 (markMs, planMs) = MarkAndPlanStopped(from, to, hw, roots);
+                _pauseSteps.Add(("Full: mark", markMs));
+                _pauseSteps.Add(("Full: plan", planMs));
+                step = Stopwatch.GetTimestamp();
                 *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
 
                 to.SetHighWater(_plan.ToPages);
                 native = StopTheWorldCompactor.Run(_nativePlan, _heap.Options.VerifyHeap, (op, a) => Describe(op, a, from, to));
+                Step(ref step, $"Full: build {_plan.ToPages} to-space pages (copy and forward)");
                 ForwardRoots(roots);
                 _plan.WriteToSpaceKinds();
                 _heap.AllocationSpace = to;
+                Step(ref step, "Full: forward roots");
 
                 if (_heap.Options.VerifyHeap)
                 {
                     VerifyOrThrow(to, before, "after the stop-the-world compaction");
                     verified = true;
+                    Step(ref step, "Full: verify (VerifyHeap)");
                 }
             }
         });
