@@ -180,6 +180,64 @@ public class FastPathTests
         Assert.True(x.GetRef(t2.Next).IsSameObject(y));
     }
 
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void AllocationsInsideAReservationAreNotSafepoints(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o => o.StrictViews = true); // every other allocation would expire views
+        var t = new ListTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        var ctx = m.GetContext();
+        int size = t.Node.InstanceSize;
+        long kept = 0;
+        for (int round = 0; round < 200; round++)
+        {
+            // A 10-node list built with views only: the reservation keeps every view valid.
+            ctx.Reserve(10 * size);
+            var head = ctx.Allocate(t.Node);
+            head.Set(t.Value, round);
+            var prev = head;
+            for (int i = 1; i < 10; i++)
+            {
+                var n = ctx.Allocate(t.Node);
+                n.Set(t.Value, i);
+                prev.SetRef(t.Next, n);
+                prev = n;
+            }
+
+            Assert.True(head.IsValid);
+            long sum = 0;
+            for (var p = head; !p.IsNull; p = p.GetRef(t.Next))
+            {
+                sum += p.Get(t.Value);
+            }
+
+            Assert.Equal(round + 45, sum);
+            if (round % 50 == 0)
+            {
+                kept++;
+                var h = head.ToHandle();   // views first, then Mutator calls (each is a safepoint)
+                m.CreateRoot(h);           // never disposed: these lists must survive every collection
+                Assert.True(heap.Collect().Verified);
+                ctx = m.GetContext();
+            }
+
+            // One allocation past the reservation is an ordinary one again (strict: a safepoint).
+            var before = ctx.Allocate(t.Node);
+            ctx.Allocate(t.Node);
+            Assert.False(before.IsValid);
+        }
+
+        // Arrays count too; a reservation is at most one buffer.
+        ctx.Reserve((int)t.Longs.ArraySize(100));
+        var arr = ctx.AllocateArray(t.Longs, 100);
+        Assert.True(arr.IsValid);
+        Throws<ArgumentOutOfRangeException>(ctx, c => c.Reserve(4097));
+        Throws<ArgumentOutOfRangeException>(ctx, c => c.Reserve(-1));
+        Assert.Throws<InvalidOperationException>(() => t.Node.ArraySize(1));
+        Assert.Equal(kept, heap.Verify().ReachableObjects / 10);
+    }
+
     [Fact]
     public void BadViewsThrowTheDocumentedExceptions()
     {

@@ -12,6 +12,9 @@ public sealed unsafe partial class Mutator
     private nint _tlabCursor;
     private nint _tlabLimit;
 
+    /// <summary>End of the bytes <see cref="GcContext.Reserve"/> set aside in the buffer; allocations below it are not safepoints. 0: none.</summary>
+    private nint _reservedEnd;
+
     /// <summary>Allocates an instance of an object type; its fields start as zero / null.</summary>
     /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap.</exception>
     /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
@@ -105,19 +108,29 @@ public sealed unsafe partial class Mutator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal nint AllocateObjectFromContext(GcType type)
     {
-        PollFromContext();
         ArgumentNullException.ThrowIfNull(type);
         if (type.TokenKey != (FieldKeyBase | type.Id) || type.Kind != GcTypeKind.Object)
         {
             ThrowBadObjectType(type);
         }
 
-        if (_strictViews)
+        nint a = _tlabCursor;
+        int size = type.InstanceSize;
+        if (a + size <= _reservedEnd && size <= ObjectLayout.LargeObjectThreshold)
         {
-            ViewEpoch++;
+            _tlabCursor = a + size; // inside a reservation: not a safepoint
+        }
+        else
+        {
+            PollFromContext();
+            if (_strictViews)
+            {
+                ViewEpoch++;
+            }
+
+            a = AllocateBytes(size);
         }
 
-        nint a = AllocateBytes(type.InstanceSize);
         ObjectLayout.WriteHeader(a, type.Id, 0);
         return a;
     }
@@ -125,7 +138,6 @@ public sealed unsafe partial class Mutator
     /// <summary>The fast path's allocation of an array (<see cref="GcContext.AllocateArray"/>).</summary>
     internal nint AllocateArrayFromContext(GcType arrayType, int length)
     {
-        PollFromContext();
         ArgumentNullException.ThrowIfNull(arrayType);
         if (arrayType.TokenKey != (FieldKeyBase | arrayType.Id) || arrayType.Kind == GcTypeKind.Object)
         {
@@ -133,15 +145,47 @@ public sealed unsafe partial class Mutator
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        if (_strictViews)
+        long size = ObjectLayout.AlignUp(ObjectLayout.HeaderSize + ((long)arrayType.ElementSize * length));
+        nint a = _tlabCursor;
+        if (a + size <= _reservedEnd && size <= ObjectLayout.LargeObjectThreshold)
         {
-            ViewEpoch++;
+            _tlabCursor = a + (nint)size; // inside a reservation: not a safepoint
+        }
+        else
+        {
+            PollFromContext();
+            if (_strictViews)
+            {
+                ViewEpoch++;
+            }
+
+            a = AllocateBytes(size);
         }
 
-        long size = ObjectLayout.AlignUp(ObjectLayout.HeaderSize + ((long)arrayType.ElementSize * length));
-        nint a = AllocateBytes(size);
         ObjectLayout.WriteHeader(a, arrayType.Id, (uint)length);
         return a;
+    }
+
+    /// <summary>
+    /// <see cref="GcContext.Reserve"/>: makes room for <paramref name="bytes"/> in the thread's
+    /// buffer now (a safepoint), so that the next small allocations up to that many bytes are not.
+    /// </summary>
+    internal void ReserveFromContext(int bytes)
+    {
+        if ((uint)bytes > ObjectLayout.PageSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"A reservation covers at most one allocation buffer ({ObjectLayout.PageSize} bytes) of small objects.");
+        }
+
+        PollFromContext();
+        ViewEpoch++; // always a safepoint, so that code using it is tested as one
+        if (_tlabCursor + bytes > _tlabLimit)
+        {
+            nint page = AllocateSmallSlow(0); // a fresh buffer: may wait for a collection
+            _tlabCursor = page;
+        }
+
+        _reservedEnd = _tlabCursor + bytes;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -274,6 +318,7 @@ public sealed unsafe partial class Mutator
     {
         _tlabCursor = 0;
         _tlabLimit = 0;
+        _reservedEnd = 0;
     }
 
     private void CheckOwnType(GcType type)

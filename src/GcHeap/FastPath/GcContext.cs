@@ -109,6 +109,25 @@ public readonly ref struct GcContext
         m.SetLocal(local, value.IsNull ? 0 : value.AddressFor(m));
     }
 
+    /// <summary>
+    /// Sets <paramref name="bytes"/> aside in the thread's allocation buffer (refilling it if
+    /// needed): the next small-object allocations of this thread, up to that many bytes in total,
+    /// are then not safepoints, so views taken between them stay valid. A runtime builds a
+    /// multi-object structure (a closure and its environment, a small subtree) with views only
+    /// this way, without holding parts in handles. The call itself is a safepoint (it invalidates
+    /// earlier views). Sizes: <see cref="GcType.InstanceSize"/> for objects,
+    /// <see cref="GcType.ArraySize"/> for arrays; objects over 2,048 bytes are large and never
+    /// come from a reservation. A safepoint in between (a <see cref="Mutator"/> call,
+    /// <see cref="Safepoint"/>) still expires views as always, and a collection there takes the
+    /// rest of the reservation away (later allocations are ordinary ones again).
+    /// </summary>
+    /// <param name="bytes">Bytes to set aside, at most 4,096 (one buffer).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative or over 4,096.</exception>
+    /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
+    /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    public void Reserve(int bytes) => M.ReserveFromContext(bytes);
+
     /// <summary>A safepoint: lets a pending collection stop this thread. Invalidates every earlier view of the thread.</summary>
     /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
     /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>

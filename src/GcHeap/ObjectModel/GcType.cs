@@ -24,6 +24,20 @@ public sealed class GcType
         ElementType = elementType;
     }
 
+    /// <summary>Bytes an array of this type with <paramref name="length"/> elements occupies in the heap (header included, 8-byte aligned); for <see cref="GcContext.Reserve"/>.</summary>
+    /// <exception cref="InvalidOperationException">This is an object type (use <see cref="InstanceSize"/>).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
+    public long ArraySize(int length)
+    {
+        if (Kind == GcTypeKind.Object)
+        {
+            throw new InvalidOperationException($"'{Name}' is an object type: its size is InstanceSize.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return ObjectModel.ObjectLayout.AlignUp(ObjectModel.ObjectLayout.HeaderSize + ((long)ElementSize * length));
+    }
+
     /// <summary>The type's unique name.</summary>
     public string Name { get; }
 

@@ -94,6 +94,38 @@ internal sealed class GcViewGcBenchHeap : IGcBenchHeap
         _m.Dispose();
     }
 
+    /// <summary>Inside a reservation covering every node below: GCBench's Populate on views.</summary>
+    private void PopulateReserved(GcContext ctx, int depth, GcView node)
+    {
+        if (depth <= 0)
+        {
+            return;
+        }
+
+        var left = ctx.Allocate(_t.Node);
+        var right = ctx.Allocate(_t.Node);
+        node.SetRef(_t.Left, left);
+        node.SetRef(_t.Right, right);
+        PopulateReserved(ctx, depth - 1, left);
+        PopulateReserved(ctx, depth - 1, right);
+    }
+
+    /// <summary>Inside a reservation covering the whole subtree: GCBench's MakeTree on views.</summary>
+    private GcView MakeTreeReserved(GcContext ctx, int depth)
+    {
+        if (depth <= 0)
+        {
+            return ctx.Allocate(_t.Node);
+        }
+
+        var left = MakeTreeReserved(ctx, depth - 1);
+        var right = MakeTreeReserved(ctx, depth - 1);
+        var node = ctx.Allocate(_t.Node);
+        node.SetRef(_t.Left, left);
+        node.SetRef(_t.Right, right);
+        return node;
+    }
+
     private void Populate(GcContext ctx, int depth, GcView node)
     {
         if (depth <= 0)
@@ -103,6 +135,14 @@ internal sealed class GcViewGcBenchHeap : IGcBenchHeap
 
         GcRef frame = _a[depth];
         ctx.Set(frame, node);
+        long below = ((2L << depth) - 2) * _t.Node.InstanceSize;
+        if (below <= 4096)
+        {
+            ctx.Reserve((int)below); // a safepoint: the node comes back from its slot
+            PopulateReserved(ctx, depth, ctx.View(frame));
+            return;
+        }
+
         var left = ctx.Allocate(_t.Node);
         ctx.View(frame).SetRef(_t.Left, left);
         var right = ctx.Allocate(_t.Node);
@@ -113,6 +153,13 @@ internal sealed class GcViewGcBenchHeap : IGcBenchHeap
 
     private GcView MakeTree(GcContext ctx, int depth)
     {
+        long subtree = ((2L << Math.Max(depth, 0)) - 1) * _t.Node.InstanceSize;
+        if (subtree <= 4096)
+        {
+            ctx.Reserve((int)subtree);
+            return MakeTreeReserved(ctx, depth);
+        }
+
         if (depth <= 0)
         {
             return ctx.Allocate(_t.Node);
