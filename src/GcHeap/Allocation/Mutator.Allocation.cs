@@ -12,8 +12,11 @@ public sealed unsafe partial class Mutator
     private nint _tlabCursor;
     private nint _tlabLimit;
 
-    /// <summary>End of the bytes <see cref="GcContext.Reserve"/> set aside in the buffer; allocations below it are not safepoints. 0: none.</summary>
-    private nint _reservedEnd;
+    /// <summary>Bytes <see cref="GcContext.Reserve"/> still covers: small allocations up to this total are not safepoints.</summary>
+    private long _reservedLeft;
+
+    /// <summary>A page taken by <see cref="GcContext.Reserve"/> for what does not fit in the current buffer (0: none); the next buffer.</summary>
+    private nint _sparePage;
 
     /// <summary>Allocates an instance of an object type; its fields start as zero / null.</summary>
     /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap.</exception>
@@ -114,11 +117,11 @@ public sealed unsafe partial class Mutator
             ThrowBadObjectType(type);
         }
 
-        nint a = _tlabCursor;
+        nint a;
         int size = type.InstanceSize;
-        if (a + size <= _reservedEnd && size <= ObjectLayout.LargeObjectThreshold)
+        if (size <= _reservedLeft && size <= ObjectLayout.LargeObjectThreshold)
         {
-            _tlabCursor = a + size; // inside a reservation: not a safepoint
+            a = AllocateReserved(size); // inside a reservation: not a safepoint
         }
         else
         {
@@ -146,10 +149,10 @@ public sealed unsafe partial class Mutator
 
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         long size = ObjectLayout.AlignUp(ObjectLayout.HeaderSize + ((long)arrayType.ElementSize * length));
-        nint a = _tlabCursor;
-        if (a + size <= _reservedEnd && size <= ObjectLayout.LargeObjectThreshold)
+        nint a;
+        if (size <= _reservedLeft && size <= ObjectLayout.LargeObjectThreshold)
         {
-            _tlabCursor = a + (nint)size; // inside a reservation: not a safepoint
+            a = AllocateReserved((int)size); // inside a reservation: not a safepoint
         }
         else
         {
@@ -179,13 +182,44 @@ public sealed unsafe partial class Mutator
 
         PollFromContext();
         ViewEpoch++; // always a safepoint, so that code using it is tested as one
-        if (_tlabCursor + bytes > _tlabLimit)
+        if (_tlabLimit - _tlabCursor < bytes && _sparePage == 0)
         {
-            nint page = AllocateSmallSlow(0); // a fresh buffer: may wait for a collection
-            _tlabCursor = page;
+            // What does not fit in this buffer goes to one more page, taken now (it may wait for a
+            // collection); the rest of this buffer is still used first, so nothing is wasted.
+            _sparePage = TakeAllocationPage(0);
         }
 
-        _reservedEnd = _tlabCursor + bytes;
+        _reservedLeft = bytes;
+    }
+
+    /// <summary>An allocation covered by a reservation: the current buffer, else the spare page (no poll either way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint AllocateReserved(int size)
+    {
+        _reservedLeft -= size;
+        nint a = _tlabCursor;
+        if (a + size <= _tlabLimit)
+        {
+            _tlabCursor = a + size;
+            return a;
+        }
+
+        return SwitchToSparePage(size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private nint SwitchToSparePage(int size)
+    {
+        nint page = _sparePage;
+        if (page == 0)
+        {
+            return AllocateSmallSlow(size); // not reached: a reservation that overflows its buffer always has a spare page
+        }
+
+        _sparePage = 0;
+        _tlabCursor = page + size;
+        _tlabLimit = page + ObjectLayout.PageSize;
+        return page;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -224,6 +258,16 @@ public sealed unsafe partial class Mutator
     private nint AllocateSmallSlow(int size)
     {
         ViewEpoch++; // a buffer refill is where a collection may intervene
+        nint page = _sparePage != 0 ? _sparePage : TakeAllocationPage(size);
+        _sparePage = 0;
+        _tlabCursor = page + size;
+        _tlabLimit = page + ObjectLayout.PageSize;
+        return page;
+    }
+
+    /// <summary>Takes one page of the allocation space for small objects, waiting for a collection when the heap is full.</summary>
+    private nint TakeAllocationPage(int size)
+    {
         for (int attempt = 0; ; attempt++)
         {
             Space space = _heap.AllocationSpace;
@@ -232,11 +276,8 @@ public sealed unsafe partial class Mutator
             {
                 _heap.Prefaulter?.Ahead(space, p);
                 space.Kinds[p] = PageKind.Small;
-                nint page = space.PageAddress(p);
-                _tlabCursor = page + size;
-                _tlabLimit = page + ObjectLayout.PageSize;
                 _heap.Collector.NoteAllocatedPages(1);
-                return page;
+                return space.PageAddress(p);
             }
 
             OnHeapFull(size, attempt);
@@ -318,7 +359,8 @@ public sealed unsafe partial class Mutator
     {
         _tlabCursor = 0;
         _tlabLimit = 0;
-        _reservedEnd = 0;
+        _reservedLeft = 0;
+        _sparePage = 0; // an empty page of the space being left: it parses as empty
     }
 
     private void CheckOwnType(GcType type)
