@@ -144,6 +144,19 @@ public sealed class HeapOptions
     /// </summary>
     public bool RecordFaultStallSamples { get; set; }
 
+    /// <summary>
+    /// How long a stop-the-world handshake may wait for attached threads to reach a heap call (a
+    /// poll) before it gives up, where giving up is safe: the first pause of a collection (before
+    /// anything was marked or moved) and <see cref="Heap.Verify"/>. Such a collection is abandoned,
+    /// the world resumes, and <see cref="Heap.Collect"/>, <see cref="Heap.Verify"/> or the
+    /// allocation that needed the collection throws <see cref="GcSafepointTimeoutException"/>
+    /// naming the threads it waited for (a background collection is simply retried later). The
+    /// later pauses of a cycle cannot be abandoned: past this timeout they keep waiting, and the
+    /// EventSource event SlowSafepoint names the threads. Either way that event fires after at
+    /// most 5 s. Default <see cref="Timeout.InfiniteTimeSpan"/>: wait as long as it takes.
+    /// </summary>
+    public TimeSpan SafepointTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>Collections kept in <see cref="Heap.History"/>. Default 256.</summary>
     public int HistoryLength { get; set; } = 256;
 
@@ -182,6 +195,11 @@ public sealed class HeapOptions
         if (!Enum.IsDefined(Backend))
         {
             throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        }
+
+        if (SafepointTimeout != Timeout.InfiniteTimeSpan && SafepointTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SafepointTimeout), SafepointTimeout, "Positive, or Timeout.InfiniteTimeSpan.");
         }
 
         if (double.IsNaN(DensePageThreshold))
