@@ -15,6 +15,7 @@ internal static class Commands
         yield return CompareCommands.Compare();
         yield return CapsCommand.Create();
         yield return MonitorCommand.Create();
+        yield return StressCommand.Create();
         yield return WorkloadCommand.Create("binary-trees", "The Benchmarks Game binary-trees program (same output)", c =>
         {
             var depth = new Option<int>("--depth", "-n") { Description = "Maximum tree depth n", DefaultValueFactory = _ => 10 };
