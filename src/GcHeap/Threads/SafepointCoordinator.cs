@@ -33,6 +33,7 @@ internal sealed class SafepointCoordinator
     private bool _stopping;
     private bool _terminated;
     private long _stopStart;
+    private int _stopper;
 
     public object SyncRoot => _lock;
 
@@ -144,6 +145,7 @@ internal sealed class SafepointCoordinator
             }
 
             _stopping = true;
+            _stopper = Environment.CurrentManagedThreadId;
             long start = Stopwatch.GetTimestamp();
             Volatile.Write(ref _stopStart, start);
             foreach (var m in _mutators)
@@ -257,13 +259,15 @@ internal sealed class SafepointCoordinator
                 MutatorState.Safe => MutatorThreadState.InSafeRegion,
                 _ => MutatorThreadState.Detached,
             };
-            list.Add(new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, alive, _stopping && IsAwaited(m)));
+            bool awaited = _stopping && m.State == MutatorState.Running && alive && m.OwnerThread.ManagedThreadId != _stopper;
+            list.Add(new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, alive, awaited));
         }
 
         double waitMs = _stopping ? Stopwatch.GetElapsedTime(Volatile.Read(ref _stopStart)).TotalMilliseconds : 0;
         return new SafepointStatus(_stopping, _stopped, waitMs, list);
     }
 
+    /// <summary>On the stopping thread: the threads it waits for.</summary>
     private IEnumerable<string> AwaitedNames() => _mutators.Where(IsAwaited).Select(m => m.Name);
 
     /// <summary>
@@ -394,6 +398,7 @@ internal sealed class SafepointCoordinator
         return false;
     }
 
+    /// <summary>On the stopping thread: whether the stop waits for <paramref name="m"/>.</summary>
     private static bool IsAwaited(Mutator m) => m.State == MutatorState.Running && !m.IsCurrentThread && m.OwnerThread.IsAlive;
 
     /// <summary>
