@@ -19,9 +19,10 @@ internal static class StressCommand
         var heapMb = new Option<int>("--heap-mb") { Description = "Heap limit in MiB (exhaustion phases use at most 8)", DefaultValueFactory = _ => 32 };
         var hangSeconds = new Option<double>("--hang-seconds") { Description = "Report a hang (every thread's state) and exit 3 when a thread makes no progress for this long", DefaultValueFactory = _ => 60 };
         var safepointTimeout = new Option<double>("--safepoint-timeout-ms") { Description = "HeapOptions.SafepointTimeout in ms (0: wait as long as it takes)", DefaultValueFactory = _ => 0 };
+        var phases = new Option<string>("--phases") { Description = "Kinds of phase to rotate through: mixed,fork,storm,exhaustion,dispose", DefaultValueFactory = _ => "mixed,fork,storm,exhaustion,dispose" };
         var json = new Option<string?>("--json") { Description = "Write the totals as JSON to this file" };
         RunOptions.Positive(threads, 1);
-        foreach (var o in new Option[] { seconds, threads, seed, backends, phaseSeconds, heapMb, hangSeconds, safepointTimeout, json })
+        foreach (var o in new Option[] { seconds, threads, seed, backends, phaseSeconds, heapMb, hangSeconds, safepointTimeout, phases, json })
         {
             command.Options.Add(o);
         }
@@ -45,6 +46,13 @@ internal static class StressCommand
                 r.AddError("--backends is a comma-separated list of move, copy and stw");
             }
         });
+        phases.Validators.Add(r =>
+        {
+            if (ParsePhases(r.GetValueOrDefault<string>() ?? string.Empty) is null)
+            {
+                r.AddError("--phases is a comma-separated list of mixed, fork, storm, exhaustion and dispose");
+            }
+        });
         command.SetAction(p => Run(new StressSettings(
             p.GetValue(seconds),
             p.GetValue(threads),
@@ -54,6 +62,7 @@ internal static class StressCommand
             p.GetValue(heapMb),
             p.GetValue(hangSeconds),
             p.GetValue(safepointTimeout),
+            ParsePhases(p.GetValue(phases)!)!,
             "stress " + string.Join(' ', CommandLine.Arguments.Skip(1))), p.GetValue(json)));
         return command;
     }
@@ -81,9 +90,34 @@ internal static class StressCommand
         return result.Count == 0 ? null : result;
     }
 
+    private static List<StressPhase>? ParsePhases(string list)
+    {
+        var result = new List<StressPhase>();
+        foreach (var name in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            StressPhase? k = name.ToLowerInvariant() switch
+            {
+                "mixed" => StressPhase.Mixed,
+                "fork" => StressPhase.Fork,
+                "storm" => StressPhase.DotnetGcStorm,
+                "exhaustion" => StressPhase.Exhaustion,
+                "dispose" => StressPhase.DisposeRace,
+                _ => null,
+            };
+            if (k is null)
+            {
+                return null;
+            }
+
+            result.Add(k.Value);
+        }
+
+        return result.Count == 0 ? null : result;
+    }
+
     private static int Run(StressSettings settings, string? json)
     {
-        Console.WriteLine($"{settings.Command}: {settings.Threads} mutator threads, backends {string.Join(",", settings.Backends)}, phases of {settings.PhaseSeconds} s, seed {settings.Seed}");
+        Console.WriteLine($"{settings.Command}: {settings.Threads} mutator threads, backends {string.Join(",", settings.Backends)}, phases {string.Join(",", settings.Phases)} of {settings.PhaseSeconds} s, seed {settings.Seed}");
         var runner = new StressRunner(settings);
         var report = runner.Run(hung =>
         {

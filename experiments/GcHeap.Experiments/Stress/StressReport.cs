@@ -71,7 +71,7 @@ internal sealed class StressReport
     public SortedDictionary<string, double> MaxPauseMs { get; } = [];
 
     /// <summary>The longest handshakes of the run: when, on which backend, whom they waited for, and how much of the wait .NET's GC had the process suspended.</summary>
-    public List<string> SlowestSafepoints { get; } = [];
+    public List<SlowSafepoint> SlowestSafepoints { get; } = [];
 
     public List<string> Mismatches { get; } = [];
 
@@ -126,3 +126,10 @@ internal sealed class StressReport
         }
     }
 }
+
+/// <summary>
+/// One slow stop-the-world handshake: the phase and collection, how long the stop waited, the
+/// thread(s) it waited for last, how long .NET's GC had the process suspended while this
+/// cycle's stops waited, and the cycle's longest pause.
+/// </summary>
+internal sealed record SlowSafepoint(string Phase, long Cycle, string Backend, double TimeToSafepointMs, string AwaitedThread, double DotnetGcPauseDuringStopsMs, double MaxPauseMs);

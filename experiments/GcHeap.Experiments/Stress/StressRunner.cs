@@ -15,6 +15,7 @@ internal sealed record StressSettings(
     int HeapMb,
     double HangSeconds,
     double SafepointTimeoutMs,
+    IReadOnlyList<StressPhase> Phases,
     string Command);
 
 /// <summary>The kinds of phase, run in rotation; every phase also fuzzes bad inputs.</summary>
@@ -81,11 +82,11 @@ internal sealed class StressRunner
         using var foreignRoot = foreignMutator.CreateRoot(foreignMutator.Allocate(foreignType));
         var foreign = new ForeignObjects { LiveHeapHandle = foreignRoot.Ref, LiveHeapToken = foreignType.Field<long>("x"), LiveHeapType = foreignType };
 
-        var kinds = Enum.GetValues<StressPhase>();
+        var kinds = _s.Phases;
         for (int i = 0; sw.Elapsed.TotalSeconds < _s.Seconds && _report.Read(r => r.Passed); i++)
         {
             var backend = _s.Backends[i % _s.Backends.Count];
-            var kind = kinds[i % kinds.Length];
+            var kind = kinds[i % kinds.Count];
             double seconds = Math.Max(0.5, Math.Min(_s.PhaseSeconds, _s.Seconds - sw.Elapsed.TotalSeconds));
             RunPhase(i, backend, kind, seconds, foreign);
         }
@@ -294,11 +295,16 @@ internal sealed class StressRunner
         r.StopTheWorldFallbacks += s.StopTheWorldFallbackReason is null ? 0 : 1;
         StressReport.Max(r.MaxPauseMs, backend, s.MaxPauseMs);
         StressReport.Max(r.MaxTimeToSafepointMs, backend, s.MaxTimeToSafepointMs);
-        if (s.MaxTimeToSafepointMs > 100 && r.SlowestSafepoints.Count < 50)
+        if (s.MaxTimeToSafepointMs > 100)
         {
-            r.SlowestSafepoints.Add(
-                $"{_phaseName}, cycle {s.Cycle} ({backend}): time to safepoint {s.MaxTimeToSafepointMs:F1} ms waiting for '{s.SafepointAwaitedThread}'; " +
-                $".NET GC pauses during this cycle's stops {s.DotnetGcPauseDuringStopsMs:F1} ms; longest pause {s.MaxPauseMs:F1} ms");
+            // The 50 longest of the run, longest first.
+            r.SlowestSafepoints.Add(new SlowSafepoint(
+                _phaseName, s.Cycle, backend, s.MaxTimeToSafepointMs, s.SafepointAwaitedThread ?? "(every thread had parked while the stopper spun)", s.DotnetGcPauseDuringStopsMs, s.MaxPauseMs));
+            r.SlowestSafepoints.Sort((a, b) => b.TimeToSafepointMs.CompareTo(a.TimeToSafepointMs));
+            if (r.SlowestSafepoints.Count > 50)
+            {
+                r.SlowestSafepoints.RemoveAt(50);
+            }
         }
     });
 
