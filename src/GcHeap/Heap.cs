@@ -180,7 +180,7 @@ public sealed unsafe class Heap : IDisposable
     /// </summary>
     public long StopTheWorldFallbacks => Collector.StopTheWorldFallbacks;
 
-    /// <summary>Collections abandoned because their first stop waited longer than <see cref="HeapOptions.SafepointTimeout"/>.</summary>
+    /// <summary>Collections abandoned (before anything moved) because a stop waited longer than <see cref="HeapOptions.SafepointTimeout"/>.</summary>
     public long AbandonedCollections => Collector.AbandonedCycles;
 
     /// <summary>
@@ -265,7 +265,7 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="GcHeapDisposedException">The heap is disposed (also when that happens while waiting).</exception>
     /// <exception cref="GcCollectionFailedException">The collection (or an earlier one) failed.</exception>
     /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
-    /// <exception cref="GcSafepointTimeoutException">The collection's first stop waited longer than <see cref="HeapOptions.SafepointTimeout"/> for a thread; the collection was abandoned before doing anything.</exception>
+    /// <exception cref="GcSafepointTimeoutException">A stop of the collection waited longer than <see cref="HeapOptions.SafepointTimeout"/> for a thread; the collection was abandoned before anything moved.</exception>
     public CollectionStats Collect() => WhileSafe(() => Collector.CollectAndWait(CollectionReason.Requested));
 
     /// <summary>

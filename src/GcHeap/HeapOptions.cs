@@ -146,14 +146,17 @@ public sealed class HeapOptions
 
     /// <summary>
     /// How long a stop-the-world handshake may wait for attached threads to reach a heap call (a
-    /// poll) before it gives up, where giving up is safe: the first pause of a collection (before
-    /// anything was marked or moved) and <see cref="Heap.Verify"/>. Such a collection is abandoned,
-    /// the world resumes, and <see cref="Heap.Collect"/>, <see cref="Heap.Verify"/> or the
-    /// allocation that needed the collection throws <see cref="GcSafepointTimeoutException"/>
-    /// naming the threads it waited for (a background collection is simply retried later). The
-    /// later pauses of a cycle cannot be abandoned: past this timeout they keep waiting, and the
-    /// EventSource event SlowSafepoint names the threads. Either way that event fires after at
-    /// most 5 s. Default <see cref="Timeout.InfiniteTimeSpan"/>: wait as long as it takes.
+    /// poll) before it gives up. Every stop of a collection up to and including the flip can give
+    /// up, since nothing has moved before the flip forwards the roots: the collection is then
+    /// abandoned (its marks and plan dropped), the world resumes, and <see cref="Heap.Collect"/>
+    /// or the allocation that needed the collection throws
+    /// <see cref="GcSafepointTimeoutException"/> naming the threads it waited for (a background
+    /// collection is simply retried later; <see cref="Heap.AbandonedCollections"/> counts them).
+    /// <see cref="Heap.Verify"/> gives up the same way. Two stops cannot give up and wait as
+    /// long as it takes: the verification pause after a compaction (<see cref="VerifyHeap"/>) and
+    /// <see cref="Heap.Dispose"/>'s. The EventSource event SlowSafepoint names the awaited threads
+    /// after this timeout or 5 s, whichever comes first. Default
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: wait as long as it takes.
     /// </summary>
     public TimeSpan SafepointTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 

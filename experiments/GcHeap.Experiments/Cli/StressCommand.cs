@@ -20,9 +20,10 @@ internal static class StressCommand
         var hangSeconds = new Option<double>("--hang-seconds") { Description = "Report a hang (every thread's state) and exit 3 when a thread makes no progress for this long", DefaultValueFactory = _ => 60 };
         var safepointTimeout = new Option<double>("--safepoint-timeout-ms") { Description = "HeapOptions.SafepointTimeout in ms (0: wait as long as it takes)", DefaultValueFactory = _ => 0 };
         var phases = new Option<string>("--phases") { Description = "Kinds of phase to rotate through: mixed,fork,storm,exhaustion,dispose", DefaultValueFactory = _ => "mixed,fork,storm,exhaustion,dispose" };
+        var stormPoll = new Option<int>("--storm-poll-every") { Description = "Attach the GC storm thread and let it make a heap call only every N GC.Collect() calls (0: not attached)", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Write the totals as JSON to this file" };
         RunOptions.Positive(threads, 1);
-        foreach (var o in new Option[] { seconds, threads, seed, backends, phaseSeconds, heapMb, hangSeconds, safepointTimeout, phases, json })
+        foreach (var o in new Option[] { seconds, threads, seed, backends, phaseSeconds, heapMb, hangSeconds, safepointTimeout, phases, stormPoll, json })
         {
             command.Options.Add(o);
         }
@@ -39,6 +40,7 @@ internal static class StressCommand
         }
 
         RunOptions.Positive(heapMb, 4);
+        RunOptions.Positive(stormPoll, 0);
         backends.Validators.Add(r =>
         {
             if (ParseBackends(r.GetValueOrDefault<string>() ?? string.Empty) is null)
@@ -63,6 +65,7 @@ internal static class StressCommand
             p.GetValue(hangSeconds),
             p.GetValue(safepointTimeout),
             ParsePhases(p.GetValue(phases)!)!,
+            p.GetValue(stormPoll),
             "stress " + string.Join(' ', CommandLine.Arguments.Skip(1))), p.GetValue(json)));
         return command;
     }

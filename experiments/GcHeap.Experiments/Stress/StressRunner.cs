@@ -16,6 +16,7 @@ internal sealed record StressSettings(
     double HangSeconds,
     double SafepointTimeoutMs,
     IReadOnlyList<StressPhase> Phases,
+    int StormPollEvery,
     string Command);
 
 /// <summary>The kinds of phase, run in rotation; every phase also fuzzes bad inputs.</summary>
@@ -165,7 +166,7 @@ internal sealed class StressRunner
         })));
         if (kind == StressPhase.DotnetGcStorm)
         {
-            started.Add(Start("gc storm", ".NET GC.Collect() loop", () => Storm(Running)));
+            started.Add(Start("gc storm", ".NET GC.Collect() loop", () => Storm(heap, Running)));
         }
 
         if (kind == StressPhase.Fork)
@@ -553,13 +554,33 @@ internal sealed class StressRunner
         }
     }
 
-    private void Storm(Func<bool> running)
+    /// <summary>
+    /// Calls GC.Collect() in a loop. With <see cref="StressSettings.StormPollEvery"/> the thread is
+    /// attached and makes a heap call only every that many .NET collections, blocking outside a
+    /// safe region in between (the misuse that holds every stop up).
+    /// </summary>
+    private void Storm(Heap heap, Func<bool> running)
     {
         var self = Self();
         var keep = new List<object>();
         var rnd = new Random(_s.Seed);
+        using var m = _s.StormPollEvery > 0 ? heap.AttachCurrentThread("gc storm (attached)") : null;
+        long n = 0;
         while (running())
         {
+            if (m is not null && n++ % _s.StormPollEvery == 0)
+            {
+                try
+                {
+                    m.Safepoint();
+                }
+                catch (GcHeapDisposedException e) when (Volatile.Read(ref _disposing))
+                {
+                    _report.Documented(e);
+                    return;
+                }
+            }
+
             self.Begin("GC.Collect()");
             for (int i = 0; i < 2000; i++)
             {

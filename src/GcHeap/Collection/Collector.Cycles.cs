@@ -139,6 +139,7 @@ internal sealed unsafe partial class Collector
         ulong checksumBefore = 0;
         int unregisterRc = 0;
         string? fallback = null;
+        GcSafepointTimeoutException? abandoned = null;
 
         try
         {
@@ -170,28 +171,46 @@ internal sealed unsafe partial class Collector
                 ConcurrentMark();
                 CollectBarrierLogs();
 
-                Pause(PauseKind.MarkEnd, () =>
+                try
                 {
-                    long step = Stopwatch.GetTimestamp();
+                    Pause(PauseKind.MarkEnd, () =>
+                    {
+                        long step = Stopwatch.GetTimestamp();
+                        foreach (var m in _heap.Safepoints.Mutators)
+                        {
+                            m.FlushSatb();
+                            Volatile.Write(ref m.SatbFlushRequested, 0); // a late answer must not log into the next cycle
+                        }
+
+                        DrainSatb();
+                        Step(ref step, "MarkEnd: drain the write barrier logs");
+                        lock (_heap.Handles.GlobalLock)
+                        {
+                            var roots = CaptureRoots();
+                            GreyRoots(roots);
+                            Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
+                        }
+
+                        _marker.Drain();
+                        Step(ref step, "MarkEnd: finish marking");
+                        SetBarrier(false);
+                    }, abandonable: true);
+                }
+                catch (GcSafepointTimeoutException)
+                {
+                    // Nothing has moved: drop the marks. Barrier logs written meanwhile hold
+                    // addresses of objects that stay where they are until a cycle completes;
+                    // the next cycle discards the published ones, and greying a late one only
+                    // keeps an object that is still there.
+                    SetBarrier(false);
                     foreach (var m in _heap.Safepoints.Mutators)
                     {
-                        m.FlushSatb();
-                        Volatile.Write(ref m.SatbFlushRequested, 0); // a late answer must not log into the next cycle
+                        Volatile.Write(ref m.SatbFlushRequested, 0);
                     }
 
-                    DrainSatb();
-                    Step(ref step, "MarkEnd: drain the write barrier logs");
-                    lock (_heap.Handles.GlobalLock)
-                    {
-                        var roots = CaptureRoots();
-                        GreyRoots(roots);
-                        Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
-                    }
-
-                    _marker.Drain();
-                    Step(ref step, "MarkEnd: finish marking");
-                    SetBarrier(false);
-                });
+                    _bitmap.Clear(hwMark);
+                    throw;
+                }
                 markMs = Ms(tm);
 
                 long tp = Stopwatch.GetTimestamp();
@@ -256,99 +275,107 @@ internal sealed unsafe partial class Collector
 
             if (fallback is null)
             {
-                Pause(PauseKind.Flip, () =>
+                TestHooks.BeforeFlip?.Invoke();
+                try
                 {
-                    long step = Stopwatch.GetTimestamp();
-                    RetireAllocationBuffers();
-                    hwFlip = from.HighWater;
-                    lock (_heap.Handles.GlobalLock)
+                    Pause(PauseKind.Flip, () =>
                     {
-                        var roots = CaptureRoots();
-                        if (!concurrentMark)
+                        long step = Stopwatch.GetTimestamp();
+                        RetireAllocationBuffers();
+                        hwFlip = from.HighWater;
+                        lock (_heap.Handles.GlobalLock)
                         {
-                            hwMark = hwFlip;
-                            (markMs, planMs) = MarkAndPlanStopped(from, to, hwFlip, roots);
-                        }
-                        else
-                        {
-                            _planner.Plan(hwPlanned, hwFlip, black: true);
-                        }
+                            var roots = CaptureRoots();
+                            if (!concurrentMark)
+                            {
+                                hwMark = hwFlip;
+                                (markMs, planMs) = MarkAndPlanStopped(from, to, hwFlip, roots);
+                            }
+                            else
+                            {
+                                _planner.Plan(hwPlanned, hwFlip, black: true);
+                            }
 
-                        Step(ref step, "Flip: plan pages allocated since marking began");
-                        *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
-                        if (_plan.ToPages > registeredPages)
-                        {
+                            Step(ref step, "Flip: plan pages allocated since marking began");
+                            *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
+                            if (_plan.ToPages > registeredPages)
+                            {
+                                if (_heap.Options.VerifyHeap)
+                                {
+                                    CheckToSpaceEmpty(to, _plan.ToPages);
+                                }
+
+                                try
+                                {
+                                    Register(to, registeredPages, _plan.ToPages);
+                                }
+                                catch (GcNativeException e) when (IsTransient(e))
+                                {
+                                    fallback = e.Message; // nothing forwarded yet: resume, and run the cycle stop-the-world
+                                    return;
+                                }
+
+                                registeredPages = _plan.ToPages;
+                            }
+
+                            // Allocation resumes above every registered page (unused registered pages read
+                            // as Free and are planned as empty next cycle).
+                            to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
+                            Step(ref step, "Flip: register the rest of to-space");
+
                             if (_heap.Options.VerifyHeap)
                             {
-                                CheckToSpaceEmpty(to, _plan.ToPages);
+                                checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "before the flip: " + DescribeAddress(a, from, to)).Checksum;
                             }
 
-                            try
+                            Step(ref step, "Flip: verify (checksum before)");
+                            ForwardRoots(roots);
+                            Step(ref step, $"Flip: forward {roots.Count} roots");
+                            _heap.AllocationSpace = to;
+
+                            // The plan is handed over inside the pause, never after it: once mutators run
+                            // they may block in a fault, and if serving it waited for this (managed) thread,
+                            // a .NET GC suspending this thread would wait for the blocked mutator forever
+                            // (the deadlock hazard; DeadlockHazardTests caught exactly that). The threads
+                            // themselves were created before the pause; this only signals them.
+                            if (_plan.ToPages > 0)
                             {
-                                Register(to, registeredPages, _plan.ToPages);
-                            }
-                            catch (GcNativeException e) when (IsTransient(e))
-                            {
-                                fallback = e.Message; // nothing forwarded yet: resume, and run the cycle stop-the-world
-                                return;
-                            }
-
-                            registeredPages = _plan.ToPages;
-                        }
-
-                        // Allocation resumes above every registered page (unused registered pages read
-                        // as Free and are planned as empty next cycle).
-                        to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
-                        Step(ref step, "Flip: register the rest of to-space");
-
-                        if (_heap.Options.VerifyHeap)
-                        {
-                            checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "before the flip: " + DescribeAddress(a, from, to)).Checksum;
-                        }
-
-                        Step(ref step, "Flip: verify (checksum before)");
-                        ForwardRoots(roots);
-                        Step(ref step, $"Flip: forward {roots.Count} roots");
-                        _heap.AllocationSpace = to;
-
-                        // The plan is handed over inside the pause, never after it: once mutators run
-                        // they may block in a fault, and if serving it waited for this (managed) thread,
-                        // a .NET GC suspending this thread would wait for the blocked mutator forever
-                        // (the deadlock hazard; DeadlockHazardTests caught exactly that). The threads
-                        // themselves were created before the pause; this only signals them.
-                        if (_plan.ToPages > 0)
-                        {
-                            compactor!.Begin(_nativePlan);
-                            begun = true;
-                        }
-
-                        Step(ref step, "Flip: switch allocation to to-space, start the compactor");
-                        SetPhase(CollectionPhase.Compacting);
-
-                        if (_heap.Options.VerifyHeap)
-                        {
-                            // Reads to-space while the native compactor runs: every page this touches
-                            // is faulted in by the collector thread, so the fault path is exercised too.
-                            ulong after;
-                            try
-                            {
-                                after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "after the flip: " + DescribeAddress(a, from, to)).Checksum;
-                            }
-                            catch (GcCollectionFailedException e) when (compactor!.Snapshot().Error is int err and not 0)
-                            {
-                                // The compactor failed first (and unregistered to-space): report its cause.
-                                var snap = compactor.Snapshot();
-                                throw new GcCollectionFailedException(
-                                    $"Concurrent compaction failed: {Errno.Describe(err)} in {UffdCompactor.OpName(snap.ErrorOp)} at 0x{snap.ErrorAddr:x}; the verifier then saw: {e.Message}", e);
+                                compactor!.Begin(_nativePlan);
+                                begun = true;
                             }
 
-                            if (after != checksumBefore)
+                            Step(ref step, "Flip: switch allocation to to-space, start the compactor");
+                            SetPhase(CollectionPhase.Compacting);
+
+                            if (_heap.Options.VerifyHeap)
                             {
-                                throw new GcCollectionFailedException($"Verifier: the object graph changed across the flip (checksum {checksumBefore:x16} before, {after:x16} after).");
+                                // Reads to-space while the native compactor runs: every page this touches
+                                // is faulted in by the collector thread, so the fault path is exercised too.
+                                ulong after;
+                                try
+                                {
+                                    after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "after the flip: " + DescribeAddress(a, from, to)).Checksum;
+                                }
+                                catch (GcCollectionFailedException e) when (compactor!.Snapshot().Error is int err and not 0)
+                                {
+                                    // The compactor failed first (and unregistered to-space): report its cause.
+                                    var snap = compactor.Snapshot();
+                                    throw new GcCollectionFailedException(
+                                        $"Concurrent compaction failed: {Errno.Describe(err)} in {UffdCompactor.OpName(snap.ErrorOp)} at 0x{snap.ErrorAddr:x}; the verifier then saw: {e.Message}", e);
+                                }
+
+                                if (after != checksumBefore)
+                                {
+                                    throw new GcCollectionFailedException($"Verifier: the object graph changed across the flip (checksum {checksumBefore:x16} before, {after:x16} after).");
+                                }
                             }
                         }
-                    }
-                }, abandonable: !concurrentMark);
+                    }, abandonable: true);
+                }
+                catch (GcSafepointTimeoutException e)
+                {
+                    abandoned = e; // nothing done: undone below like a fallback, then the cycle is dropped
+                }
             }
 
             if (begun)
@@ -375,6 +402,13 @@ internal sealed unsafe partial class Collector
         if (unregisterRc != 0)
         {
             throw new GcNativeException("UFFDIO_UNREGISTER of to-space", unregisterRc);
+        }
+
+        if (abandoned is not null)
+        {
+            _bitmap.Clear(Math.Max(hwMark, hwFlip));
+            _plan.Clear();
+            throw abandoned;
         }
 
         if (fallback is not null)
@@ -552,8 +586,9 @@ internal sealed unsafe partial class Collector
 
     /// <summary>
     /// Stops the world, runs <paramref name="body"/> and resumes. An <paramref name="abandonable"/>
-    /// pause (the first of a cycle: nothing done yet) gives up after
-    /// <see cref="HeapOptions.SafepointTimeout"/> with <see cref="GcSafepointTimeoutException"/>.
+    /// pause (any up to the flip: nothing has moved) gives up after
+    /// <see cref="HeapOptions.SafepointTimeout"/> with <see cref="GcSafepointTimeoutException"/>
+    /// before its body runs; the caller undoes what the cycle did so far.
     /// </summary>
     private void Pause(PauseKind kind, Action body, bool abandonable = false)
     {

@@ -364,8 +364,8 @@ internal sealed partial class Collector : IDisposable
     }
 
     /// <summary>
-    /// The first stop of the cycle timed out (<see cref="HeapOptions.SafepointTimeout"/>) before
-    /// anything was done: the cycle is dropped (its number is reused), whoever waits for exactly
+    /// A stop of the cycle timed out (<see cref="HeapOptions.SafepointTimeout"/>) before anything
+    /// moved (marks and plan were dropped already): the cycle is dropped (its number is reused), whoever waits for exactly
     /// that cycle hears why, a later request still runs, and the allocation trigger re-arms.
     /// </summary>
     private void Abandon(GcSafepointTimeoutException e)
@@ -387,7 +387,7 @@ internal sealed partial class Collector : IDisposable
         }
     }
 
-    /// <summary>Collections abandoned because their first stop timed out.</summary>
+    /// <summary>Collections abandoned because a stop timed out.</summary>
     public long AbandonedCycles
     {
         get

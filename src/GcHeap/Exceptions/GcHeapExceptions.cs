@@ -220,9 +220,9 @@ public sealed class GcNativeException : GcHeapException
 /// <summary>
 /// A stop-the-world handshake waited longer than <see cref="HeapOptions.SafepointTimeout"/> for
 /// the threads in <see cref="Awaited"/>, which kept running without a heap call (blocked or busy
-/// in .NET code outside <see cref="Mutator.EnterSafeRegion"/>). Thrown only where nothing had
-/// happened yet: the collection (or verification) was abandoned, the world resumed, and the heap
-/// stays usable; call again, or put the blocking code in a safe region.
+/// in .NET code outside <see cref="Mutator.EnterSafeRegion"/>, or suspended by .NET's own GC).
+/// Thrown only where nothing had moved yet: the collection (or verification) was abandoned, the
+/// world resumed, and the heap stays usable; call again, or put the blocking code in a safe region.
 /// </summary>
 public sealed class GcSafepointTimeoutException : GcHeapException
 {
