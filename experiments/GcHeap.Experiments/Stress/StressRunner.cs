@@ -89,7 +89,21 @@ internal sealed class StressRunner
             var backend = _s.Backends[i % _s.Backends.Count];
             var kind = kinds[i % kinds.Count];
             double seconds = Math.Max(0.5, Math.Min(_s.PhaseSeconds, _s.Seconds - sw.Elapsed.TotalSeconds));
-            RunPhase(i, backend, kind, seconds, foreign);
+            try
+            {
+                RunPhase(i, backend, kind, seconds, foreign);
+            }
+            catch (Exception e)
+            {
+                Classify(_main, e); // a failed heap or an undocumented exception on the main thread ends the run
+                _report.Update(r =>
+                {
+                    if (r.Passed)
+                    {
+                        r.UndocumentedExceptions.Add($"main in {_phaseName}: {e}");
+                    }
+                });
+            }
         }
 
         _report.Update(r => r.DurationSeconds = sw.Elapsed.TotalSeconds);

@@ -155,13 +155,17 @@ internal sealed class SafepointCoordinator
 
             // Mutators poll at every heap call, so they usually park within microseconds: spin a
             // little with the lock released before sleeping, so that the stop does not also pay
-            // for waking this thread up.
+            // for waking this thread up. The spin reads a copy of the list: a thread attaching
+            // or detaching meanwhile changes the list itself (enumerating it here threw "Collection
+            // was modified" in the collector, failing the heap: found by the stress command), and
+            // one that attaches now is seen under the lock below.
+            Mutator[] spinOver = [.. _mutators];
             Monitor.Exit(_lock);
             try
             {
                 long spinUntil = start + (Stopwatch.Frequency / 10_000); // 100 us
                 var spin = default(SpinWait);
-                while (AnyRunning() && Stopwatch.GetTimestamp() < spinUntil)
+                while (AnyAwaited(spinOver) && Stopwatch.GetTimestamp() < spinUntil)
                 {
                     spin.SpinOnce(sleep1Threshold: -1);
                 }
@@ -385,11 +389,14 @@ internal sealed class SafepointCoordinator
         }
     }
 
-    private bool AnyRunning()
+    /// <summary>Under the lock (the list changes under it): whether a stop on this thread waits for anyone.</summary>
+    private bool AnyRunning() => AnyAwaited(_mutators);
+
+    private static bool AnyAwaited(IReadOnlyList<Mutator> mutators)
     {
-        foreach (var m in _mutators)
+        for (int i = 0; i < mutators.Count; i++)
         {
-            if (IsAwaited(m))
+            if (IsAwaited(mutators[i]))
             {
                 return true;
             }
