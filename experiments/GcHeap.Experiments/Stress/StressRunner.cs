@@ -162,6 +162,12 @@ internal sealed class StressRunner
             }
         };
 
+        // A mutator of this thread outlives the heap: every call on it must then throw
+        // GcHeapDisposedException. Its object is allocated first, before anyone can fill the heap.
+        var leftOver = heap.AttachCurrentThread("main");
+        GcRoot keep = leftOver.CreateRoot(leftOver.Allocate(types.Node));
+        (GcRef, GcField<long>, GcRefField) stale = (keep.Ref, types.Value, types.Fields[0]);
+
         // Workers: each mutates a graph of its own, mirrored by a model, and compares after collections.
         var workers = new Mutator?[_s.Threads];
         var published = new GcRef[_s.Threads];
@@ -193,10 +199,6 @@ internal sealed class StressRunner
             started.Add(Start("hog", "fills the heap", () => Hog(heap, types, Running)));
         }
 
-        // A mutator of this thread outlives the heap: every call on it must then throw GcHeapDisposedException.
-        var leftOver = heap.AttachCurrentThread("main");
-        GcRoot keep = leftOver.CreateRoot(leftOver.Allocate(types.Node));
-        (GcRef, GcField<long>, GcRefField) stale = (keep.Ref, types.Value, types.Fields[0]);
         _main.Done();
 
         using (_main.Idle("running the phase"))
