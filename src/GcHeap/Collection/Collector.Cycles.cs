@@ -386,8 +386,14 @@ internal sealed unsafe partial class Collector
             }
 
             // Only the next cycle and the verifier read these; writing them after compaction keeps
-            // this thread off the CPU while the native collector serves faults.
-            _plan.WriteToSpaceKinds();
+            // this thread off the CPU while the native collector serves faults. A plan that was
+            // not carried out (abandoned, or falling back to stop-the-world) must leave to-space's
+            // page kinds alone: stale kinds of pages never installed misparse to-space later
+            // (found by the stress command: the verifier looped on an abandoned flip's kinds).
+            if (abandoned is null && fallback is null)
+            {
+                _plan.WriteToSpaceKinds();
+            }
         }
         finally
         {
