@@ -26,6 +26,8 @@ public sealed unsafe class Heap : IDisposable
     private readonly object _releaseLock = new();
     private Exception? _fault;
     private int _disposed;
+    private readonly object _disposalLock = new();
+    private bool _disposalDone;
 
     /// <summary>
     /// Creates a heap. A heap created with <see cref="HeapOptions.Backend"/> =
@@ -179,6 +181,24 @@ public sealed unsafe class Heap : IDisposable
     /// <summary>Where the collector is in its cycle right now.</summary>
     public CollectionPhase Phase => Collector.Phase;
 
+    /// <summary>
+    /// Collections of a Move or Copy heap that ran stop-the-world because a step before the flip
+    /// failed transiently (see <see cref="CollectionStats.StopTheWorldFallbackReason"/>).
+    /// </summary>
+    public long StopTheWorldFallbacks => Collector.StopTheWorldFallbacks;
+
+    /// <summary>Collections abandoned (before anything moved) because a stop waited longer than <see cref="HeapOptions.SafepointTimeout"/>.</summary>
+    public long AbandonedCollections => Collector.AbandonedCycles;
+
+    /// <summary>
+    /// The stop-the-world handshake right now: whether a stop is waiting and for how long, and
+    /// every attached thread with its state (running, parked, in a safe region) and whether the
+    /// stop waits for it. Readable from any thread, also after <see cref="Dispose"/> (then empty);
+    /// null when the handshake's lock could not be taken within a second (a stop is being set up
+    /// or released, or something holds it: itself worth reporting).
+    /// </summary>
+    public SafepointStatus? GetSafepointStatus() => Safepoints.TryGetStatus(TimeSpan.FromSeconds(1));
+
     /// <summary>Threads currently attached.</summary>
     /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public int AttachedThreads
@@ -283,6 +303,7 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="GcHeapDisposedException">The heap is disposed (also when that happens while waiting).</exception>
     /// <exception cref="GcCollectionFailedException">The collection (or an earlier one) failed.</exception>
     /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
+    /// <exception cref="GcSafepointTimeoutException">A stop of the collection waited longer than <see cref="HeapOptions.SafepointTimeout"/> for a thread; the collection was abandoned before anything moved.</exception>
     public CollectionStats Collect() => WhileSafe(() => Collector.CollectAndWait(CollectionReason.Requested));
 
     /// <summary>
@@ -292,9 +313,10 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="GcHeapDisposedException">The heap is disposed, also when that happens before the queued verification ran.</exception>
     /// <exception cref="GcCollectionFailedException">A collection failed (before or while waiting).</exception>
     /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
+    /// <exception cref="GcSafepointTimeoutException">The stop waited longer than <see cref="HeapOptions.SafepointTimeout"/> for a thread; nothing was checked.</exception>
     public HeapVerificationReport Verify() => WhileSafe(() => Collector.RunExclusive(() =>
     {
-        Safepoints.StopTheWorld();
+        Safepoints.StopTheWorld(Options.SafepointTimeout, abandonable: true);
         try
         {
             lock (Handles.GlobalLock)
@@ -318,50 +340,100 @@ public sealed unsafe class Heap : IDisposable
     /// was recorded stays readable: <see cref="Backend"/>, <see cref="BackendReason"/>,
     /// <see cref="UffdOpenMethod"/>, <see cref="Configuration"/>, <see cref="CollectionCount"/>,
     /// <see cref="LastCollection"/>, <see cref="History"/>, <see cref="Phase"/>. Disposing
-    /// twice, or from a <see cref="CollectionCompleted"/> handler, is allowed; roots disposed
-    /// afterwards are ignored.
+    /// twice, or from a <see cref="CollectionCompleted"/> handler, is allowed (a second call
+    /// returns once the first one has finished, except in a handler); roots disposed afterwards
+    /// are ignored.
     /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
+            WaitForDisposal();
             return;
         }
 
-        var self = _current.Value;
-        bool selfRunning = self is { IsDetached: false, State: MutatorState.Running } && self.IsCurrentThread;
-        if (selfRunning)
+        try
         {
-            Safepoints.EnterSafe(self!); // let the cycle in progress stop the world without us
-        }
-
-        Collector.Dispose();
-        if (!Safepoints.Terminated)
-        {
-            Safepoints.StopTheWorld();
-        }
-
-        // After a failed collection the heap was terminated without a stop: threads may still be
-        // in the middle of a call. Every poll throws now, so wait for them to reach one.
-        Safepoints.Terminate();
-        Safepoints.WaitUntilNoneRunning();
-        Events.HeapDisposed(this);
-        lock (_releaseLock)
-        {
-            if (Prefaulter is not null)
+            var self = _current.Value;
+            bool selfRunning = self is { IsDetached: false, State: MutatorState.Running } && self.IsCurrentThread;
+            if (selfRunning)
             {
-                _prefaultFinal = Prefaulter.Stats();
-                Prefaulter.Dispose(); // joined before the spaces it populates are unmapped
+                Safepoints.EnterSafe(self!); // let the cycle in progress stop the world without us
             }
 
-            Uffd?.Dispose();
-            _spaceA.Dispose();
-            _spaceB.Dispose();
-            Handles.Dispose();
-            Types.Release();
+            Collector.Dispose();
+            if (!Safepoints.Terminated)
+            {
+                Safepoints.StopTheWorld();
+            }
+
+            // After a failed collection the heap was terminated without a stop: threads may still be
+            // in the middle of a call. Every poll throws now, so wait for them to reach one.
+            Safepoints.Terminate();
+            Safepoints.WaitUntilNoneRunning();
+            Events.HeapDisposed(this);
+            lock (_releaseLock)
+            {
+                if (Prefaulter is not null)
+                {
+                    _prefaultFinal = Prefaulter.Stats();
+                    Prefaulter.Dispose(); // joined before the spaces it populates are unmapped
+                }
+
+                Uffd?.Dispose();
+                _spaceA.Dispose();
+                _spaceB.Dispose();
+                Handles.Dispose();
+                Types.Release();
+            }
+
+            _current.Dispose();
+        }
+        finally
+        {
+            lock (_disposalLock)
+            {
+                _disposalDone = true;
+                Monitor.PulseAll(_disposalLock);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A second <see cref="Dispose"/> returns once the first has finished (another thread may be
+    /// tearing the heap down right now), out of the way of its stop like a thread in a safe
+    /// region. On the collector thread (a handler) it cannot wait: the first disposal waits for
+    /// that thread to end.
+    /// </summary>
+    private void WaitForDisposal()
+    {
+        if (Collector.IsCollectorThread)
+        {
+            return;
         }
 
-        _current.Dispose();
+        Mutator? self = null;
+        try
+        {
+            self = _current.Value;
+        }
+        catch (ObjectDisposedException)
+        {
+            // The first disposal is past its last step.
+        }
+
+        if (self is { IsDetached: false, State: MutatorState.Running } && self.IsCurrentThread)
+        {
+            Safepoints.EnterSafe(self); // the heap is going: this thread will not touch it again
+        }
+
+        lock (_disposalLock)
+        {
+            while (!_disposalDone)
+            {
+                Monitor.Wait(_disposalLock);
+            }
+        }
     }
 
     internal Space SpaceA => _spaceA;

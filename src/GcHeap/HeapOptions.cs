@@ -164,6 +164,22 @@ public sealed class HeapOptions
     /// </summary>
     public bool RecordFaultStallSamples { get; set; }
 
+    /// <summary>
+    /// How long a stop-the-world handshake may wait for attached threads to reach a heap call (a
+    /// poll) before it gives up. Every stop of a collection up to and including the flip can give
+    /// up, since nothing has moved before the flip forwards the roots: the collection is then
+    /// abandoned (its marks and plan dropped), the world resumes, and <see cref="Heap.Collect"/>
+    /// or the allocation that needed the collection throws
+    /// <see cref="GcSafepointTimeoutException"/> naming the threads it waited for (a background
+    /// collection is simply retried later; <see cref="Heap.AbandonedCollections"/> counts them).
+    /// <see cref="Heap.Verify"/> gives up the same way. Two stops cannot give up and wait as
+    /// long as it takes: the verification pause after a compaction (<see cref="VerifyHeap"/>) and
+    /// <see cref="Heap.Dispose"/>'s. The EventSource event SlowSafepoint names the awaited threads
+    /// after this timeout or 5 s, whichever comes first. Default
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: wait as long as it takes.
+    /// </summary>
+    public TimeSpan SafepointTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>Collections kept in <see cref="Heap.History"/>. Default 256.</summary>
     public int HistoryLength { get; set; } = 256;
 
@@ -204,6 +220,11 @@ public sealed class HeapOptions
         if (!Enum.IsDefined(Backend))
         {
             throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        }
+
+        if (SafepointTimeout != Timeout.InfiniteTimeSpan && SafepointTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SafepointTimeout), SafepointTimeout, "Positive, or Timeout.InfiniteTimeSpan.");
         }
 
         if (double.IsNaN(DensePageThreshold))

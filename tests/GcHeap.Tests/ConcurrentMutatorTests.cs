@@ -1,4 +1,4 @@
-using GcHeap.Tests.Model;
+using GcHeap.Model;
 
 namespace GcHeap.Tests;
 

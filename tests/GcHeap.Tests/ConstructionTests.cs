@@ -103,7 +103,7 @@ public class ConstructionTests
         Assert.Equal(42, m.Get(root.Ref, type.Field<long>("v")));
     }
 
-    private static long VirtualSize()
+    internal static long VirtualSize()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
         {

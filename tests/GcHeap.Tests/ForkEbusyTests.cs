@@ -1,5 +1,5 @@
 using GcHeap.Diagnostics;
-using GcHeap.Tests.Model;
+using GcHeap.Model;
 
 namespace GcHeap.Tests;
 

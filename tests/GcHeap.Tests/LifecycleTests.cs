@@ -114,6 +114,47 @@ public class LifecycleTests
         heap.Dispose();
     }
 
+    /// <summary>
+    /// A handler disposes the heap, and its disposal waits for this (running) thread; this thread's
+    /// own Dispose must not return before that disposal has finished (found by the stress command:
+    /// it returned at once, with the heap half torn down).
+    /// </summary>
+    [Fact]
+    public void SecondDisposeReturnsOnlyOnceTheFirstHasFinished()
+    {
+        var heap = TestHeaps.Create(GcBackend.Move, maxBytes: 4 << 20);
+        var type = heap.Types.DefineObject("T", t => t.Value<long>("v"));
+        using var m = heap.AttachCurrentThread();
+        using var inHandler = new ManualResetEventSlim();
+        using var running = new ManualResetEventSlim();
+        heap.CollectionCompleted += _ =>
+        {
+            inHandler.Set();
+            running.Wait(HangGuard);
+            heap.Dispose(); // stops the world: waits for this test's thread, running below
+        };
+        var collect = new Support.BackgroundCall<CollectionStats>(heap.Collect);
+        using (m.EnterSafeRegion())
+        {
+            Assert.True(inHandler.Wait(HangGuard));
+        }
+
+        running.Set();
+        var deadline = DateTime.UtcNow + HangGuard;
+        while (heap.GetSafepointStatus() is not { Stopping: true } s || !s.Awaited.Any())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the handler's disposal never waited for this thread: {heap.GetSafepointStatus()}");
+            Thread.Yield();
+        }
+
+        heap.Dispose();
+
+        Assert.Throws<GcHeapDisposedException>(() => heap.Types["T"]);
+        Assert.Throws<GcHeapDisposedException>(() => m.Allocate(type));
+        Assert.True(collect.Wait(HangGuard));
+        Assert.True(collect.Error is null or GcHeapDisposedException, $"Collect threw {collect.Error}");
+    }
+
     [Fact]
     public void MutatorDisposeFromAnotherThreadIsRejected()
     {

@@ -1,57 +1,47 @@
-using GcHeap.Tests.Model;
+using CsCheck;
+using GcHeap.Model;
 
 namespace GcHeap.Tests;
 
 /// <summary>
 /// Random graphs (cycles, shared subgraphs, arrays, large objects, garbage) compared with a
-/// plain .NET model after every collection, on every backend, verifier on.
+/// plain .NET model after every collection, on every backend, verifier on. The operation
+/// sequences come from CsCheck, so a failure shrinks to a minimal sequence of operations and
+/// collections (printed with the seed that reproduces it); the seed and the number of samples
+/// are fixed, so every run checks the same sequences. To reproduce a failure and shrink it
+/// further, run the failing case with CsCheck_Seed set to the printed seed and CsCheck_Time to a
+/// number of seconds (CsCheck keeps the smallest failing sequence it finds in that time).
 /// </summary>
 public class RandomGraphTests
 {
-    public static TheoryData<GcBackend, int> Cases()
-    {
-        var d = new TheoryData<GcBackend, int>();
-        foreach (var b in new[] { GcBackend.StopTheWorld, GcBackend.Copy, GcBackend.Move })
-        {
-            foreach (int seed in new[] { 1, 2, 3 })
-            {
-                d.Add(b, seed);
-            }
-        }
+    /// <summary>Where every run starts; CsCheck derives each sample's sequence from it.</summary>
+    private const string Seed = "0000000000001";
 
-        return d;
-    }
+    private static readonly Gen<GraphOp> Ops = Gen.Frequency(
+        (3, Gen.Int[0, 15].Select(r => new GraphOp(GraphOpKind.DropRoot, Root: r))),
+        (6, Gen.Int[0, 1 << 20].Select(s => new GraphOp(GraphOpKind.AddRoot, Seed: s))),
+        (39, Gen.Select(Gen.Int[0, 15], Gen.Int[0, 7], Gen.Int[0, 15], Gen.Enum<GraphTarget>(), Gen.Int[0, 1 << 20], (r, d, sl, t, s) => new GraphOp(GraphOpKind.SetSlot, r, d, sl, t, s))),
+        (15, Gen.Select(Gen.Int[0, 15], Gen.Int[0, 7], Gen.Int[0, 15], Gen.Int[0, 1 << 20], (r, d, sl, s) => new GraphOp(GraphOpKind.MoveRef, r, d, sl, Seed: s))),
+        (20, Gen.Select(Gen.Int[0, 15], Gen.Int[0, 7], Gen.Int[0, 1 << 16], Gen.Int[0, 1 << 20], (r, d, sl, s) => new GraphOp(GraphOpKind.WriteData, r, d, sl, Seed: s))),
+        (17, Gen.Int[0, 1 << 20].Select(s => new GraphOp(GraphOpKind.Garbage, Seed: s))));
+
+    /// <summary>Sequences of operations with a collection now and then (one step in 25).</summary>
+    internal static readonly Gen<GraphStep[]> Sequences = Gen.Frequency(
+        (24, Ops.Select(o => new GraphStep(o))),
+        (1, Gen.Const(GraphStep.Collect))).Array[1, 400];
 
     [Theory]
-    [MemberData(nameof(Cases))]
-    public void GraphMatchesModelAfterEveryCollection(GcBackend backend, int seed)
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void GraphMatchesModelAfterEveryCollection(GcBackend backend)
     {
-        using var heap = TestHeaps.Create(backend);
-        using var m = heap.AttachCurrentThread();
-        using var graph = new MirroredGraph(m, new ModelTypes(heap), seed);
-        graph.Grow(16, 200);
-        graph.Compare("before any collection");
+        var totals = new List<CollectionStats>();
+        Sequences.Sample(
+            steps => totals.AddRange(RunSequence(backend, steps)),
+            seed: Environment.GetEnvironmentVariable("CsCheck_Seed") ?? Seed,
+            iter: Environment.GetEnvironmentVariable("CsCheck_Time") is null ? 100 : -1,
+            threads: 1,
+            print: steps => string.Join(", ", steps));
 
-        for (int round = 0; round < 12; round++)
-        {
-            for (int i = 0; i < 400; i++)
-            {
-                graph.Step();
-            }
-
-            var before = heap.Verify();
-            Assert.True(before.IsValid, before.ToString());
-            var stats = heap.Collect();
-            Assert.True(stats.Verified);
-            graph.Compare($"after collection {stats.Cycle}");
-            var after = heap.Verify();
-            Assert.True(after.IsValid, after.ToString());
-            Assert.Equal(before.GraphChecksum, after.GraphChecksum);
-            Assert.Equal(before.ReachableObjects, after.ReachableObjects);
-            Assert.Equal(0, m.LocalHandleCount);
-        }
-
-        var totals = heap.History;
         Assert.Contains(totals, s => s.PagesEmpty + s.PagesSparse > 0); // garbage was really collected
         if (backend == GcBackend.Move)
         {
@@ -63,6 +53,40 @@ public class RandomGraphTests
             Assert.Equal(0, totals.Sum(s => s.PagesZeroCopy));
             Assert.True(totals.Sum(s => s.PagesCopied) > 0);
         }
+    }
+
+    /// <summary>
+    /// Applies <paramref name="steps"/> to a fresh heap and its model; after every collection (and
+    /// a last one at the end) the heap must verify, keep its graph checksum and match the model.
+    /// </summary>
+    internal static List<CollectionStats> RunSequence(GcBackend backend, IEnumerable<GraphStep> steps)
+    {
+        using var heap = TestHeaps.Create(backend, maxBytes: 32 << 20);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 0);
+        var stats = new List<CollectionStats>();
+        foreach (var step in steps.Append(GraphStep.Collect))
+        {
+            if (step.Op is { } op)
+            {
+                graph.Apply(op);
+                continue;
+            }
+
+            var before = heap.Verify();
+            Assert.True(before.IsValid, before.ToString());
+            var s = heap.Collect();
+            Assert.True(s.Verified);
+            graph.Compare($"after collection {s.Cycle}");
+            var after = heap.Verify();
+            Assert.True(after.IsValid, after.ToString());
+            Assert.Equal(before.GraphChecksum, after.GraphChecksum);
+            Assert.Equal(before.ReachableObjects, after.ReachableObjects);
+            Assert.Equal(0, m.LocalHandleCount);
+            stats.Add(s);
+        }
+
+        return stats;
     }
 
     /// <summary>
@@ -229,6 +253,14 @@ public class RandomGraphTests
         keep.Dispose();
         Assert.Equal(0, heap.Collect().LiveObjects);
     }
+}
+
+/// <summary>One step of a generated sequence: an operation on the graph, or a collection.</summary>
+internal readonly record struct GraphStep(GraphOp? Op)
+{
+    public static readonly GraphStep Collect = new((GraphOp?)null);
+
+    public override string ToString() => Op?.ToString() ?? "Collect";
 }
 
 /// <summary>

@@ -144,6 +144,40 @@ public class RunnerTests
         }
     }
 
+    /// <summary>
+    /// The short stress run CI does (the long one is in docs/results): every backend collects,
+    /// every kind of phase runs, the fork phase on Move really gets EBUSY, and nothing differs
+    /// from the model, throws an undocumented exception or hangs.
+    /// </summary>
+    [Fact]
+    public void ShortStressRunPassesOnEveryBackend()
+    {
+        using var json = new TempFile();
+        var (code, stdout, stderr) = Run($"stress --seconds 20 --phase-seconds 1.2 --threads 2 --seed 7 --hang-seconds 60 --json {json.Path}");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("PASSED", stdout, StringComparison.Ordinal);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json.Path));
+        var r = doc.RootElement;
+        Assert.True(r.GetProperty("passed").GetBoolean());
+        Assert.Equal(0, r.GetProperty("mismatches").GetArrayLength());
+        Assert.Equal(0, r.GetProperty("undocumented_exceptions").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, r.GetProperty("hang").ValueKind);
+        var byBackend = r.GetProperty("cycles_by_backend");
+        foreach (var backend in new[] { "Move", "Copy", "StopTheWorld" })
+        {
+            Assert.True(byBackend.TryGetProperty(backend, out var n) && n.GetInt64() > 0, $"no collection on {backend}: {byBackend}");
+        }
+
+        Assert.Equal(r.GetProperty("cycles").GetInt64(), r.GetProperty("verified_cycles").GetInt64());
+        Assert.Equal(5, r.GetProperty("phases_by_kind").EnumerateObject().Count());
+        Assert.True(r.GetProperty("ebusy_fallbacks").GetInt64() > 0, "the fork phase never made UFFDIO_MOVE answer EBUSY");
+        Assert.True(r.GetProperty("model_checks").GetInt64() > 0);
+        Assert.True(r.GetProperty("exhaustions").GetInt64() > 0);
+        Assert.True(r.GetProperty("dotnet_gcs").GetInt64() > 0);
+        Assert.True(r.GetProperty("bad_inputs").EnumerateObject().Count() > 20, "few kinds of bad input were tried");
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(string arguments)
     {
         string dll = Path.Combine(RepoPaths.Root(), "experiments", "GcHeap.Experiments", "bin", RepoPaths.Configuration, "net10.0", "GcHeap.Experiments.dll");

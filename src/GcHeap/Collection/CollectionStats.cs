@@ -202,6 +202,29 @@ public sealed class CollectionStats
     /// <summary>True when the heap verifier ran for this cycle and passed.</summary>
     public bool Verified { get; init; }
 
+    /// <summary>
+    /// Time to safepoint: the longest stop-the-world handshake of the cycle, from asking every
+    /// thread to stop to the last one parked (included in its pause), in milliseconds.
+    /// </summary>
+    public double MaxTimeToSafepointMs { get; init; }
+
+    /// <summary>The thread(s) that longest handshake waited for last (null when every thread was parked or in a safe region at once).</summary>
+    public string? SafepointAwaitedThread { get; init; }
+
+    /// <summary>
+    /// .NET GC pauses that ended while this cycle's handshakes waited, in milliseconds: time the
+    /// awaited threads could not run because .NET's own collector had suspended the process.
+    /// </summary>
+    public double DotnetGcPauseDuringStopsMs { get; init; }
+
+    /// <summary>
+    /// Null normally. For a Move or Copy heap, why this cycle ran stop-the-world instead: a step
+    /// before the flip failed transiently (no compactor thread could be created: EAGAIN;
+    /// UFFDIO_REGISTER answered ENOMEM). Nothing had moved, so the heap goes on; the next cycle
+    /// tries the concurrent backend again. <see cref="Backend"/> is then StopTheWorld.
+    /// </summary>
+    public string? StopTheWorldFallbackReason { get; init; }
+
     /// <summary>Bytes that reached to-space: whole pages plus packed object bytes.</summary>
     public long BytesMoved => (PagesWhole * 4096) + BytesPacked;
 

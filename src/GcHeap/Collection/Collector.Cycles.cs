@@ -31,6 +31,11 @@ internal sealed unsafe partial class Collector
     private NativePlan* _nativePlan;
 
     private int _phase;
+    private double _maxStopWaitMs;
+    private string? _maxStopAwaited;
+    private double _dotnetGcDuringStopsMs;
+    private string? _fallbackReason;
+    private long _stopTheWorldFallbacks;
 
     /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
     internal bool BarrierOn { get; private set; }
@@ -64,6 +69,7 @@ internal sealed unsafe partial class Collector
     {
         _pauses.Clear();
         _pauseSteps.Clear();
+        (_maxStopWaitMs, _maxStopAwaited, _dotnetGcDuringStopsMs, _fallbackReason) = (0, null, 0, null);
         try
         {
             SetPhase(CollectionPhase.Marking);
@@ -122,7 +128,7 @@ internal sealed unsafe partial class Collector
                     Step(ref step, "Full: verify (VerifyHeap)");
                 }
             }
-        });
+        }, abandonable: true);
 
         long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
         int toPages = _plan.ToPages;
@@ -145,6 +151,8 @@ internal sealed unsafe partial class Collector
         (double P50, double P99, double Max, int Count, long[] Samples) stalls = (0, 0, 0, 0, []);
         ulong checksumBefore = 0;
         int unregisterRc = 0;
+        string? fallback = null;
+        GcSafepointTimeoutException? abandoned = null;
 
         try
         {
@@ -170,34 +178,52 @@ internal sealed unsafe partial class Collector
 
                     SetBarrier(true);
                     Step(ref step, "MarkStart: write barrier on");
-                });
+                }, abandonable: true);
 
                 TestHooks.AfterMarkStart?.Invoke();
                 ConcurrentMark();
                 CollectBarrierLogs();
 
-                Pause(PauseKind.MarkEnd, () =>
+                try
                 {
-                    long step = Stopwatch.GetTimestamp();
+                    Pause(PauseKind.MarkEnd, () =>
+                    {
+                        long step = Stopwatch.GetTimestamp();
+                        foreach (var m in _heap.Safepoints.Mutators)
+                        {
+                            m.FlushSatb();
+                            Volatile.Write(ref m.SatbFlushRequested, 0); // a late answer must not log into the next cycle
+                        }
+
+                        DrainSatb();
+                        Step(ref step, "MarkEnd: drain the write barrier logs");
+                        lock (_heap.Handles.GlobalLock)
+                        {
+                            var roots = CaptureRoots();
+                            GreyRoots(roots);
+                            Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
+                        }
+
+                        _marker.Drain();
+                        Step(ref step, "MarkEnd: finish marking");
+                        SetBarrier(false);
+                    }, abandonable: true);
+                }
+                catch (GcSafepointTimeoutException)
+                {
+                    // Nothing has moved: drop the marks. Barrier logs written meanwhile hold
+                    // addresses of objects that stay where they are until a cycle completes;
+                    // the next cycle discards the published ones, and greying a late one only
+                    // keeps an object that is still there.
+                    SetBarrier(false);
                     foreach (var m in _heap.Safepoints.Mutators)
                     {
-                        m.FlushSatb();
-                        Volatile.Write(ref m.SatbFlushRequested, 0); // a late answer must not log into the next cycle
+                        Volatile.Write(ref m.SatbFlushRequested, 0);
                     }
 
-                    DrainSatb();
-                    Step(ref step, "MarkEnd: drain the write barrier logs");
-                    lock (_heap.Handles.GlobalLock)
-                    {
-                        var roots = CaptureRoots();
-                        GreyRoots(roots);
-                        Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
-                    }
-
-                    _marker.Drain();
-                    Step(ref step, "MarkEnd: finish marking");
-                    SetBarrier(false);
-                });
+                    _bitmap.Clear(hwMark);
+                    throw;
+                }
                 markMs = Ms(tm);
 
                 long tp = Stopwatch.GetTimestamp();
@@ -216,7 +242,18 @@ internal sealed unsafe partial class Collector
             }
 
             // The compactor's threads are created before the pause and wait idle for the plan.
-            compactor = UffdCompactor.Create(CompactorConfig(backend));
+            // Until the flip forwards the roots nothing has moved: a transient failure of a step
+            // before it (no thread can be created, the kernel is short of memory to register)
+            // makes this cycle run stop-the-world instead of failing the heap.
+            try
+            {
+                compactor = UffdCompactor.Create(CompactorConfig(backend));
+            }
+            catch (GcNativeException e) when (IsTransient(e))
+            {
+                fallback = e.Message;
+            }
+
             bool begun = false;
 
             // Nothing can touch to-space before the flip, so it is registered now, outside the
@@ -235,105 +272,141 @@ internal sealed unsafe partial class Collector
                     CheckToSpaceEmpty(to, reserve);
                 }
 
-                Register(to, 0, reserve);
-                registeredPages = reserve;
-            }
-
-            Pause(PauseKind.Flip, () =>
-            {
-                long step = Stopwatch.GetTimestamp();
-                RetireAllocationBuffers();
-                hwFlip = from.HighWater;
-                lock (_heap.Handles.GlobalLock)
+                if (fallback is null)
                 {
-                    var roots = CaptureRoots();
-                    if (!concurrentMark)
+                    try
                     {
-                        hwMark = hwFlip;
-                        (markMs, planMs) = MarkAndPlanStopped(from, to, hwFlip, roots);
+                        Register(to, 0, reserve);
+                        registeredPages = reserve;
                     }
-                    else
+                    catch (GcNativeException e) when (IsTransient(e))
                     {
-                        _planner.Plan(hwPlanned, hwFlip, black: true);
-                    }
-
-                    Step(ref step, "Flip: plan pages allocated since marking began");
-                    *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
-                    if (_plan.ToPages > registeredPages)
-                    {
-                        if (_heap.Options.VerifyHeap)
-                        {
-                            CheckToSpaceEmpty(to, _plan.ToPages);
-                        }
-
-                        Register(to, registeredPages, _plan.ToPages);
-                        registeredPages = _plan.ToPages;
-                    }
-
-                    // Allocation resumes above every registered page (unused registered pages read
-                    // as Free and are planned as empty next cycle).
-                    to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
-                    Step(ref step, "Flip: register the rest of to-space");
-
-                    if (_heap.Options.VerifyHeap)
-                    {
-                        checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "before the flip: " + DescribeAddress(a, from, to)).Checksum;
-                    }
-
-                    Step(ref step, "Flip: verify (checksum before)");
-                    ForwardRoots(roots);
-                    Step(ref step, $"Flip: forward {roots.Count} roots");
-                    _heap.AllocationSpace = to;
-
-                    // The plan is handed over inside the pause, never after it: once mutators run
-                    // they may block in a fault, and if serving it waited for this (managed) thread,
-                    // a .NET GC suspending this thread would wait for the blocked mutator forever
-                    // (the deadlock hazard; DeadlockHazardTests caught exactly that). The threads
-                    // themselves were created before the pause; this only signals them.
-                    if (_plan.ToPages > 0)
-                    {
-                        compactor.Begin(_nativePlan);
-                        begun = true;
-                    }
-
-                    Step(ref step, "Flip: switch allocation to to-space, start the compactor");
-                    SetPhase(CollectionPhase.Compacting);
-
-                    if (_heap.Options.VerifyHeap)
-                    {
-                        // Reads to-space while the native compactor runs: every page this touches
-                        // is faulted in by the collector thread, so the fault path is exercised too.
-                        ulong after;
-                        try
-                        {
-                            after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "after the flip: " + DescribeAddress(a, from, to)).Checksum;
-                        }
-                        catch (GcCollectionFailedException e) when (compactor.Snapshot().Error is int err and not 0)
-                        {
-                            // The compactor failed first (and unregistered to-space): report its cause.
-                            var snap = compactor.Snapshot();
-                            throw new GcCollectionFailedException(
-                                $"Concurrent compaction failed: {Errno.Describe(err)} in {UffdCompactor.OpName(snap.ErrorOp)} at 0x{snap.ErrorAddr:x}; the verifier then saw: {e.Message}", e);
-                        }
-
-                        if (after != checksumBefore)
-                        {
-                            throw new GcCollectionFailedException($"Verifier: the object graph changed across the flip (checksum {checksumBefore:x16} before, {after:x16} after).");
-                        }
+                        fallback = e.Message;
                     }
                 }
-            });
+            }
+
+            if (fallback is null)
+            {
+                TestHooks.BeforeFlip?.Invoke();
+                try
+                {
+                    Pause(PauseKind.Flip, () =>
+                    {
+                        long step = Stopwatch.GetTimestamp();
+                        RetireAllocationBuffers();
+                        hwFlip = from.HighWater;
+                        lock (_heap.Handles.GlobalLock)
+                        {
+                            var roots = CaptureRoots();
+                            if (!concurrentMark)
+                            {
+                                hwMark = hwFlip;
+                                (markMs, planMs) = MarkAndPlanStopped(from, to, hwFlip, roots);
+                            }
+                            else
+                            {
+                                _planner.Plan(hwPlanned, hwFlip, black: true);
+                            }
+
+                            Step(ref step, "Flip: plan pages allocated since marking began");
+                            *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
+                            if (_plan.ToPages > registeredPages)
+                            {
+                                if (_heap.Options.VerifyHeap)
+                                {
+                                    CheckToSpaceEmpty(to, _plan.ToPages);
+                                }
+
+                                try
+                                {
+                                    Register(to, registeredPages, _plan.ToPages);
+                                }
+                                catch (GcNativeException e) when (IsTransient(e))
+                                {
+                                    fallback = e.Message; // nothing forwarded yet: resume, and run the cycle stop-the-world
+                                    return;
+                                }
+
+                                registeredPages = _plan.ToPages;
+                            }
+
+                            // Allocation resumes above every registered page (unused registered pages read
+                            // as Free and are planned as empty next cycle).
+                            to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
+                            Step(ref step, "Flip: register the rest of to-space");
+
+                            if (_heap.Options.VerifyHeap)
+                            {
+                                checksumBefore = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "before the flip: " + DescribeAddress(a, from, to)).Checksum;
+                            }
+
+                            Step(ref step, "Flip: verify (checksum before)");
+                            ForwardRoots(roots);
+                            Step(ref step, $"Flip: forward {roots.Count} roots");
+                            _heap.AllocationSpace = to;
+
+                            // The plan is handed over inside the pause, never after it: once mutators run
+                            // they may block in a fault, and if serving it waited for this (managed) thread,
+                            // a .NET GC suspending this thread would wait for the blocked mutator forever
+                            // (the deadlock hazard; DeadlockHazardTests caught exactly that). The threads
+                            // themselves were created before the pause; this only signals them.
+                            if (_plan.ToPages > 0)
+                            {
+                                compactor!.Begin(_nativePlan);
+                                begun = true;
+                            }
+
+                            Step(ref step, "Flip: switch allocation to to-space, start the compactor");
+                            SetPhase(CollectionPhase.Compacting);
+
+                            if (_heap.Options.VerifyHeap)
+                            {
+                                // Reads to-space while the native compactor runs: every page this touches
+                                // is faulted in by the collector thread, so the fault path is exercised too.
+                                ulong after;
+                                try
+                                {
+                                    after = GraphChecksum.Compute(_heap.Handles, roots, _heap.Types, a => "after the flip: " + DescribeAddress(a, from, to)).Checksum;
+                                }
+                                catch (GcCollectionFailedException e) when (compactor!.Snapshot().Error is int err and not 0)
+                                {
+                                    // The compactor failed first (and unregistered to-space): report its cause.
+                                    var snap = compactor.Snapshot();
+                                    throw new GcCollectionFailedException(
+                                        $"Concurrent compaction failed: {Errno.Describe(err)} in {UffdCompactor.OpName(snap.ErrorOp)} at 0x{snap.ErrorAddr:x}; the verifier then saw: {e.Message}", e);
+                                }
+
+                                if (after != checksumBefore)
+                                {
+                                    throw new GcCollectionFailedException($"Verifier: the object graph changed across the flip (checksum {checksumBefore:x16} before, {after:x16} after).");
+                                }
+                            }
+                        }
+                    }, abandonable: true);
+                }
+                catch (GcSafepointTimeoutException e)
+                {
+                    abandoned = e; // nothing done: undone below like a fallback, then the cycle is dropped
+                }
+            }
 
             if (begun)
             {
-                compactor.Resumed();
+                compactor!.Resumed();
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
             }
 
             // Only the next cycle and the verifier read these; writing them after compaction keeps
-            // this thread off the CPU while the native collector serves faults.
-            _plan.WriteToSpaceKinds();
+            // this thread off the CPU while the native collector serves faults. A plan that was
+            // not carried out (abandoned, or falling back to stop-the-world) must leave to-space's
+            // page kinds alone: stale kinds of pages never installed misparse to-space later
+            // (found by the stress command: the verifier looped on an abandoned flip's kinds).
+            if (abandoned is null && fallback is null)
+            {
+                _plan.WriteToSpaceKinds();
+            }
         }
         finally
         {
@@ -348,6 +421,25 @@ internal sealed unsafe partial class Collector
         if (unregisterRc != 0)
         {
             throw new GcNativeException("UFFDIO_UNREGISTER of to-space", unregisterRc);
+        }
+
+        if (abandoned is not null)
+        {
+            _bitmap.Clear(Math.Max(hwMark, hwFlip));
+            _plan.Clear();
+            throw abandoned;
+        }
+
+        if (fallback is not null)
+        {
+            // Forget this cycle's marks and plan (they describe the heap at mark start, and dead
+            // objects among them may refer to objects allocated since), and collect stop-the-world.
+            _bitmap.Clear(Math.Max(hwMark, hwFlip));
+            _plan.Clear();
+            _fallbackReason = $"{backend} could not start its concurrent compaction ({fallback}); this cycle ran stop-the-world";
+            Trace.TraceWarning("GcHeap: " + _fallbackReason);
+            Interlocked.Increment(ref _stopTheWorldFallbacks);
+            return RunStopTheWorld(cycle, reason);
         }
 
         SetPhase(CollectionPhase.Finishing);
@@ -368,6 +460,12 @@ internal sealed unsafe partial class Collector
 
         return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified);
     }
+
+    /// <summary>Cycles of a concurrent backend that ran stop-the-world because a step before the flip failed transiently.</summary>
+    public long StopTheWorldFallbacks => Interlocked.Read(ref _stopTheWorldFallbacks);
+
+    /// <summary>EAGAIN (no thread could be created) and ENOMEM (the kernel is short of memory): worth another try next cycle.</summary>
+    private static bool IsTransient(GcNativeException e) => e.Errno is Errno.EAGAIN or Errno.ENOMEM;
 
     private string Describe(int op, nint address, Space from, Space to) => op == 11
         ? CorruptionReport.DescribeSource(address, from, _bitmap, _plan, _heap.Types)
@@ -505,12 +603,25 @@ internal sealed unsafe partial class Collector
         }
     }
 
-    private void Pause(PauseKind kind, Action body)
+    /// <summary>
+    /// Stops the world, runs <paramref name="body"/> and resumes. An <paramref name="abandonable"/>
+    /// pause (any up to the flip: nothing has moved) gives up after
+    /// <see cref="HeapOptions.SafepointTimeout"/> with <see cref="GcSafepointTimeoutException"/>
+    /// before its body runs; the caller undoes what the cycle did so far.
+    /// </summary>
+    private void Pause(PauseKind kind, Action body, bool abandonable = false)
     {
         long t = Stopwatch.GetTimestamp();
         var dotnetPaused = GC.GetTotalPauseDuration();
-        _heap.Safepoints.StopTheWorld();
+        var stop = _heap.Safepoints.StopTheWorld(_heap.Options.SafepointTimeout, abandonable);
         dotnetPaused = GC.GetTotalPauseDuration() - dotnetPaused;
+        _dotnetGcDuringStopsMs += dotnetPaused.TotalMilliseconds;
+        if (stop.WaitMs >= _maxStopWaitMs)
+        {
+            _maxStopWaitMs = stop.WaitMs;
+            _maxStopAwaited = stop.LastAwaited;
+        }
+
         _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? $"{kind}: stop the world" : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t)));
         try
         {
@@ -694,5 +805,9 @@ internal sealed unsafe partial class Collector
         FaultStallSamples = stalls.Count,
         FaultStallSamplesNs = stalls.Samples,
         Verified = verified,
+        MaxTimeToSafepointMs = _maxStopWaitMs,
+        SafepointAwaitedThread = _maxStopAwaited,
+        DotnetGcPauseDuringStopsMs = _dotnetGcDuringStopsMs,
+        StopTheWorldFallbackReason = _fallbackReason,
     };
 }

@@ -27,6 +27,9 @@ internal sealed partial class Collector : IDisposable
     private long _pagesSinceCycle;
     private long _triggerPages;
     private int _backgroundPending;
+    private long _abandonedCycle;
+    private long _abandonedCount;
+    private GcSafepointTimeoutException? _abandonReason;
 
     public Collector(Heap heap)
     {
@@ -119,7 +122,8 @@ internal sealed partial class Collector : IDisposable
             }
 
             Monitor.PulseAll(_lock);
-            while (_completed < target && _failure is null && !_shutdown)
+            long abandoned = _abandonedCount;
+            while (_completed < target && _failure is null && !_shutdown && !(_abandonedCount != abandoned && _abandonedCycle == target))
             {
                 Monitor.Wait(_lock);
             }
@@ -127,6 +131,11 @@ internal sealed partial class Collector : IDisposable
             if (_failure is not null && _failedCycle >= target)
             {
                 throw new GcCollectionFailedException("The collection failed; the heap cannot be used any more: " + _failure.Message, _failure);
+            }
+
+            if (_completed < target && _abandonedCount != abandoned && _abandonedCycle == target && _abandonReason is { } why)
+            {
+                throw new GcSafepointTimeoutException(why.Message, why) { Awaited = why.Awaited, Waited = why.Waited };
             }
 
             ThrowIfUnusable();
@@ -300,6 +309,11 @@ internal sealed partial class Collector : IDisposable
 
                 stats = RunCycle(_started, reason);
             }
+            catch (GcSafepointTimeoutException e)
+            {
+                Abandon(e);
+                continue;
+            }
             catch (Exception e)
             {
                 _heap.Fault(e);
@@ -344,6 +358,42 @@ internal sealed partial class Collector : IDisposable
             {
                 _completed = _started;
                 Monitor.PulseAll(_lock);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A stop of the cycle timed out (<see cref="HeapOptions.SafepointTimeout"/>) before anything
+    /// moved (marks and plan were dropped already): the cycle is dropped (its number is reused), whoever waits for exactly
+    /// that cycle hears why, a later request still runs, and the allocation trigger re-arms.
+    /// </summary>
+    private void Abandon(GcSafepointTimeoutException e)
+    {
+        Trace.TraceWarning($"GcHeap: collection {_started} abandoned: {e.Message}");
+        lock (_lock)
+        {
+            _abandonedCycle = _started;
+            _abandonedCount++;
+            _abandonReason = e;
+            if (_requested <= _started)
+            {
+                _requested = _started - 1;
+            }
+
+            _started--;
+            Interlocked.Exchange(ref _backgroundPending, 0);
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Collections abandoned because a stop timed out.</summary>
+    public long AbandonedCycles
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _abandonedCount;
             }
         }
     }

@@ -9,6 +9,9 @@ internal sealed class CollectorTestHooks
     /// <summary>Called once concurrent marking has started (world resumed, barrier on).</summary>
     public Action? AfterMarkStart { get; set; }
 
+    /// <summary>Called right before the flip pause of a concurrent cycle (marking and planning done, to-space registered).</summary>
+    public Action? BeforeFlip { get; set; }
+
     /// <summary>Called after each object the concurrent marker scans, with the count so far.</summary>
     public Action<long>? AfterScan { get; set; }
 

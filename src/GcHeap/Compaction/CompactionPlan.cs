@@ -22,16 +22,38 @@ internal sealed unsafe class CompactionPlan : IDisposable
     private readonly NativeRegion _toKind;
     private readonly NativeRegion _toState;
 
+    /// <summary>Reserves every table; a reservation that fails releases the ones made before it.</summary>
+    /// <exception cref="OutOfMemoryException">A table's address space cannot be reserved.</exception>
     public CompactionPlan(int capacityPages)
     {
         ulong n = (ulong)capacityPages;
-        _fromClass = new NativeRegion(n, true, false, "plan: from classes");
-        _fromDest = new NativeRegion(n * 4, true, false, "plan: from destinations");
-        _fromAux = new NativeRegion(n * 4, true, false, "plan: from aux");
-        _fromSplit = new NativeRegion(n * 4, true, false, "plan: from split pages");
-        _toSrc = new NativeRegion(n * 4, true, false, "plan: to sources");
-        _toKind = new NativeRegion(n, true, false, "plan: to kinds");
-        _toState = new NativeRegion(n, true, false, "plan: to states");
+        var made = new List<NativeRegion>(7);
+        NativeRegion Reserve(ulong bytes, string purpose)
+        {
+            var r = new NativeRegion(bytes, true, false, purpose);
+            made.Add(r);
+            return r;
+        }
+
+        try
+        {
+            _fromClass = Reserve(n, "plan: from classes");
+            _fromDest = Reserve(n * 4, "plan: from destinations");
+            _fromAux = Reserve(n * 4, "plan: from aux");
+            _fromSplit = Reserve(n * 4, "plan: from split pages");
+            _toSrc = Reserve(n * 4, "plan: to sources");
+            _toKind = Reserve(n, "plan: to kinds");
+            _toState = Reserve(n, "plan: to states");
+        }
+        catch
+        {
+            foreach (var r in made)
+            {
+                r.Dispose();
+            }
+
+            throw;
+        }
     }
 
     public byte* FromClass => _fromClass.Pointer;

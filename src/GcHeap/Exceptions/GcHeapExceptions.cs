@@ -260,3 +260,34 @@ public sealed class GcNativeException : GcHeapException
     /// <summary>The positive errno value.</summary>
     public int Errno { get; }
 }
+
+/// <summary>
+/// A stop-the-world handshake waited longer than <see cref="HeapOptions.SafepointTimeout"/> for
+/// the threads in <see cref="Awaited"/>, which kept running without a heap call (blocked or busy
+/// in .NET code outside <see cref="Mutator.EnterSafeRegion"/>, or suspended by .NET's own GC).
+/// Thrown only where nothing had moved yet: the collection (or verification) was abandoned, the
+/// world resumed, and the heap stays usable; call again, or put the blocking code in a safe region.
+/// </summary>
+public sealed class GcSafepointTimeoutException : GcHeapException
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public GcSafepointTimeoutException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a default message.</summary>
+    public GcSafepointTimeoutException() : base("A stop-the-world handshake timed out.")
+    {
+    }
+
+    /// <summary>Creates the exception with a message and an inner exception.</summary>
+    public GcSafepointTimeoutException(string message, Exception? innerException) : base(message, innerException)
+    {
+    }
+
+    /// <summary>The threads the stop was still waiting for when it gave up.</summary>
+    public IReadOnlyList<MutatorStatus> Awaited { get; init; } = [];
+
+    /// <summary>How long the stop waited.</summary>
+    public TimeSpan Waited { get; init; }
+}

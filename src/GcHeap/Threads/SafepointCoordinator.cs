@@ -32,10 +32,12 @@ internal sealed class SafepointCoordinator
     private bool _stopped;
     private bool _stopping;
     private bool _terminated;
+    private long _stopStart;
+    private int _stopper;
 
     public object SyncRoot => _lock;
 
-    /// <summary>True between <see cref="StopTheWorld"/> and <see cref="ResumeTheWorld"/>.</summary>
+    /// <summary>True between <see cref="StopTheWorld()"/> and <see cref="ResumeTheWorld"/>.</summary>
     public bool IsStopped
     {
         get
@@ -65,7 +67,7 @@ internal sealed class SafepointCoordinator
         }
     }
 
-    /// <summary>Raised with the names of threads that keep a stop waiting unusually long.</summary>
+    /// <summary>Raised (on the stopping thread, holding the handshake's lock) with the threads that keep a stop waiting unusually long, and their states.</summary>
     public event Action<string>? SlowStop;
 
     public void Register(Mutator m)
@@ -125,7 +127,16 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Stops every mutator except the caller's own (if any). Returns when all are stopped.</summary>
-    public void StopTheWorld()
+    public StopResult StopTheWorld() => StopTheWorld(Timeout.InfiniteTimeSpan, abandonable: false);
+
+    /// <summary>
+    /// Stops every mutator except the caller's own (if any) and says how long that took and which
+    /// thread it waited for last. A stop that has waited <paramref name="timeout"/> raises
+    /// <see cref="SlowStop"/> naming the threads it waits for (after at most 5 s in any case) and,
+    /// when <paramref name="abandonable"/>, gives up: the world resumes and
+    /// <see cref="GcSafepointTimeoutException"/> names them.
+    /// </summary>
+    public StopResult StopTheWorld(TimeSpan timeout, bool abandonable)
     {
         lock (_lock)
         {
@@ -135,6 +146,9 @@ internal sealed class SafepointCoordinator
             }
 
             _stopping = true;
+            _stopper = Environment.CurrentManagedThreadId;
+            long start = Stopwatch.GetTimestamp();
+            Volatile.Write(ref _stopStart, start);
             foreach (var m in _mutators)
             {
                 m.PollFlag = 1;
@@ -142,13 +156,17 @@ internal sealed class SafepointCoordinator
 
             // Mutators poll at every heap call, so they usually park within microseconds: spin a
             // little with the lock released before sleeping, so that the stop does not also pay
-            // for waking this thread up.
+            // for waking this thread up. The spin reads a copy of the list: a thread attaching
+            // or detaching meanwhile changes the list itself (enumerating it here threw "Collection
+            // was modified" in the collector, failing the heap: found by the stress command), and
+            // one that attaches now is seen under the lock below.
+            Mutator[] spinOver = [.. _mutators];
             Monitor.Exit(_lock);
             try
             {
-                long spinUntil = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 10_000); // 100 us
+                long spinUntil = start + (Stopwatch.Frequency / 10_000); // 100 us
                 var spin = default(SpinWait);
-                while (AnyRunning() && Stopwatch.GetTimestamp() < spinUntil)
+                while (AnyAwaited(spinOver) && Stopwatch.GetTimestamp() < spinUntil)
                 {
                     spin.SpinOnce(sleep1Threshold: -1);
                 }
@@ -158,20 +176,45 @@ internal sealed class SafepointCoordinator
                 Monitor.Enter(_lock);
             }
 
-            var sw = Stopwatch.StartNew();
+            TimeSpan warnAfter = timeout == Timeout.InfiniteTimeSpan || timeout > SlowStopWarning ? SlowStopWarning : timeout;
             bool warned = false;
+            string? lastAwaited = null;
             while (AnyRunning())
             {
-                Monitor.Wait(_lock, 100);
-                if (!warned && sw.Elapsed > SlowStopWarning)
+                lastAwaited = string.Join(", ", AwaitedNames());
+                TimeSpan waited = Stopwatch.GetElapsedTime(start);
+                if (!warned && waited > warnAfter)
                 {
                     warned = true;
-                    SlowStop?.Invoke(string.Join(", ", _mutators.Where(x => x.State == MutatorState.Running && !x.IsCurrentThread).Select(x => x.Name)));
+                    SlowStop?.Invoke(string.Join("; ", Snapshot().Awaited.Select(SafepointStatus.Describe)));
                 }
+
+                if (abandonable && timeout != Timeout.InfiniteTimeSpan && waited > timeout)
+                {
+                    var awaited = Snapshot().Awaited.ToList();
+                    _stopping = false;
+                    foreach (var m in _mutators)
+                    {
+                        RefreshPollFlag(m);
+                    }
+
+                    Monitor.PulseAll(_lock);
+                    throw new GcSafepointTimeoutException(
+                        $"The stop-the-world handshake gave up after {waited.TotalMilliseconds:F0} ms (HeapOptions.SafepointTimeout {timeout.TotalMilliseconds:F0} ms) " +
+                        $"waiting for {string.Join("; ", awaited.Select(SafepointStatus.Describe))}: a thread that blocks or computes for long outside heap calls " +
+                        "must do it inside Mutator.EnterSafeRegion. Nothing was done; the heap is usable.")
+                    {
+                        Awaited = awaited,
+                        Waited = waited,
+                    };
+                }
+
+                Monitor.Wait(_lock, 100);
             }
 
             _stopping = false;
             _stopped = true;
+            double waitMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
             // Threads that ended without detaching: drop them (their handles die with them).
             for (int i = _mutators.Count - 1; i >= 0; i--)
@@ -184,8 +227,53 @@ internal sealed class SafepointCoordinator
                     _mutators.RemoveAt(i);
                 }
             }
+
+            return new StopResult(waitMs, lastAwaited);
         }
     }
+
+    /// <summary>The handshake's state right now; null when its lock could not be taken within <paramref name="wait"/>.</summary>
+    public SafepointStatus? TryGetStatus(TimeSpan wait)
+    {
+        if (!Monitor.TryEnter(_lock, wait))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Snapshot();
+        }
+        finally
+        {
+            Monitor.Exit(_lock);
+        }
+    }
+
+    /// <summary>Called under the lock.</summary>
+    private SafepointStatus Snapshot()
+    {
+        var list = new List<MutatorStatus>(_mutators.Count);
+        foreach (var m in _mutators)
+        {
+            bool alive = m.OwnerThread.IsAlive;
+            var state = m.State switch
+            {
+                MutatorState.Running => MutatorThreadState.Running,
+                MutatorState.Parked => MutatorThreadState.Parked,
+                MutatorState.Safe => MutatorThreadState.InSafeRegion,
+                _ => MutatorThreadState.Detached,
+            };
+            bool awaited = _stopping && m.State == MutatorState.Running && alive && m.OwnerThread.ManagedThreadId != _stopper;
+            list.Add(new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, alive, awaited));
+        }
+
+        double waitMs = _stopping ? Stopwatch.GetElapsedTime(Volatile.Read(ref _stopStart)).TotalMilliseconds : 0;
+        return new SafepointStatus(_stopping, _stopped, waitMs, list);
+    }
+
+    /// <summary>On the stopping thread: the threads it waits for.</summary>
+    private IEnumerable<string> AwaitedNames() => _mutators.Where(IsAwaited).Select(m => m.Name);
 
     /// <summary>
     /// Stops the world only if no mutator is attached, so that nobody waits (the collector's
@@ -304,11 +392,14 @@ internal sealed class SafepointCoordinator
         }
     }
 
-    private bool AnyRunning()
+    /// <summary>Under the lock (the list changes under it): whether a stop on this thread waits for anyone.</summary>
+    private bool AnyRunning() => AnyAwaited(_mutators);
+
+    private static bool AnyAwaited(IReadOnlyList<Mutator> mutators)
     {
-        foreach (var m in _mutators)
+        for (int i = 0; i < mutators.Count; i++)
         {
-            if (m.State == MutatorState.Running && !m.IsCurrentThread && m.OwnerThread.IsAlive)
+            if (IsAwaited(mutators[i]))
             {
                 return true;
             }
@@ -316,6 +407,9 @@ internal sealed class SafepointCoordinator
 
         return false;
     }
+
+    /// <summary>On the stopping thread: whether the stop waits for <paramref name="m"/>.</summary>
+    private static bool IsAwaited(Mutator m) => m.State == MutatorState.Running && !m.IsCurrentThread && m.OwnerThread.IsAlive;
 
     /// <summary>
     /// Asks every running mutator to publish its SATB buffer at its next poll, without stopping
@@ -353,3 +447,6 @@ internal sealed class SafepointCoordinator
         m.PollFlag = _terminated || _stopped || _stopping || m.State != MutatorState.Running || m.IsDetached ||
                      Volatile.Read(ref m.SatbFlushRequested) != 0 ? 1 : 0;
 }
+
+/// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (null when none had to be awaited).</summary>
+internal readonly record struct StopResult(double WaitMs, string? LastAwaited);

@@ -14,6 +14,10 @@ internal static unsafe partial class SyscallFailures
     public const int SysIoctl = 16;
     public const int SysMadvise = 28;
     public const int SysUserfaultfd = 323;
+    public const int SysClone = 56;
+    public const int SysClone3 = 435;
+
+    public const uint UffdioRegister = 0xC020AA00; // _IOWR(0xAA, 0x00, struct uffdio_register)
 
     public const int MadvNoHugePage = 15;
     public const uint UserfaultfdIocNew = 0xAA00; // _IO(0xAA, 0x00): opening through /dev/userfaultfd
@@ -54,6 +58,12 @@ internal static unsafe partial class SyscallFailures
             throw new AggregateException(error);
         }
     }
+
+    /// <summary>
+    /// Makes <paramref name="rules"/> hold on the calling thread from now on, for good (a heap's
+    /// collector thread, from a CollectionCompleted handler) and on threads it creates later.
+    /// </summary>
+    public static void InstallOnCurrentThread(IReadOnlyList<Rule> rules) => Install(rules);
 
     private static void Install(IReadOnlyList<Rule> rules)
     {

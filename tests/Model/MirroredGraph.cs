@@ -1,4 +1,4 @@
-namespace GcHeap.Tests.Model;
+namespace GcHeap.Model;
 
 /// <summary>The kinds of object the model knows.</summary>
 internal enum ModelKind
@@ -65,11 +65,19 @@ internal sealed class ModelTypes
 
 /// <summary>
 /// A random object graph kept in two copies: on the heap (through one mutator) and as plain
-/// .NET objects. Every mutation is applied to both; <see cref="Compare"/> walks both from the
-/// roots and fails on the first difference in objects, fields, data or sharing.
+/// .NET objects. Every mutation (<see cref="GraphOp"/>) is applied to both; <see cref="Compare"/>
+/// walks both from the roots and fails on the first difference in objects, fields, data or
+/// sharing. Allocation happens before either copy changes, so an operation that throws (a full
+/// heap: <see cref="GcHeapExhaustedException"/>) leaves the two copies equal.
 /// </summary>
 internal sealed class MirroredGraph : IDisposable
 {
+    /// <summary>The random steps drop a root only while more than this many exist.</summary>
+    public const int MinRandomRoots = 4;
+
+    /// <summary>The random steps add a root only while fewer than this many exist.</summary>
+    public const int MaxRandomRoots = 48;
+
     private Mutator _m;
     private readonly ModelTypes _t;
     private readonly Random _rnd;
@@ -89,6 +97,9 @@ internal sealed class MirroredGraph : IDisposable
 
     public int RootCount => _roots.Count;
 
+    /// <summary>The global handle of root <paramref name="i"/> (modulo the count), or null when there is none.</summary>
+    public GcRef RootHandle(int i) => _roots.Count == 0 ? GcRef.Null : _roots[i % _roots.Count].Root.Ref;
+
     /// <summary>Continues on another thread's mutator (the roots are global handles).</summary>
     public void Rebind(Mutator m) => _m = m;
 
@@ -99,9 +110,7 @@ internal sealed class MirroredGraph : IDisposable
     {
         for (int i = 0; i < count; i++)
         {
-            using var scope = _m.OpenScope();
-            var (model, h) = NewObject();
-            _roots.Add((model, _m.CreateRoot(h)));
+            Apply(new GraphOp(GraphOpKind.AddRoot, Seed: _rnd.Next()));
             for (int k = 0; k < size; k++)
             {
                 Step(allowRootChanges: false);
@@ -109,66 +118,94 @@ internal sealed class MirroredGraph : IDisposable
         }
     }
 
-    /// <summary>One random mutation, mirrored on both sides.</summary>
-    public void Step(bool allowRootChanges = true)
+    /// <summary>One random mutation, mirrored on both sides; returns it.</summary>
+    public GraphOp Step(bool allowRootChanges = true)
+    {
+        var op = GraphOp.Random(_rnd);
+        bool rootChange = op.Kind switch
+        {
+            GraphOpKind.DropRoot => allowRootChanges && _roots.Count > MinRandomRoots,
+            GraphOpKind.AddRoot => allowRootChanges && _roots.Count < MaxRandomRoots,
+            _ => true,
+        };
+        if (!rootChange)
+        {
+            op = op with { Kind = GraphOpKind.SetSlot };
+        }
+
+        Apply(op);
+        return op;
+    }
+
+    /// <summary>Applies one operation to both copies (an operation with nothing to work on does nothing).</summary>
+    public void Apply(GraphOp op)
     {
         Steps++;
         using var scope = _m.OpenScope();
-        int op = _rnd.Next(100);
-        if (allowRootChanges && op < 3 && _roots.Count > 4)
+        var r = new Random(op.Seed);
+        switch (op.Kind)
         {
-            int i = _rnd.Next(_roots.Count);
-            _roots[i].Root.Dispose(); // the subgraph may become garbage
-            _roots.RemoveAt(i);
-            return;
+            case GraphOpKind.DropRoot:
+                if (_roots.Count > 0)
+                {
+                    int i = op.Root % _roots.Count;
+                    _roots[i].Root.Dispose(); // the subgraph may become garbage
+                    _roots.RemoveAt(i);
+                }
+
+                return;
+            case GraphOpKind.AddRoot:
+            {
+                var (nm, nh) = NewObject(r);
+                var root = _m.CreateRoot(nh);
+                _roots.Add((nm, root));
+                return;
+            }
+
+            case GraphOpKind.Garbage:
+                NewObject(r); // pure garbage
+                return;
         }
 
-        if (allowRootChanges && op < 6 && _roots.Count < 48)
-        {
-            var (nm, nh) = NewObject();
-            _roots.Add((nm, _m.CreateRoot(nh)));
-            return;
-        }
-
-        var (model, h) = Walk();
+        var (model, h) = Walk(op.Root, op.Depth, r);
         if (model is null)
         {
             return;
         }
 
-        if (op < 45 && model.Refs.Length > 0)
+        switch (op.Kind)
         {
-            // Point a slot at a new object, another existing object (sharing, cycles), or null.
-            int slot = _rnd.Next(model.Refs.Length);
-            int what = _rnd.Next(10);
-            (ModelObject? tm, GcRef th) = what switch
+            case GraphOpKind.SetSlot when model.Refs.Length > 0:
             {
-                < 4 => NewObject(),
-                < 8 => Walk(),
-                _ => (null, GcRef.Null),
-            };
-            SetSlot(model, h, slot, tm, th);
-        }
-        else if (op < 60 && model.Refs.Length > 1)
-        {
-            // Move the only reference from one field to another (the classic lost-object race under marking).
-            int from = _rnd.Next(model.Refs.Length);
-            int to = _rnd.Next(model.Refs.Length);
-            var moving = model.Refs[from];
-            GcRef mh = GetSlot(model, h, from);
-            SetSlot(model, h, to, moving, mh);
-            if (from != to)
-            {
-                SetSlot(model, h, from, null, GcRef.Null);
+                int slot = op.Slot % model.Refs.Length;
+                (ModelObject? tm, GcRef th) = op.Target switch
+                {
+                    GraphTarget.New => NewObject(r),
+                    GraphTarget.Existing => Walk(r.Next(1 << 16), r.Next(8), r),
+                    _ => (null, GcRef.Null),
+                };
+                SetSlot(model, h, slot, tm, th);
+                break;
             }
-        }
-        else if (op < 80)
-        {
-            WriteData(model, h);
-        }
-        else
-        {
-            NewObject(); // pure garbage
+
+            case GraphOpKind.MoveRef when model.Refs.Length > 1:
+            {
+                int from = op.Slot % model.Refs.Length;
+                int to = r.Next(model.Refs.Length);
+                var moving = model.Refs[from];
+                GcRef mh = GetSlot(model, h, from);
+                SetSlot(model, h, to, moving, mh);
+                if (from != to)
+                {
+                    SetSlot(model, h, from, null, GcRef.Null);
+                }
+
+                break;
+            }
+
+            case GraphOpKind.WriteData:
+                WriteData(model, h, op.Slot, r);
+                break;
         }
     }
 
@@ -256,52 +293,51 @@ internal sealed class MirroredGraph : IDisposable
     {
         if (!ok)
         {
-            throw new Xunit.Sdk.XunitException($"Graph mismatch {when} at {path}: {what}.");
+            throw new GraphMismatchException($"Graph mismatch {when} at {path}: {what}.");
         }
     }
 
-    private (ModelObject Model, GcRef Heap) NewObject()
+    /// <summary>Allocates an object of a random shape (heap first: a full heap throws before the model changes).</summary>
+    private (ModelObject Model, GcRef Heap) NewObject(Random r)
     {
-        long id = _idBase | _nextId++;
-        int kind = _rnd.Next(100);
+        int kind = r.Next(100);
         if (kind < 70)
         {
-            var mo = new ModelObject(id, ModelKind.Node, 3, 16);
             var h = _m.Allocate(_t.Node);
+            long id = _idBase | _nextId++;
             _m.Set(h, _t.Id, id);
-            return (mo, h);
+            return (new ModelObject(id, ModelKind.Node, 3, 16), h);
         }
 
         if (kind < 85)
         {
-            int len = _largeObjects && _rnd.Next(20) == 0 ? 300 + _rnd.Next(2000) : 1 + _rnd.Next(12);
-            var mo = new ModelObject(id, ModelKind.RefArray, len, 0);
-            return (mo, _m.AllocateArray(_t.RefArray, len));
+            int len = _largeObjects && r.Next(20) == 0 ? 300 + r.Next(2000) : 1 + r.Next(12);
+            var ah = _m.AllocateArray(_t.RefArray, len);
+            return (new ModelObject(_idBase | _nextId++, ModelKind.RefArray, len, 0), ah);
         }
 
-        int bytes = _largeObjects && _rnd.Next(10) == 0 ? 2048 + _rnd.Next(40000) : 8 + _rnd.Next(200);
-        var bo = new ModelObject(id, ModelKind.ByteArray, 0, bytes);
-        _rnd.NextBytes(bo.Data);
-        BitConverter.TryWriteBytes(bo.Data, id);
+        int bytes = _largeObjects && r.Next(10) == 0 ? 2048 + r.Next(40000) : 8 + r.Next(200);
         var bh = _m.AllocateArray(_t.ByteArray, bytes);
+        var bo = new ModelObject(_idBase | _nextId++, ModelKind.ByteArray, 0, bytes);
+        r.NextBytes(bo.Data);
+        BitConverter.TryWriteBytes(bo.Data, bo.Id);
         _m.WriteItems<byte>(bh, 0, bo.Data);
         return (bo, bh);
     }
 
-    /// <summary>A random object reachable from a random root, with its handle.</summary>
-    private (ModelObject? Model, GcRef Heap) Walk()
+    /// <summary>The object reached from root <paramref name="root"/> (modulo the count) by following up to <paramref name="depth"/> random references, with its handle.</summary>
+    private (ModelObject? Model, GcRef Heap) Walk(int root, int depth, Random r)
     {
         if (_roots.Count == 0)
         {
             return (null, GcRef.Null);
         }
 
-        var (mo, root) = _roots[_rnd.Next(_roots.Count)];
-        GcRef h = _m.Duplicate(root.Ref);
-        int depth = _rnd.Next(8);
+        var (mo, rootHandle) = _roots[root % _roots.Count];
+        GcRef h = _m.Duplicate(rootHandle.Ref);
         for (int d = 0; d < depth && mo.Refs.Length > 0; d++)
         {
-            int slot = _rnd.Next(mo.Refs.Length);
+            int slot = r.Next(mo.Refs.Length);
             var next = mo.Refs[slot];
             if (next is null)
             {
@@ -331,21 +367,24 @@ internal sealed class MirroredGraph : IDisposable
         }
     }
 
-    private void WriteData(ModelObject mo, GcRef h)
+    private void WriteData(ModelObject mo, GcRef h, int position, Random r)
     {
         switch (mo.Kind)
         {
             case ModelKind.Node:
-                mo.Value = _rnd.NextInt64();
-                _m.Set(h, _t.Value, mo.Value);
-                _rnd.NextBytes(mo.Data);
-                _m.WriteBytes(h, _t.Tag, mo.Data);
+                long value = r.NextInt64();
+                var tag = new byte[mo.Data.Length];
+                r.NextBytes(tag);
+                _m.Set(h, _t.Value, value);
+                _m.WriteBytes(h, _t.Tag, tag);
+                mo.Value = value;
+                tag.CopyTo(mo.Data, 0);
                 break;
             case ModelKind.ByteArray when mo.Data.Length > 8:
-                int at = 8 + _rnd.Next(mo.Data.Length - 8);
-                byte b = (byte)_rnd.Next(256);
-                mo.Data[at] = b;
+                int at = 8 + (position % (mo.Data.Length - 8));
+                byte b = (byte)r.Next(256);
                 _m.SetItem(h, at, b);
+                mo.Data[at] = b;
                 break;
         }
     }

@@ -1,0 +1,207 @@
+using GcHeap.Model;
+using GcHeap.Tests.Support;
+
+namespace GcHeap.Tests;
+
+/// <summary>
+/// A thread that blocks outside <see cref="Mutator.EnterSafeRegion"/> holds every stop up (issue
+/// 10, item 10). The wait is visible (<see cref="Heap.GetSafepointStatus"/> names the thread and
+/// its state; the statistics name the thread a stop waited for last) and, for every stop up to
+/// the flip, bounded by <see cref="HeapOptions.SafepointTimeout"/>.
+/// </summary>
+public class SafepointWaitTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void FirstStopGivesUpAfterTheTimeoutNamingTheBlockedThread(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o => o.SafepointTimeout = TimeSpan.FromMilliseconds(200));
+        var type = heap.Types.DefineObject("T", t => t.Value<long>("v"));
+        using var blocker = new BlockedMutator(heap, "blocked outside a safe region");
+        blocker.BlockOutsideSafeRegion();
+
+        var collect = Assert.Throws<GcSafepointTimeoutException>(() => heap.Collect());
+        var awaited = Assert.Single(collect.Awaited);
+        Assert.Equal("blocked outside a safe region", awaited.Name);
+        Assert.Equal(MutatorThreadState.Running, awaited.State);
+        Assert.Contains("blocked outside a safe region", collect.Message, StringComparison.Ordinal);
+        Assert.Equal(1, heap.AbandonedCollections);
+        Assert.Equal(0, heap.CollectionCount);
+
+        var verify = Assert.Throws<GcSafepointTimeoutException>(() => heap.Verify());
+        Assert.Equal("blocked outside a safe region", Assert.Single(verify.Awaited).Name);
+
+        // Nothing was stopped or done: the heap goes on once the thread comes back.
+        var status = heap.GetSafepointStatus()!;
+        Assert.False(status.Stopping || status.Stopped);
+        using var m = heap.AttachCurrentThread();
+        using var root = m.CreateRoot(m.Allocate(type));
+        m.Set(root.Ref, type.Field<long>("v"), 7);
+        blocker.Release();
+        var stats = heap.Collect();
+        Assert.True(stats.Verified);
+        Assert.Equal(1, stats.Cycle);
+        Assert.Equal(1, heap.CollectionCount);
+        Assert.Equal(7, m.Get(root.Ref, type.Field<long>("v")));
+    }
+
+    [Fact]
+    public void StatusNamesTheThreadAStopWaitsForAndTheStatisticsKeepIt()
+    {
+        using var heap = TestHeaps.Create(GcBackend.Move);
+        using var blocker = new BlockedMutator(heap, "late");
+        blocker.BlockOutsideSafeRegion();
+        var collect = new BackgroundCall<CollectionStats>(heap.Collect);
+
+        // Held for a second, so that this stop is the cycle's longest by far.
+        var status = WaitForStatus(heap, s => s.Stopping && s.Awaited.Any(m => m.Name == "late") && s.StopWaitMs > 1000);
+        Assert.Equal(MutatorThreadState.Running, status.Mutators.Single(m => m.Name == "late").State);
+        Assert.False(collect.IsCompleted);
+
+        blocker.Release();
+        Assert.True(collect.Wait(Patience));
+        Assert.Equal("late", collect.Result.SafepointAwaitedThread);
+        Assert.True(collect.Result.MaxTimeToSafepointMs > 0);
+    }
+
+    public static TheoryData<GcBackend, string> LaterStops() => new()
+    {
+        { GcBackend.Move, "MarkEnd" },
+        { GcBackend.Copy, "MarkEnd" },
+        { GcBackend.Move, "Flip" },
+        { GcBackend.Copy, "Flip" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LaterStops))]
+    public void LaterStopsGiveUpTooAndTheNextCollectionIsWhole(GcBackend backend, string stop)
+    {
+        // Marking has begun (barrier on, marks set), or marking and planning are done and to-space
+        // is registered, when the thread blocks: the cycle is abandoned all the same, and the next
+        // one must find every object the model has.
+        using var heap = TestHeaps.Create(backend, configure: o => o.SafepointTimeout = TimeSpan.FromMilliseconds(100));
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 11);
+        graph.Grow(24, 400);
+        using var blocker = new BlockedMutator(heap, "blocks after mark start");
+        blocker.WaitInSafeRegion();
+        if (stop == "MarkEnd")
+        {
+            heap.Collector.TestHooks.AfterMarkStart = blocker.BlockOutsideSafeRegion;
+        }
+        else
+        {
+            heap.Collector.TestHooks.BeforeFlip = blocker.BlockOutsideSafeRegion;
+        }
+
+        var e = Assert.Throws<GcSafepointTimeoutException>(() => heap.Collect());
+        Assert.Equal("blocks after mark start", Assert.Single(e.Awaited).Name);
+        Assert.Equal(1, heap.AbandonedCollections);
+        Assert.Equal(0, heap.CollectionCount);
+
+        heap.Collector.TestHooks.AfterMarkStart = null;
+        heap.Collector.TestHooks.BeforeFlip = null;
+        blocker.Release();
+
+        // Most of the graph dies, so the next plan is much shorter than the abandoned one: what
+        // the abandoned plan said about to-space pages must not survive it.
+        while (graph.RootCount > 1)
+        {
+            graph.Apply(new GraphOp(GraphOpKind.DropRoot));
+        }
+
+        for (int round = 0; round < 3; round++)
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                graph.Step();
+            }
+
+            var stats = heap.Collect();
+            Assert.True(stats.Verified);
+            Assert.Equal(backend, stats.Backend);
+            graph.Compare($"after collection {stats.Cycle}, which followed an abandoned one");
+            var report = heap.Verify();
+            Assert.True(report.IsValid, report.ToString());
+        }
+    }
+
+    private static SafepointStatus WaitForStatus(Heap heap, Func<SafepointStatus, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (heap.GetSafepointStatus() is { } s && condition(s))
+            {
+                return s;
+            }
+
+            Thread.Sleep(10);
+        }
+
+        throw new Xunit.Sdk.XunitException($"the safepoint status never matched: {heap.GetSafepointStatus()}");
+    }
+
+    /// <summary>An attached thread that blocks in .NET code, inside or outside a safe region, when told.</summary>
+    private sealed class BlockedMutator : IDisposable
+    {
+        private readonly ManualResetEventSlim _blocked = new();
+        private readonly ManualResetEventSlim _goOutside = new();
+        private readonly ManualResetEventSlim _release = new();
+        private readonly Thread _thread;
+        private readonly ManualResetEventSlim _attached = new();
+        private bool _safeFirst;
+
+        public BlockedMutator(Heap heap, string name)
+        {
+            _thread = new Thread(() =>
+            {
+                using var m = heap.AttachCurrentThread(name);
+                _attached.Set();
+                _goOutside.Wait();
+                if (_safeFirst)
+                {
+                    using (m.EnterSafeRegion())
+                    {
+                        _goOutside.Reset();
+                        _blocked.Set();
+                        _goOutside.Wait();
+                    }
+                }
+
+                _blocked.Set();
+                _release.Wait(); // blocked in .NET code, Running as far as the heap knows
+                m.Safepoint();
+            })
+            { IsBackground = true, Name = name };
+            _thread.Start();
+            _attached.Wait();
+        }
+
+        /// <summary>Blocks (in a safe region) until <see cref="BlockOutsideSafeRegion"/>.</summary>
+        public void WaitInSafeRegion()
+        {
+            _safeFirst = true;
+            _goOutside.Set();
+            _blocked.Wait();
+            _blocked.Reset();
+        }
+
+        public void BlockOutsideSafeRegion()
+        {
+            _goOutside.Set();
+            _blocked.Wait();
+        }
+
+        public void Release() => _release.Set();
+
+        public void Dispose()
+        {
+            _release.Set();
+            _goOutside.Set();
+            _thread.Join();
+        }
+    }
+}
