@@ -306,18 +306,9 @@ public readonly unsafe ref struct GcView
         return Address;
     }
 
-    /// <summary>The address to store for <paramref name="value"/>: checks it is a current view of this thread's heap.</summary>
+    /// <summary>The address to store for <paramref name="value"/> (0 for null): checks it is a current view of this thread's heap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private nint ValueOf(GcView value)
-    {
-        nint v = value.Address;
-        if (v != 0 && (!ReferenceEquals(value.M, M) || value.Epoch != M!.ViewEpoch))
-        {
-            throw BadValue(ReferenceEquals(value.M, M));
-        }
-
-        return v;
-    }
+    private nint ValueOf(GcView value) => value.Address == 0 ? 0 : value.AddressFor(M!);
 
     // Cold paths are static and take values: an instance call would take the view's address and
     // keep the JIT from holding its fields in registers.
