@@ -82,6 +82,8 @@ public sealed unsafe class Heap : IDisposable
         Types = new TypeRegistry(Tag);
         owned.Add(Types.Release);
         Handles = owned.Add(new HandleTable(Options.HandlesPerSegmentLog2, Tag));
+        Weak = owned.Add(new WeakTable(Options.MaxWeakReferences));
+        Identity = new IdentityTable(this);
         _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap));
         _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap));
         _allocationSpace = _spaceA;
@@ -218,6 +220,10 @@ public sealed unsafe class Heap : IDisposable
     internal int CapacityPages { get; }
 
     internal HandleTable Handles { get; }
+
+    internal WeakTable Weak { get; }
+
+    internal IdentityTable Identity { get; }
 
     internal SafepointCoordinator Safepoints { get; }
 
@@ -384,6 +390,8 @@ public sealed unsafe class Heap : IDisposable
                 _spaceA.Dispose();
                 _spaceB.Dispose();
                 Handles.Dispose();
+                Weak.Dispose();
+                Identity.Dispose();
                 Types.Release();
             }
 

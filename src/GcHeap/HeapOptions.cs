@@ -154,6 +154,12 @@ public sealed class HeapOptions
     /// <summary>Log2 of the local handles one thread may hold (and of global roots). Default 18 (262,144).</summary>
     public int HandlesPerSegmentLog2 { get; set; } = 18;
 
+    /// <summary>
+    /// Most weak references (<see cref="GcWeakRef"/>) alive at once. Default 4,194,304 (32 MiB of
+    /// address space, touched only as far as used); 1 to 2^28.
+    /// </summary>
+    public int MaxWeakReferences { get; set; } = 1 << 22;
+
     /// <summary>Fault stall samples kept per collection for percentiles. Default 65,536.</summary>
     public int StallSampleCapacity { get; set; } = 1 << 16;
 
@@ -198,6 +204,8 @@ public sealed class HeapOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(BatchPages, 4096, nameof(BatchPages));
         ArgumentOutOfRangeException.ThrowIfLessThan(HandlesPerSegmentLog2, 10, nameof(HandlesPerSegmentLog2));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HandlesPerSegmentLog2, 22, nameof(HandlesPerSegmentLog2));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxWeakReferences, 1, nameof(MaxWeakReferences));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxWeakReferences, 1 << 28, nameof(MaxWeakReferences));
         ArgumentOutOfRangeException.ThrowIfNegative(StallSampleCapacity, nameof(StallSampleCapacity));
         ArgumentOutOfRangeException.ThrowIfNegative(CollectionTriggerBytes, nameof(CollectionTriggerBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MinMovePages, 1, nameof(MinMovePages));

@@ -72,6 +72,12 @@ public sealed class CollectionStats
     /// <summary>Pages of live large objects (moved whole).</summary>
     public long PagesLarge { get; init; }
 
+    /// <summary>Weak references this collection cleared because their targets were dead.</summary>
+    public long WeakReferencesCleared { get; init; }
+
+    /// <summary>Stable object ids (<see cref="Mutator.GetObjectId"/>) whose objects survived and were re-keyed by this collection.</summary>
+    public long ObjectIdsKept { get; init; }
+
     /// <summary>Pages allocated during the cycle (moved whole).</summary>
     public long PagesBlack { get; init; }
 

@@ -36,6 +36,9 @@ internal sealed unsafe partial class Collector
     private double _dotnetGcDuringStopsMs;
     private string? _fallbackReason;
     private long _stopTheWorldFallbacks;
+    private long _weakCleared;
+    private bool _idsSetAside;
+    private int _idsKept;
 
     /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
     internal bool BarrierOn { get; private set; }
@@ -70,6 +73,7 @@ internal sealed unsafe partial class Collector
         _pauses.Clear();
         _pauseSteps.Clear();
         (_maxStopWaitMs, _maxStopAwaited, _dotnetGcDuringStopsMs, _fallbackReason) = (0, null, 0, null);
+        (_weakCleared, _idsSetAside, _idsKept) = (0, false, 0);
         try
         {
             SetPhase(CollectionPhase.Marking);
@@ -111,15 +115,18 @@ internal sealed unsafe partial class Collector
                 _pauseSteps.Add(("Full: mark", markMs));
                 _pauseSteps.Add(("Full: plan", planMs));
                 step = Stopwatch.GetTimestamp();
+                ClearDeadWeakRefs();
+                Step(ref step, $"Full: clear {_weakCleared} dead weak references");
                 *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
 
                 to.SetHighWater(_plan.ToPages);
                 native = StopTheWorldCompactor.Run(_nativePlan, _heap.Options.VerifyHeap, (op, a) => Describe(op, a, from, to));
                 Step(ref step, $"Full: build {_plan.ToPages} to-space pages (copy and forward)");
                 ForwardRoots(roots);
+                ForwardWeakRefsAndIds();
                 _plan.WriteToSpaceKinds();
                 _heap.AllocationSpace = to;
-                Step(ref step, "Full: forward roots");
+                Step(ref step, "Full: forward roots and weak references");
 
                 if (_heap.Options.VerifyHeap)
                 {
@@ -130,6 +137,7 @@ internal sealed unsafe partial class Collector
             }
         }, abandonable: true);
 
+        RebuildIds();
         long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
         int toPages = _plan.ToPages;
         FinishCycle(from, hw);
@@ -207,6 +215,8 @@ internal sealed unsafe partial class Collector
                         _marker.Drain();
                         Step(ref step, "MarkEnd: finish marking");
                         SetBarrier(false);
+                        ClearDeadWeakRefs();
+                        Step(ref step, $"MarkEnd: clear {_weakCleared} dead weak references");
                     }, abandonable: true);
                 }
                 catch (GcSafepointTimeoutException)
@@ -303,6 +313,7 @@ internal sealed unsafe partial class Collector
                             {
                                 hwMark = hwFlip;
                                 (markMs, planMs) = MarkAndPlanStopped(from, to, hwFlip, roots);
+                                ClearDeadWeakRefs();
                             }
                             else
                             {
@@ -343,7 +354,8 @@ internal sealed unsafe partial class Collector
 
                             Step(ref step, "Flip: verify (checksum before)");
                             ForwardRoots(roots);
-                            Step(ref step, $"Flip: forward {roots.Count} roots");
+                            ForwardWeakRefsAndIds();
+                            Step(ref step, $"Flip: forward {roots.Count} roots and the weak references");
                             _heap.AllocationSpace = to;
 
                             // The plan is handed over inside the pause, never after it: once mutators run
@@ -394,6 +406,7 @@ internal sealed unsafe partial class Collector
             if (begun)
             {
                 compactor!.Resumed();
+                RebuildIds();
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
             }
@@ -442,6 +455,7 @@ internal sealed unsafe partial class Collector
             return RunStopTheWorld(cycle, reason);
         }
 
+        RebuildIds(); // when nothing was live (no compactor ran)
         SetPhase(CollectionPhase.Finishing);
         long live = _marker.BytesMarked, objects = _marker.ObjectsMarked;
         int toPagesAfter = _plan.ToPages;
@@ -809,5 +823,65 @@ internal sealed unsafe partial class Collector
         SafepointAwaitedThread = _maxStopAwaited,
         DotnetGcPauseDuringStopsMs = _dotnetGcDuringStopsMs,
         StopTheWorldFallbackReason = _fallbackReason,
+        WeakReferencesCleared = _weakCleared,
+        ObjectIdsKept = _idsKept,
     };
+
+    /// <summary>
+    /// Marking is complete (world stopped): clears every weak reference whose target was not
+    /// marked. Objects on pages allocated since marking began are live by definition.
+    /// </summary>
+    private void ClearDeadWeakRefs()
+    {
+        var weak = _heap.Weak;
+        long cleared = 0;
+        lock (weak.Lock)
+        {
+            nint* slots = weak.Slots;
+            for (int i = 0, n = weak.High; i < n; i++)
+            {
+                nint a = slots[i];
+                if (a != 0 && !_marker.IsLive(a))
+                {
+                    slots[i] = 0;
+                    cleared++;
+                }
+            }
+        }
+
+        _weakCleared += cleared;
+    }
+
+    /// <summary>Right after the roots (world stopped): forwards the weak slots, sets the identity table aside for its rebuild.</summary>
+    private void ForwardWeakRefsAndIds()
+    {
+        var weak = _heap.Weak;
+        lock (weak.Lock)
+        {
+            int rc = NativeMethods.ForwardSlots(_nativePlan, (ulong*)weak.Slots, (ulong)weak.High, out ulong bad);
+            if (rc != 0)
+            {
+                throw new GcCollectionFailedException($"Weak reference slot {bad} holds 0x{weak.Slots[bad]:x}, which is not a live object.");
+            }
+        }
+
+        _heap.Identity.SetAside();
+        _idsSetAside = true;
+    }
+
+    /// <summary>Mutators running, plan and marks still valid: re-keys the identity table by the new addresses.</summary>
+    private void RebuildIds()
+    {
+        if (!_idsSetAside)
+        {
+            return;
+        }
+
+        _idsSetAside = false;
+        _idsKept = _heap.Identity.Rebuild(_marker.IsLive, _nativePlan);
+        if (_heap.Identity.TakeFailure() is { } failure)
+        {
+            throw new GcCollectionFailedException("Heap corruption found while moving the identity table: " + failure + ".");
+        }
+    }
 }

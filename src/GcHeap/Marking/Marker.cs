@@ -65,6 +65,21 @@ internal sealed unsafe class Marker
         }
     }
 
+    /// <summary>
+    /// After marking (until the bitmap is cleared): whether the object at <paramref name="a"/> in
+    /// the marked space survives: marked, or on a page allocated since marking began.
+    /// </summary>
+    public bool IsLive(nint a)
+    {
+        nuint off = (nuint)(a - _base);
+        if (off >= _markableBytes)
+        {
+            return _space.Contains(a) && (int)(off >> ObjectLayout.PageShift) < _space.HighWater;
+        }
+
+        return _bitmap.IsSet(off >> ObjectLayout.GranuleShift);
+    }
+
     /// <summary>Processes up to <paramref name="budget"/> objects; true when the stack is empty.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Drain(long budget = long.MaxValue)
