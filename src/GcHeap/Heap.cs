@@ -337,6 +337,18 @@ public sealed unsafe class Heap : IDisposable
     }));
 
     /// <summary>
+    /// Counts the live objects per type (see <see cref="HeapCensus"/>): stops the world once and
+    /// marks from every root (no compaction), after waiting for a collection in progress. The pause
+    /// is proportional to the live data (like a marking), so this is a diagnostic for heap-usage
+    /// reports, not something to call per request.
+    /// </summary>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed, also when that happens before the queued census ran.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed (before or while waiting), or the census found a corrupt reference.</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
+    /// <exception cref="GcSafepointTimeoutException">The stop waited longer than <see cref="HeapOptions.SafepointTimeout"/> for a thread; nothing was counted.</exception>
+    public HeapCensus TakeCensus() => WhileSafe(() => Collector.RunExclusive(Collector.TakeCensus));
+
+    /// <summary>
     /// Frees the heap. Waits for a collection in progress and for every attached thread to reach
     /// a poll or a safe region (also after a failed collection); afterwards every call on a
     /// mutator throws <see cref="GcHeapDisposedException"/> (<see cref="GcCollectionFailedException"/>

@@ -25,6 +25,8 @@ internal sealed unsafe class Marker
     private uint _typeCount;
     private nint[] _stack = new nint[4096];
     private int _sp;
+    private long[]? _typeCounts;
+    private long[]? _typeBytes;
 
     public Marker(MarkBitmap bitmap, TypeRegistry types)
     {
@@ -53,6 +55,14 @@ internal sealed unsafe class Marker
         ObjectsMarked = 0;
         BytesMarked = 0;
         ObjectsScanned = 0;
+        _typeCounts = _typeBytes = null;
+    }
+
+    /// <summary>After <see cref="Begin"/>: also count marked objects and bytes per type id (a census).</summary>
+    public void CountTypes(long[] counts, long[] bytes)
+    {
+        _typeCounts = counts;
+        _typeBytes = bytes;
     }
 
     /// <summary>Greys one reference (a root, or a value from the SATB log).</summary>
@@ -143,6 +153,12 @@ internal sealed unsafe class Marker
 
         ObjectsMarked++;
         BytesMarked += size;
+        if (_typeCounts is not null)
+        {
+            uint id = ObjectLayout.TypeIdOf(a);
+            _typeCounts[id]++;
+            _typeBytes![id] += size;
+        }
         if (refs > 0)
         {
             if (_sp == _stack.Length)
