@@ -86,6 +86,63 @@ public sealed class EventSourceTests
         keep.Dispose();
     }
 
+    [Fact]
+    public void ASessionAskingForACensusGetsTheTopTypesPeriodically()
+    {
+        using var heap = TestHeaps.Create(GcBackend.Move);
+        var big = heap.Types.DefineObject("CensusBig", t => t.Reference("next").Bytes("pad", 200));
+        var small = heap.Types.DefineObject("CensusSmall", t => t.Value<long>("v"));
+        var rare = heap.Types.DefineObject("CensusRare", t => t.Value<long>("v"));
+        using var m = heap.AttachCurrentThread();
+        using var keep = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, 3000));
+        for (int i = 0; i < 3000; i++)
+        {
+            using var scope = m.OpenScope();
+            m.SetElement(keep.Ref, i, m.Allocate(i < 1000 ? big : i < 2990 ? small : rare));
+        }
+
+        using var listener = new CensusListener();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        List<IReadOnlyList<object?>> mine = [];
+        string name = $"heap {heap.Tag}";
+        while (DateTime.UtcNow < deadline && mine.Count < 2)
+        {
+            using (m.EnterSafeRegion())
+            {
+                Thread.Sleep(50); // the census stops the world: this thread lets it
+            }
+
+            mine = listener.Census.Where(p => (string)p[0]! == name).ToList();
+        }
+
+        Assert.True(mine.Count >= 2, "no census arrived");
+        Assert.Equal((1, "CensusBig", 1000L), ((int)mine[0][1]!, (string)mine[0][2]!, (long)mine[0][3]!));
+        Assert.Equal(1000L * big.InstanceSize, (long)mine[0][4]!);
+        Assert.Equal((2, "CensusSmall", 1990L), ((int)mine[1][1]!, (string)mine[1][2]!, (long)mine[1][3]!));
+        Assert.DoesNotContain(mine, p => (string)p[2]! == "CensusRare"); // CensusTop=2 (the reference array is third)
+    }
+
+    private sealed class CensusListener : EventListener
+    {
+        public ConcurrentQueue<IReadOnlyList<object?>> Census { get; } = new();
+
+        protected override void OnEventSourceCreated(EventSource eventSource)
+        {
+            if (eventSource.Name == "GcHeap")
+            {
+                EnableEvents(eventSource, EventLevel.Informational, EventKeywords.All, new Dictionary<string, string?> { ["CensusIntervalSec"] = "0.1", ["CensusTop"] = "2" });
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (e.EventSource.Name == "GcHeap" && e.EventName == "TypeCensus" && e.Payload is { } p)
+            {
+                Census.Enqueue(p);
+            }
+        }
+    }
+
     private sealed class GcHeapListener : EventListener
     {
         private readonly ConcurrentQueue<Dictionary<string, double>> _readings = new();

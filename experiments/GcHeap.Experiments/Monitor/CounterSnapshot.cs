@@ -17,6 +17,33 @@ internal sealed class CounterSnapshot
         }
     }
 
+    private readonly SortedDictionary<(string Heap, int Rank), TypeCensusRow> _census = new();
+
+    public void Update(TypeCensusRow row)
+    {
+        lock (_lock)
+        {
+            if (_census.Keys.FirstOrDefault(k => k.Heap == row.Heap) is { Heap: not null } && row.Rank == 1)
+            {
+                foreach (var k in _census.Keys.Where(k => k.Heap == row.Heap).ToList())
+                {
+                    _census.Remove(k); // a new census of this heap replaces the last one
+                }
+            }
+
+            _census[(row.Heap, row.Rank)] = row;
+        }
+    }
+
+    /// <summary>The latest census of each heap, by heap and rank.</summary>
+    public IReadOnlyList<TypeCensusRow> Census()
+    {
+        lock (_lock)
+        {
+            return [.. _census.Values];
+        }
+    }
+
     public IReadOnlyList<CounterValue> Values()
     {
         lock (_lock)
@@ -28,3 +55,6 @@ internal sealed class CounterSnapshot
 
 /// <summary>One counter reading: a mean (polling counters) or an increment over the interval (rate counters).</summary>
 internal sealed record CounterValue(string Name, string DisplayName, double Value, string Units, bool IsRate, DateTime Time);
+
+/// <summary>One type of a heap census: rank 1 has the most live bytes.</summary>
+internal sealed record TypeCensusRow(string Heap, int Rank, string Type, long Count, long Bytes, double PauseMs, DateTime Time);

@@ -16,6 +16,11 @@ namespace GcHeap.Diagnostics;
 /// <item><term>zero-copy-share, pages-installed, pages-moved, pages-zero-copy, pages-copied, ebusy-fallbacks</term><description>
 /// the last collection's share of installed pages that went in by UFFDIO_MOVE (%), and page totals by how they went in</description></item>
 /// </list>
+/// A session that passes the argument <c>CensusIntervalSec=N</c> (and optionally
+/// <c>CensusTop=K</c>, default 10) also gets a <see cref="TypeCensus"/> event per heap and type
+/// for the K types with the most live bytes, every N seconds: each takes one census pause
+/// (<see cref="Heap.TakeCensus"/>, proportional to the live data). The runner's <c>monitor</c>
+/// shows them.
 /// </summary>
 [EventSource(Name = "GcHeap")]
 public sealed class GcHeapEventSource : EventSource
@@ -38,6 +43,10 @@ public sealed class GcHeapEventSource : EventSource
     private long _pauseMicrosTotal;
     private long _lastZeroCopyShareBasisPoints;
     private PollingCounter? _heapSizeCounter;
+    private readonly object _censusLock = new();
+    private Timer? _censusTimer;
+    private int _censusTop = 10;
+    private int _censusRunning;
     private PollingCounter? _liveCounter;
     private PollingCounter? _collectionsCounter;
     private PollingCounter? _faultsCounter;
@@ -75,6 +84,9 @@ public sealed class GcHeapEventSource : EventSource
 
         /// <summary>A stop is waiting for threads that do not reach a safepoint.</summary>
         public const int SlowSafepoint = 5;
+
+        /// <summary>One type's live objects in a periodic census (sessions asking for CensusIntervalSec).</summary>
+        public const int TypeCensus = 6;
     }
 
     /// <summary>A collection started.</summary>
@@ -98,6 +110,81 @@ public sealed class GcHeapEventSource : EventSource
     /// <summary>A stop has waited long for the named threads.</summary>
     [Event(EventIds.SlowSafepoint, Level = EventLevel.Warning)]
     public void SlowSafepoint(string threads) => WriteEvent(EventIds.SlowSafepoint, threads);
+
+    /// <summary>
+    /// Rank <paramref name="rank"/> (1 = most bytes) of a census of heap <paramref name="heap"/>:
+    /// <paramref name="count"/> live objects of <paramref name="type"/> in <paramref name="bytes"/>
+    /// bytes; the census stopped mutators for <paramref name="pauseMs"/>.
+    /// </summary>
+    [Event(EventIds.TypeCensus, Level = EventLevel.Informational)]
+    public void TypeCensus(string heap, int rank, string type, long count, long bytes, double pauseMs) =>
+        WriteEvent(EventIds.TypeCensus, heap, rank, type, count, bytes, pauseMs);
+
+    [NonEvent]
+    private void CensusTick()
+    {
+        if (Interlocked.Exchange(ref _censusRunning, 1) != 0)
+        {
+            return; // the previous census is still running
+        }
+
+        try
+        {
+            foreach (var (heap, _) in _heaps)
+            {
+                HeapCensus census;
+                try
+                {
+                    census = heap.TakeCensus();
+                }
+                catch (Exception e) when (e is GcHeapException or ObjectDisposedException)
+                {
+                    continue; // disposed, failed, or busy past its safepoint timeout: nothing to report
+                }
+
+                string name = $"heap {heap.Tag}";
+                int rank = 0;
+                foreach (var t in census.Top(Volatile.Read(ref _censusTop)))
+                {
+                    TypeCensus(name, ++rank, t.Type.Name, t.Count, t.Bytes, census.PauseMs);
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _censusRunning, 0);
+        }
+    }
+
+    [NonEvent]
+    private void ConfigureCensus(EventCommandEventArgs command)
+    {
+        lock (_censusLock)
+        {
+            if (command.Command == EventCommand.Disable)
+            {
+                _censusTimer?.Dispose();
+                _censusTimer = null;
+                return;
+            }
+
+            var args = command.Arguments;
+            if (args is null || !args.TryGetValue("CensusIntervalSec", out string? interval) ||
+                !double.TryParse(interval, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds) || !(seconds > 0))
+            {
+                return;
+            }
+
+            if (args.TryGetValue("CensusTop", out string? top) && int.TryParse(top, out int k) && k > 0)
+            {
+                Volatile.Write(ref _censusTop, Math.Min(k, 1000));
+            }
+
+            var period = TimeSpan.FromSeconds(Math.Max(0.05, seconds));
+            _censusTimer?.Dispose();
+            _censusTimer = new Timer(static s => ((GcHeapEventSource)s!).CensusTick(), this, period, period); // static: a lambda on this type would be taken for an event
+        }
+    }
 
     [NonEvent]
     internal void Pause(PauseRecord p)
@@ -164,6 +251,7 @@ public sealed class GcHeapEventSource : EventSource
     /// <inheritdoc />
     protected override void OnEventCommand(EventCommandEventArgs command)
     {
+        ConfigureCensus(command);
         if (command.Command != EventCommand.Enable)
         {
             return;
