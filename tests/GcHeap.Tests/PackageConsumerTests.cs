@@ -27,6 +27,7 @@ public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.Pa
         Assert.Contains("lib/net10.0/GcHeap.dll", entries);
         Assert.Contains("lib/net10.0/GcHeap.xml", entries);
         Assert.Contains("runtimes/linux-x64/native/libgcheap_native.so", entries);
+        Assert.Contains("analyzers/dotnet/cs/GcHeap.Generators.dll", entries);
         Assert.Contains("README.md", entries);
         Assert.DoesNotContain(entries, e => e.EndsWith(".so", StringComparison.Ordinal) && !e.StartsWith("runtimes/", StringComparison.Ordinal));
 
@@ -122,6 +123,7 @@ public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.Pa
         Assert.True(long.Parse(collection.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Contains("keys after the collection: 10000 intact, sum 499950000", lines);
         Assert.Contains("verified: 10001 reachable objects", lines);
+        Assert.Contains("generated type: Pair, weight 2.5, left is the kept array: True", lines);
     }
 
     private static string ReadEntry(ZipArchive zip, string name)
@@ -228,8 +230,24 @@ public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.Pa
         Console.WriteLine($"keys after the collection: {intact} intact, sum {sum}");
         var report = heap.Verify();
         Console.WriteLine(report.IsValid ? $"verified: {report.ReachableObjects} reachable objects" : $"verification failed: {string.Join("; ", report.Errors)}");
+
+        // A type declared by its C# shape: the package's source generator writes Pair.Register and the accessors.
+        var pairs = Pair.Register(heap);
+        using (m.OpenScope())
+        {
+            GcRef p = pairs.Allocate(m, new Pair { Left = kept.Ref, Weight = 2.5 });
+            Console.WriteLine($"generated type: {pairs.Type.Name}, weight {pairs.GetWeight(m, p)}, left is the kept array: {m.IsSameObject(pairs.GetLeft(m, p), kept.Ref)}");
+        }
+
         kept.Dispose();
         return report.IsValid ? 0 : 1;
+
+        [GcObject]
+        partial struct Pair
+        {
+            public GcRef Left;
+            public double Weight;
+        }
         """;
 
     private static (int Code, string Stdout, string Stderr) Run(string file, string arguments, string workingDirectory, TimeSpan timeout)
