@@ -10,7 +10,11 @@ namespace GcHeap.Benchmarks;
 /// (<c>Allocate(type, a, b)</c>: one call, no barrier) against <c>Allocate</c> plus two
 /// <c>SetRef</c> and against .NET's <c>new</c> with an object initialiser, per allocation, in
 /// batches of <see cref="N"/> inside one handle scope. No collection runs during the copies; the
-/// allocations run with background collections as in the allocation suite.
+/// allocations run with background collections as in the allocation suite. Identity: the stable
+/// identity hash of an object that has one (<c>Mutator.IdentityHash</c>, a side-table lookup)
+/// against <c>RuntimeHelpers.GetHashCode</c>; weak references: <c>GcWeakRef.Get</c> (a new local
+/// handle) and <c>IsAlive</c> against <c>WeakReference&lt;T&gt;.TryGetTarget</c>, per object over
+/// <see cref="N"/> distinct objects.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -31,6 +35,10 @@ public class RuntimeApiBenchmarks
     private NetNode[] _netDestination = null!;
     private NetNode _netX = null!;
     private NetNode _netY = null!;
+    private GcRef[] _objects = null!;
+    private GcWeakRef[] _weak = null!;
+    private NetNode[] _netObjects = null!;
+    private WeakReference<NetNode>[] _netWeak = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -48,6 +56,18 @@ public class RuntimeApiBenchmarks
         _netSource = new NetNode[N];
         Array.Fill(_netSource, _netX);
         _netDestination = new NetNode[N];
+        _objects = new GcRef[N];
+        _weak = new GcWeakRef[N];
+        _netObjects = new NetNode[N];
+        _netWeak = new WeakReference<NetNode>[N];
+        for (int i = 0; i < N; i++)
+        {
+            _objects[i] = _m.Allocate(_types.Node); // local handles kept for the whole run
+            _m.IdentityHash(_objects[i]);           // the id exists: the benchmark measures the lookup
+            _weak[i] = _m.CreateWeak(_objects[i]);
+            _netObjects[i] = new NetNode();
+            _netWeak[i] = new WeakReference<NetNode>(_netObjects[i]);
+        }
     }
 
     [GlobalCleanup]
@@ -71,6 +91,67 @@ public class RuntimeApiBenchmarks
         {
             _m.SetElement(_destination, i, _m.GetElement(_source, i));
         }
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("IdentityHash")]
+    public int Net_RuntimeHelpersGetHashCode()
+    {
+        int h = 0;
+        for (int i = 0; i < N; i++)
+        {
+            h ^= System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(_netObjects[i]);
+        }
+
+        return h;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("IdentityHash")]
+    public int GcHeap_IdentityHash()
+    {
+        int h = 0;
+        for (int i = 0; i < N; i++)
+        {
+            h ^= _m.IdentityHash(_objects[i]);
+        }
+
+        return h;
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WeakGet")]
+    public int Net_WeakReferenceTryGetTarget()
+    {
+        int alive = 0;
+        for (int i = 0; i < N; i++)
+        {
+            alive += _netWeak[i].TryGetTarget(out _) ? 1 : 0;
+        }
+
+        return alive;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WeakGet")]
+    public int GcHeap_WeakGet()
+    {
+        int alive = 0;
+        using var scope = _m.OpenScope();
+        for (int i = 0; i < N; i++)
+        {
+            alive += _weak[i].Get(_m).IsNull ? 0 : 1;
+        }
+
+        return alive;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WeakGet")]
+    public int GcHeap_WeakIsAlive()
+    {
+        int alive = 0;
+        for (int i = 0; i < N; i++)
+        {
+            alive += _weak[i].IsAlive(_m) ? 1 : 0;
+        }
+
+        return alive;
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("AllocateWithInit")]

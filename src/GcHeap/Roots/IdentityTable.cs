@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Collections.Concurrent;
 using GcHeap.Interop;
 
 namespace GcHeap.Roots;
@@ -15,19 +15,26 @@ namespace GcHeap.Roots;
 /// mutator asking for an id meanwhile waits for that (it is not a pause: the rest of the program
 /// runs on).</item>
 /// </list>
-/// Ids are 64-bit, start at 1 and are never reused within a heap.
+/// Ids are 64-bit, start at 1 and are never reused within a heap. Lookups take no lock: the table
+/// only changes under them between pauses (adds, through the concurrent dictionary) or while
+/// lookups wait (the rebuild).
 /// </summary>
 internal sealed unsafe class IdentityTable : IDisposable
 {
     private readonly Heap _heap;
     private readonly object _lock = new();
-    private Dictionary<nint, long> _map = [];
-    private Dictionary<nint, long>? _moving;
+    private volatile ConcurrentDictionary<nint, long> _map = new();
+    private volatile ConcurrentDictionary<nint, long>? _moving;
+    private readonly Func<nint, long> _newId;
     private long _nextId;
     private bool _disposed;
     private string? _failure;
 
-    public IdentityTable(Heap heap) => _heap = heap;
+    public IdentityTable(Heap heap)
+    {
+        _heap = heap;
+        _newId = _ => Interlocked.Increment(ref _nextId); // may run twice for one key in a race: ids stay unique
+    }
 
     /// <summary>Objects that have an id.</summary>
     public int Count
@@ -47,6 +54,17 @@ internal sealed unsafe class IdentityTable : IDisposable
     /// <summary>The id of the object at <paramref name="address"/>, given now if it has none. Mutator thread, between pauses.</summary>
     public long GetOrAdd(nint address)
     {
+        if (_moving is not null)
+        {
+            WaitForRebuild();
+        }
+
+        var map = _map;
+        return map.TryGetValue(address, out long id) ? id : map.GetOrAdd(address, _newId);
+    }
+
+    private void WaitForRebuild()
+    {
         lock (_lock)
         {
             while (_moving is not null)
@@ -61,28 +79,18 @@ internal sealed unsafe class IdentityTable : IDisposable
             }
 
             ObjectDisposedException.ThrowIf(_disposed, this);
-            ref long id = ref CollectionsMarshal.GetValueRefOrAddDefault(_map, address, out bool exists);
-            if (!exists)
-            {
-                id = ++_nextId;
-            }
-
-            return id;
         }
     }
 
     /// <summary>The id of the object at <paramref name="address"/>, or 0 if it has none (never waits for a rebuild to give one).</summary>
     public long Find(nint address)
     {
-        lock (_lock)
+        if (_moving is not null)
         {
-            while (_moving is not null && !_disposed && !_heap.IsFaulted)
-            {
-                Monitor.Wait(_lock, 50);
-            }
-
-            return _map.TryGetValue(address, out long id) ? id : 0;
+            WaitForRebuild();
         }
+
+        return _map.TryGetValue(address, out long id) ? id : 0;
     }
 
     /// <summary>The world is stopped and the roots were just forwarded: every address in the table is about to be stale.</summary>
@@ -90,10 +98,10 @@ internal sealed unsafe class IdentityTable : IDisposable
     {
         lock (_lock)
         {
-            if (_map.Count > 0)
+            if (!_map.IsEmpty)
             {
                 _moving = _map;
-                _map = new Dictionary<nint, long>(_moving.Count);
+                _map = new ConcurrentDictionary<nint, long>();
             }
         }
     }
@@ -104,7 +112,7 @@ internal sealed unsafe class IdentityTable : IDisposable
     /// </summary>
     public int Rebuild(Func<nint, bool> isLive, NativePlan* plan)
     {
-        Dictionary<nint, long>? moving;
+        ConcurrentDictionary<nint, long>? moving;
         lock (_lock)
         {
             moving = _moving;
@@ -137,12 +145,12 @@ internal sealed unsafe class IdentityTable : IDisposable
             }
         }
 
-        var map = new Dictionary<nint, long>(n);
+        var map = new ConcurrentDictionary<nint, long>(Environment.ProcessorCount, Math.Max(31, n));
         if (failure is null)
         {
             for (int i = 0; i < n; i++)
             {
-                map.Add(addresses[i], ids[i]);
+                map.TryAdd(addresses[i], ids[i]);
             }
         }
 
