@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using GcHeap.Generators;
+using GcHeap.Tests.Support;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 
@@ -169,12 +170,50 @@ public class GeneratedTypeTests
         Assert.NotNull(output.GetTypeByMetadataName("N.Node+Layout"));
     }
 
+    [Fact]
+    public void TheReadmeRuntimeGuideCompiles()
+    {
+        // The README's "Writing a runtime on GcHeap" example, compiled with the generator, with
+        // trivial definitions of the interpreter's own functions it calls.
+        string readme = File.ReadAllText(Path.Combine(RepoPaths.Root(), "README.md"));
+        int section = readme.IndexOf("### Writing a runtime on GcHeap", StringComparison.Ordinal);
+        Assert.True(section >= 0, "the README lost its runtime guide");
+        int start = readme.IndexOf("```csharp\n", section, StringComparison.Ordinal) + "```csharp\n".Length;
+        int end = readme.IndexOf("```", start, StringComparison.Ordinal);
+        var lines = readme[start..end].Split('\n');
+        string types = string.Join('\n', lines.Where(l => l.StartsWith("[GcObject]", StringComparison.Ordinal)));
+        string body = string.Join('\n', lines.Where(l => !l.StartsWith("[GcObject]", StringComparison.Ordinal)));
+        string source = $$"""
+            using System;
+            using System.Collections.Generic;
+            using GcHeap;
+            namespace Guide;
+            {{types}}
+            public static class Example
+            {
+                public static void Run(Heap heap, GcRef program, GcRef globalEnv, GcRef closure)
+                {
+            {{body}}
+                    GcRef MakeNumber(int i) => GcRef.Null;
+                    GcRef MakeString(string s) => GcRef.Null;
+                    static (GcRef, GcRef, bool) Step(Mutator m, GcRef e, GcRef env) => (e, env, true);
+                    static Delegate Compile(Mutator m, GcRef c) => () => { };
+                }
+            }
+            """;
+        var diagnostics = RunGenerator(source, out var output);
+        Assert.Empty(diagnostics);
+        var errors = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, string.Join("\n", errors) + "\n" + source);
+    }
+
     private static ImmutableArray<Diagnostic> RunGenerator(string source, out Compilation output)
     {
         var refs = AppDomain.CurrentDomain.GetAssemblies()
             .Where(a => !a.IsDynamic && !string.IsNullOrEmpty(a.Location))
             .Select(a => MetadataReference.CreateFromFile(a.Location))
-            .Append(MetadataReference.CreateFromFile(typeof(Heap).Assembly.Location));
+            .Append(MetadataReference.CreateFromFile(typeof(Heap).Assembly.Location))
+            .Append(MetadataReference.CreateFromFile(typeof(Console).Assembly.Location));
         var compilation = CSharpCompilation.Create(
             "Shapes",
             [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest))],

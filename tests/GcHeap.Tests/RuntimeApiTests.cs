@@ -345,13 +345,62 @@ public class RuntimeApiTests
         using var root = m.CreateRoot(m.Allocate(pair));
         var st = heap.Collect();
         var names = st.PauseSteps.Select(p => p.Step).ToList();
-        foreach (var expected in new[] { "Full: mark", "Full: plan", "Full: forward roots", "Full: verify (VerifyHeap)" })
+        foreach (var expected in new[] { "Full: mark", "Full: plan", "Full: forward roots and weak references", "Full: verify (VerifyHeap)" })
         {
             Assert.Contains(expected, names);
         }
 
         Assert.Contains(names, n => n.StartsWith("Full: build ", StringComparison.Ordinal));
         Assert.Contains(names, n => n.StartsWith("Full: retire allocation buffers", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void ATailCallLoopKeepsItsStateInTwoReusedHandlesAcrossCollections(GcBackend backend)
+    {
+        // 200,000 iterations, each allocating, with collections in between: the loop's two handles
+        // are re-pointed, so the thread's handle count never grows.
+        using var heap = TestHeaps.Create(backend, 16 << 20, o => { o.VerifyHeap = false; o.HandlesPerSegmentLog2 = 10; });
+        var (pair, car, cdr, value) = DefinePair(heap);
+        using var m = heap.AttachCurrentThread();
+        GcRef expr = m.NewHandle(m.Allocate(pair)), env = m.NewHandle(GcRef.Null);
+        int baseline = m.LocalHandleCount;
+        long cycles = heap.CollectionCount;
+        for (int i = 1; i <= 200_000; i++)
+        {
+            using var s = m.OpenScope();
+            var next = m.Allocate(pair, expr, env); // the new expression refers to the old state
+            m.Set(next, value, i);
+            m.SetHandle(env, i % 3 == 0 ? GcRef.Null : expr);
+            m.SetHandle(expr, next);
+            m.SetRef(next, car, GcRef.Null); // keep only a short chain alive
+            if (i % 50_000 == 0)
+            {
+                heap.Collect();
+            }
+        }
+
+        Assert.Equal(baseline, m.LocalHandleCount); // with a 1,024-handle limit, 200,000 iterations
+        Assert.True(heap.CollectionCount > cycles);
+        Assert.Equal(200_000, m.Get(expr, value));
+        Assert.Equal(199_999, m.Get(env, value));
+        Assert.Equal(199_998, m.Get(m.GetRef(expr, cdr), value)); // the environment the last step saw
+
+        // A handle re-pointed at null is a null-valued slot: accesses that need an object throw
+        // the documented exception (never a NullReferenceException), tests answer false/null.
+        m.SetHandle(expr, GcRef.Null);
+        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => m.Get(expr, value)).Problem);
+        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => m.GetRef(expr, car)).Problem);
+        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => m.SetRef(expr, car, env)).Problem);
+        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => m.TypeOf(expr)).Problem);
+        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => m.GetLength(expr)).Problem);
+        Assert.False(m.Is(expr, pair));
+        Assert.True(m.IsSameObject(expr, GcRef.Null));
+        Assert.True(m.GetContext().View(expr).IsNull);
+        Assert.Equal(GcObjectId.None, m.GetObjectId(expr));
+        m.SetRef(env, car, expr); // storing a null-valued slot stores null
+        Assert.True(m.IsNullRef(env, car));
+        Assert.Throws<GcInvalidHandleException>(() => m.SetHandle(GcRef.Null, env));
     }
 
     private static bool SameObject(Mutator m, GcRef x, GcRef y) => m.IsSameObject(x, y);

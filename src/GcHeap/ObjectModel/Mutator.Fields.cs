@@ -13,7 +13,7 @@ public sealed unsafe partial class Mutator
     public GcRef GetRef(GcRef obj, GcRefField field)
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         nint v = *(nint*)(a + field.Offset);
         return v == 0 ? GcRef.Null : NewLocal(v);
@@ -25,7 +25,7 @@ public sealed unsafe partial class Mutator
     public bool IsNullRef(GcRef obj, GcRefField field)
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         return *(nint*)(a + field.Offset) == 0;
     }
@@ -36,7 +36,7 @@ public sealed unsafe partial class Mutator
     public void SetRef(GcRef obj, GcRefField field, GcRef value)
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         nint v = value.IsNull ? 0 : ResolveNoPoll(value);
         WriteReference((nint*)(a + field.Offset), v);
@@ -50,7 +50,7 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         return *(T*)(a + field.Offset);
     }
@@ -63,7 +63,7 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         *(T*)(a + field.Offset) = value;
     }
@@ -75,7 +75,7 @@ public sealed unsafe partial class Mutator
     public void ReadBytes(GcRef obj, GcBytesField field, Span<byte> destination)
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, field.Length, nameof(destination));
         new ReadOnlySpan<byte>((void*)(a + field.Offset), field.Length).CopyTo(destination);
@@ -88,7 +88,7 @@ public sealed unsafe partial class Mutator
     public void WriteBytes(GcRef obj, GcBytesField field, ReadOnlySpan<byte> source)
     {
         Enter();
-        nint a = ResolveNoPoll(obj);
+        nint a = ResolveObject(obj);
         CheckField(a, field.Key);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(source.Length, field.Length, nameof(source));
         source.CopyTo(new Span<byte>((void*)(a + field.Offset), field.Length));
@@ -99,7 +99,7 @@ public sealed unsafe partial class Mutator
     public int GetLength(GcRef array)
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         uint t = ObjectLayout.TypeIdOf(a);
         byte k = _types.KindCode(t);
         if (k != (byte)GcTypeKind.ReferenceArray && k != (byte)GcTypeKind.DataArray)
@@ -116,7 +116,7 @@ public sealed unsafe partial class Mutator
     public GcRef GetElement(GcRef array, int index)
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckRefArray(a, index);
         nint v = *(nint*)(a + ObjectLayout.HeaderSize + ((nint)index * 8));
         return v == 0 ? GcRef.Null : NewLocal(v);
@@ -128,7 +128,7 @@ public sealed unsafe partial class Mutator
     public void SetElement(GcRef array, int index, GcRef value)
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckRefArray(a, index);
         nint v = value.IsNull ? 0 : ResolveNoPoll(value);
         WriteReference((nint*)(a + ObjectLayout.HeaderSize + ((nint)index * 8)), v);
@@ -142,7 +142,7 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckDataArray<T>(a, index, 1);
         return *(T*)(a + ObjectLayout.HeaderSize + ((nint)index * sizeof(T)));
     }
@@ -155,7 +155,7 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckDataArray<T>(a, index, 1);
         *(T*)(a + ObjectLayout.HeaderSize + ((nint)index * sizeof(T))) = value;
     }
@@ -167,7 +167,7 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckDataArray<T>(a, start, destination.Length);
         new ReadOnlySpan<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), destination.Length).CopyTo(destination);
     }
@@ -179,7 +179,7 @@ public sealed unsafe partial class Mutator
         where T : unmanaged
     {
         Enter();
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckDataArray<T>(a, start, source.Length);
         source.CopyTo(new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), source.Length));
     }
@@ -196,7 +196,8 @@ public sealed unsafe partial class Mutator
             return false;
         }
 
-        return type.TokenKey == (FieldKeyBase | ObjectLayout.TypeIdOf(ResolveNoPoll(obj)));
+        nint a = ResolveNoPoll(obj);
+        return a != 0 && type.TokenKey == (FieldKeyBase | ObjectLayout.TypeIdOf(a)); // a handle re-pointed at null holds 0
     }
 
     /// <summary>
@@ -211,8 +212,8 @@ public sealed unsafe partial class Mutator
     {
         Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        nint s = ResolveNoPoll(source);
-        nint d = ResolveNoPoll(destination);
+        nint s = ResolveObject(source);
+        nint d = ResolveObject(destination);
         CheckRefArrayRange(s, sourceIndex, count);
         CheckRefArrayRange(d, destinationIndex, count);
         var to = new Span<nint>((void*)(d + ObjectLayout.HeaderSize + ((nint)destinationIndex * 8)), count);
@@ -228,7 +229,7 @@ public sealed unsafe partial class Mutator
     {
         Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         nint v = value.IsNull ? 0 : ResolveNoPoll(value);
         CheckRefArrayRange(a, start, count);
         var to = new Span<nint>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * 8)), count);
@@ -245,8 +246,8 @@ public sealed unsafe partial class Mutator
     {
         Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        nint s = ResolveNoPoll(source);
-        nint d = ResolveNoPoll(destination);
+        nint s = ResolveObject(source);
+        nint d = ResolveObject(destination);
         CheckDataArray<T>(s, sourceIndex, count);
         CheckDataArray<T>(d, destinationIndex, count);
         new ReadOnlySpan<T>((void*)(s + ObjectLayout.HeaderSize + ((nint)sourceIndex * sizeof(T))), count)
@@ -262,7 +263,7 @@ public sealed unsafe partial class Mutator
     {
         Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        nint a = ResolveNoPoll(array);
+        nint a = ResolveObject(array);
         CheckDataArray<T>(a, start, count);
         new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), count).Fill(value);
     }
@@ -278,8 +279,8 @@ public sealed unsafe partial class Mutator
     {
         Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        nint x = ResolveNoPoll(first);
-        nint y = ResolveNoPoll(second);
+        nint x = ResolveObject(first);
+        nint y = ResolveObject(second);
         CheckRefArrayRange(x, firstIndex, count);
         CheckRefArrayRange(y, secondIndex, count);
         return new ReadOnlySpan<nint>((void*)(x + ObjectLayout.HeaderSize + ((nint)firstIndex * 8)), count)
@@ -295,8 +296,8 @@ public sealed unsafe partial class Mutator
     {
         Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        nint x = ResolveNoPoll(first);
-        nint y = ResolveNoPoll(second);
+        nint x = ResolveObject(first);
+        nint y = ResolveObject(second);
         CheckDataArray<T>(x, firstIndex, count);
         CheckDataArray<T>(y, secondIndex, count);
         return new ReadOnlySpan<byte>((void*)(x + ObjectLayout.HeaderSize + ((nint)firstIndex * sizeof(T))), count * sizeof(T))

@@ -45,7 +45,7 @@ public sealed unsafe partial class Mutator
     private byte* KernelBuffer(GcRef byteArray, int start, int count)
     {
         Enter();
-        nint a = ResolveNoPoll(byteArray);
+        nint a = ResolveObject(byteArray);
         CheckDataArray<byte>(a, start, count);
         byte* p = (byte*)(a + ObjectLayout.HeaderSize + start);
         TouchForKernel(p, count);

@@ -274,7 +274,7 @@ public sealed unsafe partial class Mutator : IDisposable
     public GcType TypeOf(GcRef obj)
     {
         Enter();
-        return _types.ById(ObjectModel.ObjectLayout.TypeIdOf(ResolveNoPoll(obj)))!;
+        return _types.ById(ObjectModel.ObjectLayout.TypeIdOf(ResolveObject(obj)))!;
     }
 
     /// <summary>
@@ -385,6 +385,60 @@ public sealed unsafe partial class Mutator : IDisposable
         }
 
         return _slots[slot];
+    }
+
+    /// <summary>
+    /// Like <see cref="ResolveNoPoll"/>, for an access that needs an object: a handle whose slot
+    /// was re-pointed at null (<see cref="GcContext.Set"/>, <see cref="SetHandle"/>) throws the
+    /// documented exception instead of dereferencing address 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint ResolveObject(GcRef r)
+    {
+        nint a = ResolveNoPoll(r);
+        if (a == 0)
+        {
+            throw NullSlot(r);
+        }
+
+        return a;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static GcInvalidHandleException NullSlot(GcRef r) =>
+        new($"{r} holds null (it was re-pointed at null) where an object is required.") { Problem = GcHandleProblem.Null };
+
+    /// <summary>
+    /// Re-points the handle <paramref name="handle"/> (a local handle of this thread, or a global
+    /// root) at the object <paramref name="value"/> refers to; <see cref="GcRef.Null"/> makes it a
+    /// null-valued slot. The handle-API twin of <see cref="GcContext.Set"/>: a loop keeps its state
+    /// in a fixed set of handles (a tail-call loop's expression and environment, a list cursor)
+    /// re-pointed each iteration, so it never creates more handles however long it runs. A
+    /// safepoint.
+    /// </summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="handle"/> is null, released, foreign or another thread's local handle; or <paramref name="value"/> is invalid.</exception>
+    /// <exception cref="GcThreadStateException">Not the owning thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    public void SetHandle(GcRef handle, GcRef value)
+    {
+        Enter();
+        nint a = value.IsNull ? 0 : ResolveNoPoll(value);
+        SetLocal(handle, a);
+    }
+
+    /// <summary>
+    /// A new local handle holding <paramref name="value"/>'s object, or null: unlike
+    /// <see cref="Duplicate"/>, always a new slot (for null too), to be re-pointed with
+    /// <see cref="SetHandle"/> or <see cref="GcContext.Set"/>. A safepoint.
+    /// </summary>
+    /// <exception cref="GcInvalidHandleException"><paramref name="value"/> is released, foreign or another thread's local handle.</exception>
+    /// <exception cref="GcHandleLimitException">The thread holds the most local handles it may.</exception>
+    /// <exception cref="GcThreadStateException">Not the owning thread, or inside a safe region.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
+    public GcRef NewHandle(GcRef value)
+    {
+        Enter();
+        return NewLocal(value.IsNull ? 0 : ResolveNoPoll(value));
     }
 
     /// <summary>Re-points one of this thread's local handles (not a global root: those are shared and re-pointed under the handle table's rules).</summary>
