@@ -81,6 +81,14 @@ public class RunnerTests
 
         Assert.True(r.GetProperty("pages_zero_copy").GetInt64() > 0);
         Assert.Equal(0, r.GetProperty("workload_metrics").GetProperty("data_errors").GetInt64());
+
+        // Time to safepoint is reported per pause and never exceeds the pause it belongs to.
+        var pauses = r.GetProperty("pauses_ms").EnumerateArray().Select(e => e.GetDouble()).ToList();
+        var ttsp = r.GetProperty("pause_time_to_safepoint_ms").EnumerateArray().Select(e => e.GetDouble()).ToList();
+        Assert.Equal(pauses.Count, ttsp.Count);
+        Assert.All(pauses.Zip(ttsp), p => Assert.InRange(p.Second, 0, p.First));
+        Assert.Equal(ttsp.Max(), r.GetProperty("max_time_to_safepoint_ms").GetDouble());
+        Assert.True(r.GetProperty("max_pause_inside_ms").GetDouble() <= r.GetProperty("max_pause_ms").GetDouble());
     }
 
     [Fact]

@@ -64,6 +64,12 @@ public class SafepointWaitTests
         Assert.True(collect.Wait(Patience));
         Assert.Equal("late", collect.Result.SafepointAwaitedThread);
         Assert.True(collect.Result.MaxTimeToSafepointMs > 0);
+
+        // The pause that waited for it reports that second as time to safepoint, not as work inside.
+        var longest = collect.Result.Pauses.MaxBy(p => p.Milliseconds);
+        Assert.True(longest.TimeToSafepointMs > 1000, $"{longest}");
+        Assert.True(longest.InsideMs < longest.TimeToSafepointMs);
+        Assert.All(collect.Result.Pauses, p => Assert.InRange(p.TimeToSafepointMs, 0, p.Milliseconds));
     }
 
     public static TheoryData<GcBackend, string> LaterStops() => new()

@@ -12,6 +12,9 @@ internal static class ResultFiller
         var pauses = collections.SelectMany(c => c.Pauses).ToList();
         r.PausesMs = [.. pauses.Select(p => p.Ms)];
         r.PauseKinds = [.. pauses.Select(p => p.Kind)];
+        r.PauseTimeToSafepointMs = [.. pauses.Select(p => p.TimeToSafepointMs ?? 0)];
+        r.MaxTimeToSafepointMs = pauses.Count == 0 ? null : r.PauseTimeToSafepointMs.Max();
+        r.MaxPauseInsideMs = pauses.Count == 0 ? null : pauses.Max(p => p.Ms - (p.TimeToSafepointMs ?? 0));
         FillPauseSummary(r);
         r.MaxFlipPauseMs = collections.Count == 0 ? null : collections.Max(c => c.FlipPauseMs);
         r.CollectorMs = collections.Sum(c => c.CompactMs);

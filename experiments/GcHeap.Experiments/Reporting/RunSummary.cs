@@ -19,6 +19,10 @@ internal static class RunSummary
         Row("collections", r.GcCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Row("pauses (count / total)", Format.Inv($"{r.PausesMs.Count} / {Format.Ms(r.TotalPauseMs)} ms"));
         Row("pause p50 / p99 / max", Format.Inv($"{Format.Ms(r.P50PauseMs)} / {Format.Ms(r.P99PauseMs)} / {Format.Ms(r.MaxPauseMs)} ms"));
+        if (r.MaxTimeToSafepointMs is not null)
+        {
+            Row("longest time to safepoint / longest inside a pause", Format.Inv($"{Format.Ms(r.MaxTimeToSafepointMs)} / {Format.Ms(r.MaxPauseInsideMs)} ms"));
+        }
         if (r.MaxFlipPauseMs is not null)
         {
             Row("max flip pause", Format.Ms(r.MaxFlipPauseMs) + " ms");

@@ -1,7 +1,7 @@
 namespace GcHeap.Experiments.Results;
 
 /// <summary>One pause of a GcHeap collection.</summary>
-internal sealed record PauseEntry(string Kind, double Ms);
+internal sealed record PauseEntry(string Kind, double Ms, double? TimeToSafepointMs = null);
 
 /// <summary>Every figure of one GcHeap collection, copied from its <see cref="CollectionStats"/>.</summary>
 internal sealed class CollectionRecord
@@ -140,7 +140,7 @@ internal sealed class CollectionRecord
         Backend = s.Backend.ToString(),
         Reason = s.Reason.ToString(),
         ConcurrentMarking = s.ConcurrentMarking,
-        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds))],
+        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs))],
         PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
         FlipPauseMs = s.FlipPauseMs,
         MaxPauseMs = s.MaxPauseMs,

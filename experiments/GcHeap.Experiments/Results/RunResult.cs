@@ -54,6 +54,15 @@ internal sealed class RunResult
 
     public double? MaxPauseMs { get; set; }
 
+    /// <summary>Time to safepoint of each entry of <see cref="PausesMs"/> (GcHeap only; empty for dotnet).</summary>
+    public List<double> PauseTimeToSafepointMs { get; set; } = [];
+
+    /// <summary>The longest time to safepoint of the run (GcHeap only).</summary>
+    public double? MaxTimeToSafepointMs { get; set; }
+
+    /// <summary>The longest pause minus its time to safepoint: the most work done inside one pause (GcHeap only).</summary>
+    public double? MaxPauseInsideMs { get; set; }
+
     public double? P50PauseMs { get; set; }
 
     public double? P99PauseMs { get; set; }

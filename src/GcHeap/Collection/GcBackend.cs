@@ -52,4 +52,15 @@ public enum PauseKind
 /// <summary>One pause of a collection.</summary>
 /// <param name="Kind">What the pause did.</param>
 /// <param name="Milliseconds">How long mutators were stopped, from the stop request to the resume.</param>
-public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds);
+public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds)
+{
+    /// <summary>
+    /// The part of <see cref="Milliseconds"/> spent waiting for the last thread to reach a safepoint
+    /// (time to safepoint, as the JVMs report it); the threads that got there first were held
+    /// meanwhile.
+    /// </summary>
+    public double TimeToSafepointMs { get; init; }
+
+    /// <summary>The part of <see cref="Milliseconds"/> after every thread had stopped: the work inside the pause and the resume.</summary>
+    public double InsideMs => Math.Max(0, Milliseconds - TimeToSafepointMs);
+}
