@@ -181,6 +181,8 @@ public class RunnerTests
         Assert.Equal(5, r.GetProperty("phases_by_kind").EnumerateObject().Count());
         Assert.True(r.GetProperty("ebusy_fallbacks").GetInt64() > 0, "the fork phase never made UFFDIO_MOVE answer EBUSY");
         Assert.True(r.GetProperty("model_checks").GetInt64() > 0);
+        Assert.True(r.GetProperty("weak_references_checked").GetInt64() > 0);
+        Assert.True(r.GetProperty("weak_clears_checked").GetInt64() > 0);
         Assert.True(r.GetProperty("exhaustions").GetInt64() > 0);
         Assert.True(r.GetProperty("dotnet_gcs").GetInt64() > 0);
         Assert.True(r.GetProperty("bad_inputs").EnumerateObject().Count() > 20, "few kinds of bad input were tried");

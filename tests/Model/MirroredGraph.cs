@@ -69,6 +69,10 @@ internal sealed class ModelTypes
 /// walks both from the roots and fails on the first difference in objects, fields, data or
 /// sharing. Allocation happens before either copy changes, so an operation that throws (a full
 /// heap: <see cref="GcHeapExhaustedException"/>) leaves the two copies equal.
+/// <para>Every fourth object also gets a weak reference and a stable id when it is created:
+/// <see cref="Compare"/> checks that each one still reachable in the model has both pointing at
+/// its object, and that one found unreachable is cleared once two more collections have
+/// completed (the first may have started before it died: floating garbage).</para>
 /// </summary>
 internal sealed class MirroredGraph : IDisposable
 {
@@ -84,6 +88,8 @@ internal sealed class MirroredGraph : IDisposable
     private readonly long _idBase;
     private readonly List<(ModelObject Model, GcRoot Root)> _roots = [];
     private readonly bool _largeObjects;
+    private readonly Dictionary<ModelObject, (GcWeakRef Weak, GcObjectId Id)> _tracked = new(ReferenceEqualityComparer.Instance);
+    private readonly List<(GcWeakRef Weak, long CollectionsWhenDead, long ModelId)> _dead = [];
     private long _nextId = 1;
 
     public MirroredGraph(Mutator m, ModelTypes types, int seed, int owner = 0, bool largeObjects = true)
@@ -104,6 +110,12 @@ internal sealed class MirroredGraph : IDisposable
     public void Rebind(Mutator m) => _m = m;
 
     public long Steps { get; private set; }
+
+    /// <summary>Weak references checked alive and pointing at their object (with the same id) by <see cref="Compare"/>.</summary>
+    public long WeakChecked { get; private set; }
+
+    /// <summary>Weak references of dead objects checked cleared by <see cref="Compare"/>.</summary>
+    public long WeakClearedChecked { get; private set; }
 
     /// <summary>Adds <paramref name="count"/> rooted subgraphs of random shape.</summary>
     public void Grow(int count, int size)
@@ -239,6 +251,14 @@ internal sealed class MirroredGraph : IDisposable
             }
 
             visited.Add(mo, h);
+            if (_tracked.TryGetValue(mo, out var tracked))
+            {
+                var w = tracked.Weak.Get(_m);
+                Check(_m.IsSameObject(w, h), when, path, $"the weak reference of object {mo.Id} does not point at it");
+                Check(_m.GetObjectId(h) == tracked.Id, when, path, $"object {mo.Id} changed its id from {tracked.Id}");
+                WeakChecked++;
+            }
+
             switch (mo.Kind)
             {
                 case ModelKind.Node:
@@ -276,11 +296,47 @@ internal sealed class MirroredGraph : IDisposable
             }
         }
 
+        CheckWeakOfDead(visited, when);
         return visited.Count;
+    }
+
+    /// <summary>Objects gone from the model: their weak references must clear once a collection that started after they died has completed.</summary>
+    private void CheckWeakOfDead(Dictionary<ModelObject, GcRef> visited, string when)
+    {
+        long collections = _m.Heap.CollectionCount;
+        for (int i = _dead.Count - 1; i >= 0; i--)
+        {
+            var (weak, dead, id) = _dead[i];
+            if (collections >= dead + 2)
+            {
+                Check(!weak.IsAlive(_m), when, $"object {id}", $"died before {dead} collections had completed, but its weak reference is still set after {collections}");
+                weak.Dispose();
+                _dead.RemoveAt(i);
+                WeakClearedChecked++;
+            }
+        }
+
+        foreach (var mo in _tracked.Keys.Where(k => !visited.ContainsKey(k)).ToList())
+        {
+            _dead.Add((_tracked[mo].Weak, collections, mo.Id));
+            _tracked.Remove(mo);
+        }
     }
 
     public void Dispose()
     {
+        foreach (var (weak, _) in _tracked.Values)
+        {
+            weak.Dispose();
+        }
+
+        foreach (var (weak, _, _) in _dead)
+        {
+            weak.Dispose();
+        }
+
+        _tracked.Clear();
+        _dead.Clear();
         foreach (var (_, root) in _roots)
         {
             root.Dispose();
@@ -299,6 +355,17 @@ internal sealed class MirroredGraph : IDisposable
 
     /// <summary>Allocates an object of a random shape (heap first: a full heap throws before the model changes).</summary>
     private (ModelObject Model, GcRef Heap) NewObject(Random r)
+    {
+        var (model, heap) = NewObjectOnly(r);
+        if ((model.Id & 3) == 0)
+        {
+            _tracked[model] = (_m.CreateWeak(heap), _m.GetObjectId(heap));
+        }
+
+        return (model, heap);
+    }
+
+    private (ModelObject Model, GcRef Heap) NewObjectOnly(Random r)
     {
         int kind = r.Next(100);
         if (kind < 70)

@@ -135,7 +135,7 @@ internal static class StressCommand
         {
             Console.WriteLine(
                 $"stress: {r.DurationSeconds:F0} s, {r.Phases} phases, {r.Cycles} collections ({string.Join(", ", r.CyclesByBackend.Select(kv => $"{kv.Key} {kv.Value}"))}), " +
-                $"{r.VerifiedCycles} verified, {r.ModelChecks} model checks ({r.ModelObjectsCompared} objects), {r.EbusyFallbacks} EBUSY fallbacks in {r.CyclesWithEbusy} collections, " +
+                $"{r.VerifiedCycles} verified, {r.ModelChecks} model checks ({r.ModelObjectsCompared} objects; {r.WeakReferencesChecked} weak references and ids checked live, {r.WeakClearsChecked} checked cleared), {r.EbusyFallbacks} EBUSY fallbacks in {r.CyclesWithEbusy} collections, " +
                 $"{r.StopTheWorldFallbacks} stop-the-world fallbacks, {r.AbandonedCollections} abandoned, {r.Exhaustions} exhaustions / {r.Recoveries} recoveries, {r.DotnetGcs} .NET GCs, " +
                 $"{r.BadInputs.Values.Sum()} bad inputs");
             Console.WriteLine($"exceptions by type: {string.Join(", ", r.ExceptionsByType.Select(kv => $"{kv.Key} {kv.Value}"))}");

@@ -36,6 +36,11 @@ internal sealed class StressReport
 
     public long ModelObjectsCompared { get; set; }
 
+    /// <summary>Weak references (with their objects' stable ids) found pointing at their live objects, and weak references of dead objects found cleared.</summary>
+    public long WeakReferencesChecked { get; set; }
+
+    public long WeakClearsChecked { get; set; }
+
     public long MutatorOperations { get; set; }
 
     public long VerifyCalls { get; set; }

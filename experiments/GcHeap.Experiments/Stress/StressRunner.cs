@@ -454,6 +454,8 @@ internal sealed class StressRunner
             {
                 r.ModelChecks++;
                 r.ModelObjectsCompared += last;
+                r.WeakReferencesChecked += graph.WeakChecked;
+                r.WeakClearsChecked += graph.WeakClearedChecked;
             });
             self.Done();
         }
