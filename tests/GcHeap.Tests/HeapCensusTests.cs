@@ -57,4 +57,17 @@ public class HeapCensusTests
         Assert.Equal(census.Bytes, stats.LiveBytes);
         Assert.Equal(census.Objects, heap.TakeCensus().Objects);
     }
+
+    [Fact]
+    public void TheCensusRefusesWhereItCannotRun()
+    {
+        var heap = TestHeaps.Create(GcBackend.Move);
+        Exception? inHandler = null;
+        heap.CollectionCompleted += _ => inHandler ??= Record.Exception(() => heap.TakeCensus());
+        heap.Collect();
+        Assert.IsType<GcThreadStateException>(inHandler); // the collector thread cannot wait for itself
+        Assert.Equal(0, heap.TakeCensus().Objects); // an empty heap
+        heap.Dispose();
+        Assert.Throws<GcHeapDisposedException>(() => heap.TakeCensus());
+    }
 }

@@ -10,7 +10,7 @@ namespace GcHeap;
 /// carries nothing. Entries of dead objects are dropped by the collection that finds them dead,
 /// so an id held in a managed dictionary after its object died simply never matches again.</para>
 /// </summary>
-/// <param name="Value">The id: 1, 2, 3... in order of first request within a heap; 0 for <see cref="None"/>.</param>
+/// <param name="Value">The id: positive, increasing with the order of first request within a heap (threads racing may skip numbers); 0 for <see cref="None"/>.</param>
 public readonly record struct GcObjectId(long Value)
 {
     /// <summary>The id of the null reference.</summary>
