@@ -30,10 +30,24 @@
  * refuses with EBUSY goes in by COPY alone and the run continues by MOVE after it. A faulted
  * page goes in alone (COPY by default: no TLB flush on the waiting thread's path).
  *
+ * Continue mode (GCH_INSTALL_CONTINUE): to-space is a memfd mapped twice. The mutator view
+ * [to_base, ...) is registered MISSING|MINOR; the collector view (cfg.collector_view) is not. The
+ * same state machine runs; only where a page is built and how it goes in differ: a page is built
+ * in place in the collector view (a whole page is copied there from from-space and fixed in the
+ * copy, a packed page is packed there), which puts it in the memfd's page cache, and a run of
+ * consecutive to-pages goes in with one UFFDIO_CONTINUE, which maps those page-cache pages into
+ * the mutator view (nothing copied, no page allocated, no source unmapped). A fault is a minor
+ * fault (the page is in the page cache, e.g. half built) or a missing fault (a hole: not built
+ * yet); both are served alike. Registering MINOR alone would not do: a touch of a hole would
+ * then silently allocate a zero page, which building would later fill under the mutator's eyes.
+ * Before building a chunk or a fault window its collector-view pages are populated with one
+ * MADV_POPULATE_WRITE (a first-touch fault per page costs ~10 us in this VM).
+ *
  * From-space is given back in batches: once every to-page below a frontier is INSTALLED, no
  * page still to be built reads a from-space page below the smallest first source of the
  * to-pages at or after the frontier (a suffix minimum, so any to-space order works), and that
- * prefix is released with one MADV_DONTNEED.
+ * prefix is released with one MADV_DONTNEED (Continue: MADV_REMOVE, which punches the pages out
+ * of the from-space memfd; DONTNEED would only drop this view's PTEs and keep the page cache).
  */
 #define _GNU_SOURCE
 #include "gcheap_native.h"
@@ -59,7 +73,7 @@
 #define MAX_WORKERS 16u
 #define MAX_WAITERS 256u /* faults on pages another worker owns; one per blocked thread at most */
 
-enum { SRC_WHOLE = 0, SRC_RING = 1 };
+enum { SRC_WHOLE = 0, SRC_RING = 1, SRC_VIEW = 2 /* Continue: the to-page's own collector-view page */ };
 
 typedef struct gch_worker gch_worker;
 
@@ -202,15 +216,22 @@ static int do_fill(gch_compactor *c, enum gch_fill_op op, uint64_t dst, uint64_t
     } else if (op == GCH_FILL_COPY) {
         STAT_ADD(c, copy_ioctls, k.ioctls);
         STAT_ADD(c, copy_ns, dt);
+    } else if (op == GCH_FILL_CONTINUE) {
+        STAT_ADD(c, continue_ioctls, k.ioctls);
+        STAT_ADD(c, continue_ns, dt);
     }
     return rc;
 }
 
+static inline int continue_mode(const gch_compactor *c) { return c->cfg.install_mode == GCH_INSTALL_CONTINUE; }
+
+/* Gives source pages back: MADV_DONTNEED for anonymous from-space, MADV_REMOVE (punch the pages out
+ * of the memfd) for the Continue backend's shared from-space. */
 static int do_discard(gch_compactor *c, uint64_t addr, uint64_t len)
 {
     STAT_ADD(c, madvise_calls, 1);
     uint64_t t0 = gch_now_ns();
-    int rc = madvise((void *)addr, (size_t)len, MADV_DONTNEED);
+    int rc = madvise((void *)addr, (size_t)len, continue_mode(c) ? MADV_REMOVE : MADV_DONTNEED);
     STAT_ADD(c, release_ns, gch_now_ns() - t0);
     if (rc != 0) {
         fail_with(c, -errno, GCH_OP_MADVISE, addr);
@@ -224,7 +245,7 @@ static inline int src_in_from_space(const gch_compactor *c, uint64_t src)
     return src >= c->plan.from_base && src < c->plan.from_base + ((uint64_t)c->plan.from_pages << GCH_PAGE_SHIFT);
 }
 
-enum { HOW_COPIED = 0, HOW_MOVED = 1, HOW_ZERO_FILLED = 2 };
+enum { HOW_COPIED = 0, HOW_MOVED = 1, HOW_ZERO_FILLED = 2, HOW_CONTINUED = 3 };
 
 /* Counts n installed pages by kind (whole or packed) and by how they went in. */
 static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, uint32_t n, int how)
@@ -245,6 +266,8 @@ static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, ui
         STAT_ADD(c, pages_moved, n);
     else if (how == HOW_COPIED)
         STAT_ADD(c, pages_copied, n);
+    else if (how == HOW_CONTINUED)
+        STAT_ADD(c, pages_continued, n);
     else
         STAT_ADD(c, pages_zero_filled, n);
 }
@@ -325,6 +348,57 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
     return 0;
 }
 
+/* Continue mode: maps to-pages [dst_page, dst_page + n), built in the collector view, into the
+ * mutator view with one UFFDIO_CONTINUE where the kernel lets it. Every errno is handled here, as
+ * in the design's table. */
+static int install_continue(gch_compactor *c, uint32_t dst_page, const uint8_t *kinds, uint32_t n)
+{
+    const uint64_t P = GCH_PAGE_SIZE;
+    uint64_t dst = c->plan.to_base + ((uint64_t)dst_page << GCH_PAGE_SHIFT);
+    uint32_t i = 0;
+    while (i < n) {
+        uint64_t done = 0;
+        /* gch_uffd_fill resumes after partial progress (EAGAIN with `mapped` > 0) by itself. */
+        int rc = do_fill(c, GCH_FILL_CONTINUE, dst + i * P, 0, (n - i) * P, &done);
+        uint32_t k = (uint32_t)(done / P);
+        account(c, dst_page + i, kinds + i, k, HOW_CONTINUED);
+        i += k;
+        if (rc == 0)
+            break;
+        if (rc == -EEXIST) {
+            /* Already mapped. A shared mapping can only map the file's own page at this offset,
+             * the very page this worker built, so the mutator sees the right contents: treat it as
+             * installed, and wake a thread that may be waiting on it (CONTINUE did not). */
+            STAT_ADD(c, eexist, 1);
+            STAT_ADD(c, ioctls, 1);
+            STAT_ADD(c, wake_ioctls, 1);
+            int rc2 = gch_uffd_wake(c->cfg.uffd, dst + i * P, P);
+            if (rc2 != 0) {
+                fail_with(c, rc2, GCH_OP_WAKE, dst + i * P);
+                return -1;
+            }
+            account(c, dst_page + i, kinds + i, 1, HOW_CONTINUED);
+            i++;
+        } else if (n - i > 1 && (rc == -EINVAL || rc == -ENOENT)) {
+            /* The range crosses a VMA boundary (mutator view split by an earlier registration
+             * that did not merge back): the rest page by page. */
+            mark_installed(c, dst_page, i);
+            for (uint32_t j = i; j < n; j++)
+                if (install_continue(c, dst_page + j, kinds + j, 1) != 0)
+                    return -1;
+            return 0;
+        } else {
+            /* EFAULT: the page is not in the memfd's page cache, i.e. it was never written in the
+             * collector view: building must write every page, so this is a broken invariant.
+             * Anything else is unexpected. Fail loudly either way. */
+            fail_with(c, rc, GCH_OP_CONTINUE, dst + i * P);
+            return -1;
+        }
+    }
+    mark_installed(c, dst_page, n);
+    return 0;
+}
+
 static int flush_run(gch_worker *w)
 {
     gch_compactor *c = w->c;
@@ -332,6 +406,8 @@ static int flush_run(gch_worker *w)
         return 0;
     uint32_t n = w->run_n;
     w->run_n = 0;
+    if (continue_mode(c))
+        return install_continue(c, w->run_dst, w->run_kind, n);
     int move = c->cfg.install_mode == GCH_INSTALL_MOVE && n >= c->cfg.min_move_pages;
     if (install(c, w->run_dst, w->run_src, n, w->run_kind, move) != 0)
         return -1;
@@ -424,7 +500,26 @@ static char *ring_slot(gch_worker *w, uint32_t slot)
     return buf;
 }
 
-/* Builds claimed page t; packed pages go to ring slot `slot`. */
+/* Continue mode: gives collector-view pages [first, end) their page-cache pages in one call
+ * before they are built (pages already there, e.g. built by another worker, are left as they are:
+ * populating only maps them). */
+static int populate_view(gch_compactor *c, uint32_t first, uint32_t end)
+{
+    if (end <= first)
+        return 0;
+    uint64_t addr = c->cfg.collector_view + ((uint64_t)first << GCH_PAGE_SHIFT);
+    uint64_t t0 = gch_now_ns();
+    int rc = gch_mem_populate(addr, (uint64_t)(end - first) << GCH_PAGE_SHIFT);
+    STAT_ADD(c, populate_ns, gch_now_ns() - t0);
+    if (rc != 0) {
+        fail_with(c, rc, GCH_OP_ALLOC, addr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds claimed page t; packed pages go to ring slot `slot` (Continue: every page is built in
+ * its own collector-view page). */
 static int build(gch_worker *w, uint32_t t, uint32_t slot, uint64_t *src, uint8_t *kind)
 {
     gch_compactor *c = w->c;
@@ -432,7 +527,17 @@ static int build(gch_worker *w, uint32_t t, uint32_t slot, uint64_t *src, uint8_
     gch_failure f = {0, 0, 0};
     uint64_t t0 = gch_now_ns();
     int rc;
-    if (pl->to_kind[t] == GCH_TO_WHOLE) {
+    if (continue_mode(c)) {
+        char *dst = (char *)(c->cfg.collector_view + ((uint64_t)t << GCH_PAGE_SHIFT));
+        if (pl->to_kind[t] == GCH_TO_WHOLE) {
+            rc = gch_build_whole_into(pl, pl->to_src[t], dst, (int)c->cfg.check_forwarding, &w->bc, &f);
+            STAT_ADD(c, pages_whole_copied, 1);
+        } else {
+            rc = gch_build_compacted(pl, t, dst, (int)c->cfg.check_forwarding, &w->bc, &f);
+        }
+        *src = (uint64_t)dst;
+        *kind = SRC_VIEW;
+    } else if (pl->to_kind[t] == GCH_TO_WHOLE) {
         uint32_t p = pl->to_src[t];
         rc = gch_build_whole(pl, p, (int)c->cfg.check_forwarding, &w->bc, &f);
         *src = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
@@ -518,11 +623,13 @@ static void check_waiters(gch_compactor *c)
     c->nwaiters = k;
 }
 
-static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
+static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t t_ns)
 {
     const gch_plan *pl = &c->plan;
     gch_worker *w = &c->faulter;
     STAT_ADD(c, faults_served, 1);
+    if (flags & UFFD_PAGEFAULT_FLAG_MINOR)
+        STAT_ADD(c, faults_minor, 1);
     uint64_t off = addr - pl->to_base;
     if (addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
         /* Registered slack beyond the plan: nothing lives there (allocation above the plan is
@@ -548,6 +655,8 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
              * whole window, but no run is cut short around its page. */
             uint32_t w0 = t - t % W;
             uint32_t w1 = w0 + W < pl->to_pages ? w0 + W : pl->to_pages;
+            if (continue_mode(c) && populate_view(c, w0, w1) != 0)
+                return -1;
             for (uint32_t u = w0; u < w1; u++)
                 if (take_page(w, u, u - w0, u == t) != 0)
                     return -1;
@@ -560,6 +669,12 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
         uint8_t kind;
         if (build(w, t, 0, &src, &kind) != 0)
             return -1;
+        if (continue_mode(c)) {
+            if (install_continue(c, t, &kind, 1) != 0)
+                return -1;
+            record_stall(c, gch_now_ns() - t_ns);
+            return 0;
+        }
         int move = c->cfg.install_mode == GCH_INSTALL_MOVE && !c->cfg.copy_faulted_pages;
         if (install(c, t, src, 1, &kind, move) != 0)
             return -1;
@@ -651,7 +766,7 @@ static void *fault_main(void *arg)
                     /* To-space is being unregistered, which wakes every waiter; nothing to do. */
                     continue;
                 }
-                (void)serve_fault(c, addr, now);
+                (void)serve_fault(c, addr, msgs[i].arg.pagefault.flags, now);
             }
         }
     }
@@ -688,6 +803,8 @@ static inline int urgent(gch_worker *w)
 static int sweep_chunk(gch_worker *w, uint32_t first, uint32_t end)
 {
     gch_compactor *c = w->c;
+    if (continue_mode(c) && populate_view(c, first, end) != 0)
+        return -1;
     for (uint32_t t = first; t < end; t++) {
         if (has_failed(c))
             return -1;
@@ -825,7 +942,9 @@ static void worker_free(gch_worker *w)
 int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out)
 {
     if (config->batch_pages == 0 || config->workers == 0 || config->workers > MAX_WORKERS ||
-        (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY))
+        (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY &&
+         config->install_mode != GCH_INSTALL_CONTINUE) ||
+        ((config->install_mode == GCH_INSTALL_CONTINUE) != (config->collector_view != 0)))
         return -EINVAL;
     gch_compactor *c = calloc(1, sizeof *c);
     if (!c)

@@ -59,7 +59,12 @@ public sealed unsafe class Heap : IDisposable
             (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
             if (Backend != GcBackend.StopTheWorld)
             {
-                ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
+                ulong features = Backend switch
+                {
+                    GcBackend.Move => 1UL << 16,     // UFFD_FEATURE_MOVE
+                    GcBackend.Continue => 1UL << 10, // UFFD_FEATURE_MINOR_SHMEM
+                    _ => 0,
+                };
                 int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
                 if (rc == 0)
                 {
@@ -82,8 +87,10 @@ public sealed unsafe class Heap : IDisposable
         Types = new TypeRegistry(Tag);
         owned.Add(Types.Release);
         Handles = owned.Add(new HandleTable(Options.HandlesPerSegmentLog2, Tag));
-        _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap));
-        _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap));
+        // The spaces swap roles every cycle, so for Continue both are memfds mapped twice.
+        bool shared = Backend == GcBackend.Continue;
+        _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap, shared));
+        _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap, shared));
         _allocationSpace = _spaceA;
         Prefaulter = AllocationPrefaulter.TryCreate(Options.AllocationPrefaultPages, out _prefaultOff);
         if (Prefaulter is not null)
@@ -461,7 +468,7 @@ public sealed unsafe class Heap : IDisposable
         }
     }
 
-    /// <summary>The backend for a request of Move or Copy, given what the kernel offers.</summary>
+    /// <summary>The backend for a request of Move, Copy or Continue, given what the kernel offers.</summary>
     private static (GcBackend, string) ChooseBackend(GcBackend requested, UffdCapabilities caps)
     {
         if (!caps.Available)
@@ -472,6 +479,13 @@ public sealed unsafe class Heap : IDisposable
         if (!caps.Copy)
         {
             return (GcBackend.StopTheWorld, $"{requested} requested but UFFDIO_COPY is not offered on anonymous memory; using StopTheWorld");
+        }
+
+        if (requested == GcBackend.Continue && !caps.Continue)
+        {
+            return caps.Move
+                ? (GcBackend.Move, $"Continue requested but UFFDIO_CONTINUE on shared memory is unavailable ({caps.ContinueUnavailableReason}); using Move (UFFDIO_MOVE)")
+                : (GcBackend.Copy, $"Continue requested but UFFDIO_CONTINUE on shared memory is unavailable ({caps.ContinueUnavailableReason}) and so is UFFDIO_MOVE ({caps.MoveUnavailableReason}); using Copy (UFFDIO_COPY + MADV_DONTNEED)");
         }
 
         if (requested == GcBackend.Move && !caps.Move)

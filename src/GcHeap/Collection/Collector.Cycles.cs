@@ -247,7 +247,7 @@ internal sealed unsafe partial class Collector
             // makes this cycle run stop-the-world instead of failing the heap.
             try
             {
-                compactor = UffdCompactor.Create(CompactorConfig(backend));
+                compactor = UffdCompactor.Create(CompactorConfig(backend, to));
             }
             catch (GcNativeException e) when (IsTransient(e))
             {
@@ -680,9 +680,15 @@ internal sealed unsafe partial class Collector
 
     private void Register(Space to, int firstPage, int endPage)
     {
-        int rc = NativeMethods.UffdRegister(_heap.Uffd!.Fd, (ulong)to.PageAddress(firstPage), (ulong)(endPage - firstPage) << 12, NativeConstants.RegisterModeMissing, out ulong ioctls);
+        // Continue registers MINOR for pages in the page cache (built, or being built) and MISSING
+        // for holes (not built yet): with MINOR alone a touch of a hole would silently allocate a
+        // zero page that building then fills under the mutator's eyes.
+        ulong mode = _heap.Backend == GcBackend.Continue
+            ? NativeConstants.RegisterModeMissing | NativeConstants.RegisterModeMinor
+            : NativeConstants.RegisterModeMissing;
+        int rc = NativeMethods.UffdRegister(_heap.Uffd!.Fd, (ulong)to.PageAddress(firstPage), (ulong)(endPage - firstPage) << 12, mode, out ulong ioctls);
         Errno.ThrowIfFailed(rc, "UFFDIO_REGISTER of to-space");
-        int needed = _heap.Backend == GcBackend.Move ? 0x05 : 0x03;
+        int needed = _heap.Backend switch { GcBackend.Move => 0x05, GcBackend.Continue => 0x07, _ => 0x03 };
         if ((ioctls & (1UL << needed)) == 0)
         {
             throw new GcCollectionFailedException($"The registered to-space range does not offer ioctl {needed} (ioctls 0x{ioctls:x}).");
@@ -705,10 +711,16 @@ internal sealed unsafe partial class Collector
         }
     }
 
-    private NativeCompactorConfig CompactorConfig(GcBackend backend) => new()
+    private NativeCompactorConfig CompactorConfig(GcBackend backend, Space to) => new()
     {
         Uffd = _heap.Uffd!.Fd,
-        InstallMode = backend == GcBackend.Move ? NativeConstants.InstallMove : NativeConstants.InstallCopy,
+        InstallMode = backend switch
+        {
+            GcBackend.Move => NativeConstants.InstallMove,
+            GcBackend.Continue => NativeConstants.InstallContinue,
+            _ => NativeConstants.InstallCopy,
+        },
+        CollectorView = backend == GcBackend.Continue ? (ulong)to.CollectorBase : 0,
         BatchPages = (uint)_heap.Options.BatchPages,
         Workers = (uint)_heap.Options.CompactorThreads,
         FaultAroundPages = (uint)_heap.Options.FaultAroundPages,
@@ -785,6 +797,11 @@ internal sealed unsafe partial class Collector
         PagesFaultCopied = (long)n.PagesFaultCopied,
         PagesReleasedEarly = (long)n.PagesReleased,
         PagesMoved = (long)n.PagesMoved,
+        PagesContinued = (long)n.PagesContinued,
+        ContinueIoctls = (long)n.ContinueIoctls,
+        PagesWholeCopied = (long)n.PagesWholeCopied,
+        FaultsMinor = (long)n.FaultsMinor,
+        ContinueMs = n.ContinueNs / 1e6,
         RunsMoved = (long)n.RunsMoved,
         PagesBridged = _planner.PagesBridged,
         PagesPackedShortRuns = _planner.PagesPackedShortRuns,

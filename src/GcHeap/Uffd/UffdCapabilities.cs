@@ -60,8 +60,15 @@ public sealed class UffdCapabilities
     /// <summary>UFFDIO_POISON is offered.</summary>
     public bool Poison { get; private set; }
 
-    /// <summary>UFFDIO_CONTINUE is offered (reported for a MINOR registration only; inferred from the feature bit).</summary>
-    public bool Continue => MinorFaultsShmem;
+    /// <summary>
+    /// UFFDIO_CONTINUE works on shared memory: the kernel offers UFFD_FEATURE_MINOR_SHMEM, a memfd
+    /// could be created and mapped twice, one view registered MISSING|MINOR, and a real one-page
+    /// UFFDIO_CONTINUE of a page written through the other view succeeded. What the Continue backend needs.
+    /// </summary>
+    public bool Continue { get; private set; }
+
+    /// <summary>Why <see cref="Continue"/> is unavailable, or null.</summary>
+    public string? ContinueUnavailableReason { get; private set; }
 
     /// <summary>The feature bits the kernel reported from UFFDIO_API.</summary>
     public ulong FeatureBits { get; private set; }
@@ -97,6 +104,7 @@ public sealed class UffdCapabilities
                 ? "userfaultfd disabled by HeapOptions.DisabledKernelFeatures"
                 : "no way of opening a userfaultfd is allowed (HeapOptions.UffdOpenMethods = None)";
             off.MoveUnavailableReason = "userfaultfd unavailable";
+            off.ContinueUnavailableReason = "userfaultfd unavailable";
             return off;
         }
 
@@ -130,6 +138,7 @@ public sealed class UffdCapabilities
         {
             c.UffdUnavailableReason = "no userfaultfd could be opened: " + string.Join("; ", OpenFailures(caps, allowed, context));
             c.MoveUnavailableReason = "userfaultfd unavailable";
+            c.ContinueUnavailableReason = "userfaultfd unavailable";
             return c;
         }
 
@@ -139,6 +148,7 @@ public sealed class UffdCapabilities
                 ? $"UFFDIO_API handshake failed: {Errno.Describe(caps.ApiErrno)}"
                 : $"UFFDIO_REGISTER of anonymous memory failed: {Errno.Describe(caps.RegisterErrno)}";
             c.MoveUnavailableReason = "userfaultfd unavailable";
+            c.ContinueUnavailableReason = "userfaultfd unavailable";
             return c;
         }
 
@@ -150,7 +160,8 @@ public sealed class UffdCapabilities
         c.MinorFaultsShmem = (caps.Features & FeatureMinorShmem) != 0;
         c.WriteProtect = (caps.Features & FeatureWp) != 0 && Has(caps.WpRangeIoctls, IoctlWriteProtect);
         c.WriteProtectUnpopulated = c.WriteProtect && (caps.Features & FeatureWpUnpopulated) != 0;
-        _ = IoctlContinue;
+        c.ContinueUnavailableReason = ContinueRefusal(c, caps, disabled);
+        c.Continue = c.ContinueUnavailableReason is null;
 
         bool kernelMove = (caps.Features & FeatureMove) != 0 && Has(caps.RangeIoctls, IoctlMove);
         if (!kernelMove)
@@ -180,6 +191,32 @@ public sealed class UffdCapabilities
         return c;
     }
 
+    /// <summary>Why the Continue backend cannot run, from the probe's answers; null when it can.</summary>
+    private static string? ContinueRefusal(UffdCapabilities c, in NativeUffdCaps caps, KernelFeatures disabled)
+    {
+        if (!c.MinorFaultsShmem)
+        {
+            return $"the kernel ({c.KernelRelease}) does not offer UFFD_FEATURE_MINOR_SHMEM (minor faults on shared memory, Linux 5.14)";
+        }
+
+        if (caps.MemfdErrno != 0)
+        {
+            return $"memfd_create/ftruncate/mmap of a shared scratch file failed: {Errno.Describe(caps.MemfdErrno)}";
+        }
+
+        if (caps.ContinueErrno != 0)
+        {
+            return $"registering a shared mapping in MISSING|MINOR mode and a test UFFDIO_CONTINUE of one page failed: {Errno.Describe(caps.ContinueErrno)}";
+        }
+
+        if (!Has(caps.MinorRangeIoctls, IoctlContinue))
+        {
+            return $"the MINOR-registered shared range does not offer UFFDIO_CONTINUE (ioctls 0x{caps.MinorRangeIoctls:x})";
+        }
+
+        return (disabled & KernelFeatures.Continue) != 0 ? "UFFDIO_CONTINUE disabled by HeapOptions.DisabledKernelFeatures" : null;
+    }
+
     /// <inheritdoc />
     public override string ToString()
     {
@@ -195,7 +232,8 @@ public sealed class UffdCapabilities
             sb.Append(CultureInfo.InvariantCulture, $"  features 0x{FeatureBits:x}, range ioctls 0x{RangeIoctlBits:x}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  MOVE {YesNo(Move, MoveUnavailableReason)}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  COPY {YesNo(Copy, null)}, ZEROPAGE {YesNo(ZeroPage, null)}, WAKE {YesNo(Wake, null)}, POISON {YesNo(Poison, null)}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem, UFFDIO_CONTINUE) {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  CONTINUE on shared memory (minor faults, Continue backend) {YesNo(Continue, ContinueUnavailableReason)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem) offered {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
         }
 
         foreach (var n in _notes)
