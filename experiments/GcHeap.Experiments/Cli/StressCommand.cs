@@ -79,6 +79,7 @@ internal static class StressCommand
             {
                 "move" => GcBackend.Move,
                 "copy" => GcBackend.Copy,
+                "continue" => GcBackend.Continue,
                 "stw" or "stoptheworld" => GcBackend.StopTheWorld,
                 _ => null,
             };

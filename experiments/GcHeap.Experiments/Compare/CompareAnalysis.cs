@@ -11,6 +11,7 @@ internal static class CompareAnalysis
             var move = Ok(cases, size, "move");
             var copy = Ok(cases, size, "copy");
             var stw = Ok(cases, size, "stw");
+            var cont = Ok(cases, size, "continue");
             return new CompareRatios
             {
                 LiveMb = size,
@@ -18,6 +19,9 @@ internal static class CompareAnalysis
                 MoveOverCopyCollectorCpu = Divide(move?.CollectorCpuMsTotal, copy?.CollectorCpuMsTotal),
                 MoveOverStwPause = Divide(move?.FlipPauseMsMax, stw?.FlipPauseMsMax),
                 MoveOverStwMaxPause = Divide(move?.MaxPauseMs, stw?.MaxPauseMs),
+                ContinueOverMoveCollectorTime = Divide(cont?.CompactMsTotal, move?.CompactMsTotal),
+                ContinueOverMoveCollectorCpu = Divide(cont?.CollectorCpuMsTotal, move?.CollectorCpuMsTotal),
+                ContinueOverMovePss = Divide(cont?.PssAfterBytes, move?.PssAfterBytes),
             };
         })];
 
