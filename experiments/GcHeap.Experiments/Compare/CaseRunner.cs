@@ -17,6 +17,14 @@ internal static class CaseRunner
     public static CompareCase Run(CompareSettings s, int liveMb, RunBackend backend, IRunProgress progress)
     {
         var result = new CompareCase { LiveMb = liveMb, Backend = RunSettings.Name(backend) };
+
+        // Cases run one after another in this process: read where memory stands before this one
+        // (earlier cases' .NET garbage collected first), so the table can show what it added.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        result.RssBeforeBytes = ProcStatus.RssBytes();
+        result.RssShmemBeforeBytes = ProcStatus.RssShmemBytes();
+        result.PssBeforeBytes = ProcStatus.PssBytes();
         bool peakReset = ProcStatus.TryResetPeak();
         try
         {

@@ -21,7 +21,7 @@ internal static class CompareAnalysis
                 MoveOverStwMaxPause = Divide(move?.MaxPauseMs, stw?.MaxPauseMs),
                 ContinueOverMoveCollectorTime = Divide(cont?.CompactMsTotal, move?.CompactMsTotal),
                 ContinueOverMoveCollectorCpu = Divide(cont?.CollectorCpuMsTotal, move?.CollectorCpuMsTotal),
-                ContinueOverMovePss = Divide(cont?.PssAfterBytes, move?.PssAfterBytes),
+                ContinueOverMovePss = Divide(Added(cont?.PssAfterBytes, cont?.PssBeforeBytes), Added(move?.PssAfterBytes, move?.PssBeforeBytes)),
             };
         })];
 
@@ -70,6 +70,8 @@ internal static class CompareAnalysis
 
     private static CompareCase? Ok(IReadOnlyList<CompareCase> cases, int size, string backend) =>
         cases.FirstOrDefault(c => c.LiveMb == size && c.Backend == backend && c.Error is null && c.Collections > 0);
+
+    private static double? Added(long? after, long? before) => after is long a && before is long b ? a - b : null;
 
     private static double? Divide(double? a, double? b) => a is double x && b is double y && y > 0 ? x / y : null;
 }

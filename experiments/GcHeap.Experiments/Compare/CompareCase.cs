@@ -91,6 +91,15 @@ internal sealed class CompareCase
     /// <summary>PSS after the collections (/proc/self/smaps_rollup).</summary>
     public long? PssAfterBytes { get; set; }
 
+    /// <summary>RSS when the case started (after a full .NET GC, before the heap existed): cases share one process, so what a case added is the difference.</summary>
+    public long? RssBeforeBytes { get; set; }
+
+    /// <summary>RssShmem when the case started.</summary>
+    public long? RssShmemBeforeBytes { get; set; }
+
+    /// <summary>PSS when the case started.</summary>
+    public long? PssBeforeBytes { get; set; }
+
     /// <summary>Continue: pages installed by UFFDIO_CONTINUE (summed over collections).</summary>
     public long? PagesContinued { get; set; }
 

@@ -25,7 +25,7 @@ internal sealed class CompareRatios
     /// <summary>Continue CollectorCpuMs / Move CollectorCpuMs.</summary>
     public double? ContinueOverMoveCollectorCpu { get; set; }
 
-    /// <summary>Continue's PSS after compaction / Move's.</summary>
+    /// <summary>PSS the Continue case added (after compaction minus before the case) / what the Move case added.</summary>
     public double? ContinueOverMovePss { get; set; }
 }
 

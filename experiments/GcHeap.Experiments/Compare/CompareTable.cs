@@ -44,7 +44,7 @@ internal static class CompareTable
         console.Write(t);
 
         var mem = new Table().Border(TableBorder.Rounded).Title("Process memory after compaction (after the last collection of each case)");
-        foreach (string h in new[] { "live MiB", "backend", "RSS MiB", "RssAnon MiB", "RssShmem MiB", "PSS MiB", "heap resident MiB", "pages continued / whole pages copied" })
+        foreach (string h in new[] { "live MiB", "backend", "RSS MiB", "RssAnon MiB", "RssShmem MiB", "PSS MiB", "RSS / RssShmem / PSS added by the case MiB", "heap resident MiB", "pages continued / whole pages copied" })
         {
             mem.AddColumn(new TableColumn(Markup.Escape(h)).RightAligned());
         }
@@ -58,6 +58,7 @@ internal static class CompareTable
                 Format.MiB(c.RssAnonAfterBytes),
                 Format.MiB(c.RssShmemAfterBytes),
                 Format.MiB(c.PssAfterBytes),
+                Format.Inv($"{Format.MiB(Delta(c.RssAfterBytes, c.RssBeforeBytes))} / {Format.MiB(Delta(c.RssShmemAfterBytes, c.RssShmemBeforeBytes))} / {Format.MiB(Delta(c.PssAfterBytes, c.PssBeforeBytes))}"),
                 Format.MiB(c.HeapResidentBytes),
                 Format.Inv($"{Format.Num(c.PagesContinued)} / {Format.Num(c.PagesWholeCopied)}"));
         }
@@ -72,7 +73,7 @@ internal static class CompareTable
         r.AddColumn(new TableColumn("Move/STW max pause").RightAligned());
         r.AddColumn(new TableColumn("Continue/Move compaction time").RightAligned());
         r.AddColumn(new TableColumn("Continue/Move collector CPU").RightAligned());
-        r.AddColumn(new TableColumn("Continue/Move PSS after").RightAligned());
+        r.AddColumn(new TableColumn("Continue/Move PSS added").RightAligned());
         foreach (var x in report.Ratios)
         {
             r.AddRow(x.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Ratio(x.MoveOverCopyCollectorTime), Format.Ratio(x.MoveOverCopyCollectorCpu), Format.Ratio(x.MoveOverStwPause), Format.Ratio(x.MoveOverStwMaxPause),
@@ -91,6 +92,8 @@ internal static class CompareTable
             console.MarkupLine($"{verdict}  {Markup.Escape(target.Target)}: {Markup.Escape(target.Measured)}");
         }
     }
+
+    private static long? Delta(long? after, long? before) => after is long a && before is long b ? a - b : null;
 
     private static string Truncate(string s, int n) => s.Length <= n ? s : s[..n] + "...";
 }
