@@ -213,7 +213,10 @@ typedef struct gch_compactor_config {
     uint32_t release_chunk_pages;   /* > 0: sources installed by COPY are not released per run; the
                                        sweep releases the finished prefix of from-space with one
                                        MADV_DONTNEED every this many to-space pages. 0: per run.    */
-    uint32_t reserved;
+    uint32_t unit_pages;            /* CONTINUE: pages per install unit: 0 or 1 for 4 KiB pages; 512 for a
+                                       hugetlbfs to-space (2 MiB pages: a unit is continued whole, by
+                                       whichever worker builds its last page; needs batch_pages a
+                                       multiple of it and release_chunk_pages 0)                    */
     uint64_t collector_view;        /* CONTINUE: address of to-space page 0 in the collector view (the
                                        same memfd pages as [to_base, ...), never registered); else 0 */
 } gch_compactor_config;
@@ -277,11 +280,13 @@ GCH_EXPORT int32_t gch_uffd_read_faults(int32_t fd, uint64_t *addresses, int32_t
 /* ---------------------------------------------------------------------------------------
  * Memory
  * ------------------------------------------------------------------------------------- */
-enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2 };
+enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2, GCH_MEM_HUGETLB = 4 };
 
 /* A memfd (MFD_CLOEXEC, ftruncate'd to len: holes until written) mapped twice MAP_SHARED: the
  * mutator view (what the heap hands out) and the collector view (where the Continue backend builds
- * pages). flags apply to both views. */
+ * pages). flags apply to both views. GCH_MEM_HUGETLB: a hugetlbfs memfd of 2 MiB pages (len a
+ * multiple of 2 MiB), mapped without MAP_NORESERVE so that mmap reserves every huge page of the file
+ * up front (-ENOMEM when the pool is too small) and no later first touch can die with SIGBUS. */
 
 GCH_EXPORT int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out);
 GCH_EXPORT int32_t gch_mem_release(uint64_t addr, uint64_t len);

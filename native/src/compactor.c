@@ -43,6 +43,13 @@
  * Before building a chunk or a fault window its collector-view pages are populated with one
  * MADV_POPULATE_WRITE (a first-touch fault per page costs ~10 us in this VM).
  *
+ * Continue on hugetlbfs (cfg.unit_pages = 512): CONTINUE must cover whole 2 MiB pages, so the
+ * install unit is the aligned group of 512 to-pages, not a run. Workers claim and build pages as
+ * before; each built page increments its unit's count (unit_built), and the worker whose page
+ * completes the unit continues it whole (including, in the last unit, the slack beyond the plan,
+ * which reads as zeros). A fault builds whatever of its unit is still pending and, when a sweeper
+ * holds the rest, waits like any fault on a claimed page: that sweeper's last page installs it.
+ *
  * From-space is given back in batches: once every to-page below a frontier is INSTALLED, no
  * page still to be built reads a from-space page below the smallest first source of the
  * to-pages at or after the frontier (a suffix minimum, so any to-space order works), and that
@@ -128,6 +135,9 @@ struct gch_compactor {
     uint64_t *stalls;
     uint32_t stall_cap;
     uint32_t stall_n;
+
+    uint32_t unit;           /* CONTINUE install unit in pages (1, or 512 on hugetlbfs)     */
+    uint32_t *unit_built;    /* unit > 1: built pages per unit (atomic)                     */
 
     gch_compaction_stats st; /* counters: relaxed atomics, read while running */
     gch_failure fail;        /* first failure (fail_mu) */
@@ -399,6 +409,53 @@ static int install_continue(gch_compactor *c, uint32_t dst_page, const uint8_t *
     return 0;
 }
 
+static inline uint32_t unit_size(const gch_compactor *c, uint32_t u)
+{
+    uint32_t first = u * c->unit;
+    return c->plan.to_pages - first < c->unit ? c->plan.to_pages - first : c->unit;
+}
+
+/* Hugetlb: continues unit u whole (2 MiB); its to-pages are all built. Pages past the plan in the
+ * last unit are mapped too (zeros) and are not counted. */
+static int install_unit(gch_compactor *c, uint32_t u)
+{
+    const uint64_t P = GCH_PAGE_SIZE;
+    uint32_t first = u * c->unit, n = unit_size(c, u);
+    uint64_t dst = c->plan.to_base + (uint64_t)first * P, done = 0;
+    int rc = do_fill(c, GCH_FILL_CONTINUE, dst, 0, (uint64_t)c->unit * P, &done);
+    if (rc == -EEXIST && done == 0) {
+        /* Already mapped (see install_continue): wake the range, it is installed. */
+        STAT_ADD(c, eexist, 1);
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, wake_ioctls, 1);
+        rc = gch_uffd_wake(c->cfg.uffd, dst, (uint64_t)c->unit * P);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_WAKE, dst);
+            return -1;
+        }
+    } else if (rc != 0) {
+        fail_with(c, rc, GCH_OP_CONTINUE, dst + done);
+        return -1;
+    }
+    STAT_ADD(c, pages_continued, n);
+    uint64_t whole = 0;
+    for (uint32_t i = 0; i < n; i++)
+        whole += c->plan.to_kind[first + i] == GCH_TO_WHOLE;
+    STAT_ADD(c, pages_whole, whole);
+    STAT_ADD(c, pages_compacted, n - whole);
+    mark_installed(c, first, n);
+    return 0;
+}
+
+/* Hugetlb: page t is built; the worker that completes its unit installs the unit. */
+static int unit_page_built(gch_compactor *c, uint32_t t)
+{
+    uint32_t u = t / c->unit;
+    if (__atomic_add_fetch(&c->unit_built[u], 1, __ATOMIC_ACQ_REL) == unit_size(c, u))
+        return install_unit(c, u);
+    return 0;
+}
+
 static int flush_run(gch_worker *w)
 {
     gch_compactor *c = w->c;
@@ -483,7 +540,8 @@ static int drop_collector_view(gch_compactor *c)
 {
     STAT_ADD(c, madvise_calls, 1);
     uint64_t t0 = gch_now_ns();
-    int rc = madvise((void *)c->cfg.collector_view, (size_t)c->plan.to_pages << GCH_PAGE_SHIFT, MADV_DONTNEED);
+    uint64_t pages = ((uint64_t)c->plan.to_pages + c->unit - 1) / c->unit * c->unit;
+    int rc = madvise((void *)c->cfg.collector_view, (size_t)pages << GCH_PAGE_SHIFT, MADV_DONTNEED);
     STAT_ADD(c, release_ns, gch_now_ns() - t0);
     if (rc != 0) {
         fail_with(c, -errno, GCH_OP_MADVISE, c->cfg.collector_view);
@@ -601,6 +659,16 @@ static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
  * slot `slot` and appends it, installing the run first if t does not extend it. */
 static int take_page(gch_worker *w, uint32_t t, uint32_t slot, int owned)
 {
+    if (w->c->unit > 1) {
+        /* Hugetlb: no runs; the page's unit goes in when its last page is built. */
+        uint64_t src;
+        uint8_t kind;
+        if (!owned && !claim(w->c, t))
+            return 0;
+        if (build(w, t, slot, &src, &kind) != 0)
+            return -1;
+        return unit_page_built(w->c, t);
+    }
     if (!owned && !claim(w->c, t))
         return flush_run(w);
     uint64_t src;
@@ -640,6 +708,69 @@ static void check_waiters(gch_compactor *c)
     c->nwaiters = k;
 }
 
+/* Hugetlb: a fault anywhere in unit u builds the unit's pending pages (the window is the unit);
+ * the unit goes in when its last page is built, here or by the sweeper that holds the rest. A unit
+ * entirely past the plan (registered slack) is populated (zeros) and continued. */
+static int serve_fault_unit(gch_compactor *c, uint64_t addr, uint64_t t_ns)
+{
+    const gch_plan *pl = &c->plan;
+    gch_worker *w = &c->faulter;
+    uint64_t page = (addr - pl->to_base) >> GCH_PAGE_SHIFT;
+    uint32_t u = (uint32_t)(page / c->unit);
+    uint32_t w0 = u * c->unit;
+    if (w0 >= pl->to_pages) {
+        uint64_t dst = pl->to_base + ((uint64_t)w0 << GCH_PAGE_SHIFT), done = 0;
+        if (populate_view(c, w0, w0 + c->unit) != 0)
+            return -1;
+        int rc = do_fill(c, GCH_FILL_CONTINUE, dst, 0, (uint64_t)c->unit << GCH_PAGE_SHIFT, &done);
+        if (rc == -EEXIST)
+            rc = gch_uffd_wake(c->cfg.uffd, dst, (uint64_t)c->unit << GCH_PAGE_SHIFT);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_CONTINUE, dst);
+            return -1;
+        }
+        STAT_ADD(c, pages_zero_filled, c->unit);
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    uint32_t t = page < pl->to_pages ? (uint32_t)page : pl->to_pages - 1; /* slack of the last unit */
+    if (page_state(c, t) == GCH_PAGE_INSTALLED) {
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, wake_ioctls, 1);
+        int rc = gch_uffd_wake(c->cfg.uffd, addr & ~(uint64_t)(GCH_PAGE_SIZE - 1), GCH_PAGE_SIZE);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_WAKE, addr);
+            return -1;
+        }
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    uint32_t w1 = w0 + unit_size(c, u);
+    if (populate_view(c, w0, w1) != 0)
+        return -1;
+    int took_t = 0;
+    for (uint32_t p = w0; p < w1; p++) {
+        if (!claim(c, p))
+            continue;
+        took_t |= p == t;
+        if (take_page(w, p, p - w0, 1) != 0)
+            return -1;
+    }
+    if (took_t)
+        STAT_ADD(c, faults_on_pending, 1);
+    if (page_state(c, t) == GCH_PAGE_INSTALLED) {
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    STAT_ADD(c, faults_on_claimed, 1);
+    if (c->nwaiters < MAX_WAITERS) {
+        c->waiters[c->nwaiters].page = t;
+        c->waiters[c->nwaiters].t_ns = t_ns;
+        c->nwaiters++;
+    }
+    return 0;
+}
+
 static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t t_ns)
 {
     const gch_plan *pl = &c->plan;
@@ -648,6 +779,8 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
     if (flags & UFFD_PAGEFAULT_FLAG_MINOR)
         STAT_ADD(c, faults_minor, 1);
     uint64_t off = addr - pl->to_base;
+    if (c->unit > 1 && addr >= pl->to_base)
+        return serve_fault_unit(c, addr, t_ns);
     if (addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
         /* Registered slack beyond the plan: nothing lives there (allocation above the plan is
          * not registered), so the only reader is code walking past the heap's end. A zero page
@@ -965,10 +1098,15 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
          config->install_mode != GCH_INSTALL_CONTINUE) ||
         ((config->install_mode == GCH_INSTALL_CONTINUE) != (config->collector_view != 0)))
         return -EINVAL;
+    uint32_t unit = config->unit_pages > 1 ? config->unit_pages : 1;
+    if (unit > 1 && (config->install_mode != GCH_INSTALL_CONTINUE || unit > 512 || (unit & (unit - 1)) != 0 ||
+                     config->batch_pages % unit != 0 || config->release_chunk_pages != 0))
+        return -EINVAL;
     gch_compactor *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
     c->cfg = *config;
+    c->unit = unit;
     c->stop_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -1018,6 +1156,13 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
     if (c->began || c->abandon) {
         pthread_mutex_unlock(&c->mu);
         return -EINVAL;
+    }
+    if (c->unit > 1) {
+        c->unit_built = calloc((plan->to_pages + c->unit - 1) / c->unit + 1, sizeof *c->unit_built);
+        if (!c->unit_built) {
+            pthread_mutex_unlock(&c->mu);
+            return -ENOMEM;
+        }
     }
     c->plan = *plan;
     c->t_start = gch_now_ns();
@@ -1124,6 +1269,7 @@ void gch_compactor_destroy(gch_compactor *c)
         worker_free(&c->sweepers[i]);
     worker_free(&c->faulter);
     free(c->floor_from);
+    free(c->unit_built);
     free(c->stalls);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);

@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26) /* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -57,7 +60,8 @@ static int apply_flags(void *p, size_t len, int32_t flags)
 int32_t gch_mem_reserve_shared(uint64_t len, int32_t flags, int32_t *fd_out, uint64_t *mutator_out,
                                uint64_t *collector_out)
 {
-    int fd = memfd_create("gcheap-space", MFD_CLOEXEC);
+    int huge = (flags & GCH_MEM_HUGETLB) != 0;
+    int fd = memfd_create("gcheap-space", MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
     if (fd < 0)
         return -errno;
     int err = 0;
@@ -66,16 +70,19 @@ int32_t gch_mem_reserve_shared(uint64_t len, int32_t flags, int32_t *fd_out, uin
         err = -errno;
         goto fail;
     }
-    m = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    int noreserve = huge ? 0 : MAP_NORESERVE;
+    m = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | noreserve, fd, 0);
     if (m == MAP_FAILED) {
         err = -errno;
         goto fail;
     }
-    c = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    c = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | noreserve, fd, 0);
     if (c == MAP_FAILED) {
         err = -errno;
         goto fail;
     }
+    if (huge)
+        flags &= ~GCH_MEM_NOHUGEPAGE; /* meaningless (EINVAL) on hugetlbfs */
     if ((err = apply_flags(m, (size_t)len, flags)) != 0 || (err = apply_flags(c, (size_t)len, flags)) != 0)
         goto fail;
     *fd_out = fd;

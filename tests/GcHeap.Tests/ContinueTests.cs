@@ -191,3 +191,82 @@ public class ContinueTests
         graph.Compare("after a Continue collection with a forked child sharing the spaces");
     }
 }
+
+/// <summary>The Continue backend on 2 MiB hugetlbfs pages (<see cref="HeapOptions.ContinueHugePages"/>).</summary>
+public class ContinueHugePageTests
+{
+    /// <summary>
+    /// Collections on hugetlbfs spaces: every unit of 512 to-pages goes in with one 2 MiB
+    /// UFFDIO_CONTINUE, the graph matches its model after each one. Needs 32 free 2 MiB pages
+    /// (<c>vm.nr_hugepages</c>); skipped with the reason otherwise (the project does not change sysctls).
+    /// </summary>
+    [HugePagesFact(pagesNeeded: 32)]
+    public void CollectionsOnHugePagesKeepTheGraph()
+    {
+        using var heap = TestHeaps.Create(GcBackend.Continue, maxBytes: 32 << 20, configure: o => o.ContinueHugePages = true);
+        Assert.True(heap.ContinueHugePages, heap.BackendReason);
+        Assert.Contains("2 MiB hugetlbfs pages", heap.BackendReason);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 23);
+        for (int round = 0; round < 3; round++)
+        {
+            graph.Grow(16, 400);
+            for (int k = 0; k < 1500; k++)
+            {
+                graph.Step(); // drops roots, rewires slots, makes garbage
+            }
+
+            var s = heap.Collect();
+            Assert.True(s.Verified);
+            Assert.Equal(s.PagesInstalled, s.PagesContinued);
+            Assert.True(s.ContinueIoctls <= ((s.PagesInstalled + 511) / 512) + s.FaultsServed, $"not one CONTINUE per 2 MiB unit: {s}");
+            graph.Compare($"after collection {s.Cycle} on 2 MiB pages");
+        }
+    }
+
+    /// <summary>
+    /// Asking for 2 MiB pages where there are not enough (none configured, or fewer free than the
+    /// spaces need) gives a heap on 4 KiB pages whose reason says why; it collects as usual.
+    /// </summary>
+    [Fact]
+    public void WithoutEnoughHugePagesTheHeapUsesSmallPagesAndSaysWhy()
+    {
+        var caps = UffdCapabilities.Probe();
+        long tooMany = (caps.HugePagesFree + 1) * (2L << 20); // each space alone needs more than is free
+        using var heap = TestHeaps.Create(GcBackend.Continue, maxBytes: Math.Max(32L << 20, tooMany), configure: o => o.ContinueHugePages = true);
+        Assert.False(heap.ContinueHugePages);
+        Assert.Equal(GcBackend.Continue, heap.Backend);
+        Assert.Contains("with 4 KiB pages", heap.BackendReason);
+        if (!caps.ContinueHugePages)
+        {
+            Assert.Contains(caps.ContinueHugePagesUnavailableReason!, heap.BackendReason);
+        }
+        else
+        {
+            Assert.Contains("could not be reserved", heap.BackendReason);
+        }
+
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 29);
+        graph.Grow(8, 100);
+        Assert.True(heap.Collect().Verified);
+        graph.Compare("after a collection on 4 KiB pages");
+    }
+}
+
+/// <summary>A fact that runs only when the 2 MiB page pool has enough free pages, and says so when skipped.</summary>
+public sealed class HugePagesFactAttribute : FactAttribute
+{
+    public HugePagesFactAttribute(int pagesNeeded)
+    {
+        var caps = UffdCapabilities.Probe();
+        if (!caps.ContinueHugePages)
+        {
+            Skip = $"2 MiB pages for the Continue backend are unavailable: {caps.ContinueHugePagesUnavailableReason}";
+        }
+        else if (caps.HugePagesFree < pagesNeeded)
+        {
+            Skip = $"{pagesNeeded} free 2 MiB pages needed, {caps.HugePagesFree} free (vm.nr_hugepages)";
+        }
+    }
+}

@@ -118,6 +118,7 @@ internal static class CaseRunner
         result.RssAfterBytes = ProcStatus.RssBytes();
         result.RssShmemAfterBytes = ProcStatus.RssShmemBytes();
         result.RssAnonAfterBytes = ProcStatus.RssAnonBytes();
+        result.HugetlbAfterBytes = ProcStatus.HugetlbBytes();
         result.PssAfterBytes = ProcStatus.PssBytes();
     }
 

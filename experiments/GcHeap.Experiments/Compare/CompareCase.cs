@@ -85,6 +85,9 @@ internal sealed class CompareCase
     /// <summary>RssShmem after the collections (/proc/self/status): the Continue backend's memfd pages.</summary>
     public long? RssShmemAfterBytes { get; set; }
 
+    /// <summary>HugetlbPages after the collections (/proc/self/status): 2 MiB pages mapped, which RSS does not count.</summary>
+    public long? HugetlbAfterBytes { get; set; }
+
     /// <summary>RssAnon after the collections (/proc/self/status).</summary>
     public long? RssAnonAfterBytes { get; set; }
 

@@ -44,7 +44,7 @@ internal static class CompareTable
         console.Write(t);
 
         var mem = new Table().Border(TableBorder.Rounded).Title("Process memory after compaction (after the last collection of each case)");
-        foreach (string h in new[] { "live MiB", "backend", "RSS MiB", "RssAnon MiB", "RssShmem MiB", "PSS MiB", "RSS / RssShmem / PSS added by the case MiB", "heap resident MiB", "pages continued / whole pages copied" })
+        foreach (string h in new[] { "live MiB", "backend", "RSS MiB", "RssAnon MiB", "RssShmem MiB", "PSS MiB", "RSS / RssShmem / PSS added by the case MiB", "HugetlbPages MiB", "heap resident MiB", "pages continued / whole pages copied" })
         {
             mem.AddColumn(new TableColumn(Markup.Escape(h)).RightAligned());
         }
@@ -59,6 +59,7 @@ internal static class CompareTable
                 Format.MiB(c.RssShmemAfterBytes),
                 Format.MiB(c.PssAfterBytes),
                 Format.Inv($"{Format.MiB(Delta(c.RssAfterBytes, c.RssBeforeBytes))} / {Format.MiB(Delta(c.RssShmemAfterBytes, c.RssShmemBeforeBytes))} / {Format.MiB(Delta(c.PssAfterBytes, c.PssBeforeBytes))}"),
+                Format.MiB(c.HugetlbAfterBytes),
                 Format.MiB(c.HeapResidentBytes),
                 Format.Inv($"{Format.Num(c.PagesContinued)} / {Format.Num(c.PagesWholeCopied)}"));
         }

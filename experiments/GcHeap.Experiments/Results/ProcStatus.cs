@@ -14,6 +14,9 @@ internal static class ProcStatus
     /// <summary>Resident shared memory (shmem/memfd pages mapped by this process: the Continue backend's spaces) in bytes (RssShmem in /proc/self/status).</summary>
     public static long? RssShmemBytes() => ReadKb("RssShmem:");
 
+    /// <summary>hugetlbfs pages mapped by this process in bytes (HugetlbPages in /proc/self/status; not part of RSS): the Continue backend's spaces on 2 MiB pages.</summary>
+    public static long? HugetlbBytes() => ReadKb("HugetlbPages:");
+
     /// <summary>Resident anonymous memory in bytes (RssAnon in /proc/self/status).</summary>
     public static long? RssAnonBytes() => ReadKb("RssAnon:");
 

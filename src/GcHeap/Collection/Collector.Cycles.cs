@@ -266,7 +266,7 @@ internal sealed unsafe partial class Collector
                 // Slack for black pages still to come, at most 1/16 of what to-space has left:
                 // allocation skips these pages until the next cycle.
                 int free = to.CapacityPages - _plan.ToPages;
-                int reserve = _plan.ToPages + Math.Min(Math.Max(64, _plan.ToPages / 64), free / 16);
+                int reserve = RoundUpToUnit(_plan.ToPages + Math.Min(Math.Max(64, _plan.ToPages / 64), free / 16));
                 if (_heap.Options.VerifyHeap)
                 {
                     CheckToSpaceEmpty(to, reserve);
@@ -318,9 +318,10 @@ internal sealed unsafe partial class Collector
                                     CheckToSpaceEmpty(to, _plan.ToPages);
                                 }
 
+                                int end = RoundUpToUnit(_plan.ToPages);
                                 try
                                 {
-                                    Register(to, registeredPages, _plan.ToPages);
+                                    Register(to, registeredPages, end);
                                 }
                                 catch (GcNativeException e) when (IsTransient(e))
                                 {
@@ -328,7 +329,7 @@ internal sealed unsafe partial class Collector
                                     return;
                                 }
 
-                                registeredPages = _plan.ToPages;
+                                registeredPages = end;
                             }
 
                             // Allocation resumes above every registered page (unused registered pages read
@@ -711,7 +712,27 @@ internal sealed unsafe partial class Collector
         }
     }
 
-    private NativeCompactorConfig CompactorConfig(GcBackend backend, Space to) => new()
+    /// <summary>Registration covers whole install units: 2 MiB pages on hugetlbfs (Continue), else any page count.</summary>
+    private int RoundUpToUnit(int pages) => Math.Min(_heap.CapacityPages, (pages + _heap.UnitPages - 1) / _heap.UnitPages * _heap.UnitPages);
+
+    private NativeCompactorConfig CompactorConfig(GcBackend backend, Space to) => _heap.UnitPages > 1 ? HugePageConfig(CompactorConfigFor(backend, to)) : CompactorConfigFor(backend, to);
+
+    /// <summary>
+    /// Continue on hugetlbfs: a 2 MiB page is the unit of install, of a fault's window and of a
+    /// sweeper's chunk alignment; from-space is zeroed at the end of the cycle rather than given back
+    /// while compacting (punching a hugetlbfs hole gives the reservation back too).
+    /// </summary>
+    private static NativeCompactorConfig HugePageConfig(NativeCompactorConfig c)
+    {
+        const uint Unit = NativeConstants.HugePagePages;
+        c.UnitPages = Unit;
+        c.FaultAroundPages = Unit;
+        c.BatchPages = Math.Max(Unit, (c.BatchPages + Unit - 1) / Unit * Unit);
+        c.ReleaseChunkPages = 0;
+        return c;
+    }
+
+    private NativeCompactorConfig CompactorConfigFor(GcBackend backend, Space to) => new()
     {
         Uffd = _heap.Uffd!.Fd,
         InstallMode = backend switch

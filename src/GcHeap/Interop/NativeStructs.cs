@@ -114,7 +114,7 @@ internal struct NativeCompactorConfig
     public uint CopyFaultedPages;
     public uint MinMovePages;
     public uint ReleaseChunkPages;
-    public uint Reserved;
+    public uint UnitPages;
     public ulong CollectorView;
 }
 
@@ -174,6 +174,10 @@ internal static class NativeConstants
 
     public const int MemDontFork = 1;
     public const int MemNoHugePage = 2;
+    public const int MemHugeTlb = 4;
+
+    /// <summary>4 KiB pages per 2 MiB hugetlbfs page: the Continue backend's install unit on hugetlbfs.</summary>
+    public const int HugePagePages = 512;
 
     public const ulong RegisterModeMissing = 1;
     public const ulong RegisterModeMinor = 4;

@@ -19,13 +19,13 @@ internal sealed unsafe class Space : IDisposable
     private int _highWater;
     private int _populatedTo;
 
-    public Space(string name, int capacityPages, bool dontFork, bool shared = false)
+    public Space(string name, int capacityPages, bool dontFork, bool shared = false, bool hugePages = false)
     {
         Name = name;
         CapacityPages = capacityPages;
         ulong bytes = (ulong)capacityPages << ObjectLayout.PageShift;
         _memory = shared
-            ? new SharedRegion(bytes, dontFork, $"space {name}")
+            ? new SharedRegion(bytes, dontFork, hugePages, $"space {name}")
             : new NativeRegion(bytes, dontFork, noHugePages: true, $"space {name}");
         try
         {
