@@ -261,6 +261,6 @@ public sealed class CollectionStats
     public override string ToString() =>
         $"GC #{Cycle} {Backend} ({Reason}): pauses [{string.Join(", ", Pauses.Select(p => $"{p.Kind} {p.Milliseconds:F3} ms"))}], " +
         $"mark {MarkMs:F1} ms, plan {PlanMs:F1} ms, compact {CompactMs:F1} ms, live {LiveBytes / 1024.0 / 1024.0:F1} MiB, " +
-        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages moved {PagesMoved} ({ZeroCopyShare:P0} zero-copy), compacted {PagesCompacted}, " +
+        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages moved {PagesMoved}{(PagesContinued > 0 ? $", continued {PagesContinued}" : "")} ({ZeroCopyShare:P0} zero-copy), compacted {PagesCompacted}, " +
         $"copied {PagesCopied} (EBUSY {EbusyFallbacks}), ioctls {Ioctls}, faults {FaultsServed} (stall p50 {FaultStallP50Us:F1} us, p99 {FaultStallP99Us:F1} us)";
 }
