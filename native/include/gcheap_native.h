@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 14
+#define GCH_ABI_VERSION 15
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -150,6 +150,13 @@ typedef struct gch_compaction_stats {
     uint64_t runs_moved;        /* MOVE runs issued (pages_moved / runs_moved = mean run length)      */
     uint64_t faults_on_claimed; /* faults on a page another worker was building: it flushed early     */
     uint64_t workers;           /* sweeper threads that built pages                                   */
+    uint64_t pages_continued;   /* installed by UFFDIO_CONTINUE: the page was built in place in the
+                                   collector view of the to-space memfd; the install copied nothing */
+    uint64_t continue_ioctls;
+    uint64_t continue_ns;       /* time in UFFDIO_CONTINUE ioctls                                      */
+    uint64_t pages_whole_copied;/* CONTINUE mode: whole pages memcpy'd from from-space into the
+                                   collector view (4 KiB each), references fixed in the copy         */
+    uint64_t faults_minor;      /* of faults_served, minor faults (page in the page cache, no PTE)   */
     int32_t error;              /* 0, or the negative errno that failed the compaction          */
     int32_t error_op;           /* GCH_OP_* of the failing operation                            */
     uint64_t error_addr;        /* address involved in the failure                               */
@@ -168,11 +175,17 @@ enum {
     GCH_OP_HEADER = 8,    /* a corrupt object header                                     */
     GCH_OP_THREAD = 9,
     GCH_OP_ALLOC = 10,
-    GCH_OP_PLAN = 11      /* a live object's forwarding disagrees with the packed stream: plan bug */
+    GCH_OP_PLAN = 11,     /* a live object's forwarding disagrees with the packed stream: plan bug */
+    GCH_OP_CONTINUE = 12
 };
 
-/* Install modes of the concurrent compactor. */
-enum { GCH_INSTALL_MOVE = 1, GCH_INSTALL_COPY = 2 };
+/* Install modes of the concurrent compactor.
+ *   MOVE      pages are built in from-space (whole) or a buffer ring (packed) and moved in;
+ *   COPY      the same builds, installed with UFFDIO_COPY;
+ *   CONTINUE  to-space is a memfd mapped twice: pages are built in place in the unregistered
+ *             collector view (whole pages copied there and fixed, packed pages packed there) and
+ *             installed in the registered mutator view with UFFDIO_CONTINUE (MINOR mode). */
+enum { GCH_INSTALL_MOVE = 1, GCH_INSTALL_COPY = 2, GCH_INSTALL_CONTINUE = 3 };
 
 typedef struct gch_compactor_config {
     int32_t uffd;                   /* registered (MISSING mode) on [to_base, to_base + to_pages pages) */
@@ -200,7 +213,12 @@ typedef struct gch_compactor_config {
     uint32_t release_chunk_pages;   /* > 0: sources installed by COPY are not released per run; the
                                        sweep releases the finished prefix of from-space with one
                                        MADV_DONTNEED every this many to-space pages. 0: per run.    */
-    uint32_t reserved;
+    uint32_t unit_pages;            /* CONTINUE: pages per install unit: 0 or 1 for 4 KiB pages; 512 for a
+                                       hugetlbfs to-space (2 MiB pages: a unit is continued whole, by
+                                       whichever worker builds its last page; needs batch_pages a
+                                       multiple of it and release_chunk_pages 0)                    */
+    uint64_t collector_view;        /* CONTINUE: address of to-space page 0 in the collector view (the
+                                       same memfd pages as [to_base, ...), never registered); else 0 */
 } gch_compactor_config;
 
 typedef struct gch_compactor gch_compactor;
@@ -229,6 +247,10 @@ typedef struct gch_uffd_caps {
     uint64_t api_ioctls;      /* ioctls valid on the uffd itself                              */
     uint64_t range_ioctls;    /* ioctls valid on a MISSING-registered anonymous range          */
     uint64_t wp_range_ioctls; /* ioctls valid on a WP-registered anonymous range (0 if refused) */
+    int32_t memfd_errno;      /* memfd_create + ftruncate + two MAP_SHARED views: 0 if it worked */
+    int32_t continue_errno;   /* MISSING|MINOR registration of one view and a real one-page
+                                 UFFDIO_CONTINUE of a page written through the other: 0 if it worked */
+    uint64_t minor_range_ioctls; /* ioctls valid on that MINOR-registered shmem range         */
 } gch_uffd_caps;
 
 GCH_EXPORT int32_t gch_abi_version(void);
@@ -258,11 +280,24 @@ GCH_EXPORT int32_t gch_uffd_read_faults(int32_t fd, uint64_t *addresses, int32_t
 /* ---------------------------------------------------------------------------------------
  * Memory
  * ------------------------------------------------------------------------------------- */
-enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2 };
+enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2, GCH_MEM_HUGETLB = 4 };
+
+/* A memfd (MFD_CLOEXEC, ftruncate'd to len: holes until written) mapped twice MAP_SHARED: the
+ * mutator view (what the heap hands out) and the collector view (where the Continue backend builds
+ * pages). flags apply to both views. GCH_MEM_HUGETLB: a hugetlbfs memfd of 2 MiB pages (len a
+ * multiple of 2 MiB), mapped without MAP_NORESERVE so that mmap reserves every huge page of the file
+ * up front (-ENOMEM when the pool is too small) and no later first touch can die with SIGBUS. */
 
 GCH_EXPORT int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out);
 GCH_EXPORT int32_t gch_mem_release(uint64_t addr, uint64_t len);
+GCH_EXPORT int32_t gch_mem_reserve_shared(uint64_t len, int32_t flags, int32_t *fd_out, uint64_t *mutator_out,
+                                          uint64_t *collector_out);
+/* Unmaps both views and closes the memfd. */
+GCH_EXPORT int32_t gch_mem_release_shared(int32_t fd, uint64_t mutator, uint64_t collector, uint64_t len);
 GCH_EXPORT int32_t gch_mem_discard(uint64_t addr, uint64_t len);  /* MADV_DONTNEED */
+/* MADV_REMOVE: punches [addr, addr+len) out of the shared file behind the mapping, so the pages
+ * leave the page cache (and every view of them); MADV_DONTNEED would only drop this view's PTEs. */
+GCH_EXPORT int32_t gch_mem_remove(uint64_t addr, uint64_t len);
 GCH_EXPORT int32_t gch_mem_populate(uint64_t addr, uint64_t len); /* MADV_POPULATE_WRITE, or touch */
 GCH_EXPORT int32_t gch_mem_set_dontfork(uint64_t addr, uint64_t len, int32_t dont_fork);
 GCH_EXPORT int32_t gch_mem_resident_pages(uint64_t addr, uint64_t len, uint64_t *pages_out);
@@ -343,6 +378,21 @@ GCH_EXPORT int32_t gch_fork_holder_stop(int32_t pid, int32_t release_fd);
  * unprivileged paths are exercised by the real kernel. */
 GCH_EXPORT int32_t gch_uffd_probe_as_user(uint32_t uid, uint32_t gid, int32_t allowed_methods,
                                           gch_uffd_caps *caps);
+
+/* What the kernel answers to UFFDIO_CONTINUE in each case the compactor's errno table names, found
+ * on a scratch two-page memfd mapped twice (one view registered MISSING|MINOR). Negative errnos. */
+typedef struct gch_continue_answers {
+    int32_t hole;        /* CONTINUE of a page never written in the collector view (expected -EFAULT) */
+    int32_t written;     /* CONTINUE of a page written in the collector view (0)                      */
+    int32_t again;       /* the same page once more: already mapped (-EEXIST)                        */
+    int32_t run_first;   /* one raw ioctl over [a written page, a hole]: partial progress (-EAGAIN)  */
+    int64_t run_mapped;  /* its `mapped` field (bytes done, or -errno)                               */
+    int32_t run_rest;    /* gch_uffd_fill over that run: the errno that stopped it                 */
+    int32_t value_ok;    /* 1: the mutator view read what the collector view wrote                  */
+    uint64_t run_done;   /* bytes gch_uffd_fill reported done                                        */
+} gch_continue_answers;
+
+GCH_EXPORT int32_t gch_continue_answers_probe(gch_continue_answers *out);
 
 #ifdef __cplusplus
 }

@@ -30,10 +30,31 @@
  * refuses with EBUSY goes in by COPY alone and the run continues by MOVE after it. A faulted
  * page goes in alone (COPY by default: no TLB flush on the waiting thread's path).
  *
+ * Continue mode (GCH_INSTALL_CONTINUE): to-space is a memfd mapped twice. The mutator view
+ * [to_base, ...) is registered MISSING|MINOR; the collector view (cfg.collector_view) is not. The
+ * same state machine runs; only where a page is built and how it goes in differ: a page is built
+ * in place in the collector view (a whole page is copied there from from-space and fixed in the
+ * copy, a packed page is packed there), which puts it in the memfd's page cache, and a run of
+ * consecutive to-pages goes in with one UFFDIO_CONTINUE, which maps those page-cache pages into
+ * the mutator view (nothing copied, no page allocated, no source unmapped). A fault is a minor
+ * fault (the page is in the page cache, e.g. half built) or a missing fault (a hole: not built
+ * yet); both are served alike. Registering MINOR alone would not do: a touch of a hole would
+ * then silently allocate a zero page, which building would later fill under the mutator's eyes.
+ * Before building a chunk or a fault window its collector-view pages are populated with one
+ * MADV_POPULATE_WRITE (a first-touch fault per page costs ~10 us in this VM).
+ *
+ * Continue on hugetlbfs (cfg.unit_pages = 512): CONTINUE must cover whole 2 MiB pages, so the
+ * install unit is the aligned group of 512 to-pages, not a run. Workers claim and build pages as
+ * before; each built page increments its unit's count (unit_built), and the worker whose page
+ * completes the unit continues it whole (including, in the last unit, the slack beyond the plan,
+ * which reads as zeros). A fault builds whatever of its unit is still pending and, when a sweeper
+ * holds the rest, waits like any fault on a claimed page: that sweeper's last page installs it.
+ *
  * From-space is given back in batches: once every to-page below a frontier is INSTALLED, no
  * page still to be built reads a from-space page below the smallest first source of the
  * to-pages at or after the frontier (a suffix minimum, so any to-space order works), and that
- * prefix is released with one MADV_DONTNEED.
+ * prefix is released with one MADV_DONTNEED (Continue: MADV_REMOVE, which punches the pages out
+ * of the from-space memfd; DONTNEED would only drop this view's PTEs and keep the page cache).
  */
 #define _GNU_SOURCE
 #include "gcheap_native.h"
@@ -59,7 +80,7 @@
 #define MAX_WORKERS 16u
 #define MAX_WAITERS 256u /* faults on pages another worker owns; one per blocked thread at most */
 
-enum { SRC_WHOLE = 0, SRC_RING = 1 };
+enum { SRC_WHOLE = 0, SRC_RING = 1, SRC_VIEW = 2 /* Continue: the to-page's own collector-view page */ };
 
 typedef struct gch_worker gch_worker;
 
@@ -114,6 +135,9 @@ struct gch_compactor {
     uint64_t *stalls;
     uint32_t stall_cap;
     uint32_t stall_n;
+
+    uint32_t unit;           /* CONTINUE install unit in pages (1, or 512 on hugetlbfs)     */
+    uint32_t *unit_built;    /* unit > 1: built pages per unit (atomic)                     */
 
     gch_compaction_stats st; /* counters: relaxed atomics, read while running */
     gch_failure fail;        /* first failure (fail_mu) */
@@ -202,15 +226,22 @@ static int do_fill(gch_compactor *c, enum gch_fill_op op, uint64_t dst, uint64_t
     } else if (op == GCH_FILL_COPY) {
         STAT_ADD(c, copy_ioctls, k.ioctls);
         STAT_ADD(c, copy_ns, dt);
+    } else if (op == GCH_FILL_CONTINUE) {
+        STAT_ADD(c, continue_ioctls, k.ioctls);
+        STAT_ADD(c, continue_ns, dt);
     }
     return rc;
 }
 
+static inline int continue_mode(const gch_compactor *c) { return c->cfg.install_mode == GCH_INSTALL_CONTINUE; }
+
+/* Gives source pages back: MADV_DONTNEED for anonymous from-space, MADV_REMOVE (punch the pages out
+ * of the memfd) for the Continue backend's shared from-space. */
 static int do_discard(gch_compactor *c, uint64_t addr, uint64_t len)
 {
     STAT_ADD(c, madvise_calls, 1);
     uint64_t t0 = gch_now_ns();
-    int rc = madvise((void *)addr, (size_t)len, MADV_DONTNEED);
+    int rc = madvise((void *)addr, (size_t)len, continue_mode(c) ? MADV_REMOVE : MADV_DONTNEED);
     STAT_ADD(c, release_ns, gch_now_ns() - t0);
     if (rc != 0) {
         fail_with(c, -errno, GCH_OP_MADVISE, addr);
@@ -224,7 +255,7 @@ static inline int src_in_from_space(const gch_compactor *c, uint64_t src)
     return src >= c->plan.from_base && src < c->plan.from_base + ((uint64_t)c->plan.from_pages << GCH_PAGE_SHIFT);
 }
 
-enum { HOW_COPIED = 0, HOW_MOVED = 1, HOW_ZERO_FILLED = 2 };
+enum { HOW_COPIED = 0, HOW_MOVED = 1, HOW_ZERO_FILLED = 2, HOW_CONTINUED = 3 };
 
 /* Counts n installed pages by kind (whole or packed) and by how they went in. */
 static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, uint32_t n, int how)
@@ -245,6 +276,8 @@ static void account(gch_compactor *c, uint32_t to_page, const uint8_t *kinds, ui
         STAT_ADD(c, pages_moved, n);
     else if (how == HOW_COPIED)
         STAT_ADD(c, pages_copied, n);
+    else if (how == HOW_CONTINUED)
+        STAT_ADD(c, pages_continued, n);
     else
         STAT_ADD(c, pages_zero_filled, n);
 }
@@ -325,6 +358,104 @@ static int install(gch_compactor *c, uint32_t dst_page, uint64_t src, uint32_t n
     return 0;
 }
 
+/* Continue mode: maps to-pages [dst_page, dst_page + n), built in the collector view, into the
+ * mutator view with one UFFDIO_CONTINUE where the kernel lets it. Every errno is handled here, as
+ * in the design's table. */
+static int install_continue(gch_compactor *c, uint32_t dst_page, const uint8_t *kinds, uint32_t n)
+{
+    const uint64_t P = GCH_PAGE_SIZE;
+    uint64_t dst = c->plan.to_base + ((uint64_t)dst_page << GCH_PAGE_SHIFT);
+    uint32_t i = 0;
+    while (i < n) {
+        uint64_t done = 0;
+        /* gch_uffd_fill resumes after partial progress (EAGAIN with `mapped` > 0) by itself. */
+        int rc = do_fill(c, GCH_FILL_CONTINUE, dst + i * P, 0, (n - i) * P, &done);
+        uint32_t k = (uint32_t)(done / P);
+        account(c, dst_page + i, kinds + i, k, HOW_CONTINUED);
+        i += k;
+        if (rc == 0)
+            break;
+        if (rc == -EEXIST) {
+            /* Already mapped. A shared mapping can only map the file's own page at this offset,
+             * the very page this worker built, so the mutator sees the right contents: treat it as
+             * installed, and wake a thread that may be waiting on it (CONTINUE did not). */
+            STAT_ADD(c, eexist, 1);
+            STAT_ADD(c, ioctls, 1);
+            STAT_ADD(c, wake_ioctls, 1);
+            int rc2 = gch_uffd_wake(c->cfg.uffd, dst + i * P, P);
+            if (rc2 != 0) {
+                fail_with(c, rc2, GCH_OP_WAKE, dst + i * P);
+                return -1;
+            }
+            account(c, dst_page + i, kinds + i, 1, HOW_CONTINUED);
+            i++;
+        } else if (n - i > 1 && (rc == -EINVAL || rc == -ENOENT)) {
+            /* The range crosses a VMA boundary (mutator view split by an earlier registration
+             * that did not merge back): the rest page by page. */
+            mark_installed(c, dst_page, i);
+            for (uint32_t j = i; j < n; j++)
+                if (install_continue(c, dst_page + j, kinds + j, 1) != 0)
+                    return -1;
+            return 0;
+        } else {
+            /* EFAULT: the page is not in the memfd's page cache, i.e. it was never written in the
+             * collector view: building must write every page, so this is a broken invariant.
+             * Anything else is unexpected. Fail loudly either way. */
+            fail_with(c, rc, GCH_OP_CONTINUE, dst + i * P);
+            return -1;
+        }
+    }
+    mark_installed(c, dst_page, n);
+    return 0;
+}
+
+static inline uint32_t unit_size(const gch_compactor *c, uint32_t u)
+{
+    uint32_t first = u * c->unit;
+    return c->plan.to_pages - first < c->unit ? c->plan.to_pages - first : c->unit;
+}
+
+/* Hugetlb: continues unit u whole (2 MiB); its to-pages are all built. Pages past the plan in the
+ * last unit are mapped too (zeros) and are not counted. */
+static int install_unit(gch_compactor *c, uint32_t u)
+{
+    const uint64_t P = GCH_PAGE_SIZE;
+    uint32_t first = u * c->unit, n = unit_size(c, u);
+    uint64_t dst = c->plan.to_base + (uint64_t)first * P, done = 0;
+    int rc = do_fill(c, GCH_FILL_CONTINUE, dst, 0, (uint64_t)c->unit * P, &done);
+    if (rc == -EEXIST && done == 0) {
+        /* Already mapped (see install_continue): wake the range, it is installed. */
+        STAT_ADD(c, eexist, 1);
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, wake_ioctls, 1);
+        rc = gch_uffd_wake(c->cfg.uffd, dst, (uint64_t)c->unit * P);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_WAKE, dst);
+            return -1;
+        }
+    } else if (rc != 0) {
+        fail_with(c, rc, GCH_OP_CONTINUE, dst + done);
+        return -1;
+    }
+    STAT_ADD(c, pages_continued, n);
+    uint64_t whole = 0;
+    for (uint32_t i = 0; i < n; i++)
+        whole += c->plan.to_kind[first + i] == GCH_TO_WHOLE;
+    STAT_ADD(c, pages_whole, whole);
+    STAT_ADD(c, pages_compacted, n - whole);
+    mark_installed(c, first, n);
+    return 0;
+}
+
+/* Hugetlb: page t is built; the worker that completes its unit installs the unit. */
+static int unit_page_built(gch_compactor *c, uint32_t t)
+{
+    uint32_t u = t / c->unit;
+    if (__atomic_add_fetch(&c->unit_built[u], 1, __ATOMIC_ACQ_REL) == unit_size(c, u))
+        return install_unit(c, u);
+    return 0;
+}
+
 static int flush_run(gch_worker *w)
 {
     gch_compactor *c = w->c;
@@ -332,6 +463,8 @@ static int flush_run(gch_worker *w)
         return 0;
     uint32_t n = w->run_n;
     w->run_n = 0;
+    if (continue_mode(c))
+        return install_continue(c, w->run_dst, w->run_kind, n);
     int move = c->cfg.install_mode == GCH_INSTALL_MOVE && n >= c->cfg.min_move_pages;
     if (install(c, w->run_dst, w->run_src, n, w->run_kind, move) != 0)
         return -1;
@@ -399,6 +532,24 @@ static int release_prefix(gch_compactor *c, int all)
     return rc;
 }
 
+/* Continue mode, once every page is installed: the collector view lets go of its page-table
+ * entries (MADV_DONTNEED on a shared mapping drops PTEs only; the pages stay in the page cache,
+ * mapped by the mutator view). Otherwise every to-space page stays mapped twice and the process's
+ * RSS (RssShmem) counts it twice, although it exists once (PSS counts it once). */
+static int drop_collector_view(gch_compactor *c)
+{
+    STAT_ADD(c, madvise_calls, 1);
+    uint64_t t0 = gch_now_ns();
+    uint64_t pages = ((uint64_t)c->plan.to_pages + c->unit - 1) / c->unit * c->unit;
+    int rc = madvise((void *)c->cfg.collector_view, (size_t)pages << GCH_PAGE_SHIFT, MADV_DONTNEED);
+    STAT_ADD(c, release_ns, gch_now_ns() - t0);
+    if (rc != 0) {
+        fail_with(c, -errno, GCH_OP_MADVISE, c->cfg.collector_view);
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ building */
 
 /* A buffer page for packing to-page t, which is page `slot` of the worker's current chunk. */
@@ -424,7 +575,26 @@ static char *ring_slot(gch_worker *w, uint32_t slot)
     return buf;
 }
 
-/* Builds claimed page t; packed pages go to ring slot `slot`. */
+/* Continue mode: gives collector-view pages [first, end) their page-cache pages in one call
+ * before they are built (pages already there, e.g. built by another worker, are left as they are:
+ * populating only maps them). */
+static int populate_view(gch_compactor *c, uint32_t first, uint32_t end)
+{
+    if (end <= first)
+        return 0;
+    uint64_t addr = c->cfg.collector_view + ((uint64_t)first << GCH_PAGE_SHIFT);
+    uint64_t t0 = gch_now_ns();
+    int rc = gch_mem_populate(addr, (uint64_t)(end - first) << GCH_PAGE_SHIFT);
+    STAT_ADD(c, populate_ns, gch_now_ns() - t0);
+    if (rc != 0) {
+        fail_with(c, rc, GCH_OP_ALLOC, addr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds claimed page t; packed pages go to ring slot `slot` (Continue: every page is built in
+ * its own collector-view page). */
 static int build(gch_worker *w, uint32_t t, uint32_t slot, uint64_t *src, uint8_t *kind)
 {
     gch_compactor *c = w->c;
@@ -432,7 +602,17 @@ static int build(gch_worker *w, uint32_t t, uint32_t slot, uint64_t *src, uint8_
     gch_failure f = {0, 0, 0};
     uint64_t t0 = gch_now_ns();
     int rc;
-    if (pl->to_kind[t] == GCH_TO_WHOLE) {
+    if (continue_mode(c)) {
+        char *dst = (char *)(c->cfg.collector_view + ((uint64_t)t << GCH_PAGE_SHIFT));
+        if (pl->to_kind[t] == GCH_TO_WHOLE) {
+            rc = gch_build_whole_into(pl, pl->to_src[t], dst, (int)c->cfg.check_forwarding, &w->bc, &f);
+            STAT_ADD(c, pages_whole_copied, 1);
+        } else {
+            rc = gch_build_compacted(pl, t, dst, (int)c->cfg.check_forwarding, &w->bc, &f);
+        }
+        *src = (uint64_t)dst;
+        *kind = SRC_VIEW;
+    } else if (pl->to_kind[t] == GCH_TO_WHOLE) {
         uint32_t p = pl->to_src[t];
         rc = gch_build_whole(pl, p, (int)c->cfg.check_forwarding, &w->bc, &f);
         *src = pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT);
@@ -479,6 +659,16 @@ static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
  * slot `slot` and appends it, installing the run first if t does not extend it. */
 static int take_page(gch_worker *w, uint32_t t, uint32_t slot, int owned)
 {
+    if (w->c->unit > 1) {
+        /* Hugetlb: no runs; the page's unit goes in when its last page is built. */
+        uint64_t src;
+        uint8_t kind;
+        if (!owned && !claim(w->c, t))
+            return 0;
+        if (build(w, t, slot, &src, &kind) != 0)
+            return -1;
+        return unit_page_built(w->c, t);
+    }
     if (!owned && !claim(w->c, t))
         return flush_run(w);
     uint64_t src;
@@ -518,12 +708,79 @@ static void check_waiters(gch_compactor *c)
     c->nwaiters = k;
 }
 
-static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
+/* Hugetlb: a fault anywhere in unit u builds the unit's pending pages (the window is the unit);
+ * the unit goes in when its last page is built, here or by the sweeper that holds the rest. A unit
+ * entirely past the plan (registered slack) is populated (zeros) and continued. */
+static int serve_fault_unit(gch_compactor *c, uint64_t addr, uint64_t t_ns)
+{
+    const gch_plan *pl = &c->plan;
+    gch_worker *w = &c->faulter;
+    uint64_t page = (addr - pl->to_base) >> GCH_PAGE_SHIFT;
+    uint32_t u = (uint32_t)(page / c->unit);
+    uint32_t w0 = u * c->unit;
+    if (w0 >= pl->to_pages) {
+        uint64_t dst = pl->to_base + ((uint64_t)w0 << GCH_PAGE_SHIFT), done = 0;
+        if (populate_view(c, w0, w0 + c->unit) != 0)
+            return -1;
+        int rc = do_fill(c, GCH_FILL_CONTINUE, dst, 0, (uint64_t)c->unit << GCH_PAGE_SHIFT, &done);
+        if (rc == -EEXIST)
+            rc = gch_uffd_wake(c->cfg.uffd, dst, (uint64_t)c->unit << GCH_PAGE_SHIFT);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_CONTINUE, dst);
+            return -1;
+        }
+        STAT_ADD(c, pages_zero_filled, c->unit);
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    uint32_t t = page < pl->to_pages ? (uint32_t)page : pl->to_pages - 1; /* slack of the last unit */
+    if (page_state(c, t) == GCH_PAGE_INSTALLED) {
+        STAT_ADD(c, ioctls, 1);
+        STAT_ADD(c, wake_ioctls, 1);
+        int rc = gch_uffd_wake(c->cfg.uffd, addr & ~(uint64_t)(GCH_PAGE_SIZE - 1), GCH_PAGE_SIZE);
+        if (rc != 0) {
+            fail_with(c, rc, GCH_OP_WAKE, addr);
+            return -1;
+        }
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    uint32_t w1 = w0 + unit_size(c, u);
+    if (populate_view(c, w0, w1) != 0)
+        return -1;
+    int took_t = 0;
+    for (uint32_t p = w0; p < w1; p++) {
+        if (!claim(c, p))
+            continue;
+        took_t |= p == t;
+        if (take_page(w, p, p - w0, 1) != 0)
+            return -1;
+    }
+    if (took_t)
+        STAT_ADD(c, faults_on_pending, 1);
+    if (page_state(c, t) == GCH_PAGE_INSTALLED) {
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    STAT_ADD(c, faults_on_claimed, 1);
+    if (c->nwaiters < MAX_WAITERS) {
+        c->waiters[c->nwaiters].page = t;
+        c->waiters[c->nwaiters].t_ns = t_ns;
+        c->nwaiters++;
+    }
+    return 0;
+}
+
+static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t t_ns)
 {
     const gch_plan *pl = &c->plan;
     gch_worker *w = &c->faulter;
     STAT_ADD(c, faults_served, 1);
+    if (flags & UFFD_PAGEFAULT_FLAG_MINOR)
+        STAT_ADD(c, faults_minor, 1);
     uint64_t off = addr - pl->to_base;
+    if (c->unit > 1 && addr >= pl->to_base)
+        return serve_fault_unit(c, addr, t_ns);
     if (addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
         /* Registered slack beyond the plan: nothing lives there (allocation above the plan is
          * not registered), so the only reader is code walking past the heap's end. A zero page
@@ -548,6 +805,8 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
              * whole window, but no run is cut short around its page. */
             uint32_t w0 = t - t % W;
             uint32_t w1 = w0 + W < pl->to_pages ? w0 + W : pl->to_pages;
+            if (continue_mode(c) && populate_view(c, w0, w1) != 0)
+                return -1;
             for (uint32_t u = w0; u < w1; u++)
                 if (take_page(w, u, u - w0, u == t) != 0)
                     return -1;
@@ -560,6 +819,12 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t t_ns)
         uint8_t kind;
         if (build(w, t, 0, &src, &kind) != 0)
             return -1;
+        if (continue_mode(c)) {
+            if (install_continue(c, t, &kind, 1) != 0)
+                return -1;
+            record_stall(c, gch_now_ns() - t_ns);
+            return 0;
+        }
         int move = c->cfg.install_mode == GCH_INSTALL_MOVE && !c->cfg.copy_faulted_pages;
         if (install(c, t, src, 1, &kind, move) != 0)
             return -1;
@@ -651,7 +916,7 @@ static void *fault_main(void *arg)
                     /* To-space is being unregistered, which wakes every waiter; nothing to do. */
                     continue;
                 }
-                (void)serve_fault(c, addr, now);
+                (void)serve_fault(c, addr, msgs[i].arg.pagefault.flags, now);
             }
         }
     }
@@ -688,6 +953,8 @@ static inline int urgent(gch_worker *w)
 static int sweep_chunk(gch_worker *w, uint32_t first, uint32_t end)
 {
     gch_compactor *c = w->c;
+    if (continue_mode(c) && populate_view(c, first, end) != 0)
+        return -1;
     for (uint32_t t = first; t < end; t++) {
         if (has_failed(c))
             return -1;
@@ -790,6 +1057,8 @@ static void *sweeper_main(void *arg)
     }
     if (!has_failed(c))
         (void)release_prefix(c, 1);
+    if (!has_failed(c) && continue_mode(c))
+        (void)drop_collector_view(c);
     finish(c);
     return NULL;
 }
@@ -825,12 +1094,19 @@ static void worker_free(gch_worker *w)
 int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor **out)
 {
     if (config->batch_pages == 0 || config->workers == 0 || config->workers > MAX_WORKERS ||
-        (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY))
+        (config->install_mode != GCH_INSTALL_MOVE && config->install_mode != GCH_INSTALL_COPY &&
+         config->install_mode != GCH_INSTALL_CONTINUE) ||
+        ((config->install_mode == GCH_INSTALL_CONTINUE) != (config->collector_view != 0)))
+        return -EINVAL;
+    uint32_t unit = config->unit_pages > 1 ? config->unit_pages : 1;
+    if (unit > 1 && (config->install_mode != GCH_INSTALL_CONTINUE || unit > 512 || (unit & (unit - 1)) != 0 ||
+                     config->batch_pages % unit != 0 || config->release_chunk_pages != 0))
         return -EINVAL;
     gch_compactor *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
     c->cfg = *config;
+    c->unit = unit;
     c->stop_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -880,6 +1156,13 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
     if (c->began || c->abandon) {
         pthread_mutex_unlock(&c->mu);
         return -EINVAL;
+    }
+    if (c->unit > 1) {
+        c->unit_built = calloc((plan->to_pages + c->unit - 1) / c->unit + 1, sizeof *c->unit_built);
+        if (!c->unit_built) {
+            pthread_mutex_unlock(&c->mu);
+            return -ENOMEM;
+        }
     }
     c->plan = *plan;
     c->t_start = gch_now_ns();
@@ -986,6 +1269,7 @@ void gch_compactor_destroy(gch_compactor *c)
         worker_free(&c->sweepers[i]);
     worker_free(&c->faulter);
     free(c->floor_from);
+    free(c->unit_built);
     free(c->stalls);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);

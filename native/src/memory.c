@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26) /* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -37,6 +40,81 @@ int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out)
     }
     *addr_out = (uint64_t)p;
     return 0;
+}
+
+static int apply_flags(void *p, size_t len, int32_t flags)
+{
+    if ((flags & GCH_MEM_NOHUGEPAGE) && madvise(p, len, MADV_NOHUGEPAGE) != 0 && errno != EINVAL)
+        return -errno;
+    if ((flags & GCH_MEM_DONTFORK) && madvise(p, len, MADV_DONTFORK) != 0)
+        return -errno;
+    return 0;
+}
+
+/*
+ * The Continue backend's space: a memfd and two MAP_SHARED views of it. memfd_create makes its
+ * file with VM_NORESERVE, so the size set by ftruncate commits nothing (MAP_NORESERVE means nothing
+ * for a shared mapping: shmem accounts pages as they are allocated, holes cost nothing). The
+ * file's pages are charged to the process's memory cgroup when allocated and show in RssShmem.
+ */
+int32_t gch_mem_reserve_shared(uint64_t len, int32_t flags, int32_t *fd_out, uint64_t *mutator_out,
+                               uint64_t *collector_out)
+{
+    int huge = (flags & GCH_MEM_HUGETLB) != 0;
+    int fd = memfd_create("gcheap-space", MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+    if (fd < 0)
+        return -errno;
+    int err = 0;
+    void *m = MAP_FAILED, *c = MAP_FAILED;
+    if (ftruncate(fd, (off_t)len) != 0) {
+        err = -errno;
+        goto fail;
+    }
+    int noreserve = huge ? 0 : MAP_NORESERVE;
+    m = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | noreserve, fd, 0);
+    if (m == MAP_FAILED) {
+        err = -errno;
+        goto fail;
+    }
+    c = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | noreserve, fd, 0);
+    if (c == MAP_FAILED) {
+        err = -errno;
+        goto fail;
+    }
+    if (huge)
+        flags &= ~GCH_MEM_NOHUGEPAGE; /* meaningless (EINVAL) on hugetlbfs */
+    if ((err = apply_flags(m, (size_t)len, flags)) != 0 || (err = apply_flags(c, (size_t)len, flags)) != 0)
+        goto fail;
+    *fd_out = fd;
+    *mutator_out = (uint64_t)m;
+    *collector_out = (uint64_t)c;
+    return 0;
+fail:
+    if (c != MAP_FAILED)
+        munmap(c, (size_t)len);
+    if (m != MAP_FAILED)
+        munmap(m, (size_t)len);
+    close(fd);
+    return err;
+}
+
+int32_t gch_mem_release_shared(int32_t fd, uint64_t mutator, uint64_t collector, uint64_t len)
+{
+    int err = 0;
+    if (mutator && munmap((void *)mutator, (size_t)len) != 0)
+        err = -errno;
+    if (collector && munmap((void *)collector, (size_t)len) != 0 && !err)
+        err = -errno;
+    if (fd >= 0 && close(fd) != 0 && !err)
+        err = -errno;
+    return err;
+}
+
+int32_t gch_mem_remove(uint64_t addr, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    return madvise((void *)addr, (size_t)len, MADV_REMOVE) == 0 ? 0 : -errno;
 }
 
 int32_t gch_mem_release(uint64_t addr, uint64_t len)

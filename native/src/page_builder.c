@@ -11,10 +11,11 @@
 #include <string.h>
 
 _Static_assert(sizeof(gch_plan) == 104, "gch_plan layout is mirrored in C#");
-_Static_assert(sizeof(gch_compaction_stats) == 296, "gch_compaction_stats layout is mirrored in C#");
-_Static_assert(sizeof(gch_compactor_config) == 56, "gch_compactor_config layout is mirrored in C#");
-_Static_assert(sizeof(gch_uffd_caps) == 64, "gch_uffd_caps layout is mirrored in C#");
+_Static_assert(sizeof(gch_compaction_stats) == 336, "gch_compaction_stats layout is mirrored in C#");
+_Static_assert(sizeof(gch_compactor_config) == 64, "gch_compactor_config layout is mirrored in C#");
+_Static_assert(sizeof(gch_uffd_caps) == 80, "gch_uffd_caps layout is mirrored in C#");
 _Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");
+_Static_assert(sizeof(gch_continue_answers) == 40, "gch_continue_answers layout is mirrored in C#");
 
 /* Forwarding counts live granules with popcount on every reference into a sparse page. The
  * library is built for baseline x86-64 (it ships in a NuGet package and must load on any x86-64
@@ -111,11 +112,15 @@ static inline __attribute__((always_inline)) int fix_slots(const gch_plan *pl, u
     return 0;
 }
 
-GCH_POPCNT_CLONES int gch_build_whole(const gch_plan *pl, uint32_t p, int check, gch_build_counters *cnt, gch_failure *f)
+/* Fixes the page whose contents are at `page` and whose from-space page is p: in place in
+ * from-space (page is p's own address), or in a copy of it elsewhere (liveness is looked up by p's
+ * granules either way). */
+static inline __attribute__((always_inline)) int build_whole_at(const gch_plan *pl, uint32_t p, char *page, int check,
+                                                                gch_build_counters *cnt, gch_failure *f)
 {
-    char *page = (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT));
     char *end = page + GCH_PAGE_SIZE;
     uint8_t cls = pl->from_class[p];
+    const uint64_t g0 = (uint64_t)p * GCH_GRANULES_PER_PAGE;
 
     if (cls == GCH_FROM_LARGE) {
         /* Fix the slice of the large object's reference block that lies on this page. */
@@ -134,10 +139,10 @@ GCH_POPCNT_CLONES int gch_build_whole(const gch_plan *pl, uint32_t p, int check,
         uint64_t nrefs;
         uint64_t size = gch_obj_size(pl->types, pl->type_count, cur, &nrefs);
         if (size == 0 || size > (uint64_t)(end - cur)) {
-            gch_fail(f, -EINVAL, GCH_OP_HEADER, (uint64_t)cur);
+            gch_fail(f, -EINVAL, GCH_OP_HEADER, pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT) + (uint64_t)(cur - page));
             return -EINVAL;
         }
-        uint64_t g = ((uint64_t)cur - pl->from_base) >> GCH_GRANULE_SHIFT;
+        uint64_t g = g0 + ((uint64_t)(cur - page) >> GCH_GRANULE_SHIFT);
         if (all_live || bit_set(pl->live_bitmap, g)) {
             if (nrefs && fix_slots(pl, (uint64_t *)(cur + 8), (uint64_t *)(cur + 8 + 8 * nrefs), check, cnt, f) != 0)
                 return -EINVAL;
@@ -148,6 +153,18 @@ GCH_POPCNT_CLONES int gch_build_whole(const gch_plan *pl, uint32_t p, int check,
         cur += size;
     }
     return 0;
+}
+
+GCH_POPCNT_CLONES int gch_build_whole(const gch_plan *pl, uint32_t p, int check, gch_build_counters *cnt, gch_failure *f)
+{
+    return build_whole_at(pl, p, (char *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT)), check, cnt, f);
+}
+
+GCH_POPCNT_CLONES int gch_build_whole_into(const gch_plan *pl, uint32_t p, char *dst, int check, gch_build_counters *cnt,
+                                           gch_failure *f)
+{
+    memcpy(dst, (const void *)(pl->from_base + ((uint64_t)p << GCH_PAGE_SHIFT)), GCH_PAGE_SIZE);
+    return build_whole_at(pl, p, dst, check, cnt, f);
 }
 
 static uint32_t next_sparse_page(const gch_plan *pl, uint32_t from)

@@ -3,7 +3,7 @@
  *
  * A to-space page is "built" when its final contents exist somewhere in memory: every
  * object in place and every reference in it already rewritten to a to-space address.
- * Only then may it be installed. Building never touches to-space itself except in the
+ * Only then may it be installed. Building never touches to-space's mutator view except in the
  * stop-the-world executor, so the concurrent compactor can build pages while mutators run.
  */
 #ifndef GCH_PAGE_BUILDER_H
@@ -40,6 +40,11 @@ int gch_forward(const gch_plan *pl, uint64_t from_addr, uint64_t *to_addr);
 /* Fixes, in place in from-space, every reference of the live objects on from-page p and
  * turns dead objects into fillers, so the page can be installed as it is. */
 int gch_build_whole(const gch_plan *pl, uint32_t from_page, int check_forwarding, gch_build_counters *cnt, gch_failure *f);
+
+/* The same, but on a copy: copies from-page p to dst (one page) and fixes the copy there, leaving
+ * from-space unwritten (the Continue backend builds in the collector view of the to-space memfd). */
+int gch_build_whole_into(const gch_plan *pl, uint32_t from_page, char *dst, int check_forwarding, gch_build_counters *cnt,
+                         gch_failure *f);
 
 /* Packs the live objects that the plan assigns to to-page t into dst (one page), fixing
  * their references, and zeroes the rest of dst. */

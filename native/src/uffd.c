@@ -2,6 +2,7 @@
  * uffd.c - opening a userfaultfd, probing what the kernel allows, and thin ioctl wrappers
  * that report exact errnos and resume partial progress (EAGAIN).
  */
+
 #define _GNU_SOURCE
 #include "gcheap_native.h"
 #include "uffd_abi.h"
@@ -138,6 +139,14 @@ static int fill_once(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, ui
         *progress = c.copy;
         break;
     }
+    case GCH_FILL_CONTINUE: {
+        /* `mapped` is the byte count mapped before an error (the ioctl then answers EAGAIN), or
+         * -errno when nothing was. The source is the page cache itself: src is unused. */
+        struct uffdio_continue k = {.range = {.start = dst, .len = len}, .mode = mode, .mapped = 0};
+        rc = ioctl(fd, UFFDIO_CONTINUE, &k);
+        *progress = k.mapped;
+        break;
+    }
     default: {
         struct uffdio_zeropage z = {.range = {.start = dst, .len = len}, .mode = mode, .zeropage = 0};
         rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
@@ -158,7 +167,8 @@ int gch_uffd_fill(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint6
         int64_t progress = 0;
         if (counters)
             counters->ioctls++;
-        rc = fill_once(fd, op, dst + off, op == GCH_FILL_ZEROPAGE ? 0 : src + off, len - off, mode, &progress);
+        rc = fill_once(fd, op, dst + off, op == GCH_FILL_ZEROPAGE || op == GCH_FILL_CONTINUE ? 0 : src + off, len - off, mode,
+                       &progress);
         if (rc == 0) {
             off = len;
             break;
@@ -221,6 +231,41 @@ int32_t gch_uffd_read_faults(int32_t fd, uint64_t *addresses, int32_t capacity)
                 addresses[stored++] = msgs[i].arg.pagefault.address;
     }
     return stored;
+}
+
+/* Minor faults on shmem, for real: a two-page memfd mapped twice, one view registered
+ * MISSING|MINOR, a page written through the other view, then one UFFDIO_CONTINUE of it. */
+static void probe_continue(int32_t method, gch_uffd_caps *caps)
+{
+    if (!(caps->features & UFFD_FEATURE_MINOR_SHMEM)) {
+        caps->continue_errno = EOPNOTSUPP;
+        return;
+    }
+    uint64_t len = 2 * (uint64_t)caps->page_size, mut = 0, col = 0;
+    int32_t mfd = -1;
+    int rc = gch_mem_reserve_shared(len, 0, &mfd, &mut, &col);
+    if (rc != 0) {
+        caps->memfd_errno = -rc;
+        caps->continue_errno = -rc;
+        return;
+    }
+    int32_t m2 = 0, d1 = 0, d2 = 0, d3 = 0;
+    int fd = open_any(method, &m2, &d1, &d2, &d3);
+    if (fd < 0) {
+        caps->continue_errno = -fd;
+    } else if ((rc = api_handshake(fd, UFFD_FEATURE_MINOR_SHMEM, NULL, NULL)) != 0) {
+        caps->continue_errno = -rc;
+    } else if ((rc = gch_uffd_register(fd, mut, len, UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR,
+                                       &caps->minor_range_ioctls)) != 0) {
+        caps->continue_errno = -rc;
+    } else {
+        ((volatile char *)col)[0] = 42; /* the page now exists in the page cache */
+        rc = gch_uffd_fill(fd, GCH_FILL_CONTINUE, mut, 0, (uint64_t)caps->page_size, 0, NULL, NULL);
+        caps->continue_errno = rc == 0 ? (((volatile char *)mut)[0] == 42 ? 0 : EIO) : -rc;
+    }
+    if (fd >= 0)
+        close(fd);
+    gch_mem_release_shared(mfd, mut, col, len);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -287,5 +332,6 @@ int32_t gch_uffd_probe(int32_t allowed_methods, gch_uffd_caps *caps)
         close(fd);
     }
     munmap(scratch, (size_t)ps * 4);
+    probe_continue(method, caps);
     return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * uffd_fill.h - the one loop behind MOVE, COPY and ZEROPAGE: issue the ioctl, resume after
+ * uffd_fill.h - the one loop behind MOVE, COPY, ZEROPAGE and CONTINUE: issue the ioctl, resume after
  * partial progress (EAGAIN), report bytes done and the errno that stopped it.
  */
 #ifndef GCH_UFFD_FILL_H
@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-enum gch_fill_op { GCH_FILL_MOVE, GCH_FILL_COPY, GCH_FILL_ZEROPAGE };
+enum gch_fill_op { GCH_FILL_MOVE, GCH_FILL_COPY, GCH_FILL_ZEROPAGE, GCH_FILL_CONTINUE };
 
 typedef struct gch_fill_counters {
     uint64_t ioctls;

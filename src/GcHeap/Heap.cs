@@ -59,7 +59,12 @@ public sealed unsafe class Heap : IDisposable
             (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
             if (Backend != GcBackend.StopTheWorld)
             {
-                ulong features = Backend == GcBackend.Move ? 1UL << 16 : 0;
+                ulong features = Backend switch
+                {
+                    GcBackend.Move => 1UL << 16,     // UFFD_FEATURE_MOVE
+                    GcBackend.Continue => 1UL << 10, // UFFD_FEATURE_MINOR_SHMEM
+                    _ => 0,
+                };
                 int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
                 if (rc == 0)
                 {
@@ -84,8 +89,14 @@ public sealed unsafe class Heap : IDisposable
         Handles = owned.Add(new HandleTable(Options.HandlesPerSegmentLog2, Tag));
         Weak = owned.Add(new WeakTable(Options.MaxWeakReferences));
         Identity = new IdentityTable(this);
-        _spaceA = owned.Add(new Space("A", CapacityPages, Options.DontForkHeap));
-        _spaceB = owned.Add(new Space("B", CapacityPages, Options.DontForkHeap));
+
+        // The spaces swap roles every cycle, so for Continue both are memfds mapped twice.
+        bool shared = Backend == GcBackend.Continue;
+        var (hugeA, hugeB) = shared && Options.ContinueHugePages ? TryHugePageSpaces() : (null, null);
+        ContinueHugePages = hugeA is not null;
+        _spaceA = owned.Add(hugeA ?? new Space("A", CapacityPages, Options.DontForkHeap, shared));
+        _spaceB = owned.Add(hugeB ?? new Space("B", CapacityPages, Options.DontForkHeap, shared));
+
         _allocationSpace = _spaceA;
         Prefaulter = AllocationPrefaulter.TryCreate(Options.AllocationPrefaultPages, out _prefaultOff);
         if (Prefaulter is not null)
@@ -138,7 +149,17 @@ public sealed unsafe class Heap : IDisposable
     public GcBackend Backend { get; }
 
     /// <summary>Why this backend: as requested, or what was missing and what is used instead.</summary>
-    public string BackendReason { get; }
+    public string BackendReason { get; private set; }
+
+    /// <summary>
+    /// True when the Continue backend's spaces are 2 MiB hugetlbfs pages (asked for with
+    /// <see cref="HeapOptions.ContinueHugePages"/>, and available); <see cref="BackendReason"/> says
+    /// why not otherwise.
+    /// </summary>
+    public bool ContinueHugePages { get; }
+
+    /// <summary>Pages the Continue backend installs at once: 512 (2 MiB) on hugetlbfs, else 1.</summary>
+    internal int UnitPages => ContinueHugePages ? NativeConstants.HugePagePages : 1;
 
     /// <summary>How the heap's userfaultfd was opened (None for the stop-the-world backend).</summary>
     public UffdOpenMethod UffdOpenMethod { get; }
@@ -217,7 +238,7 @@ public sealed unsafe class Heap : IDisposable
     /// <summary>This heap's identity, carried by its handles and field tokens (see <see cref="HeapTagSource"/>).</summary>
     internal uint Tag { get; }
 
-    internal int CapacityPages { get; }
+    internal int CapacityPages { get; private set; }
 
     internal HandleTable Handles { get; }
 
@@ -481,7 +502,40 @@ public sealed unsafe class Heap : IDisposable
         }
     }
 
-    /// <summary>The backend for a request of Move or Copy, given what the kernel offers.</summary>
+    /// <summary>
+    /// Both spaces as 2 MiB hugetlbfs memfds (capacity rounded up to whole 2 MiB pages), or
+    /// (null, null) with the reason appended to <see cref="BackendReason"/>: the kernel or the pool
+    /// lacks them (reserving the spaces' pages at mmap fails with ENOMEM when too few are free).
+    /// </summary>
+    private (Space?, Space?) TryHugePageSpaces()
+    {
+        var caps = _capabilities!;
+        if (!caps.ContinueHugePages)
+        {
+            BackendReason += $"; with 4 KiB pages: 2 MiB pages are unavailable ({caps.ContinueHugePagesUnavailableReason})";
+            return (null, null);
+        }
+
+        int pages = (CapacityPages + NativeConstants.HugePagePages - 1) / NativeConstants.HugePagePages * NativeConstants.HugePagePages;
+        Space? a = null;
+        try
+        {
+            a = new Space("A", pages, Options.DontForkHeap, shared: true, hugePages: true);
+            var b = new Space("B", pages, Options.DontForkHeap, shared: true, hugePages: true);
+            CapacityPages = pages;
+            Options.MaxHeapBytes = (long)pages << ObjectLayout.PageShift;
+            BackendReason += "; 2 MiB hugetlbfs pages";
+            return (a, b);
+        }
+        catch (OutOfMemoryException e)
+        {
+            a?.Dispose();
+            BackendReason += $"; with 4 KiB pages: the 2 x {pages / NativeConstants.HugePagePages} 2 MiB pages of the spaces could not be reserved ({e.Message} HugePages_Free was {caps.HugePagesFree})";
+            return (null, null);
+        }
+    }
+
+    /// <summary>The backend for a request of Move, Copy or Continue, given what the kernel offers.</summary>
     private static (GcBackend, string) ChooseBackend(GcBackend requested, UffdCapabilities caps)
     {
         if (!caps.Available)
@@ -492,6 +546,13 @@ public sealed unsafe class Heap : IDisposable
         if (!caps.Copy)
         {
             return (GcBackend.StopTheWorld, $"{requested} requested but UFFDIO_COPY is not offered on anonymous memory; using StopTheWorld");
+        }
+
+        if (requested == GcBackend.Continue && !caps.Continue)
+        {
+            return caps.Move
+                ? (GcBackend.Move, $"Continue requested but UFFDIO_CONTINUE on shared memory is unavailable ({caps.ContinueUnavailableReason}); using Move (UFFDIO_MOVE)")
+                : (GcBackend.Copy, $"Continue requested but UFFDIO_CONTINUE on shared memory is unavailable ({caps.ContinueUnavailableReason}) and so is UFFDIO_MOVE ({caps.MoveUnavailableReason}); using Copy (UFFDIO_COPY + MADV_DONTNEED)");
         }
 
         if (requested == GcBackend.Move && !caps.Move)

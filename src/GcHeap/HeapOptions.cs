@@ -139,6 +139,16 @@ public sealed class HeapOptions
     public bool DontForkHeap { get; set; } = true;
 
     /// <summary>
+    /// Continue backend only (other backends ignore it): back both spaces with 2 MiB hugetlbfs pages
+    /// (a hugetlbfs memfd; UFFD_FEATURE_MINOR_HUGETLBFS), installed 2 MiB at a time. Needs
+    /// <c>vm.nr_hugepages</c> large enough for both spaces (2 x <see cref="MaxHeapBytes"/>, rounded
+    /// up to 2 MiB), which are reserved when the heap is created; when the kernel lacks the feature
+    /// or the pool is too small, the heap uses 4 KiB pages and <see cref="Heap.BackendReason"/> says
+    /// why. Hugetlb spaces are zeroed rather than given back between cycles. Default false.
+    /// </summary>
+    public bool ContinueHugePages { get; set; }
+
+    /// <summary>
     /// Nice value of the native compactor threads (-20..19). Default -5: a mutator waiting in a
     /// fault depends on them, so they get more CPU weight than running mutators. Lowering needs
     /// CAP_SYS_NICE (root has it); without it the threads keep the process's priority.

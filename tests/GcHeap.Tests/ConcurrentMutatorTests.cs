@@ -18,6 +18,8 @@ public class ConcurrentMutatorTests
         { GcBackend.Copy, 64 }, // the window goes in with one COPY
         { GcBackend.Move, 64 }, // a fault builds its aligned 64-page window and MOVEs it as one run
         { GcBackend.Move, 0 },  // a fault builds its page alone and COPYs it
+        { GcBackend.Continue, 64 }, // a fault builds its window in the collector view and CONTINUEs it as one run
+        { GcBackend.Continue, 0 },  // a fault builds its page alone and CONTINUEs it
     };
 
     [Theory]
@@ -143,6 +145,16 @@ public class ConcurrentMutatorTests
                 Assert.Equal(history.Sum(s => s.FaultsOnPending), faultCopied);
                 Assert.True(faultCopied > 0);
             }
+        }
+
+        if (backend == GcBackend.Continue)
+        {
+            // Every page, faulted or swept, went in by UFFDIO_CONTINUE from the collector view;
+            // faults were minor (page in the page cache) or missing (a hole), never anything else.
+            Assert.Equal(history.Sum(s => s.PagesInstalled), history.Sum(s => s.PagesContinued));
+            Assert.Equal(0, history.Sum(s => s.PagesMoved + s.PagesCopied));
+            Assert.True(history.Sum(s => s.ContinueIoctls) > 0);
+            Assert.InRange(history.Sum(s => s.FaultsMinor), 0, history.Sum(s => s.FaultsServed));
         }
     }
 

@@ -53,6 +53,15 @@ public class RandomGraphTests
             Assert.Equal(0, totals.Sum(s => s.PagesZeroCopy));
             Assert.True(totals.Sum(s => s.PagesCopied) > 0);
         }
+
+        if (backend == GcBackend.Continue)
+        {
+            // Every page went in by UFFDIO_CONTINUE; none by MOVE or COPY.
+            Assert.Equal(totals.Sum(s => s.PagesInstalled), totals.Sum(s => s.PagesContinued));
+            Assert.True(totals.Sum(s => s.PagesInstalled) > 0);
+            Assert.Equal(0, totals.Sum(s => s.PagesMoved + s.PagesCopied));
+            Assert.Equal(totals.Sum(s => s.PagesWhole), totals.Sum(s => s.PagesWholeCopied));
+        }
     }
 
     /// <summary>
@@ -98,6 +107,7 @@ public class RandomGraphTests
     [InlineData(GcBackend.Move, 4)]
     [InlineData(GcBackend.Move, 0)]
     [InlineData(GcBackend.Copy, 4)]
+    [InlineData(GcBackend.Continue, 4)]
     public void ShortGapsAreBridgedOnlyWhereTheyMakeMovableRuns(GcBackend backend, int bridge)
     {
         // Every 10th page thinned to a tenth: one sparse page between dense stretches of 9.
@@ -128,6 +138,7 @@ public class RandomGraphTests
     [InlineData(GcBackend.Move, true)]
     [InlineData(GcBackend.Move, false)]
     [InlineData(GcBackend.Copy, true)]
+    [InlineData(GcBackend.Continue, true)]
     public void DensePagesInShortRunsArePackedWhenAsked(GcBackend backend, bool pack)
     {
         using var heap = TestHeaps.Create(backend, configure: o =>

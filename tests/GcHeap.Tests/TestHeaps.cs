@@ -3,9 +3,9 @@ namespace GcHeap.Tests;
 /// <summary>Heap configurations the tests share.</summary>
 internal static class TestHeaps
 {
-    public static readonly TheoryData<GcBackend> AllBackends = new() { GcBackend.StopTheWorld, GcBackend.Copy, GcBackend.Move };
+    public static readonly TheoryData<GcBackend> AllBackends = new() { GcBackend.StopTheWorld, GcBackend.Copy, GcBackend.Move, GcBackend.Continue };
 
-    public static readonly TheoryData<GcBackend> ConcurrentBackends = new() { GcBackend.Copy, GcBackend.Move };
+    public static readonly TheoryData<GcBackend> ConcurrentBackends = new() { GcBackend.Copy, GcBackend.Move, GcBackend.Continue };
 
     /// <summary>
     /// A heap with the verifier on and no background collections: collections happen when the

@@ -10,9 +10,9 @@ internal static class CompareCommands
 {
     public static Command Compare()
     {
-        var command = new Command("compare", "Move, Copy and StopTheWorld (and optionally .NET) side by side on fragmented heaps of several live sizes, in one run");
+        var command = new Command("compare", "Move, Continue, Copy and StopTheWorld (and optionally .NET) side by side on fragmented heaps of several live sizes, in one run");
         var sizes = new Option<string>("--sizes") { Description = "Live heap sizes in MiB, comma separated", DefaultValueFactory = _ => "64,256,1024" };
-        var backends = new Option<string>("--backends") { Description = "Backends, comma separated, from move, copy, stw, dotnet", DefaultValueFactory = _ => "move,copy,stw" };
+        var backends = new Option<string>("--backends") { Description = "Backends, comma separated, from move, continue, copy, stw, dotnet", DefaultValueFactory = _ => "move,copy,stw" };
         var common = new CaseOptions(command, collectionsDefault: 3);
         command.Options.Add(sizes);
         command.Options.Add(backends);
@@ -25,7 +25,7 @@ internal static class CompareCommands
 
             if (ParseBackends(r.GetValue(backends)) is null)
             {
-                r.AddError("--backends must be names from move, copy, stw, dotnet separated by commas");
+                r.AddError("--backends must be names from move, continue, copy, stw, dotnet separated by commas");
             }
         });
         command.SetAction(p =>
@@ -41,14 +41,14 @@ internal static class CompareCommands
 
     public static Command Demo()
     {
-        var command = new Command("demo", "A short run that shows concurrent compaction: a fragmented heap collected with Move, Copy and StopTheWorld while a mutator runs");
+        var command = new Command("demo", "A short run that shows concurrent compaction: a fragmented heap collected with Move, Continue, Copy and StopTheWorld while a mutator runs");
         var live = new Option<int>("--live-mb") { Description = "Live heap size in MiB", DefaultValueFactory = _ => 256 };
         RunOptions.Positive(live, 1);
         var common = new CaseOptions(command, collectionsDefault: 3);
         command.Options.Add(live);
         command.SetAction(p =>
         {
-            var s = common.Read(p) with { SizesMb = [p.GetValue(live)], Backends = [RunBackend.Move, RunBackend.Copy, RunBackend.Stw] };
+            var s = common.Read(p) with { SizesMb = [p.GetValue(live)], Backends = [RunBackend.Move, RunBackend.Continue, RunBackend.Copy, RunBackend.Stw] };
             var report = CompareRunner.Run(s, "demo");
             DemoTable.Print(report);
             common.WriteJson(p, report);

@@ -8,7 +8,7 @@ internal sealed class RunOptions
 {
     private readonly Option<string> _backend = new("--backend", "-b")
     {
-        Description = "Where objects live: move, copy, stw (GcHeap backends) or dotnet (.NET objects and .NET's GC)",
+        Description = "Where objects live: move, continue, copy, stw (GcHeap backends) or dotnet (.NET objects and .NET's GC)",
         DefaultValueFactory = _ => "move",
     };
 
@@ -42,7 +42,7 @@ internal sealed class RunOptions
 
     public RunOptions()
     {
-        _backend.AcceptOnlyFromAmong("move", "copy", "stw", "dotnet");
+        _backend.AcceptOnlyFromAmong("move", "continue", "copy", "stw", "dotnet");
         _api.AcceptOnlyFromAmong("views", "handles");
         Positive(_threads, 1);
         Positive(_liveMb, 1);

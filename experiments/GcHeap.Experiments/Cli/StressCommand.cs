@@ -14,7 +14,7 @@ internal static class StressCommand
         var seconds = new Option<double>("--seconds") { Description = "How long to run", DefaultValueFactory = _ => 60 };
         var threads = new Option<int>("--threads") { Description = "Mutator threads (each with its own mirrored graph)", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
-        var backends = new Option<string>("--backends") { Description = "Backends to rotate through: move,copy,stw", DefaultValueFactory = _ => "move,copy,stw" };
+        var backends = new Option<string>("--backends") { Description = "Backends to rotate through: move,copy,stw,continue", DefaultValueFactory = _ => "move,copy,stw" };
         var phaseSeconds = new Option<double>("--phase-seconds") { Description = "Length of one phase (one heap, one backend, one kind of phase)", DefaultValueFactory = _ => 5 };
         var heapMb = new Option<int>("--heap-mb") { Description = "Heap limit in MiB (exhaustion phases use at most 8)", DefaultValueFactory = _ => 32 };
         var hangSeconds = new Option<double>("--hang-seconds") { Description = "Report a hang (every thread's state) and exit 3 when a thread makes no progress for this long", DefaultValueFactory = _ => 60 };
@@ -45,7 +45,7 @@ internal static class StressCommand
         {
             if (ParseBackends(r.GetValueOrDefault<string>() ?? string.Empty) is null)
             {
-                r.AddError("--backends is a comma-separated list of move, copy and stw");
+                r.AddError("--backends is a comma-separated list of move, copy, stw and continue");
             }
         });
         phases.Validators.Add(r =>
@@ -79,6 +79,7 @@ internal static class StressCommand
             {
                 "move" => GcBackend.Move,
                 "copy" => GcBackend.Copy,
+                "continue" => GcBackend.Continue,
                 "stw" or "stoptheworld" => GcBackend.StopTheWorld,
                 _ => null,
             };

@@ -17,6 +17,14 @@ internal static class CaseRunner
     public static CompareCase Run(CompareSettings s, int liveMb, RunBackend backend, IRunProgress progress)
     {
         var result = new CompareCase { LiveMb = liveMb, Backend = RunSettings.Name(backend) };
+
+        // Cases run one after another in this process: read where memory stands before this one
+        // (earlier cases' .NET garbage collected first), so the table can show what it added.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        result.RssBeforeBytes = ProcStatus.RssBytes();
+        result.RssShmemBeforeBytes = ProcStatus.RssShmemBytes();
+        result.PssBeforeBytes = ProcStatus.PssBytes();
         bool peakReset = ProcStatus.TryResetPeak();
         try
         {
@@ -60,7 +68,7 @@ internal static class CaseRunner
         using var graph = new GcFragmentGraph(heap, views: false); // compare and demo keep the handle API: their figures (docs/results) measure compaction across releases
         using var recorder = new CollectionRecorder(heap);
         var (counters, seconds) = BuildAndCollect(s, liveMb, graph, result, progress, () => recorder.Snapshot().Count);
-        result.RssAfterBytes = ProcStatus.RssBytes();
+        ReadMemoryAfter(result);
         result.RssPeakBytes = ProcStatus.PeakRssBytes();
         result.HeapResidentBytes = heap.ResidentBytes;
 
@@ -92,7 +100,7 @@ internal static class CaseRunner
         });
         result.DotnetTotalPauseMs = (GC.GetTotalPauseDuration() - pausesBefore).TotalMilliseconds;
         result.DotnetGcCount = GC.CollectionCount(0) - gcsBefore;
-        result.RssAfterBytes = ProcStatus.RssBytes();
+        ReadMemoryAfter(result);
         result.RssPeakBytes = ProcStatus.PeakRssBytes();
         result.Collections = forced.Count;
         result.PausesMs = forced;
@@ -102,6 +110,16 @@ internal static class CaseRunner
         result.MutatorOperations = counters.Operations;
         result.MutatorSeconds = seconds;
         result.DataErrors = counters.DataErrors;
+    }
+
+    /// <summary>The process's memory right after the last collection: RSS, its shmem and anonymous parts, PSS.</summary>
+    private static void ReadMemoryAfter(CompareCase result)
+    {
+        result.RssAfterBytes = ProcStatus.RssBytes();
+        result.RssShmemAfterBytes = ProcStatus.RssShmemBytes();
+        result.RssAnonAfterBytes = ProcStatus.RssAnonBytes();
+        result.HugetlbAfterBytes = ProcStatus.HugetlbBytes();
+        result.PssAfterBytes = ProcStatus.PssBytes();
     }
 
     /// <summary>Builds the graph, starts the mutators, collects <see cref="CompareSettings.Collections"/> times, stops them.</summary>
@@ -177,6 +195,8 @@ internal static class CaseRunner
             r.ZeroCopyShare = t.ZeroCopyShare;
             r.PagesCopied = t.PagesCopied;
             r.PagesMoved = t.PagesMoved;
+            r.PagesContinued = t.PagesContinued;
+            r.PagesWholeCopied = t.PagesWholeCopied;
             r.EbusyFallbacks = t.EbusyFallbacks;
             r.Ioctls = t.Ioctls;
         }

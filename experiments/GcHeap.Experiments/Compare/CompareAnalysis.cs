@@ -11,6 +11,7 @@ internal static class CompareAnalysis
             var move = Ok(cases, size, "move");
             var copy = Ok(cases, size, "copy");
             var stw = Ok(cases, size, "stw");
+            var cont = Ok(cases, size, "continue");
             return new CompareRatios
             {
                 LiveMb = size,
@@ -18,6 +19,9 @@ internal static class CompareAnalysis
                 MoveOverCopyCollectorCpu = Divide(move?.CollectorCpuMsTotal, copy?.CollectorCpuMsTotal),
                 MoveOverStwPause = Divide(move?.FlipPauseMsMax, stw?.FlipPauseMsMax),
                 MoveOverStwMaxPause = Divide(move?.MaxPauseMs, stw?.MaxPauseMs),
+                ContinueOverMoveCollectorTime = Divide(cont?.CompactMsTotal, move?.CompactMsTotal),
+                ContinueOverMoveCollectorCpu = Divide(cont?.CollectorCpuMsTotal, move?.CollectorCpuMsTotal),
+                ContinueOverMovePss = Divide(Added(cont?.PssAfterBytes, cont?.PssBeforeBytes), Added(move?.PssAfterBytes, move?.PssBeforeBytes)),
             };
         })];
 
@@ -66,6 +70,8 @@ internal static class CompareAnalysis
 
     private static CompareCase? Ok(IReadOnlyList<CompareCase> cases, int size, string backend) =>
         cases.FirstOrDefault(c => c.LiveMb == size && c.Backend == backend && c.Error is null && c.Collections > 0);
+
+    private static double? Added(long? after, long? before) => after is long a && before is long b ? a - b : null;
 
     private static double? Divide(double? a, double? b) => a is double x && b is double y && y > 0 ? x / y : null;
 }

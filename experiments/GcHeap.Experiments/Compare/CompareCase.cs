@@ -82,6 +82,33 @@ internal sealed class CompareCase
 
     public long? RssAfterBytes { get; set; }
 
+    /// <summary>RssShmem after the collections (/proc/self/status): the Continue backend's memfd pages.</summary>
+    public long? RssShmemAfterBytes { get; set; }
+
+    /// <summary>HugetlbPages after the collections (/proc/self/status): 2 MiB pages mapped, which RSS does not count.</summary>
+    public long? HugetlbAfterBytes { get; set; }
+
+    /// <summary>RssAnon after the collections (/proc/self/status).</summary>
+    public long? RssAnonAfterBytes { get; set; }
+
+    /// <summary>PSS after the collections (/proc/self/smaps_rollup).</summary>
+    public long? PssAfterBytes { get; set; }
+
+    /// <summary>RSS when the case started (after a full .NET GC, before the heap existed): cases share one process, so what a case added is the difference.</summary>
+    public long? RssBeforeBytes { get; set; }
+
+    /// <summary>RssShmem when the case started.</summary>
+    public long? RssShmemBeforeBytes { get; set; }
+
+    /// <summary>PSS when the case started.</summary>
+    public long? PssBeforeBytes { get; set; }
+
+    /// <summary>Continue: pages installed by UFFDIO_CONTINUE (summed over collections).</summary>
+    public long? PagesContinued { get; set; }
+
+    /// <summary>Continue: whole pages copied once into the collector view while building.</summary>
+    public long? PagesWholeCopied { get; set; }
+
     public long? HeapResidentBytes { get; set; }
 
     public bool? Verified { get; set; }

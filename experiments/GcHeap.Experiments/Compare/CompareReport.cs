@@ -18,6 +18,15 @@ internal sealed class CompareRatios
 
     /// <summary>Move's largest pause of any kind / StopTheWorld's largest pause.</summary>
     public double? MoveOverStwMaxPause { get; set; }
+
+    /// <summary>Continue CompactMs / Move CompactMs (sums over the measured collections).</summary>
+    public double? ContinueOverMoveCollectorTime { get; set; }
+
+    /// <summary>Continue CollectorCpuMs / Move CollectorCpuMs.</summary>
+    public double? ContinueOverMoveCollectorCpu { get; set; }
+
+    /// <summary>PSS the Continue case added (after compaction minus before the case) / what the Move case added.</summary>
+    public double? ContinueOverMovePss { get; set; }
 }
 
 /// <summary>An issue target and whether this run met it.</summary>

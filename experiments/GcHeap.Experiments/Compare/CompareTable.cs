@@ -43,15 +43,42 @@ internal static class CompareTable
 
         console.Write(t);
 
+        var mem = new Table().Border(TableBorder.Rounded).Title("Process memory after compaction (after the last collection of each case)");
+        foreach (string h in new[] { "live MiB", "backend", "RSS MiB", "RssAnon MiB", "RssShmem MiB", "PSS MiB", "RSS / RssShmem / PSS added by the case MiB", "HugetlbPages MiB", "heap resident MiB", "pages continued / whole pages copied" })
+        {
+            mem.AddColumn(new TableColumn(Markup.Escape(h)).RightAligned());
+        }
+
+        foreach (var c in report.Cases.Where(c => c.Error is null))
+        {
+            mem.AddRow(
+                c.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Markup.Escape(c.GcheapBackend ?? c.Backend),
+                Format.MiB(c.RssAfterBytes),
+                Format.MiB(c.RssAnonAfterBytes),
+                Format.MiB(c.RssShmemAfterBytes),
+                Format.MiB(c.PssAfterBytes),
+                Format.Inv($"{Format.MiB(Delta(c.RssAfterBytes, c.RssBeforeBytes))} / {Format.MiB(Delta(c.RssShmemAfterBytes, c.RssShmemBeforeBytes))} / {Format.MiB(Delta(c.PssAfterBytes, c.PssBeforeBytes))}"),
+                Format.MiB(c.HugetlbAfterBytes),
+                Format.MiB(c.HeapResidentBytes),
+                Format.Inv($"{Format.Num(c.PagesContinued)} / {Format.Num(c.PagesWholeCopied)}"));
+        }
+
+        console.Write(mem);
+
         var r = new Table().Border(TableBorder.Rounded).Title("Ratios");
         r.AddColumn("live MiB");
         r.AddColumn(new TableColumn("Move/Copy compaction time").RightAligned());
         r.AddColumn(new TableColumn("Move/Copy collector CPU").RightAligned());
         r.AddColumn(new TableColumn("Move flip / STW pause").RightAligned());
         r.AddColumn(new TableColumn("Move/STW max pause").RightAligned());
+        r.AddColumn(new TableColumn("Continue/Move compaction time").RightAligned());
+        r.AddColumn(new TableColumn("Continue/Move collector CPU").RightAligned());
+        r.AddColumn(new TableColumn("Continue/Move PSS added").RightAligned());
         foreach (var x in report.Ratios)
         {
-            r.AddRow(x.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Ratio(x.MoveOverCopyCollectorTime), Format.Ratio(x.MoveOverCopyCollectorCpu), Format.Ratio(x.MoveOverStwPause), Format.Ratio(x.MoveOverStwMaxPause));
+            r.AddRow(x.LiveMb.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Ratio(x.MoveOverCopyCollectorTime), Format.Ratio(x.MoveOverCopyCollectorCpu), Format.Ratio(x.MoveOverStwPause), Format.Ratio(x.MoveOverStwMaxPause),
+                Format.Ratio(x.ContinueOverMoveCollectorTime), Format.Ratio(x.ContinueOverMoveCollectorCpu), Format.Ratio(x.ContinueOverMovePss));
         }
 
         console.Write(r);
@@ -66,6 +93,8 @@ internal static class CompareTable
             console.MarkupLine($"{verdict}  {Markup.Escape(target.Target)}: {Markup.Escape(target.Measured)}");
         }
     }
+
+    private static long? Delta(long? after, long? before) => after is long a && before is long b ? a - b : null;
 
     private static string Truncate(string s, int n) => s.Length <= n ? s : s[..n] + "...";
 }

@@ -90,6 +90,16 @@ internal sealed class CollectionRecord
 
     public long PagesMoved { get; init; }
 
+    public long PagesContinued { get; init; }
+
+    public long ContinueIoctls { get; init; }
+
+    public long PagesWholeCopied { get; init; }
+
+    public long FaultsMinor { get; init; }
+
+    public double ContinueMs { get; init; }
+
     public double ZeroCopyShare { get; init; }
 
     public long RunsMoved { get; init; }
@@ -177,6 +187,11 @@ internal sealed class CollectionRecord
         FaultsServed = s.FaultsServed,
         FaultsOnPending = s.FaultsOnPending,
         PagesMoved = s.PagesMoved,
+        PagesContinued = s.PagesContinued,
+        ContinueIoctls = s.ContinueIoctls,
+        PagesWholeCopied = s.PagesWholeCopied,
+        FaultsMinor = s.FaultsMinor,
+        ContinueMs = s.ContinueMs,
         ZeroCopyShare = s.ZeroCopyShare,
         RunsMoved = s.RunsMoved,
         PagesBridged = s.PagesBridged,

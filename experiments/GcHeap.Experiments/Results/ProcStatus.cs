@@ -11,6 +11,22 @@ internal static class ProcStatus
     /// <summary>Current resident set size in bytes, or null where /proc is unavailable.</summary>
     public static long? RssBytes() => ReadKb("VmRSS:");
 
+    /// <summary>Resident shared memory (shmem/memfd pages mapped by this process: the Continue backend's spaces) in bytes (RssShmem in /proc/self/status).</summary>
+    public static long? RssShmemBytes() => ReadKb("RssShmem:");
+
+    /// <summary>hugetlbfs pages mapped by this process in bytes (HugetlbPages in /proc/self/status; not part of RSS): the Continue backend's spaces on 2 MiB pages.</summary>
+    public static long? HugetlbBytes() => ReadKb("HugetlbPages:");
+
+    /// <summary>Resident anonymous memory in bytes (RssAnon in /proc/self/status).</summary>
+    public static long? RssAnonBytes() => ReadKb("RssAnon:");
+
+    /// <summary>
+    /// Proportional set size in bytes (Pss in /proc/self/smaps_rollup, Linux 4.14+): each resident
+    /// page divided by the number of processes mapping it; for a shmem page mapped twice by this
+    /// process only (the Continue backend's two views) it counts once.
+    /// </summary>
+    public static long? PssBytes() => ReadKb("Pss:", "/proc/self/smaps_rollup");
+
     /// <summary>
     /// Resets the peak (VmHWM) to the current RSS by writing 5 to /proc/self/clear_refs (Linux 4.0+),
     /// so that a later <see cref="PeakRssBytes"/> covers only what ran in between. False when it failed.
@@ -32,11 +48,11 @@ internal static class ProcStatus
         }
     }
 
-    private static long? ReadKb(string key)
+    private static long? ReadKb(string key, string path = "/proc/self/status")
     {
         try
         {
-            foreach (string line in File.ReadLines("/proc/self/status"))
+            foreach (string line in File.ReadLines(path))
             {
                 if (line.StartsWith(key, StringComparison.Ordinal))
                 {

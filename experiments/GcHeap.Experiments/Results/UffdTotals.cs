@@ -13,7 +13,8 @@ internal sealed class UffdTotals
 
     public const string PagesMovedNote =
         "pages_moved = pages installed by UFFDIO_MOVE of the page frame (whole pages, and packed pages moved out of a build buffer), summed over collections; " +
-        "zero_copy_share = pages_moved / pages_installed; pages_zero_copy = the whole pages among them (not a byte copied at all).";
+        "zero_copy_share = (pages_moved + pages_continued) / pages_installed, the installs that copied nothing; pages_zero_copy = the whole pages moved (not a byte copied at all). " +
+        "Continue: pages_continued = pages installed by UFFDIO_CONTINUE, built in place in the to-space memfd's collector view (whole pages copied there once: pages_whole_copied).";
 
     public long PagesInstalled { get; private init; }
 
@@ -21,8 +22,12 @@ internal sealed class UffdTotals
 
     public long PagesZeroCopy { get; private init; }
 
-    /// <summary>pages_moved / pages_installed over the run (null when nothing was installed).</summary>
-    public double? ZeroCopyShare => PagesInstalled == 0 ? null : (double)PagesMoved / PagesInstalled;
+    public long PagesContinued { get; private init; }
+
+    public long PagesWholeCopied { get; private init; }
+
+    /// <summary>(pages_moved + pages_continued) / pages_installed over the run (null when nothing was installed).</summary>
+    public double? ZeroCopyShare => PagesInstalled == 0 ? null : (double)(PagesMoved + PagesContinued) / PagesInstalled;
 
     public long PagesCopied { get; private init; }
 
@@ -58,6 +63,8 @@ internal sealed class UffdTotals
             PagesInstalled = cs.Sum(c => c.PagesInstalled),
             PagesMoved = cs.Sum(c => c.PagesMoved),
             PagesZeroCopy = cs.Sum(c => c.PagesZeroCopy),
+            PagesContinued = cs.Sum(c => c.PagesContinued),
+            PagesWholeCopied = cs.Sum(c => c.PagesWholeCopied),
             PagesCopied = cs.Sum(c => c.PagesCopied),
             PagesCompacted = cs.Sum(c => c.PagesCompacted),
             PagesZeroFilled = cs.Sum(c => c.PagesZeroFilled),

@@ -14,6 +14,9 @@ internal enum RunBackend
 
     /// <summary>Ordinary .NET objects and .NET's own GC.</summary>
     Dotnet,
+
+    /// <summary>GcHeap, concurrent compaction on shared memory: pages built in place, installed with UFFDIO_CONTINUE.</summary>
+    Continue,
 }
 
 /// <summary>How a workload reaches GcHeap objects.</summary>
@@ -67,6 +70,7 @@ internal sealed record RunSettings
     {
         RunBackend.Move => GcBackend.Move,
         RunBackend.Copy => GcBackend.Copy,
+        RunBackend.Continue => GcBackend.Continue,
         RunBackend.Stw => GcBackend.StopTheWorld,
         _ => throw new InvalidOperationException("The dotnet backend does not use a GcHeap."),
     };

@@ -107,7 +107,30 @@ public sealed class CollectionStats
     /// Zero-copy share: <see cref="PagesMoved"/> / <see cref="PagesInstalled"/> (0 when nothing was
     /// installed; always 0 for Copy and StopTheWorld).
     /// </summary>
-    public double ZeroCopyShare => PagesInstalled == 0 ? 0 : (double)PagesMoved / PagesInstalled;
+    /// <remarks>
+    /// With the Continue backend it is <see cref="PagesContinued"/> / <see cref="PagesInstalled"/>:
+    /// the installs that copied nothing (UFFDIO_CONTINUE maps a page already in the page cache).
+    /// Building a whole page still copies it once into the collector view (<see cref="PagesWholeCopied"/>).
+    /// </remarks>
+    public double ZeroCopyShare => PagesInstalled == 0 ? 0 : (double)(PagesMoved + PagesContinued) / PagesInstalled;
+
+    /// <summary>
+    /// Continue backend: pages installed by UFFDIO_CONTINUE, built in place in the collector view of
+    /// the to-space memfd (nothing copied at install, no fresh page allocated at install).
+    /// </summary>
+    public long PagesContinued { get; init; }
+
+    /// <summary>Continue backend: UFFDIO_CONTINUE ioctls (each installs a run of consecutive to-pages).</summary>
+    public long ContinueIoctls { get; init; }
+
+    /// <summary>Continue backend: whole pages copied (4 KiB memcpy) from from-space into the collector view and fixed there.</summary>
+    public long PagesWholeCopied { get; init; }
+
+    /// <summary>Continue backend: faults that were minor (the page was in the page cache, not yet mapped); the rest of <see cref="FaultsServed"/> were missing (a hole).</summary>
+    public long FaultsMinor { get; init; }
+
+    /// <summary>Time in UFFDIO_CONTINUE ioctls, all native threads, in milliseconds.</summary>
+    public double ContinueMs { get; init; }
 
     /// <summary>UFFDIO_MOVE runs issued; <see cref="PagesMoved"/> / <see cref="RunsMoved"/> is the mean run length.</summary>
     public long RunsMoved { get; init; }
@@ -178,10 +201,10 @@ public sealed class CollectionStats
     /// <summary>Fault service: from each fault read to its page installed, summed over faults, in milliseconds.</summary>
     public double FaultServiceMs { get; init; }
 
-    /// <summary>Time giving from-space back (MADV_DONTNEED), in milliseconds.</summary>
+    /// <summary>Time giving from-space back (MADV_DONTNEED; Continue: MADV_REMOVE), in milliseconds.</summary>
     public double ReleaseMs { get; init; }
 
-    /// <summary>Time refilling build buffers whose pages MOVE took away (MADV_POPULATE_WRITE), in milliseconds.</summary>
+    /// <summary>Time refilling build buffers whose pages MOVE took away (Continue: populating the collector view before building) with MADV_POPULATE_WRITE, in milliseconds.</summary>
     public double PopulateMs { get; init; }
 
     /// <summary>Reference slots rewritten.</summary>
@@ -244,6 +267,6 @@ public sealed class CollectionStats
     public override string ToString() =>
         $"GC #{Cycle} {Backend} ({Reason}): pauses [{string.Join(", ", Pauses.Select(p => $"{p.Kind} {p.Milliseconds:F3} ms"))}], " +
         $"mark {MarkMs:F1} ms, plan {PlanMs:F1} ms, compact {CompactMs:F1} ms, live {LiveBytes / 1024.0 / 1024.0:F1} MiB, " +
-        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages moved {PagesMoved} ({ZeroCopyShare:P0} zero-copy), compacted {PagesCompacted}, " +
+        $"heap {HeapBytesBefore / 1024.0 / 1024.0:F1} -> {HeapBytesAfter / 1024.0 / 1024.0:F1} MiB, pages moved {PagesMoved}{(PagesContinued > 0 ? $", continued {PagesContinued}" : "")} ({ZeroCopyShare:P0} zero-copy), compacted {PagesCompacted}, " +
         $"copied {PagesCopied} (EBUSY {EbusyFallbacks}), ioctls {Ioctls}, faults {FaultsServed} (stall p50 {FaultStallP50Us:F1} us, p99 {FaultStallP99Us:F1} us)";
 }

@@ -257,7 +257,7 @@ internal sealed unsafe partial class Collector
             // makes this cycle run stop-the-world instead of failing the heap.
             try
             {
-                compactor = UffdCompactor.Create(CompactorConfig(backend));
+                compactor = UffdCompactor.Create(CompactorConfig(backend, to));
             }
             catch (GcNativeException e) when (IsTransient(e))
             {
@@ -276,7 +276,7 @@ internal sealed unsafe partial class Collector
                 // Slack for black pages still to come, at most 1/16 of what to-space has left:
                 // allocation skips these pages until the next cycle.
                 int free = to.CapacityPages - _plan.ToPages;
-                int reserve = _plan.ToPages + Math.Min(Math.Max(64, _plan.ToPages / 64), free / 16);
+                int reserve = RoundUpToUnit(_plan.ToPages + Math.Min(Math.Max(64, _plan.ToPages / 64), free / 16));
                 if (_heap.Options.VerifyHeap)
                 {
                     CheckToSpaceEmpty(to, reserve);
@@ -329,9 +329,10 @@ internal sealed unsafe partial class Collector
                                     CheckToSpaceEmpty(to, _plan.ToPages);
                                 }
 
+                                int end = RoundUpToUnit(_plan.ToPages);
                                 try
                                 {
-                                    Register(to, registeredPages, _plan.ToPages);
+                                    Register(to, registeredPages, end);
                                 }
                                 catch (GcNativeException e) when (IsTransient(e))
                                 {
@@ -339,7 +340,7 @@ internal sealed unsafe partial class Collector
                                     return;
                                 }
 
-                                registeredPages = _plan.ToPages;
+                                registeredPages = end;
                             }
 
                             // Allocation resumes above every registered page (unused registered pages read
@@ -694,9 +695,15 @@ internal sealed unsafe partial class Collector
 
     private void Register(Space to, int firstPage, int endPage)
     {
-        int rc = NativeMethods.UffdRegister(_heap.Uffd!.Fd, (ulong)to.PageAddress(firstPage), (ulong)(endPage - firstPage) << 12, NativeConstants.RegisterModeMissing, out ulong ioctls);
+        // Continue registers MINOR for pages in the page cache (built, or being built) and MISSING
+        // for holes (not built yet): with MINOR alone a touch of a hole would silently allocate a
+        // zero page that building then fills under the mutator's eyes.
+        ulong mode = _heap.Backend == GcBackend.Continue
+            ? NativeConstants.RegisterModeMissing | NativeConstants.RegisterModeMinor
+            : NativeConstants.RegisterModeMissing;
+        int rc = NativeMethods.UffdRegister(_heap.Uffd!.Fd, (ulong)to.PageAddress(firstPage), (ulong)(endPage - firstPage) << 12, mode, out ulong ioctls);
         Errno.ThrowIfFailed(rc, "UFFDIO_REGISTER of to-space");
-        int needed = _heap.Backend == GcBackend.Move ? 0x05 : 0x03;
+        int needed = _heap.Backend switch { GcBackend.Move => 0x05, GcBackend.Continue => 0x07, _ => 0x03 };
         if ((ioctls & (1UL << needed)) == 0)
         {
             throw new GcCollectionFailedException($"The registered to-space range does not offer ioctl {needed} (ioctls 0x{ioctls:x}).");
@@ -719,10 +726,36 @@ internal sealed unsafe partial class Collector
         }
     }
 
-    private NativeCompactorConfig CompactorConfig(GcBackend backend) => new()
+    /// <summary>Registration covers whole install units: 2 MiB pages on hugetlbfs (Continue), else any page count.</summary>
+    private int RoundUpToUnit(int pages) => Math.Min(_heap.CapacityPages, (pages + _heap.UnitPages - 1) / _heap.UnitPages * _heap.UnitPages);
+
+    private NativeCompactorConfig CompactorConfig(GcBackend backend, Space to) => _heap.UnitPages > 1 ? HugePageConfig(CompactorConfigFor(backend, to)) : CompactorConfigFor(backend, to);
+
+    /// <summary>
+    /// Continue on hugetlbfs: a 2 MiB page is the unit of install, of a fault's window and of a
+    /// sweeper's chunk alignment; from-space is zeroed at the end of the cycle rather than given back
+    /// while compacting (punching a hugetlbfs hole gives the reservation back too).
+    /// </summary>
+    private static NativeCompactorConfig HugePageConfig(NativeCompactorConfig c)
+    {
+        const uint Unit = NativeConstants.HugePagePages;
+        c.UnitPages = Unit;
+        c.FaultAroundPages = Unit;
+        c.BatchPages = Math.Max(Unit, (c.BatchPages + Unit - 1) / Unit * Unit);
+        c.ReleaseChunkPages = 0;
+        return c;
+    }
+
+    private NativeCompactorConfig CompactorConfigFor(GcBackend backend, Space to) => new()
     {
         Uffd = _heap.Uffd!.Fd,
-        InstallMode = backend == GcBackend.Move ? NativeConstants.InstallMove : NativeConstants.InstallCopy,
+        InstallMode = backend switch
+        {
+            GcBackend.Move => NativeConstants.InstallMove,
+            GcBackend.Continue => NativeConstants.InstallContinue,
+            _ => NativeConstants.InstallCopy,
+        },
+        CollectorView = backend == GcBackend.Continue ? (ulong)to.CollectorBase : 0,
         BatchPages = (uint)_heap.Options.BatchPages,
         Workers = (uint)_heap.Options.CompactorThreads,
         FaultAroundPages = (uint)_heap.Options.FaultAroundPages,
@@ -799,6 +832,11 @@ internal sealed unsafe partial class Collector
         PagesFaultCopied = (long)n.PagesFaultCopied,
         PagesReleasedEarly = (long)n.PagesReleased,
         PagesMoved = (long)n.PagesMoved,
+        PagesContinued = (long)n.PagesContinued,
+        ContinueIoctls = (long)n.ContinueIoctls,
+        PagesWholeCopied = (long)n.PagesWholeCopied,
+        FaultsMinor = (long)n.FaultsMinor,
+        ContinueMs = n.ContinueNs / 1e6,
         RunsMoved = (long)n.RunsMoved,
         PagesBridged = _planner.PagesBridged,
         PagesPackedShortRuns = _planner.PagesPackedShortRuns,

@@ -15,6 +15,16 @@ public enum GcBackend
 
     /// <summary>Everything in one pause with plain memory copies; needs no userfaultfd. The correctness reference and baseline.</summary>
     StopTheWorld = 3,
+
+    /// <summary>
+    /// Concurrent, like <see cref="Move"/>, on shared memory: each space is a memfd mapped twice.
+    /// Pages are built in place in an unregistered collector view (whole pages copied there and
+    /// fixed, sparse pages packed there) and installed in the mutator view with UFFDIO_CONTINUE
+    /// (minor faults: the page is already in the page cache, the install copies nothing). From-space
+    /// is punched out of its memfd. Needs UFFD_FEATURE_MINOR_SHMEM (Linux 5.14); without it the
+    /// heap falls back to Move, then Copy (<see cref="Heap.BackendReason"/> says why).
+    /// </summary>
+    Continue = 4,
 }
 
 /// <summary>Why a collection ran.</summary>

@@ -6,8 +6,8 @@ namespace GcHeap.Compaction;
 
 /// <summary>
 /// Drives the native concurrent compactor: a native collector thread that serves missing
-/// faults on to-space first and otherwise builds and installs pages in order (UFFDIO_MOVE, or
-/// UFFDIO_COPY), plus a native thread reading the uffd. No managed code runs on either.
+/// faults on to-space first and otherwise builds and installs pages in order (UFFDIO_MOVE,
+/// UFFDIO_COPY, or UFFDIO_CONTINUE), plus a native thread reading the uffd. No managed code runs on either.
 /// </summary>
 internal sealed unsafe class UffdCompactor : IDisposable
 {
@@ -95,6 +95,7 @@ internal sealed unsafe class UffdCompactor : IDisposable
         9 => "thread creation",
         10 => "allocation",
         11 => "packing (a live object's forwarding disagrees with the compacted stream)",
+        12 => "UFFDIO_CONTINUE",
         _ => "an unknown step",
     };
 

@@ -270,7 +270,7 @@ public sealed class GcHeapEventSource : EventSource
         _copiedCounter ??= new PollingCounter("pages-copied", this, () => Interlocked.Read(ref _pagesCopied)) { DisplayName = "Pages installed by COPY" };
         _pausesCounter ??= new PollingCounter("pauses", this, () => Interlocked.Read(ref _pauses)) { DisplayName = "Pauses" };
         _pauseTime ??= new IncrementingPollingCounter("pause-time", this, () => Interlocked.Read(ref _pauseMicrosTotal) / 1000.0) { DisplayName = "Time paused", DisplayUnits = "ms", DisplayRateTimeScale = TimeSpan.FromSeconds(1) };
-        _zeroCopyShareCounter ??= new PollingCounter("zero-copy-share", this, () => Interlocked.Read(ref _lastZeroCopyShareBasisPoints) / 100.0) { DisplayName = "Zero-copy share of the last collection (pages installed by MOVE)", DisplayUnits = "%" };
+        _zeroCopyShareCounter ??= new PollingCounter("zero-copy-share", this, () => Interlocked.Read(ref _lastZeroCopyShareBasisPoints) / 100.0) { DisplayName = "Zero-copy share of the last collection (pages installed by MOVE or CONTINUE)", DisplayUnits = "%" };
         _movedCounter ??= new PollingCounter("pages-moved", this, () => Interlocked.Read(ref _pagesMoved)) { DisplayName = "Pages installed by MOVE" };
         _installedCounter ??= new PollingCounter("pages-installed", this, () => Interlocked.Read(ref _pagesInstalled)) { DisplayName = "Pages installed" };
     }

@@ -55,6 +55,15 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_release")]
     public static partial int MemRelease(ulong addr, ulong len);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_reserve_shared")]
+    public static partial int MemReserveShared(ulong len, int flags, out int fd, out ulong mutatorView, out ulong collectorView);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_release_shared")]
+    public static partial int MemReleaseShared(int fd, ulong mutatorView, ulong collectorView, ulong len);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_remove")]
+    public static partial int MemRemove(ulong addr, ulong len);
+
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_discard")]
     public static partial int MemDiscard(ulong addr, ulong len);
 
@@ -121,4 +130,7 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_fork_holder_stop")]
     public static partial int ForkHolderStop(int pid, int releaseFd);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_continue_answers_probe")]
+    public static partial int ContinueAnswersProbe(out NativeContinueAnswers answers);
 }

@@ -4,7 +4,7 @@ namespace GcHeap.Interop;
 /// A private anonymous mapping reserved with MAP_NORESERVE: address space only until touched.
 /// Spaces, handle tables, bitmaps and plan tables all live in such regions.
 /// </summary>
-internal sealed unsafe class NativeRegion : IDisposable
+internal sealed unsafe class NativeRegion : IRegion
 {
     private ulong _address;
 

@@ -87,6 +87,11 @@ internal struct NativeCompactionStats
     public ulong RunsMoved;
     public ulong FaultsOnClaimed;
     public ulong Workers;
+    public ulong PagesContinued;
+    public ulong ContinueIoctls;
+    public ulong ContinueNs;
+    public ulong PagesWholeCopied;
+    public ulong FaultsMinor;
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
@@ -109,7 +114,8 @@ internal struct NativeCompactorConfig
     public uint CopyFaultedPages;
     public uint MinMovePages;
     public uint ReleaseChunkPages;
-    public uint Reserved;
+    public uint UnitPages;
+    public ulong CollectorView;
 }
 
 /// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>
@@ -128,6 +134,23 @@ internal struct NativeUffdCaps
     public ulong ApiIoctls;
     public ulong RangeIoctls;
     public ulong WpRangeIoctls;
+    public int MemfdErrno;
+    public int ContinueErrno;
+    public ulong MinorRangeIoctls;
+}
+
+/// <summary>gch_continue_answers: the kernel's answers to UFFDIO_CONTINUE in the errno table's cases (negative errnos).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeContinueAnswers
+{
+    public int Hole;
+    public int Written;
+    public int Again;
+    public int RunFirst;
+    public long RunMapped;
+    public int RunRest;
+    public int ValueOk;
+    public ulong RunDone;
 }
 
 /// <summary>Constants shared with the native layer.</summary>
@@ -135,6 +158,7 @@ internal static class NativeConstants
 {
     public const int InstallMove = 1;
     public const int InstallCopy = 2;
+    public const int InstallContinue = 3;
 
     public const int PrefaultPopulate = 1;
     public const int PrefaultTouch = 2;
@@ -150,6 +174,11 @@ internal static class NativeConstants
 
     public const int MemDontFork = 1;
     public const int MemNoHugePage = 2;
+    public const int MemHugeTlb = 4;
+
+    /// <summary>4 KiB pages per 2 MiB hugetlbfs page: the Continue backend's install unit on hugetlbfs.</summary>
+    public const int HugePagePages = 512;
 
     public const ulong RegisterModeMissing = 1;
+    public const ulong RegisterModeMinor = 4;
 }

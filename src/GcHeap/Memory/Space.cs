@@ -8,25 +8,37 @@ namespace GcHeap.Memory;
 /// One of the heap's two virtual ranges. Pages are handed out by bumping <see cref="HighWater"/>;
 /// nothing is ever freed inside a space: each collection evacuates the live objects of the
 /// allocation space into the other space (compacted) and discards the old one wholesale. So
-/// every page at or above the high-water mark reads as zero.
+/// every page at or above the high-water mark reads as zero. A space of the Continue backend lives
+/// in a memfd mapped twice (<see cref="SharedRegion"/>): <see cref="Base"/> is the mutator view,
+/// <see cref="CollectorBase"/> the collector view.
 /// </summary>
 internal sealed unsafe class Space : IDisposable
 {
-    private readonly NativeRegion _memory;
+    private readonly IRegion _memory;
     private readonly NativeRegion _kinds;
     private int _highWater;
     private int _populatedTo;
 
-    public Space(string name, int capacityPages, bool dontFork)
+    public Space(string name, int capacityPages, bool dontFork, bool shared = false, bool hugePages = false)
     {
         Name = name;
         CapacityPages = capacityPages;
-        _memory = new NativeRegion((ulong)capacityPages << ObjectLayout.PageShift, dontFork, noHugePages: true, $"space {name}");
+        ulong bytes = (ulong)capacityPages << ObjectLayout.PageShift;
+        _memory = shared
+            ? new SharedRegion(bytes, dontFork, hugePages, $"space {name}")
+            : new NativeRegion(bytes, dontFork, noHugePages: true, $"space {name}");
         try
         {
             _kinds = new NativeRegion((ulong)capacityPages, dontFork: true, noHugePages: false, $"page table of space {name}");
             Base = (nint)_memory.Address;
             Kinds = (PageKind*)_kinds.Pointer;
+            if (_memory is SharedRegion s)
+            {
+                // A shared file mapping has no anon_vma; its pieces merge back by file offset after
+                // UFFDIO_UNREGISTER, so the step below is for anonymous spaces only.
+                CollectorBase = (nint)s.CollectorAddress;
+                return;
+            }
 
             // Give the mapping its anon_vma now, while it is one VMA. Each flip registers a prefix of
             // to-space with the uffd, splitting the VMA; pieces that got anon_vmas of their own later
@@ -67,6 +79,12 @@ internal sealed unsafe class Space : IDisposable
 
     public nint Base { get; }
 
+    /// <summary>The collector view of a shared (Continue) space: the same pages as <see cref="Base"/>; 0 for an anonymous space.</summary>
+    public nint CollectorBase { get; }
+
+    /// <summary>True for a memfd-backed space (Continue backend).</summary>
+    public bool IsShared => CollectorBase != 0;
+
     public int CapacityPages { get; }
 
     public PageKind* Kinds { get; }
@@ -76,7 +94,7 @@ internal sealed unsafe class Space : IDisposable
     /// <summary>Pages handed out so far: [0, HighWater).</summary>
     public int HighWater => Volatile.Read(ref _highWater);
 
-    public NativeRegion Memory => _memory;
+    public IRegion Memory => _memory;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public nint PageAddress(int page) => Base + ((nint)page << ObjectLayout.PageShift);

@@ -14,7 +14,7 @@ public sealed class UffdCapabilities
     private const int IoctlWake = 0x02, IoctlCopy = 0x03, IoctlZeroPage = 0x04, IoctlMove = 0x05, IoctlWriteProtect = 0x06,
         IoctlContinue = 0x07, IoctlPoison = 0x08;
 
-    private const ulong FeatureWp = 1UL << 0, FeatureMinorShmem = 1UL << 10, FeatureWpUnpopulated = 1UL << 13,
+    private const ulong FeatureWp = 1UL << 0, FeatureMinorHugetlbfs = 1UL << 9, FeatureMinorShmem = 1UL << 10, FeatureWpUnpopulated = 1UL << 13,
         FeatureMove = 1UL << 16;
 
     private readonly List<string> _notes = [];
@@ -60,8 +60,29 @@ public sealed class UffdCapabilities
     /// <summary>UFFDIO_POISON is offered.</summary>
     public bool Poison { get; private set; }
 
-    /// <summary>UFFDIO_CONTINUE is offered (reported for a MINOR registration only; inferred from the feature bit).</summary>
-    public bool Continue => MinorFaultsShmem;
+    /// <summary>
+    /// UFFDIO_CONTINUE works on shared memory: the kernel offers UFFD_FEATURE_MINOR_SHMEM, a memfd
+    /// could be created and mapped twice, one view registered MISSING|MINOR, and a real one-page
+    /// UFFDIO_CONTINUE of a page written through the other view succeeded. What the Continue backend needs.
+    /// </summary>
+    public bool Continue { get; private set; }
+
+    /// <summary>Why <see cref="Continue"/> is unavailable, or null.</summary>
+    public string? ContinueUnavailableReason { get; private set; }
+
+    /// <summary>
+    /// The Continue backend can use 2 MiB hugetlbfs pages (<see cref="HeapOptions.ContinueHugePages"/>):
+    /// <see cref="Continue"/> works, the kernel offers UFFD_FEATURE_MINOR_HUGETLBFS and 2 MiB pages are
+    /// configured (<c>vm.nr_hugepages</c> &gt; 0). Whether enough are free for a given heap is known
+    /// only when its spaces are reserved.
+    /// </summary>
+    public bool ContinueHugePages { get; private set; }
+
+    /// <summary>Why <see cref="ContinueHugePages"/> is false, or null.</summary>
+    public string? ContinueHugePagesUnavailableReason { get; private set; }
+
+    /// <summary>2 MiB pages free in the pool (HugePages_Free in /proc/meminfo) when probed.</summary>
+    public long HugePagesFree { get; private set; }
 
     /// <summary>The feature bits the kernel reported from UFFDIO_API.</summary>
     public ulong FeatureBits { get; private set; }
@@ -97,6 +118,7 @@ public sealed class UffdCapabilities
                 ? "userfaultfd disabled by HeapOptions.DisabledKernelFeatures"
                 : "no way of opening a userfaultfd is allowed (HeapOptions.UffdOpenMethods = None)";
             off.MoveUnavailableReason = "userfaultfd unavailable";
+            off.ContinueUnavailableReason = "userfaultfd unavailable";
             return off;
         }
 
@@ -130,6 +152,7 @@ public sealed class UffdCapabilities
         {
             c.UffdUnavailableReason = "no userfaultfd could be opened: " + string.Join("; ", OpenFailures(caps, allowed, context));
             c.MoveUnavailableReason = "userfaultfd unavailable";
+            c.ContinueUnavailableReason = "userfaultfd unavailable";
             return c;
         }
 
@@ -139,6 +162,7 @@ public sealed class UffdCapabilities
                 ? $"UFFDIO_API handshake failed: {Errno.Describe(caps.ApiErrno)}"
                 : $"UFFDIO_REGISTER of anonymous memory failed: {Errno.Describe(caps.RegisterErrno)}";
             c.MoveUnavailableReason = "userfaultfd unavailable";
+            c.ContinueUnavailableReason = "userfaultfd unavailable";
             return c;
         }
 
@@ -150,7 +174,16 @@ public sealed class UffdCapabilities
         c.MinorFaultsShmem = (caps.Features & FeatureMinorShmem) != 0;
         c.WriteProtect = (caps.Features & FeatureWp) != 0 && Has(caps.WpRangeIoctls, IoctlWriteProtect);
         c.WriteProtectUnpopulated = c.WriteProtect && (caps.Features & FeatureWpUnpopulated) != 0;
-        _ = IoctlContinue;
+        c.ContinueUnavailableReason = ContinueRefusal(c, caps, disabled);
+        c.Continue = c.ContinueUnavailableReason is null;
+        (long total, long free, long sizeKb) = ReadHugePagePool();
+        c.HugePagesFree = free;
+        c.ContinueHugePagesUnavailableReason =
+            !c.Continue ? "the Continue backend is unavailable" :
+            (caps.Features & FeatureMinorHugetlbfs) == 0 ? $"the kernel ({c.KernelRelease}) does not offer UFFD_FEATURE_MINOR_HUGETLBFS" :
+            sizeKb != 2048 ? $"the default huge page size is {sizeKb} kB, not 2048 kB" :
+            total == 0 ? "no 2 MiB pages are configured (vm.nr_hugepages = 0; HugePages_Total in /proc/meminfo)" : null;
+        c.ContinueHugePages = c.ContinueHugePagesUnavailableReason is null;
 
         bool kernelMove = (caps.Features & FeatureMove) != 0 && Has(caps.RangeIoctls, IoctlMove);
         if (!kernelMove)
@@ -180,6 +213,65 @@ public sealed class UffdCapabilities
         return c;
     }
 
+    /// <summary>HugePages_Total, HugePages_Free and Hugepagesize (kB) from /proc/meminfo; zeros when unreadable.</summary>
+    internal static (long Total, long Free, long SizeKb) ReadHugePagePool()
+    {
+        long total = 0, free = 0, size = 0;
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/meminfo"))
+            {
+                string[] kv = line.Split(':', 2, StringSplitOptions.TrimEntries);
+                if (kv.Length != 2)
+                {
+                    continue;
+                }
+
+                string v = kv[1].Split(' ')[0];
+                switch (kv[0])
+                {
+                    case "HugePages_Total": _ = long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out total); break;
+                    case "HugePages_Free": _ = long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out free); break;
+                    case "Hugepagesize": _ = long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out size); break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return (total, free, size);
+    }
+
+    /// <summary>Why the Continue backend cannot run, from the probe's answers; null when it can.</summary>
+    private static string? ContinueRefusal(UffdCapabilities c, in NativeUffdCaps caps, KernelFeatures disabled)
+    {
+        if (!c.MinorFaultsShmem)
+        {
+            return $"the kernel ({c.KernelRelease}) does not offer UFFD_FEATURE_MINOR_SHMEM (minor faults on shared memory, Linux 5.14)";
+        }
+
+        if (caps.MemfdErrno != 0)
+        {
+            return $"memfd_create/ftruncate/mmap of a shared scratch file failed: {Errno.Describe(caps.MemfdErrno)}";
+        }
+
+        if (caps.ContinueErrno != 0)
+        {
+            return $"registering a shared mapping in MISSING|MINOR mode and a test UFFDIO_CONTINUE of one page failed: {Errno.Describe(caps.ContinueErrno)}";
+        }
+
+        if (!Has(caps.MinorRangeIoctls, IoctlContinue))
+        {
+            return $"the MINOR-registered shared range does not offer UFFDIO_CONTINUE (ioctls 0x{caps.MinorRangeIoctls:x})";
+        }
+
+        return (disabled & KernelFeatures.Continue) != 0 ? "UFFDIO_CONTINUE disabled by HeapOptions.DisabledKernelFeatures" : null;
+    }
+
     /// <inheritdoc />
     public override string ToString()
     {
@@ -195,7 +287,9 @@ public sealed class UffdCapabilities
             sb.Append(CultureInfo.InvariantCulture, $"  features 0x{FeatureBits:x}, range ioctls 0x{RangeIoctlBits:x}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  MOVE {YesNo(Move, MoveUnavailableReason)}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  COPY {YesNo(Copy, null)}, ZEROPAGE {YesNo(ZeroPage, null)}, WAKE {YesNo(Wake, null)}, POISON {YesNo(Poison, null)}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem, UFFDIO_CONTINUE) {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  CONTINUE on shared memory (minor faults, Continue backend) {YesNo(Continue, ContinueUnavailableReason)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  CONTINUE on 2 MiB hugetlbfs pages {YesNo(ContinueHugePages, ContinueHugePagesUnavailableReason)} ({HugePagesFree} free)\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem) offered {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
         }
 
         foreach (var n in _notes)

@@ -54,4 +54,7 @@ public enum KernelFeatures
 
     /// <summary>Pretend UFFDIO_MOVE is missing: the Move backend falls back to Copy.</summary>
     Move = 2,
+
+    /// <summary>Pretend minor faults on shared memory (UFFD_FEATURE_MINOR_SHMEM, UFFDIO_CONTINUE) are missing: the Continue backend falls back to Move.</summary>
+    Continue = 4,
 }
