@@ -37,6 +37,9 @@ internal sealed unsafe partial class Collector
     private string? _fallbackReason;
     private long _stopTheWorldFallbacks;
 
+    /// <summary>The non-cooperative events of the last concurrent compaction, also when it failed (tests read them after a failure).</summary>
+    internal UffdEventCounts LastEvents { get; private set; } = UffdEventCounts.None;
+
     /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
     internal bool BarrierOn { get; private set; }
 
@@ -153,6 +156,8 @@ internal sealed unsafe partial class Collector
         int unregisterRc = 0;
         string? fallback = null;
         GcSafepointTimeoutException? abandoned = null;
+        bool begun = false;
+        UffdEventCounts events = UffdEventCounts.None;
 
         try
         {
@@ -254,8 +259,6 @@ internal sealed unsafe partial class Collector
                 fallback = e.Message;
             }
 
-            bool begun = false;
-
             // Nothing can touch to-space before the flip, so it is registered now, outside the
             // pause (UFFDIO_REGISTER takes the mmap lock for writing: up to 0.8 ms measured inside
             // the flip at 1 GiB), with room for the pages allocated until the flip; allocation after
@@ -342,6 +345,14 @@ internal sealed unsafe partial class Collector
                             }
 
                             Step(ref step, "Flip: verify (checksum before)");
+                            if (_plan.ToPages > 0)
+                            {
+                                // From here until every page is installed, fork() waits for this
+                                // compaction (native only), so no child sees forwarded roots over
+                                // missing pages (docs/design.md section 6, "Events").
+                                compactor!.Arm();
+                            }
+
                             ForwardRoots(roots);
                             Step(ref step, $"Flip: forward {roots.Count} roots");
                             _heap.AllocationSpace = to;
@@ -394,6 +405,7 @@ internal sealed unsafe partial class Collector
             if (begun)
             {
                 compactor!.Resumed();
+                TestHooks.AfterFlip?.Invoke();
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
             }
@@ -410,17 +422,40 @@ internal sealed unsafe partial class Collector
         }
         finally
         {
-            compactor?.Dispose();
+            // To-space is unregistered while the fault thread still reads the uffd: with
+            // UFFD_FEATURE_EVENT_FORK a fork (or an madvise) of registered to-space blocks until
+            // its event is read, so the reader must outlive the registration.
+            if (begun)
+            {
+                compactor!.WaitQuietly();
+            }
+
             if (registeredPages > 0)
             {
                 // After a failure the native collector has unregistered already (to wake blocked threads).
                 unregisterRc = NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)registeredPages << 12);
             }
+
+            if (compactor is not null)
+            {
+                events = compactor.Quiesce();
+                LastEvents = events;
+            }
+
+            compactor?.Dispose();
         }
 
         if (unregisterRc != 0)
         {
             throw new GcNativeException("UFFDIO_UNREGISTER of to-space", unregisterRc);
+        }
+
+        if (events.Destructive > 0)
+        {
+            // Read after the compaction's last page, or while the cycle was being called off: the
+            // heap's to-space was discarded, unmapped or moved by other code all the same.
+            throw new GcCollectionFailedException(
+                $"Other code discarded, unmapped or moved the heap's to-space during the collection ({events}). The heap cannot be used any more.");
         }
 
         if (abandoned is not null)
@@ -458,7 +493,7 @@ internal sealed unsafe partial class Collector
             verified = true;
         }
 
-        return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified);
+        return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified, events);
     }
 
     /// <summary>Cycles of a concurrent backend that ran stop-the-world because a step before the flip failed transiently.</summary>
@@ -746,7 +781,8 @@ internal sealed unsafe partial class Collector
 
     private CollectionStats BuildStats(
         long cycle, CollectionReason reason, GcBackend backend, bool concurrentMark, long t0, double markMs, double planMs, int fromPages,
-        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count, long[] Samples) stalls, bool verified) => new()
+        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count, long[] Samples) stalls, bool verified,
+        UffdEventCounts? events = null) => new()
     {
         Cycle = cycle,
         Backend = backend,
@@ -775,6 +811,7 @@ internal sealed unsafe partial class Collector
         PagesCopied = (long)n.PagesCopied,
         EbusyFallbacks = (long)n.EbusyFallbacks,
         PagesZeroFilled = (long)n.PagesZeroFilled,
+        Events = events ?? UffdEventCounts.None,
         Eexist = (long)n.Eexist,
         EagainRetries = (long)n.EagainRetries,
         Ioctls = (long)n.Ioctls,

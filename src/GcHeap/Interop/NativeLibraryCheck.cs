@@ -29,7 +29,7 @@ internal static class NativeLibraryCheck
             throw new GcHeapException($"Native library ABI version {version} does not match the managed assembly's {NativeLibraryName.AbiVersion}; rebuild the solution.");
         }
 
-        if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 296 || sizeof(NativeCompactorConfig) != 56 ||
+        if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 360 || sizeof(NativeCompactorConfig) != 56 ||
             sizeof(NativeUffdCaps) != 64 || sizeof(NativeTypeInfo) != 16 || sizeof(NativePrefaultStats) != 40)
         {
             throw new GcHeapException("Native struct layout mismatch between GcHeap and its native library.");

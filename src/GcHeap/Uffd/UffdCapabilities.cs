@@ -60,6 +60,21 @@ public sealed class UffdCapabilities
     /// <summary>UFFDIO_POISON is offered.</summary>
     public bool Poison { get; private set; }
 
+    /// <summary>
+    /// The collector's uffd reads non-cooperative events (UFFD_FEATURE_EVENT_FORK, _REMOVE, _UNMAP
+    /// and _REMAP, Linux 4.11+): a <c>madvise(MADV_DONTNEED)</c>, <c>munmap</c> or <c>mremap</c> of
+    /// to-space by other code during a compaction ends the cycle with
+    /// <see cref="GcCollectionFailedException"/> instead of going unnoticed, and a child forked
+    /// without the fork gate (a raw <c>clone</c>) gets a poisoned to-space instead of holes. When
+    /// false (<see cref="NonCooperativeEventsUnavailableReason"/>), such changes are not detected
+    /// and a raw-clone child reads missing to-space pages as zeros; <c>fork()</c> through glibc is
+    /// safe either way (it waits for a running compaction). docs/design.md section 6, "Events".
+    /// </summary>
+    public bool NonCooperativeEvents { get; private set; }
+
+    /// <summary>Why <see cref="NonCooperativeEvents"/> is false; null when it is true.</summary>
+    public string? NonCooperativeEventsUnavailableReason { get; private set; }
+
     /// <summary>UFFDIO_CONTINUE is offered (reported for a MINOR registration only; inferred from the feature bit).</summary>
     public bool Continue => MinorFaultsShmem;
 
@@ -170,6 +185,20 @@ public sealed class UffdCapabilities
             c.Move = true;
         }
 
+        const ulong events = NativeConstants.FeatureEvents;
+        if ((caps.Features & events) != events)
+        {
+            c.NonCooperativeEventsUnavailableReason = $"the kernel ({c.KernelRelease}) does not offer all of UFFD_FEATURE_EVENT_FORK/REMOVE/UNMAP/REMAP (features 0x{caps.Features:x})";
+        }
+        else if ((disabled & KernelFeatures.NonCooperativeEvents) != 0)
+        {
+            c.NonCooperativeEventsUnavailableReason = "non-cooperative events disabled by HeapOptions.DisabledKernelFeatures";
+        }
+        else
+        {
+            c.NonCooperativeEvents = true;
+        }
+
         if (c.OpenMethod == UffdOpenMethod.UserModeOnly)
         {
             c._notes.Add("user-mode-only userfaultfd: " + string.Join("; ", OpenFailures(caps, allowed, context)) +
@@ -178,6 +207,19 @@ public sealed class UffdCapabilities
         }
 
         return c;
+    }
+
+    /// <summary>The UFFD_FEATURE_* bits the collector asks for on its uffd with <paramref name="backend"/>.</summary>
+    internal ulong CollectorFeatures(GcBackend backend)
+    {
+        ulong f = backend == GcBackend.Move ? NativeConstants.FeatureMove : 0;
+        if (NonCooperativeEvents)
+        {
+            // POISON lets a child forked past the fork gate die on a page it lacks (SIGBUS) rather than read zeros.
+            f |= NativeConstants.FeatureEvents | (FeatureBits & NativeConstants.FeaturePoison);
+        }
+
+        return f;
     }
 
     /// <inheritdoc />
@@ -195,6 +237,7 @@ public sealed class UffdCapabilities
             sb.Append(CultureInfo.InvariantCulture, $"  features 0x{FeatureBits:x}, range ioctls 0x{RangeIoctlBits:x}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  MOVE {YesNo(Move, MoveUnavailableReason)}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  COPY {YesNo(Copy, null)}, ZEROPAGE {YesNo(ZeroPage, null)}, WAKE {YesNo(Wake, null)}, POISON {YesNo(Poison, null)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  non-cooperative events (fork, remove, unmap, remap) {YesNo(NonCooperativeEvents, NonCooperativeEventsUnavailableReason)}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem, UFFDIO_CONTINUE) {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
         }
 

@@ -54,4 +54,10 @@ public enum KernelFeatures
 
     /// <summary>Pretend UFFDIO_MOVE is missing: the Move backend falls back to Copy.</summary>
     Move = 2,
+
+    /// <summary>
+    /// Pretend the non-cooperative events (UFFD_FEATURE_EVENT_FORK, _REMOVE, _UNMAP, _REMAP) are
+    /// missing: the collector does not ask for them (see <see cref="UffdCapabilities.NonCooperativeEvents"/>).
+    /// </summary>
+    NonCooperativeEvents = 4,
 }
