@@ -395,7 +395,8 @@ typedef struct gch_walk_result {
 } gch_walk_result;
 
 /* Walks the graph reachable from the addresses stored in *root_slots[i] (handle slots) and
- * checksums it, in this process. */
+ * checksums it, in this process. The root addresses are read once, before any fork: the handle
+ * table is MADV_DONTFORK, a child does not inherit it. */
 GCH_EXPORT int32_t gch_test_walk(const gch_type_info *types, uint32_t type_count, const uint64_t *const *root_slots,
                                  uint32_t root_count, uint64_t max_objects, gch_walk_result *out);
 /* Forks (fork(), or _Fork() when bypass_atfork: no pthread_atfork handlers, as a raw clone), and

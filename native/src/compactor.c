@@ -85,8 +85,9 @@
 #define EAGAIN_STALL_LIMIT 16      /* zero-progress EAGAINs before letting events be consumed */
 #define EAGAIN_GIVE_UP_NS 10000000000ull /* an event nobody consumes for 10 s: fail         */
 
-/* 1 on the fault thread: it reads the uffd itself when an ioctl answers EAGAIN. */
-static __thread int on_fault_thread;
+/* No thread-local storage here: in a dlopen'ed library the first access to a __thread variable
+ * allocates with malloc, and fork() holds malloc's locks while it waits for its FORK event to
+ * be read, by the very thread that would then block on them (found by the fork tests). */
 
 enum { SRC_WHOLE = 0, SRC_RING = 1 };
 
@@ -234,9 +235,14 @@ static void disarm(gch_compactor *c);
 
 /* Lets a pending non-cooperative event be consumed: the fault thread reads it itself (it is the
  * only reader), a sweeper gives the CPU to the fault thread and to the thread the event blocks. */
+static inline int on_fault_thread(const gch_compactor *c)
+{
+    return c->fault_started && pthread_equal(pthread_self(), c->fault_thread);
+}
+
 static void let_events_through(gch_compactor *c)
 {
-    if (on_fault_thread)
+    if (on_fault_thread(c))
         pump_events(c);
     struct timespec ts = {0, 20000};
     nanosleep(&ts, NULL);
@@ -854,7 +860,6 @@ static void *fault_main(void *arg)
     block_all_signals();
     apply_nice(c);
     pthread_setname_np(pthread_self(), "gch-faults");
-    on_fault_thread = 1;
     struct uffd_msg msgs[64];
     int settled = 0;
     for (;;) {

@@ -138,7 +138,8 @@ static uint64_t walk_number(walk_table *w, uint64_t a)
     return w->n;
 }
 
-static void walk(const gch_type_info *types, uint32_t type_count, const uint64_t *const *root_slots, uint32_t root_count,
+/* roots[i] are object addresses (0: null). */
+static void walk(const gch_type_info *types, uint32_t type_count, const uint64_t *roots, uint32_t root_count,
                  uint64_t max_objects, gch_walk_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -155,7 +156,7 @@ static void walk(const gch_type_info *types, uint32_t type_count, const uint64_t
                     max_objects};
     uint64_t h = 0xCBF29CE484222325ull;
     for (uint32_t r = 0; r < root_count; r++) {
-        uint64_t a = *root_slots[r];
+        uint64_t a = roots[r];
         uint64_t num = a ? walk_number(&w, a) : 0;
         if (a && !num) {
             out->status = -E2BIG;
@@ -191,10 +192,28 @@ done:
     munmap(mem, bytes);
 }
 
+/* The handle table is MADV_DONTFORK (a child never inherits the parent's roots): the root
+ * addresses are read from their slots before the fork, into memory the child inherits. */
+static uint64_t *read_roots(const uint64_t *const *root_slots, uint32_t root_count, size_t *bytes)
+{
+    *bytes = ((size_t)root_count + 1) * sizeof(uint64_t);
+    uint64_t *roots = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (roots == MAP_FAILED)
+        return NULL;
+    for (uint32_t r = 0; r < root_count; r++)
+        roots[r] = *root_slots[r];
+    return roots;
+}
+
 int32_t gch_test_walk(const gch_type_info *types, uint32_t type_count, const uint64_t *const *root_slots,
                       uint32_t root_count, uint64_t max_objects, gch_walk_result *out)
 {
-    walk(types, type_count, root_slots, root_count, max_objects, out);
+    size_t bytes;
+    uint64_t *roots = read_roots(root_slots, root_count, &bytes);
+    if (!roots)
+        return -errno;
+    walk(types, type_count, roots, root_count, max_objects, out);
+    munmap(roots, bytes);
     return 0;
 }
 
@@ -203,9 +222,16 @@ int32_t gch_test_fork_walk(const gch_type_info *types, uint32_t type_count, cons
                            gch_walk_result *out)
 {
     memset(out, 0, sizeof *out);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
+    size_t roots_bytes;
+    uint64_t *roots = read_roots(root_slots, root_count, &roots_bytes);
+    if (!roots)
         return -errno;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        int err = errno;
+        munmap(roots, roots_bytes);
+        return -err;
+    }
     /* _Fork: the same system call as fork(), without the pthread_atfork handlers (glibc 2.34+),
      * i.e. what a raw clone() does to the fork gate. */
     pid_t pid = bypass_atfork ? _Fork() : fork();
@@ -213,16 +239,18 @@ int32_t gch_test_fork_walk(const gch_type_info *types, uint32_t type_count, cons
         int err = errno;
         close(fds[0]);
         close(fds[1]);
+        munmap(roots, roots_bytes);
         return -err;
     }
     if (pid == 0) {
         close(fds[0]);
         gch_walk_result r;
-        walk(types, type_count, root_slots, root_count, max_objects, &r);
+        walk(types, type_count, roots, root_count, max_objects, &r);
         ssize_t wr = write(fds[1], &r, sizeof r);
         _exit(wr == (ssize_t)sizeof r ? 0 : 3);
     }
     close(fds[1]);
+    munmap(roots, roots_bytes);
     gch_walk_result got;
     size_t have = 0;
     int rc = 0;

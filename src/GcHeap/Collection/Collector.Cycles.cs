@@ -37,6 +37,14 @@ internal sealed unsafe partial class Collector
     private string? _fallbackReason;
     private long _stopTheWorldFallbacks;
 
+    /// <summary>To-space of the compaction in progress: its base, planned pages and registered pages (tests stage address-space changes there).</summary>
+    internal (nint Base, int PlannedPages, int RegisteredPages) CompactionRange { get; private set; }
+
+    private UffdCompactor? _running;
+
+    /// <summary>Pages the running compaction has installed so far (tests check a staged change really lands mid-compaction); -1 when none runs.</summary>
+    internal long PagesInstalledSoFar => _running is { } c ? (long)c.Snapshot().PagesInstalled : -1;
+
     /// <summary>The non-cooperative events of the last concurrent compaction, also when it failed (tests read them after a failure).</summary>
     internal UffdEventCounts LastEvents { get; private set; } = UffdEventCounts.None;
 
@@ -337,6 +345,7 @@ internal sealed unsafe partial class Collector
                             // Allocation resumes above every registered page (unused registered pages read
                             // as Free and are planned as empty next cycle).
                             to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
+                            CompactionRange = (to.Base, _plan.ToPages, registeredPages);
                             Step(ref step, "Flip: register the rest of to-space");
 
                             if (_heap.Options.VerifyHeap)
@@ -405,6 +414,7 @@ internal sealed unsafe partial class Collector
             if (begun)
             {
                 compactor!.Resumed();
+                _running = compactor;
                 TestHooks.AfterFlip?.Invoke();
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
@@ -441,6 +451,9 @@ internal sealed unsafe partial class Collector
                 events = compactor.Quiesce();
                 LastEvents = events;
             }
+
+            CompactionRange = default;
+            _running = null;
 
             compactor?.Dispose();
         }
