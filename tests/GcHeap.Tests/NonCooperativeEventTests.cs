@@ -233,6 +233,78 @@ public class NonCooperativeEventTests
         Assert.Equal(0, AddressSpace.Munmap(moved, 2 * PageSize));
     }
 
+    [Fact]
+    public unsafe void EagainWhileAnEventIsUnreadIsRetriedOnceTheFaultThreadReadsIt()
+    {
+        // Staged for real: the fault thread is held inside a page build (it reads a from-space page,
+        // all null references, that the test registered with a uffd of its own and serves late), while another thread's
+        // madvise of registered slack raises REMOVE. The event stays unread until the fault thread
+        // is let go; its install then answers EAGAIN without progress, and it must read the event
+        // itself (nobody else reads the heap's uffd) before the retry can succeed.
+        using var heap = Create();
+        using var m = heap.AttachCurrentThread();
+        using var graph = Build(heap, m, seed: 38);
+        GcRoot array;
+        using (m.OpenScope())
+        {
+            var a = m.AllocateArray(heap.Types.ReferenceArray, 3 * 512);
+            m.SetElement(a, (2 * 512) + 7, GcRef.Null); // pages 0 and 2 touched; page 1 never: missing in from-space
+            array = m.CreateRoot(a);
+        }
+
+        var expected = ForkedWalk.Here(heap, graph);
+        nint fromArray = heap.Handles.Slots[array.Ref.Slot];
+        int testUffd = -1;
+        int madviseRc = -1;
+        bool served = false, madviseBlocked = false;
+        heap.Collector.TestHooks.AfterFlip = () =>
+        {
+            var r = MidCompaction(heap);
+            // Marking read page 1 (all null references), which mapped the shared zero page there:
+            // drop it (the contents stay zero) so the build's read of it is a missing fault.
+            Assert.Equal(0, AddressSpace.Madvise(fromArray + PageSize, PageSize, AddressSpace.MadvDontneed));
+            Assert.Equal(0, Interop.NativeMethods.UffdOpen(1, 0, out testUffd, out _, out _));
+            Assert.Equal(0, Interop.NativeMethods.UffdRegister(testUffd, (ulong)(fromArray + PageSize), PageSize, Interop.NativeConstants.RegisterModeMissing, out _));
+            nint toArray = heap.Handles.Slots[array.Ref.Slot];
+            long read = -1;
+            var reader = new Thread(() => read = *(long*)(toArray + PageSize + 8)); // a to-space fault on the array's page 1
+            reader.Start();
+
+            // The fault thread builds that page and blocks reading its from-space source.
+            ulong addr;
+            var deadline = DateTime.UtcNow + Bound;
+            while (Interop.NativeMethods.UffdReadFaults(testUffd, &addr, 1) == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the fault thread never reached the staged source page");
+                Thread.Sleep(1);
+            }
+
+            var madviser = new Thread(() => madviseRc = AddressSpace.Madvise(r.Base + ((nint)r.PlannedPages * PageSize), PageSize, AddressSpace.MadvDontneed));
+            madviser.Start();
+            madviseBlocked = !madviser.Join(200); // REMOVE raised, unread: the only reader is held
+
+            // Fill the source without waking, then close the test's uffd: that unregisters the
+            // page and wakes the fault thread, which installs its window next.
+            Assert.Equal(0, Interop.NativeMethods.UffdZeroPage(testUffd, (ulong)(fromArray + PageSize), PageSize, 1, out _));
+            Assert.Equal(0, Interop.NativeMethods.Close(testUffd));
+            served = madviser.Join(Bound) && reader.Join(Bound);
+            Assert.Equal(0, read);
+        };
+        var stats = Collect(heap, m);
+        heap.Collector.TestHooks.AfterFlip = null;
+
+        Assert.True(madviseBlocked, "madvise returned before the event could be read");
+        Assert.True(served, "the madvise or the faulting reader hung");
+        Assert.Equal(0, madviseRc);
+        Assert.Equal(1, stats.Events.Remove);
+        Assert.Equal(1, stats.Events.Harmless);
+        Assert.True(stats.Events.EagainEventWaits > 0, stats.Events.ToString());
+        Assert.True(heap.Verify().IsValid);
+        Assert.Equal(expected.Checksum, ForkedWalk.Here(heap, graph).Checksum);
+        graph.Compare("after EAGAIN retries");
+        array.Dispose();
+    }
+
     /// <summary>Called first in every AfterFlip hook: the staged change must land while planned pages are still missing.</summary>
     private static (nint Base, int PlannedPages, int RegisteredPages) MidCompaction(Heap heap)
     {
