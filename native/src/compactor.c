@@ -154,6 +154,7 @@ struct gch_compactor {
     int pending_children[MAX_PENDING_CHILDREN]; /* FORK read before the plan: uffds of children */
     uint32_t npending_children;
     uint64_t removed_lo, removed_hi; /* REMOVE read before the plan: hull of the ranges (mu) */
+    uint64_t removed_count;          /* ... and how many (mu) */
     int fault_joined;
     int gate_held; /* atomic: armed in the fork gate and not yet left */
 
@@ -757,6 +758,7 @@ static void record_pre_plan_removal(gch_compactor *c, uint64_t start, uint64_t e
         c->removed_lo = start;
     if (end > c->removed_hi)
         c->removed_hi = end;
+    c->removed_count++;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -1156,7 +1158,7 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
          * may be zapped after they are installed. */
         fail_with(c, -EFAULT, GCH_OP_REMOVED, c->removed_lo);
     } else if (c->removed_hi) {
-        STAT_ADD(c, events_harmless, 1);
+        STAT_ADD(c, events_harmless, c->removed_count);
     }
     __atomic_store_n(&c->began, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&c->cv);
