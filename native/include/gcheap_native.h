@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 15
+#define GCH_ABI_VERSION 18
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -157,6 +157,16 @@ typedef struct gch_compaction_stats {
     uint64_t pages_whole_copied;/* CONTINUE mode: whole pages memcpy'd from from-space into the
                                    collector view (4 KiB each), references fixed in the copy         */
     uint64_t faults_minor;      /* of faults_served, minor faults (page in the page cache, no PTE)   */
+    /* Non-cooperative events read from the uffd (docs/design.md section 6, "Events"). */
+    uint64_t events_fork;       /* UFFD_EVENT_FORK: a child was forked with to-space registered       */
+    uint64_t events_remove;     /* UFFD_EVENT_REMOVE: MADV_DONTNEED/MADV_REMOVE of registered to-space */
+    uint64_t events_unmap;      /* UFFD_EVENT_UNMAP: munmap (or mremap's unmap) of registered to-space */
+    uint64_t events_remap;      /* UFFD_EVENT_REMAP: mremap of registered to-space                     */
+    uint64_t events_harmless;   /* REMOVE events that hit only registered slack beyond the plan        */
+    uint64_t fork_children;     /* forked children's uffds taken over and closed                       */
+    uint64_t child_pages_poisoned; /* to-pages a child forked mid-compaction lacked: UFFDIO_POISON     */
+    uint64_t eagain_event_waits;/* MOVE/COPY/ZEROPAGE answered EAGAIN without progress (an event
+                                   pending or its thread not yet resumed): waited, then retried    */
     int32_t error;              /* 0, or the negative errno that failed the compaction          */
     int32_t error_op;           /* GCH_OP_* of the failing operation                            */
     uint64_t error_addr;        /* address involved in the failure                               */
@@ -176,8 +186,20 @@ enum {
     GCH_OP_THREAD = 9,
     GCH_OP_ALLOC = 10,
     GCH_OP_PLAN = 11,     /* a live object's forwarding disagrees with the packed stream: plan bug */
-    GCH_OP_CONTINUE = 12
+    GCH_OP_CONTINUE = 12,
+    GCH_OP_REMOVED = 13,  /* other code discarded planned to-space (UFFD_EVENT_REMOVE)          */
+    GCH_OP_UNMAPPED = 14, /* other code unmapped registered to-space (UFFD_EVENT_UNMAP)          */
+    GCH_OP_REMAPPED = 15, /* other code moved registered to-space away (UFFD_EVENT_REMAP)        */
+    GCH_OP_POISON = 16    /* UFFDIO_POISON of a forked child's missing pages failed              */
 };
+
+/* UFFD_FEATURE_* bits the collector asks for when the kernel offers them. */
+#define GCH_UFFD_FEATURE_EVENT_FORK (1ull << 1)
+#define GCH_UFFD_FEATURE_EVENT_REMAP (1ull << 2)
+#define GCH_UFFD_FEATURE_EVENT_REMOVE (1ull << 3)
+#define GCH_UFFD_FEATURE_EVENT_UNMAP (1ull << 6)
+#define GCH_UFFD_FEATURE_POISON (1ull << 14)
+#define GCH_UFFD_FEATURE_MOVE (1ull << 16)
 
 /* Install modes of the concurrent compactor.
  *   MOVE      pages are built in from-space (whole) or a buffer ring (packed) and moved in;
@@ -362,8 +384,26 @@ GCH_EXPORT int32_t gch_compactor_stats(gch_compactor *c, gch_compaction_stats *s
 /* Copies up to capacity fault stall samples (nanoseconds, fault read to page installed). */
 GCH_EXPORT int32_t gch_compactor_stall_samples(gch_compactor *c, uint64_t *ns, uint32_t capacity,
                                                uint32_t *count_out);
+/* Called inside the flip pause before any root is forwarded: from here until every page is
+ * installed, fork() (through glibc, which runs pthread_atfork handlers) waits in its prepare
+ * handler for this compaction to finish, so a child never sees forwarded roots with missing
+ * to-space pages. Waits (natively) while a fork is between its prepare and parent handlers. */
+GCH_EXPORT void gch_compactor_arm(gch_compactor *c);
+/* After to-space is unregistered: reads what is left on the uffd, stops the fault thread and
+ * joins it, so the event counters are final. Waits for a compaction that began to finish. */
+GCH_EXPORT void gch_compactor_quiesce(gch_compactor *c);
 /* Stops the threads (waiting for a compaction that began to finish first) and frees the compactor. */
 GCH_EXPORT void gch_compactor_destroy(gch_compactor *c);
+
+/* The process-wide fork gate (native/src/fork_gate.c). */
+typedef struct gch_fork_gate_stats {
+    uint64_t forks;        /* fork() calls that went through the prepare handler            */
+    uint64_t forks_waited; /* ... of which waited for a running compaction to finish        */
+    uint64_t wait_ns;      /* total time those forks waited                                  */
+    uint64_t running;      /* compactions armed right now                                    */
+} gch_fork_gate_stats;
+
+GCH_EXPORT int32_t gch_fork_gate_stats_get(gch_fork_gate_stats *out);
 
 /* ---------------------------------------------------------------------------------------
  * Support for tests and experiments that force rare kernel paths for real
@@ -393,6 +433,28 @@ typedef struct gch_continue_answers {
 } gch_continue_answers;
 
 GCH_EXPORT int32_t gch_continue_answers_probe(gch_continue_answers *out);
+
+/* Result of walking the object graph natively (tests: a forked child reads every object). */
+typedef struct gch_walk_result {
+    int32_t status;      /* 0 walked; -errno of the walk (bad header: -EILSEQ, too many objects: -E2BIG) */
+    int32_t exit_code;   /* child: exit status, or -1 when killed by a signal                   */
+    int32_t signal;      /* child: the signal that killed it (e.g. SIGBUS on a poisoned page)   */
+    int32_t reserved;
+    uint64_t objects;    /* objects reached                                                     */
+    uint64_t checksum;   /* breadth-first numbering; hashes type ids, lengths, data, referenced numbers */
+} gch_walk_result;
+
+/* Walks the graph reachable from the addresses stored in *root_slots[i] (handle slots) and
+ * checksums it, in this process. The root addresses are read once, before any fork: the handle
+ * table is MADV_DONTFORK, a child does not inherit it. */
+GCH_EXPORT int32_t gch_test_walk(const gch_type_info *types, uint32_t type_count, const uint64_t *const *root_slots,
+                                 uint32_t root_count, uint64_t max_objects, gch_walk_result *out);
+/* Forks (fork(), or _Fork() when bypass_atfork: no pthread_atfork handlers, as a raw clone), and
+ * walks in the child, which reports through a pipe and _exits: the .NET runtime never runs there.
+ * Waits at most timeout_ms for the child (then kills it and returns -ETIMEDOUT). */
+GCH_EXPORT int32_t gch_test_fork_walk(const gch_type_info *types, uint32_t type_count,
+                                      const uint64_t *const *root_slots, uint32_t root_count, uint64_t max_objects,
+                                      int32_t bypass_atfork, int32_t timeout_ms, gch_walk_result *out);
 
 #ifdef __cplusplus
 }

@@ -55,10 +55,32 @@
  * to-pages at or after the frontier (a suffix minimum, so any to-space order works), and that
  * prefix is released with one MADV_DONTNEED (Continue: MADV_REMOVE, which punches the pages out
  * of the from-space memfd; DONTNEED would only drop this view's PTEs and keep the page cache).
+ *
+ * Non-cooperative events (UFFD_FEATURE_EVENT_FORK/REMOVE/UNMAP/REMAP, when the heap's uffd has
+ * them) are read by the fault thread with the faults. Each one blocks the thread that caused it
+ * until it is read, and until then (and until that thread resumes) MOVE/COPY/ZEROPAGE answer
+ * EAGAIN without progress; so the fault thread never waits for anything while events may be
+ * unread except inside do_fill, where it reads them itself. What each event means here:
+ *
+ *   FORK    a child has our to-space registered to a new uffd. Complete compaction (every page
+ *           installed before the fork: installs after it answer EAGAIN until the event is read):
+ *           close that uffd, which unregisters the child's VMAs. Otherwise (only a fork that
+ *           bypassed the fork gate, fork_gate.c): UFFDIO_POISON each page not INSTALLED in the
+ *           child (a page the child has answers EEXIST and is skipped), then close: a child that
+ *           touches a page it lacks dies with SIGBUS instead of hanging or reading zeros.
+ *   REMOVE  pages of registered to-space were discarded by other code. Hitting a planned page,
+ *           it destroys installed contents (or races an install: the page would refault as
+ *           INSTALLED and be woken forever): the compaction fails. Slack beyond the plan holds
+ *           nothing: counted, harmless.
+ *   UNMAP   registered to-space is gone: the compaction fails.
+ *   REMAP   registered to-space moved elsewhere (mremap also sends UNMAP for the old range):
+ *           the new range is unregistered, so nothing there ever waits for this uffd, and the
+ *           compaction fails.
  */
 #define _GNU_SOURCE
 #include "gcheap_native.h"
 #include "clock.h"
+#include "fork_gate.h"
 #include "page_builder.h"
 #include "uffd_abi.h"
 #include "uffd_fill.h"
@@ -79,6 +101,14 @@
 
 #define MAX_WORKERS 16u
 #define MAX_WAITERS 256u /* faults on pages another worker owns; one per blocked thread at most */
+#define MAX_STASH 1024u  /* faults read while the fault thread consumed events inside an ioctl */
+#define MAX_PENDING_CHILDREN 16u
+#define EAGAIN_STALL_LIMIT 16      /* zero-progress EAGAINs before letting events be consumed */
+#define EAGAIN_GIVE_UP_NS 10000000000ull /* an event nobody consumes for 10 s: fail         */
+
+/* No thread-local storage here: in a dlopen'ed library the first access to a __thread variable
+ * allocates with malloc, and fork() holds malloc's locks while it waits for its FORK event to
+ * be read, by the very thread that would then block on them (found by the fork tests). */
 
 enum { SRC_WHOLE = 0, SRC_RING = 1, SRC_VIEW = 2 /* Continue: the to-page's own collector-view page */ };
 
@@ -108,6 +138,12 @@ typedef struct waiter {
     uint64_t t_ns;
 } waiter;
 
+typedef struct stashed_fault {
+    uint64_t addr;
+    uint64_t flags; /* UFFD_PAGEFAULT_FLAG_* (MINOR for the Continue backend) */
+    uint64_t t_ns;
+} stashed_fault;
+
 struct gch_compactor {
     gch_plan plan;
     gch_compactor_config cfg;
@@ -135,6 +171,14 @@ struct gch_compactor {
     uint64_t *stalls;
     uint32_t stall_cap;
     uint32_t stall_n;
+    stashed_fault stash[MAX_STASH]; /* faults waiting for the plan or read inside do_fill */
+    uint32_t nstash;
+    int pending_children[MAX_PENDING_CHILDREN]; /* FORK read before the plan: uffds of children */
+    uint32_t npending_children;
+    uint64_t removed_lo, removed_hi; /* REMOVE read before the plan: hull of the ranges (mu) */
+    uint64_t removed_count;          /* ... and how many (mu) */
+    int fault_joined;
+    int gate_held; /* atomic: armed in the fork gate and not yet left */
 
     uint32_t unit;           /* CONTINUE install unit in pages (1, or 512 on hugetlbfs)     */
     uint32_t *unit_built;    /* unit > 1: built pages per unit (atomic)                     */
@@ -212,11 +256,47 @@ static void apply_nice(const gch_compactor *c)
 
 /* ------------------------------------------------------------------ ioctls with counting */
 
+static void pump_events(gch_compactor *c);
+static void disarm(gch_compactor *c);
+
+/* Lets a pending non-cooperative event be consumed: the fault thread reads it itself (it is the
+ * only reader), a sweeper gives the CPU to the fault thread and to the thread the event blocks. */
+static inline int on_fault_thread(const gch_compactor *c)
+{
+    return c->fault_started && pthread_equal(pthread_self(), c->fault_thread);
+}
+
+static void let_events_through(gch_compactor *c)
+{
+    if (on_fault_thread(c))
+        pump_events(c);
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+}
+
+/* MOVE/COPY/ZEROPAGE of [dst, dst + len): resumes partial progress; an EAGAIN without progress
+ * means the mapping is changing (an event unread, or its thread not yet resumed), so the event is
+ * let through and the rest retried, for at most EAGAIN_GIVE_UP_NS. */
 static int do_fill(gch_compactor *c, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t *done)
 {
     gch_fill_counters k = {0, 0};
     uint64_t t0 = gch_now_ns();
-    int rc = gch_uffd_fill(c->cfg.uffd, op, dst, src, len, 0, done, &k);
+    uint64_t off = 0;
+    int has_src = op == GCH_FILL_MOVE || op == GCH_FILL_COPY;
+    int rc;
+    for (;;) {
+        uint64_t d = 0;
+        rc = gch_uffd_fill_bounded(c->cfg.uffd, op, dst + off, has_src ? src + off : 0, len - off, 0, &d, &k,
+                                   EAGAIN_STALL_LIMIT);
+        off += d;
+        if (rc != -EAGAIN)
+            break;
+        STAT_ADD(c, eagain_event_waits, 1);
+        if (has_failed(c) || gch_now_ns() - t0 > EAGAIN_GIVE_UP_NS)
+            break; /* -EAGAIN: the caller fails (or the compaction already did) */
+        let_events_through(c);
+    }
+    *done = off;
     uint64_t dt = gch_now_ns() - t0;
     STAT_ADD(c, ioctls, k.ioctls);
     STAT_ADD(c, eagain_retries, k.eagain_retries);
@@ -860,6 +940,179 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
     return 0;
 }
 
+static inline int plan_ready(const gch_compactor *c) { return __atomic_load_n(&c->began, __ATOMIC_ACQUIRE); }
+
+static inline int ranges_overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) { return a0 < b1 && b0 < a1; }
+
+/* [to_base, to_base + to_pages pages): the planned part of registered to-space. */
+static inline int hits_plan(const gch_compactor *c, uint64_t start, uint64_t end)
+{
+    const gch_plan *pl = &c->plan;
+    return ranges_overlap(start, end, pl->to_base, pl->to_base + ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT));
+}
+
+/* A child forked during the compaction lacks every to-page not installed before its fork: those
+ * get a poison marker in the child (it dies with SIGBUS if it touches one, rather than hanging on
+ * a uffd nobody serves or reading zeros once it is closed). Pages the child has answer EEXIST. */
+static void poison_child(gch_compactor *c, int child_fd)
+{
+    const gch_plan *pl = &c->plan;
+    const uint64_t P = GCH_PAGE_SIZE;
+    uint32_t t = 0;
+    while (t < pl->to_pages) {
+        if (page_state(c, t) == GCH_PAGE_INSTALLED) {
+            t++;
+            continue;
+        }
+        uint32_t end = t + 1;
+        while (end < pl->to_pages && page_state(c, end) != GCH_PAGE_INSTALLED)
+            end++;
+        uint64_t done = 0;
+        int rc = gch_uffd_fill_bounded(child_fd, GCH_FILL_POISON, pl->to_base + (uint64_t)t * P, 0,
+                                       (uint64_t)(end - t) * P, 0, &done, NULL, 1000);
+        uint32_t k = (uint32_t)(done / P);
+        STAT_ADD(c, child_pages_poisoned, k);
+        t += k;
+        if (rc == 0)
+            continue;
+        if (rc == -EEXIST || rc == -EAGAIN) {
+            /* EEXIST: installed in the child before the fork though not yet marked INSTALLED
+             * here. EAGAIN: the child's own mapping is changing (it forks or unmaps): that page
+             * is left unpoisoned (it reads as zero once the uffd is closed) rather than waiting
+             * for a child this thread does not serve. */
+            t++;
+            continue;
+        }
+        if (rc != -ESRCH) /* ESRCH: the child is gone already: nothing to protect */
+            fail_with(c, rc, GCH_OP_POISON, pl->to_base + (uint64_t)t * P);
+        break;
+    }
+}
+
+/* UFFD_EVENT_FORK: a child's copy of our registered to-space is registered to child_fd. */
+static void child_forked(gch_compactor *c, int child_fd)
+{
+    STAT_ADD(c, events_fork, 1);
+    if (!plan_ready(c)) {
+        /* Forked before the plan was handed over: whether the child got forwarded roots (only a
+         * fork that bypassed the gate, inside the flip pause) is decided once the plan is here. */
+        if (c->npending_children < MAX_PENDING_CHILDREN) {
+            c->pending_children[c->npending_children++] = child_fd;
+            return;
+        }
+    } else if (__atomic_load_n(&c->installed, __ATOMIC_ACQUIRE) < c->plan.to_pages) {
+        poison_child(c, child_fd);
+    }
+    /* Closing the child's uffd unregisters its VMAs: registered slack reads as zero there, as the
+     * zero page this compactor would have served. */
+    close(child_fd);
+    STAT_ADD(c, fork_children, 1);
+}
+
+static void record_pre_plan_removal(gch_compactor *c, uint64_t start, uint64_t end)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->began) {
+        pthread_mutex_unlock(&c->mu);
+        if (hits_plan(c, start, end))
+            fail_with(c, -EFAULT, GCH_OP_REMOVED, start);
+        else
+            STAT_ADD(c, events_harmless, 1);
+        return;
+    }
+    if (c->removed_hi == 0 || start < c->removed_lo)
+        c->removed_lo = start;
+    if (end > c->removed_hi)
+        c->removed_hi = end;
+    c->removed_count++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* One non-cooperative event (fault thread only). */
+static void handle_event(gch_compactor *c, const struct uffd_msg *m)
+{
+    switch (m->event) {
+    case UFFD_EVENT_FORK:
+        child_forked(c, (int)m->arg.fork.ufd);
+        break;
+    case UFFD_EVENT_REMOVE:
+        STAT_ADD(c, events_remove, 1);
+        if (!plan_ready(c))
+            record_pre_plan_removal(c, m->arg.remove.start, m->arg.remove.end);
+        else if (hits_plan(c, m->arg.remove.start, m->arg.remove.end))
+            fail_with(c, -EFAULT, GCH_OP_REMOVED, m->arg.remove.start);
+        else
+            STAT_ADD(c, events_harmless, 1);
+        break;
+    case UFFD_EVENT_UNMAP:
+        STAT_ADD(c, events_unmap, 1);
+        fail_with(c, -EFAULT, GCH_OP_UNMAPPED, m->arg.remove.start);
+        break;
+    case UFFD_EVENT_REMAP:
+        STAT_ADD(c, events_remap, 1);
+        (void)gch_uffd_unregister(c->cfg.uffd, m->arg.remap.to, m->arg.remap.len);
+        fail_with(c, -EFAULT, GCH_OP_REMAPPED, m->arg.remap.from);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Keeps a fault for later: before the plan, or read while consuming events inside an ioctl. A
+ * fault that does not fit is dropped: its thread is woken when a sweeper installs the page. */
+static void stash_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t t_ns)
+{
+    if (c->nstash < MAX_STASH) {
+        c->stash[c->nstash].addr = addr;
+        c->stash[c->nstash].flags = flags;
+        c->stash[c->nstash].t_ns = t_ns;
+        c->nstash++;
+    }
+}
+
+/* Reads every message pending on the uffd without blocking: events are handled, faults stashed. */
+static void pump_events(gch_compactor *c)
+{
+    struct uffd_msg msgs[16];
+    for (;;) {
+        ssize_t n = read(c->cfg.uffd, msgs, sizeof msgs);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        uint64_t now = gch_now_ns();
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
+            if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+                stash_fault(c, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1), msgs[i].arg.pagefault.flags, now);
+            else
+                handle_event(c, &msgs[i]);
+        }
+    }
+}
+
+/* The plan is here: children forked before it and removals read before it are settled now. */
+static void settle_pre_plan(gch_compactor *c)
+{
+    for (uint32_t i = 0; i < c->npending_children; i++) {
+        if (__atomic_load_n(&c->installed, __ATOMIC_ACQUIRE) < c->plan.to_pages)
+            poison_child(c, c->pending_children[i]);
+        close(c->pending_children[i]);
+        STAT_ADD(c, fork_children, 1);
+    }
+    c->npending_children = 0;
+}
+
+static void serve_stash(gch_compactor *c)
+{
+    /* Serving may stash more (events consumed inside an ioctl): take the stash as it is now. */
+    while (c->nstash && !has_failed(c)) {
+        stashed_fault f = c->stash[--c->nstash];
+        (void)serve_fault(c, f.addr, f.flags, f.t_ns);
+    }
+    if (has_failed(c))
+        c->nstash = 0; /* to-space is being unregistered, which wakes every waiter */
+}
+
 static int wait_for_plan(gch_compactor *c)
 {
     pthread_mutex_lock(&c->mu);
@@ -877,12 +1130,20 @@ static void *fault_main(void *arg)
     apply_nice(c);
     pthread_setname_np(pthread_self(), "gch-faults");
     struct uffd_msg msgs[64];
-    int have_plan = 0;
+    int settled = 0;
     for (;;) {
+        if (!settled && plan_ready(c)) {
+            settle_pre_plan(c);
+            settled = 1;
+        }
+        if (settled && c->nstash)
+            serve_stash(c);
         struct pollfd pf[2] = {{.fd = c->cfg.uffd, .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};
-        /* While a fault waits on a sweeper's page, look again every 50 us to time its stall. */
-        struct timespec tick = {0, 50000};
-        int r = ppoll(pf, 2, c->nwaiters ? &tick : NULL, NULL);
+        /* While a fault waits on a sweeper's page, look again every 50 us to time its stall; while
+         * something waits for the plan, every millisecond. Events are never left waiting. */
+        struct timespec tick = {0, 50000}, slow = {0, 1000000};
+        int waiting_plan = !settled && (c->nstash || c->npending_children);
+        int r = ppoll(pf, 2, c->nwaiters ? &tick : waiting_plan ? &slow : NULL, NULL);
         if (c->nwaiters)
             check_waiters(c);
         if (r < 0) {
@@ -891,8 +1152,12 @@ static void *fault_main(void *arg)
             fail_with(c, -errno, GCH_OP_READ, 0);
             break;
         }
-        if (pf[1].revents)
+        if (pf[1].revents) {
+            pump_events(c); /* what is left: counters final, children's uffds closed */
+            if (!settled && plan_ready(c))
+                settle_pre_plan(c);
             break;
+        }
         if (r == 0 || !(pf[0].revents & POLLIN))
             continue;
         for (;;) {
@@ -902,16 +1167,16 @@ static void *fault_main(void *arg)
             if (n <= 0)
                 break;
             uint64_t now = gch_now_ns();
-            if (!have_plan) {
-                /* Faults read before the plan was handed over wait for it. */
-                if (!wait_for_plan(c))
-                    return NULL;
-                have_plan = 1;
-            }
             for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
-                if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+                if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
+                    handle_event(c, &msgs[i]);
                     continue;
+                }
                 uint64_t addr = msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1);
+                if (!settled) {
+                    stash_fault(c, addr, msgs[i].arg.pagefault.flags, now); /* faults read before the plan wait for it */
+                    continue;
+                }
                 if (has_failed(c)) {
                     /* To-space is being unregistered, which wakes every waiter; nothing to do. */
                     continue;
@@ -920,6 +1185,11 @@ static void *fault_main(void *arg)
             }
         }
     }
+    for (uint32_t i = 0; i < c->npending_children; i++) {
+        close(c->pending_children[i]); /* the plan never came: the child never saw forwarded roots */
+        STAT_ADD(c, fork_children, 1);
+    }
+    c->npending_children = 0;
     return NULL;
 }
 
@@ -1003,6 +1273,7 @@ static void finish(gch_compactor *c)
     c->result = result;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    disarm(c);
 }
 
 static void *sweeper_main(void *arg)
@@ -1108,6 +1379,7 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
     c->cfg = *config;
     c->unit = unit;
     c->stop_fd = -1;
+    gch_fork_gate_init();
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_mutex_init(&c->release_mu, NULL);
@@ -1166,10 +1438,53 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
     }
     c->plan = *plan;
     c->t_start = gch_now_ns();
-    c->began = 1;
+    if (c->removed_hi && hits_plan(c, c->removed_lo, c->removed_hi)) {
+        /* Other code discarded to-space after it was registered: the pages just planned there
+         * may be zapped after they are installed. */
+        fail_with(c, -EFAULT, GCH_OP_REMOVED, c->removed_lo);
+    } else if (c->removed_hi) {
+        STAT_ADD(c, events_harmless, c->removed_count);
+    }
+    __atomic_store_n(&c->began, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return 0;
+}
+
+void gch_compactor_arm(gch_compactor *c)
+{
+    if (__atomic_load_n(&c->gate_held, __ATOMIC_ACQUIRE))
+        return;
+    gch_fork_gate_enter();
+    __atomic_store_n(&c->gate_held, 1, __ATOMIC_RELEASE);
+}
+
+/* Forks waiting for this compaction may go on: every page is installed (or it failed). */
+static void disarm(gch_compactor *c)
+{
+    if (__atomic_exchange_n(&c->gate_held, 0, __ATOMIC_ACQ_REL))
+        gch_fork_gate_leave();
+}
+
+static void stop_fault_thread(gch_compactor *c)
+{
+    if (c->fault_started && !c->fault_joined) {
+        uint64_t one = 1;
+        ssize_t w = write(c->stop_fd, &one, sizeof one);
+        (void)w;
+        pthread_join(c->fault_thread, NULL);
+        c->fault_joined = 1;
+    }
+}
+
+void gch_compactor_quiesce(gch_compactor *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int began = c->began;
+    pthread_mutex_unlock(&c->mu);
+    if (began)
+        gch_compactor_wait(c, -1);
+    stop_fault_thread(c);
 }
 
 void gch_compactor_resumed(gch_compactor *c)
@@ -1257,12 +1572,8 @@ void gch_compactor_destroy(gch_compactor *c)
     for (uint32_t i = 0; i < MAX_WORKERS; i++)
         if (c->sweepers[i].started)
             pthread_join(c->sweepers[i].thread, NULL);
-    if (c->fault_started) {
-        uint64_t one = 1;
-        ssize_t w = write(c->stop_fd, &one, sizeof one);
-        (void)w;
-        pthread_join(c->fault_thread, NULL);
-    }
+    stop_fault_thread(c);
+    disarm(c); /* armed in a flip that never handed the plan over */
     if (c->stop_fd >= 0)
         close(c->stop_fd);
     for (uint32_t i = 0; i < MAX_WORKERS; i++)

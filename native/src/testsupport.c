@@ -1,14 +1,19 @@
 /*
  * testsupport.c - forcing rare kernel paths for real, for tests and experiments.
  *
- * Both helpers fork. The child of a multi-threaded .NET process may only run
- * async-signal-safe code, so the children here do nothing but raw system calls and the
- * malloc-free probe, then _exit.
+ * The helpers fork. The child of a multi-threaded .NET process may only run
+ * async-signal-safe code, so the children here do nothing but raw system calls, the
+ * malloc-free probe and the malloc-free graph walk, then _exit.
  */
 #define _GNU_SOURCE
 #include "gcheap_native.h"
 #include "uffd_abi.h"
 #include "uffd_fill.h"
+#include "layout.h"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,5 +152,197 @@ out:
     if (fd >= 0)
         close(fd);
     gch_mem_release_shared(mfd, mut, col, len);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Native graph walk: breadth-first from the roots, numbering objects in the order found. The
+ * checksum covers every object's type id and length, its data bytes, and for each reference the
+ * number of the object it refers to (0 for null), so it does not depend on addresses. Memory
+ * comes from mmap (async-signal-safe), never malloc.
+ * ------------------------------------------------------------------------------------- */
+
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h * 0xFF51AFD7ED558CCDull;
+}
+
+typedef struct walk_table {
+    uint64_t *keys;  /* open addressing: object address, 0 = empty */
+    uint64_t *vals;  /* its number (1-based)                        */
+    uint64_t mask;
+    uint64_t *queue; /* objects in the order found                  */
+    uint64_t n, cap;
+} walk_table;
+
+/* Number of the object at a (assigning the next one and queueing it if new); 0 when full. */
+static uint64_t walk_number(walk_table *w, uint64_t a)
+{
+    uint64_t i = (a >> 3) * 0x9E3779B97F4A7C15ull & w->mask;
+    while (w->keys[i]) {
+        if (w->keys[i] == a)
+            return w->vals[i];
+        i = (i + 1) & w->mask;
+    }
+    if (w->n == w->cap)
+        return 0;
+    w->keys[i] = a;
+    w->vals[i] = ++w->n;
+    w->queue[w->n - 1] = a;
+    return w->n;
+}
+
+/* roots[i] are object addresses (0: null). */
+static void walk(const gch_type_info *types, uint32_t type_count, const uint64_t *roots, uint32_t root_count,
+                 uint64_t max_objects, gch_walk_result *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t slots = 16;
+    while (slots < 2 * max_objects)
+        slots <<= 1;
+    size_t bytes = (size_t)(slots * 16 + max_objects * 8);
+    char *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        out->status = -errno;
+        return;
+    }
+    walk_table w = {(uint64_t *)mem, (uint64_t *)(mem + slots * 8), slots - 1, (uint64_t *)(mem + slots * 16), 0,
+                    max_objects};
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (uint32_t r = 0; r < root_count; r++) {
+        uint64_t a = roots[r];
+        uint64_t num = a ? walk_number(&w, a) : 0;
+        if (a && !num) {
+            out->status = -E2BIG;
+            goto done;
+        }
+        h = mix(h, num);
+    }
+    for (uint64_t q = 0; q < w.n; q++) {
+        const char *o = (const char *)w.queue[q];
+        uint64_t nrefs = 0;
+        uint64_t size = gch_obj_size(types, type_count, o, &nrefs);
+        if (size == 0 || gch_obj_type(o) == GCH_TYPE_FILLER) {
+            out->status = -EILSEQ;
+            goto done;
+        }
+        h = mix(h, gch_obj_type(o));
+        h = mix(h, gch_obj_length(o));
+        const uint64_t *refs = (const uint64_t *)(o + 8);
+        for (uint64_t k = 0; k < nrefs; k++) {
+            uint64_t num = refs[k] ? walk_number(&w, refs[k]) : 0;
+            if (refs[k] && !num) {
+                out->status = -E2BIG;
+                goto done;
+            }
+            h = mix(h, num);
+        }
+        for (uint64_t b = 8 + 8 * nrefs; b + 8 <= size; b += 8)
+            h = mix(h, *(const uint64_t *)(o + b));
+    }
+    out->objects = w.n;
+    out->checksum = h;
+done:
+    munmap(mem, bytes);
+}
+
+/* The handle table is MADV_DONTFORK (a child never inherits the parent's roots): the root
+ * addresses are read from their slots before the fork, into memory the child inherits. */
+static uint64_t *read_roots(const uint64_t *const *root_slots, uint32_t root_count, size_t *bytes)
+{
+    *bytes = ((size_t)root_count + 1) * sizeof(uint64_t);
+    uint64_t *roots = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (roots == MAP_FAILED)
+        return NULL;
+    for (uint32_t r = 0; r < root_count; r++)
+        roots[r] = *root_slots[r];
+    return roots;
+}
+
+int32_t gch_test_walk(const gch_type_info *types, uint32_t type_count, const uint64_t *const *root_slots,
+                      uint32_t root_count, uint64_t max_objects, gch_walk_result *out)
+{
+    size_t bytes;
+    uint64_t *roots = read_roots(root_slots, root_count, &bytes);
+    if (!roots)
+        return -errno;
+    walk(types, type_count, roots, root_count, max_objects, out);
+    munmap(roots, bytes);
+    return 0;
+}
+
+int32_t gch_test_fork_walk(const gch_type_info *types, uint32_t type_count, const uint64_t *const *root_slots,
+                           uint32_t root_count, uint64_t max_objects, int32_t bypass_atfork, int32_t timeout_ms,
+                           gch_walk_result *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t roots_bytes;
+    uint64_t *roots = read_roots(root_slots, root_count, &roots_bytes);
+    if (!roots)
+        return -errno;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        int err = errno;
+        munmap(roots, roots_bytes);
+        return -err;
+    }
+    /* _Fork: the same system call as fork(), without the pthread_atfork handlers (glibc 2.34+),
+     * i.e. what a raw clone() does to the fork gate. */
+    pid_t pid = bypass_atfork ? _Fork() : fork();
+    if (pid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        munmap(roots, roots_bytes);
+        return -err;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        gch_walk_result r;
+        walk(types, type_count, roots, root_count, max_objects, &r);
+        ssize_t wr = write(fds[1], &r, sizeof r);
+        _exit(wr == (ssize_t)sizeof r ? 0 : 3);
+    }
+    close(fds[1]);
+    munmap(roots, roots_bytes);
+    gch_walk_result got;
+    size_t have = 0;
+    int rc = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (have < sizeof got) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        int pr = poll(&pf, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue; /* timeout is checked above */
+        ssize_t n = read(fds[0], (char *)&got + have, sizeof got - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* the child died before reporting */
+        have += (size_t)n;
+    }
+    close(fds[0]);
+    if (rc == -ETIMEDOUT)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (have == sizeof got)
+        *out = got;
+    else if (rc == 0)
+        out->status = -ECHILD;
+    out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    out->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     return rc;
 }

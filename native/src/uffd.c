@@ -147,6 +147,12 @@ static int fill_once(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, ui
         *progress = k.mapped;
         break;
     }
+    case GCH_FILL_POISON: {
+        struct gch_uffdio_poison p = {.range = {.start = dst, .len = len}, .mode = mode, .updated = 0};
+        rc = ioctl(fd, GCH_UFFDIO_POISON, &p);
+        *progress = p.updated;
+        break;
+    }
     default: {
         struct uffdio_zeropage z = {.range = {.start = dst, .len = len}, .mode = mode, .zeropage = 0};
         rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
@@ -160,6 +166,12 @@ static int fill_once(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, ui
 int gch_uffd_fill(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, uint64_t *done,
                   gch_fill_counters *counters)
 {
+    return gch_uffd_fill_bounded(fd, op, dst, src, len, mode, done, counters, -1);
+}
+
+int gch_uffd_fill_bounded(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode,
+                          uint64_t *done, gch_fill_counters *counters, int stall_limit)
+{
     uint64_t off = 0;
     int spins = 0;
     int rc = 0;
@@ -167,8 +179,8 @@ int gch_uffd_fill(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint6
         int64_t progress = 0;
         if (counters)
             counters->ioctls++;
-        rc = fill_once(fd, op, dst + off, op == GCH_FILL_ZEROPAGE || op == GCH_FILL_CONTINUE ? 0 : src + off, len - off, mode,
-                       &progress);
+        int has_src = op == GCH_FILL_MOVE || op == GCH_FILL_COPY; /* ZEROPAGE, CONTINUE, POISON: none */
+        rc = fill_once(fd, op, dst + off, has_src ? src + off : 0, len - off, mode, &progress);
         if (rc == 0) {
             off = len;
             break;
@@ -180,8 +192,13 @@ int gch_uffd_fill(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint6
         /* partial progress: resume the rest */
         if (counters)
             counters->eagain_retries++;
-        if (progress <= 0 && ++spins > 64)
+        if (progress > 0) {
+            spins = 0;
+        } else if (stall_limit >= 0 && spins >= stall_limit) {
+            break; /* -EAGAIN without progress: the caller lets the pending event be consumed */
+        } else if (++spins > 64) {
             sched_yield();
+        }
         rc = 0;
     }
     if (done)

@@ -36,6 +36,16 @@
 #endif
 
 #define GCH_UFFDIO_MOVE_NR 0x05
+#define GCH_UFFDIO_POISON_NR 0x08
+
+/* struct uffdio_poison from Linux 6.6 uapi: fill missing pages with poison markers (SIGBUS). */
+struct gch_uffdio_poison {
+    struct uffdio_range range;
+    uint64_t mode;
+    int64_t updated; /* out: bytes poisoned, or -errno */
+};
+
+#define GCH_UFFDIO_POISON _IOWR(UFFDIO, GCH_UFFDIO_POISON_NR, struct gch_uffdio_poison)
 
 /* struct uffdio_move from Linux 6.8 uapi. */
 struct gch_uffdio_move {
@@ -52,6 +62,8 @@ struct gch_uffdio_move {
 
 _Static_assert(sizeof(struct gch_uffdio_move) == 40, "uffdio_move is 40 bytes");
 _Static_assert(GCH_UFFDIO_MOVE == 0xC028AA05u, "UFFDIO_MOVE ioctl number");
+_Static_assert(sizeof(struct gch_uffdio_poison) == 32, "uffdio_poison is 32 bytes");
+_Static_assert(GCH_UFFDIO_POISON == 0xC020AA08u, "UFFDIO_POISON ioctl number");
 _Static_assert(UFFDIO_COPY == 0xC028AA03u, "UFFDIO_COPY ioctl number");
 _Static_assert(UFFDIO_API == 0xC018AA3Fu, "UFFDIO_API ioctl number");
 _Static_assert(UFFDIO_REGISTER == 0xC020AA00u, "UFFDIO_REGISTER ioctl number");

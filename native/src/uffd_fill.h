@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-enum gch_fill_op { GCH_FILL_MOVE, GCH_FILL_COPY, GCH_FILL_ZEROPAGE, GCH_FILL_CONTINUE };
+enum gch_fill_op { GCH_FILL_MOVE, GCH_FILL_COPY, GCH_FILL_ZEROPAGE, GCH_FILL_CONTINUE, GCH_FILL_POISON };
 
 typedef struct gch_fill_counters {
     uint64_t ioctls;
@@ -18,5 +18,12 @@ typedef struct gch_fill_counters {
  * byte count completed either way. counters may be NULL. */
 int gch_uffd_fill(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode, uint64_t *done,
                   gch_fill_counters *counters);
+
+/* The same, but gives up with -EAGAIN after `stall_limit` consecutive EAGAIN answers that made no
+ * progress. With non-cooperative events enabled the kernel answers EAGAIN without progress for as
+ * long as an event (FORK, REMOVE, UNMAP, REMAP) is unread or its thread has not resumed: the caller
+ * must let the event be consumed (it may be the thread that reads the uffd) before retrying. */
+int gch_uffd_fill_bounded(int fd, enum gch_fill_op op, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode,
+                          uint64_t *done, gch_fill_counters *counters, int stall_limit);
 
 #endif

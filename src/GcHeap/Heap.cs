@@ -59,17 +59,12 @@ public sealed unsafe class Heap : IDisposable
             (Backend, BackendReason) = ChooseBackend(Options.Backend, _capabilities);
             if (Backend != GcBackend.StopTheWorld)
             {
-                ulong features = Backend switch
-                {
-                    GcBackend.Move => 1UL << 16,     // UFFD_FEATURE_MOVE
-                    GcBackend.Continue => 1UL << 10, // UFFD_FEATURE_MINOR_SHMEM
-                    _ => 0,
-                };
-                int rc = NativeMethods.UffdOpen((int)Options.UffdOpenMethods, features, out int fd, out int method, out _);
+                int rc = CollectorUffd.Open(Options.UffdOpenMethods, _capabilities, Backend, out int fd, out int method, out ulong granted);
                 if (rc == 0)
                 {
                     Uffd = owned.Add(new UffdSafeHandle(fd));
                     UffdOpenMethod = (UffdOpenMethod)method;
+                    UffdFeatures = granted;
                 }
                 else
                 {
@@ -251,6 +246,9 @@ public sealed unsafe class Heap : IDisposable
     internal Collector Collector { get; }
 
     internal UffdSafeHandle? Uffd { get; }
+
+    /// <summary>The UFFD_FEATURE_* bits the collector's uffd was opened with (0 without one).</summary>
+    internal ulong UffdFeatures { get; }
 
     /// <summary>The allocation prefault thread, or null when off or unavailable.</summary>
     internal AllocationPrefaulter? Prefaulter { get; }

@@ -134,7 +134,11 @@ public sealed class HeapOptions
     /// <summary>
     /// MADV_DONTFORK the heap's spaces (default true), so a child process (for example from
     /// Process.Start) does not share heap pages copy-on-write, which would make UFFDIO_MOVE answer
-    /// EBUSY for them until the parent writes them.
+    /// EBUSY for them until the parent writes them. With false a forked child has the heap's
+    /// memory: a <c>fork()</c> during a compaction waits until its last page is installed, so the
+    /// child reads every object as it was at the fork (the handle table is never inherited: give
+    /// the child addresses); a child forked past <c>pthread_atfork</c> (a raw <c>clone</c>) gets
+    /// the to-space pages it lacks poisoned (SIGBUS). docs/design.md section 6, "Events".
     /// </summary>
     public bool DontForkHeap { get; set; } = true;
 

@@ -78,6 +78,9 @@ internal sealed class CollectionRecord
 
     public long EagainRetries { get; init; }
 
+    /// <summary>Non-cooperative uffd events read during the compaction (fork, madvise, munmap, mremap of to-space).</summary>
+    public UffdEventCounts? UffdEvents { get; init; }
+
     public long Ioctls { get; init; }
 
     public long MoveIoctls { get; init; }
@@ -181,6 +184,7 @@ internal sealed class CollectionRecord
         EbusyFallbacks = s.EbusyFallbacks,
         Eexist = s.Eexist,
         EagainRetries = s.EagainRetries,
+        UffdEvents = s.Events,
         Ioctls = s.Ioctls,
         MoveIoctls = s.MoveIoctls,
         CopyIoctls = s.CopyIoctls,

@@ -162,6 +162,9 @@ public sealed class CollectionStats
     /// <summary>Partial moves/copies resumed after EAGAIN.</summary>
     public long EagainRetries { get; init; }
 
+    /// <summary>Non-cooperative events (fork, madvise, munmap, mremap of to-space by other code) read during the compaction.</summary>
+    public UffdEventCounts Events { get; init; } = UffdEventCounts.None;
+
     /// <summary>userfaultfd ioctls issued (MOVE, COPY, ZEROPAGE, WAKE).</summary>
     public long Ioctls { get; init; }
 

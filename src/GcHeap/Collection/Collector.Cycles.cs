@@ -40,6 +40,17 @@ internal sealed unsafe partial class Collector
     private bool _idsSetAside;
     private int _idsKept;
 
+    /// <summary>To-space of the compaction in progress: its base, planned pages and registered pages (tests stage address-space changes there).</summary>
+    internal (nint Base, int PlannedPages, int RegisteredPages) CompactionRange { get; private set; }
+
+    private UffdCompactor? _running;
+
+    /// <summary>Pages the running compaction has installed so far (tests check a staged change really lands mid-compaction); -1 when none runs.</summary>
+    internal long PagesInstalledSoFar => _running is { } c ? (long)c.Snapshot().PagesInstalled : -1;
+
+    /// <summary>The non-cooperative events of the last concurrent compaction, also when it failed (tests read them after a failure).</summary>
+    internal UffdEventCounts LastEvents { get; private set; } = UffdEventCounts.None;
+
     /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
     internal bool BarrierOn { get; private set; }
 
@@ -161,6 +172,8 @@ internal sealed unsafe partial class Collector
         int unregisterRc = 0;
         string? fallback = null;
         GcSafepointTimeoutException? abandoned = null;
+        bool begun = false;
+        UffdEventCounts events = UffdEventCounts.None;
 
         try
         {
@@ -264,8 +277,6 @@ internal sealed unsafe partial class Collector
                 fallback = e.Message;
             }
 
-            bool begun = false;
-
             // Nothing can touch to-space before the flip, so it is registered now, outside the
             // pause (UFFDIO_REGISTER takes the mmap lock for writing: up to 0.8 ms measured inside
             // the flip at 1 GiB), with room for the pages allocated until the flip; allocation after
@@ -346,6 +357,7 @@ internal sealed unsafe partial class Collector
                             // Allocation resumes above every registered page (unused registered pages read
                             // as Free and are planned as empty next cycle).
                             to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
+                            CompactionRange = (to.Base, _plan.ToPages, registeredPages);
                             Step(ref step, "Flip: register the rest of to-space");
 
                             if (_heap.Options.VerifyHeap)
@@ -354,6 +366,14 @@ internal sealed unsafe partial class Collector
                             }
 
                             Step(ref step, "Flip: verify (checksum before)");
+                            if (_plan.ToPages > 0)
+                            {
+                                // From here until every page is installed, fork() waits for this
+                                // compaction (native only), so no child sees forwarded roots over
+                                // missing pages (docs/design.md section 6, "Events").
+                                compactor!.Arm();
+                            }
+
                             ForwardRoots(roots);
                             ForwardWeakRefsAndIds();
                             Step(ref step, $"Flip: forward {roots.Count} roots and the weak references");
@@ -407,6 +427,8 @@ internal sealed unsafe partial class Collector
             if (begun)
             {
                 compactor!.Resumed();
+                _running = compactor;
+                TestHooks.AfterFlip?.Invoke();
                 RebuildIds();
                 native = compactor.WaitForCompletion((op, a) => Describe(op, a, from, to));
                 stalls = compactor.StallPercentiles(_heap.Options.StallSampleCapacity, _heap.Options.RecordFaultStallSamples);
@@ -424,17 +446,43 @@ internal sealed unsafe partial class Collector
         }
         finally
         {
-            compactor?.Dispose();
+            // To-space is unregistered while the fault thread still reads the uffd: with
+            // UFFD_FEATURE_EVENT_FORK a fork (or an madvise) of registered to-space blocks until
+            // its event is read, so the reader must outlive the registration.
+            if (begun)
+            {
+                compactor!.WaitQuietly();
+            }
+
             if (registeredPages > 0)
             {
                 // After a failure the native collector has unregistered already (to wake blocked threads).
                 unregisterRc = NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)registeredPages << 12);
             }
+
+            if (compactor is not null)
+            {
+                events = compactor.Quiesce();
+                LastEvents = events;
+            }
+
+            CompactionRange = default;
+            _running = null;
+
+            compactor?.Dispose();
         }
 
         if (unregisterRc != 0)
         {
             throw new GcNativeException("UFFDIO_UNREGISTER of to-space", unregisterRc);
+        }
+
+        if (events.Destructive > 0)
+        {
+            // Read after the compaction's last page, or while the cycle was being called off: the
+            // heap's to-space was discarded, unmapped or moved by other code all the same.
+            throw new GcCollectionFailedException(
+                $"Other code discarded, unmapped or moved the heap's to-space during the collection ({events}). The heap cannot be used any more.");
         }
 
         if (abandoned is not null)
@@ -473,7 +521,7 @@ internal sealed unsafe partial class Collector
             verified = true;
         }
 
-        return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified);
+        return BuildStats(cycle, reason, backend, concurrentMark, t0, markMs, planMs, hwFlip, toPagesAfter, live, objects, native, stalls, verified, events);
     }
 
     /// <summary>Cycles of a concurrent backend that ran stop-the-world because a step before the flip failed transiently.</summary>
@@ -793,7 +841,8 @@ internal sealed unsafe partial class Collector
 
     private CollectionStats BuildStats(
         long cycle, CollectionReason reason, GcBackend backend, bool concurrentMark, long t0, double markMs, double planMs, int fromPages,
-        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count, long[] Samples) stalls, bool verified) => new()
+        int toPages, long live, long objects, in NativeCompactionStats n, (double P50, double P99, double Max, int Count, long[] Samples) stalls, bool verified,
+        UffdEventCounts? events = null) => new()
     {
         Cycle = cycle,
         Backend = backend,
@@ -822,6 +871,7 @@ internal sealed unsafe partial class Collector
         PagesCopied = (long)n.PagesCopied,
         EbusyFallbacks = (long)n.EbusyFallbacks,
         PagesZeroFilled = (long)n.PagesZeroFilled,
+        Events = events ?? UffdEventCounts.None,
         Eexist = (long)n.Eexist,
         EagainRetries = (long)n.EagainRetries,
         Ioctls = (long)n.Ioctls,

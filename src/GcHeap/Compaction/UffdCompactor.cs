@@ -50,6 +50,30 @@ internal sealed unsafe class UffdCompactor : IDisposable
         return stats;
     }
 
+    /// <summary>Inside the flip pause, before roots are forwarded: fork() now waits until every page is installed.</summary>
+    public void Arm() => NativeMethods.CompactorArm(_handle);
+
+    /// <summary>Waits (natively) for a compaction that began, whatever its outcome; <see cref="WaitForCompletion"/> reports it.</summary>
+    public void WaitQuietly() => _ = NativeMethods.CompactorWait(_handle, -1);
+
+    /// <summary>After to-space is unregistered: reads the last events, stops the fault thread, and returns the final event counts.</summary>
+    public UffdEventCounts Quiesce()
+    {
+        NativeMethods.CompactorQuiesce(_handle);
+        _ = NativeMethods.CompactorStats(_handle, out var n);
+        return new UffdEventCounts
+        {
+            Fork = (long)n.EventsFork,
+            Remove = (long)n.EventsRemove,
+            Unmap = (long)n.EventsUnmap,
+            Remap = (long)n.EventsRemap,
+            Harmless = (long)n.EventsHarmless,
+            ForkChildren = (long)n.ForkChildren,
+            ChildPagesPoisoned = (long)n.ChildPagesPoisoned,
+            EagainEventWaits = (long)n.EagainEventWaits,
+        };
+    }
+
     /// <summary>Live counters (relaxed reads) while the compactor runs.</summary>
     public NativeCompactionStats Snapshot()
     {
@@ -96,6 +120,10 @@ internal sealed unsafe class UffdCompactor : IDisposable
         10 => "allocation",
         11 => "packing (a live object's forwarding disagrees with the compacted stream)",
         12 => "UFFDIO_CONTINUE",
+        13 => "UFFD_EVENT_REMOVE (other code discarded planned to-space with madvise)",
+        14 => "UFFD_EVENT_UNMAP (other code unmapped registered to-space)",
+        15 => "UFFD_EVENT_REMAP (other code moved registered to-space with mremap)",
+        16 => "UFFDIO_POISON of a forked child's missing to-space pages",
         _ => "an unknown step",
     };
 

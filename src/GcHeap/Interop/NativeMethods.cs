@@ -108,6 +108,15 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_destroy")]
     public static partial void CompactorDestroy(nint compactor);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_arm")]
+    public static partial void CompactorArm(CompactorSafeHandle compactor);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_compactor_quiesce")]
+    public static partial void CompactorQuiesce(CompactorSafeHandle compactor);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_fork_gate_stats_get")]
+    public static partial int ForkGateStats(out NativeForkGateStats stats);
+
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_create")]
     public static partial int PrefaulterCreate(out PrefaulterSafeHandle prefaulter);
 
@@ -133,4 +142,10 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_continue_answers_probe")]
     public static partial int ContinueAnswersProbe(out NativeContinueAnswers answers);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_test_walk")]
+    public static partial int TestWalk(NativeTypeInfo* types, uint typeCount, ulong** rootSlots, uint rootCount, ulong maxObjects, out NativeWalkResult result);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_test_fork_walk")]
+    public static partial int TestForkWalk(NativeTypeInfo* types, uint typeCount, ulong** rootSlots, uint rootCount, ulong maxObjects, int bypassAtfork, int timeoutMs, out NativeWalkResult result);
 }

@@ -92,9 +92,39 @@ internal struct NativeCompactionStats
     public ulong ContinueNs;
     public ulong PagesWholeCopied;
     public ulong FaultsMinor;
+    public ulong EventsFork;
+    public ulong EventsRemove;
+    public ulong EventsUnmap;
+    public ulong EventsRemap;
+    public ulong EventsHarmless;
+    public ulong ForkChildren;
+    public ulong ChildPagesPoisoned;
+    public ulong EagainEventWaits;
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
+}
+
+/// <summary>gch_fork_gate_stats: the process-wide fork gate.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeForkGateStats
+{
+    public ulong Forks;
+    public ulong ForksWaited;
+    public ulong WaitNs;
+    public ulong Running;
+}
+
+/// <summary>gch_walk_result: a native walk of the object graph (tests).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeWalkResult
+{
+    public int Status;
+    public int ExitCode;
+    public int Signal;
+    public int Reserved;
+    public ulong Objects;
+    public ulong Checksum;
 }
 
 /// <summary>gch_compactor_config.</summary>
@@ -181,4 +211,15 @@ internal static class NativeConstants
 
     public const ulong RegisterModeMissing = 1;
     public const ulong RegisterModeMinor = 4;
+
+    public const ulong FeatureEventFork = 1UL << 1;
+    public const ulong FeatureEventRemap = 1UL << 2;
+    public const ulong FeatureEventRemove = 1UL << 3;
+    public const ulong FeatureEventUnmap = 1UL << 6;
+    public const ulong FeaturePoison = 1UL << 14;
+    public const ulong FeatureMove = 1UL << 16;
+    public const ulong FeatureMinorShmem = 1UL << 10;
+
+    /// <summary>The four non-cooperative events the compactor reads (docs/design.md section 6, "Events").</summary>
+    public const ulong FeatureEvents = FeatureEventFork | FeatureEventRemap | FeatureEventRemove | FeatureEventUnmap;
 }

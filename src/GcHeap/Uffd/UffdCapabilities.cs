@@ -84,6 +84,21 @@ public sealed class UffdCapabilities
     /// <summary>2 MiB pages free in the pool (HugePages_Free in /proc/meminfo) when probed.</summary>
     public long HugePagesFree { get; private set; }
 
+    /// <summary>
+    /// The collector's uffd reads non-cooperative events (UFFD_FEATURE_EVENT_FORK, _REMOVE, _UNMAP
+    /// and _REMAP, Linux 4.11+): a <c>madvise(MADV_DONTNEED)</c>, <c>munmap</c> or <c>mremap</c> of
+    /// to-space by other code during a compaction ends the cycle with
+    /// <see cref="GcCollectionFailedException"/> instead of going unnoticed, and a child forked
+    /// without the fork gate (a raw <c>clone</c>) gets a poisoned to-space instead of holes. When
+    /// false (<see cref="NonCooperativeEventsUnavailableReason"/>), such changes are not detected
+    /// and a raw-clone child reads missing to-space pages as zeros; <c>fork()</c> through glibc is
+    /// safe either way (it waits for a running compaction). docs/design.md section 6, "Events".
+    /// </summary>
+    public bool NonCooperativeEvents { get; private set; }
+
+    /// <summary>Why <see cref="NonCooperativeEvents"/> is false; null when it is true.</summary>
+    public string? NonCooperativeEventsUnavailableReason { get; private set; }
+
     /// <summary>The feature bits the kernel reported from UFFDIO_API.</summary>
     public ulong FeatureBits { get; private set; }
 
@@ -203,6 +218,20 @@ public sealed class UffdCapabilities
             c.Move = true;
         }
 
+        const ulong events = NativeConstants.FeatureEvents;
+        if ((caps.Features & events) != events)
+        {
+            c.NonCooperativeEventsUnavailableReason = $"the kernel ({c.KernelRelease}) does not offer all of UFFD_FEATURE_EVENT_FORK/REMOVE/UNMAP/REMAP (features 0x{caps.Features:x})";
+        }
+        else if ((disabled & KernelFeatures.NonCooperativeEvents) != 0)
+        {
+            c.NonCooperativeEventsUnavailableReason = "non-cooperative events disabled by HeapOptions.DisabledKernelFeatures";
+        }
+        else
+        {
+            c.NonCooperativeEvents = true;
+        }
+
         if (c.OpenMethod == UffdOpenMethod.UserModeOnly)
         {
             c._notes.Add("user-mode-only userfaultfd: " + string.Join("; ", OpenFailures(caps, allowed, context)) +
@@ -272,6 +301,24 @@ public sealed class UffdCapabilities
         return (disabled & KernelFeatures.Continue) != 0 ? "UFFDIO_CONTINUE disabled by HeapOptions.DisabledKernelFeatures" : null;
     }
 
+    /// <summary>The UFFD_FEATURE_* bits the collector asks for on its uffd with <paramref name="backend"/>.</summary>
+    internal ulong CollectorFeatures(GcBackend backend)
+    {
+        ulong f = backend switch
+        {
+            GcBackend.Move => NativeConstants.FeatureMove,
+            GcBackend.Continue => NativeConstants.FeatureMinorShmem,
+            _ => 0,
+        };
+        if (NonCooperativeEvents)
+        {
+            // POISON lets a child forked past the fork gate die on a page it lacks (SIGBUS) rather than read zeros.
+            f |= NativeConstants.FeatureEvents | (FeatureBits & NativeConstants.FeaturePoison);
+        }
+
+        return f;
+    }
+
     /// <inheritdoc />
     public override string ToString()
     {
@@ -290,6 +337,7 @@ public sealed class UffdCapabilities
             sb.Append(CultureInfo.InvariantCulture, $"  CONTINUE on shared memory (minor faults, Continue backend) {YesNo(Continue, ContinueUnavailableReason)}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  CONTINUE on 2 MiB hugetlbfs pages {YesNo(ContinueHugePages, ContinueHugePagesUnavailableReason)} ({HugePagesFree} free)\n");
             sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem) offered {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  non-cooperative events (fork, remove, unmap, remap) {YesNo(NonCooperativeEvents, NonCooperativeEventsUnavailableReason)}\n");
         }
 
         foreach (var n in _notes)

@@ -57,4 +57,10 @@ public enum KernelFeatures
 
     /// <summary>Pretend minor faults on shared memory (UFFD_FEATURE_MINOR_SHMEM, UFFDIO_CONTINUE) are missing: the Continue backend falls back to Move.</summary>
     Continue = 4,
+
+    /// <summary>
+    /// Pretend the non-cooperative events (UFFD_FEATURE_EVENT_FORK, _REMOVE, _UNMAP, _REMAP) are
+    /// missing: the collector does not ask for them (see <see cref="UffdCapabilities.NonCooperativeEvents"/>).
+    /// </summary>
+    NonCooperativeEvents = 8,
 }
