@@ -31,10 +31,11 @@ public class NonCooperativeEventTests
         Assert.Equal(0UL, off.UffdFeatures & Interop.NativeConstants.FeatureEvents);
     }
 
-    [Fact]
-    public void ForkDuringCompactionWaitsForItAndTheChildReadsEveryObject()
+    [Theory]
+    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
+    public void ForkDuringCompactionWaitsForItAndTheChildReadsEveryObject(GcBackend backend)
     {
-        using var heap = Create();
+        using var heap = Create(o => o.Backend = backend);
         using var m = heap.AttachCurrentThread();
         using var graph = Build(heap, m, seed: 31);
         var expected = ForkedWalk.Here(heap, graph);
@@ -127,10 +128,11 @@ public class NonCooperativeEventTests
         graph.Compare("after a raw-clone child");
     }
 
-    [Fact]
-    public void MadviseOfPlannedToSpaceEndsTheCycleWithAFailure()
+    [Theory]
+    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
+    public void MadviseOfPlannedToSpaceEndsTheCycleWithAFailure(GcBackend backend)
     {
-        using var heap = Create();
+        using var heap = Create(o => o.Backend = backend);
         using var m = heap.AttachCurrentThread();
         using var graph = Build(heap, m, seed: 34);
         int rc = -1;
