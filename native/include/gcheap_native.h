@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 14
+#define GCH_ABI_VERSION 17
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -329,6 +329,69 @@ GCH_EXPORT int32_t gch_compactor_stall_samples(gch_compactor *c, uint64_t *ns, u
                                                uint32_t *count_out);
 /* Stops the threads (waiting for a compaction that began to finish first) and frees the compactor. */
 GCH_EXPORT void gch_compactor_destroy(gch_compactor *c);
+
+/* ---------------------------------------------------------------------------------------
+ * Live snapshots (native/src/snapshot.c has the phases, the page state machine and the errno
+ * actions): a native thread saves a space's pages into a staging area while mutators run;
+ * a write to a page not saved yet is held (synchronous uffd-wp fault) until that page is saved.
+ * ------------------------------------------------------------------------------------- */
+typedef struct gch_snapshot gch_snapshot;
+
+typedef struct gch_snapshot_config {
+    uint64_t base;            /* address of page 0 of the space                                  */
+    uint32_t capacity_pages;  /* pages of the space: the range registered in WP mode            */
+    uint32_t window_pages;    /* the background save runs at most this many pages ahead of the
+                                 writer (faulted pages are always saved at once)               */
+    int32_t allowed_methods;  /* GCH_UFFD_* to open the uffd; 0: no uffd, freeze copies every
+                                 page inside the pause                                           */
+    uint32_t reserved;
+} gch_snapshot_config;
+
+typedef struct gch_snapshot_stats {
+    uint64_t pages_protected;          /* pre-copy slices                                         */
+    uint64_t protect_ioctls;           /* UFFDIO_WRITEPROTECT (protect) calls, all phases           */
+    uint64_t protect_ns;               /* time in them                                              */
+    uint64_t unprotect_ioctls;
+    uint64_t unprotect_ns;
+    uint64_t precopy_faults;           /* writes during pre-copy: page unprotected, re-protected later */
+    uint64_t reprotect_rounds;
+    uint64_t pages_reprotected;        /* by pre-copy rounds, before the pause                      */
+    uint64_t pause_pages_reprotected;  /* dirty pages re-protected inside the pause                 */
+    uint64_t pause_pages_protected;    /* pages allocated since the last slice, protected in the pause */
+    uint64_t freeze_ns;                /* gch_snapshot_freeze (inside the pause)                   */
+    uint64_t pages_saved_background;
+    uint64_t pages_saved_by_fault;     /* a writer was waiting for them                             */
+    uint64_t pages_copied_in_pause;    /* without write-protect: every page                          */
+    uint64_t write_faults;             /* uffd-wp faults read, all phases                           */
+    uint64_t stale_faults;             /* faults on pages already unprotected (woken again)         */
+    uint64_t eagain_retries;           /* UFFDIO_WRITEPROTECT answered EAGAIN (mapping changing)    */
+    uint64_t copy_ns;                  /* copying pages into staging                                */
+    uint32_t frozen_pages;             /* pages in the snapshot                                     */
+    int32_t error;                     /* 0, or the negative errno that failed the snapshot          */
+    int32_t error_op;                  /* GCH_SNAP_OP_*                                             */
+    uint32_t reserved;
+    uint64_t error_addr;
+} gch_snapshot_stats;
+
+enum { GCH_SNAP_OP_NONE = 0, GCH_SNAP_OP_PROTECT = 1, GCH_SNAP_OP_UNPROTECT = 2, GCH_SNAP_OP_READ = 3 };
+
+/* Opens the WP uffd, registers [base, base + capacity) and starts the thread (with methods). */
+GCH_EXPORT int32_t gch_snapshot_create(const gch_snapshot_config *config, gch_snapshot **out);
+/* Pre-copy, mutators running: protects [first, first + count); slices must follow each other. */
+GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_t count);
+/* Pre-copy round, mutators running: re-protects pages written since they were protected. */
+GCH_EXPORT int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out);
+/* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
+GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
+/* Address of the staging area: page p's saved copy is at staging + p * 4096 once staged. */
+GCH_EXPORT int32_t gch_snapshot_staging(gch_snapshot *s, uint64_t *addr_out);
+/* Waits until page is staged (0), timeout_ms passes (-ETIMEDOUT) or the snapshot failed. */
+GCH_EXPORT int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms);
+/* The writer has taken pages [0, upto): their staging is released and the background goes on. */
+GCH_EXPORT int32_t gch_snapshot_consumed(gch_snapshot *s, uint32_t upto);
+GCH_EXPORT int32_t gch_snapshot_get_stats(gch_snapshot *s, gch_snapshot_stats *out);
+/* Stops the thread and closes the uffd (clearing every uffd-wp bit left, waking every waiter). */
+GCH_EXPORT void gch_snapshot_destroy(gch_snapshot *s);
 
 /* ---------------------------------------------------------------------------------------
  * Support for tests and experiments that force rare kernel paths for real

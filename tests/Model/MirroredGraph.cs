@@ -79,7 +79,7 @@ internal sealed class MirroredGraph : IDisposable
     public const int MaxRandomRoots = 48;
 
     private Mutator _m;
-    private readonly ModelTypes _t;
+    private ModelTypes _t;
     private readonly Random _rnd;
     private readonly long _idBase;
     private readonly List<(ModelObject Model, GcRoot Root)> _roots = [];
@@ -209,8 +209,29 @@ internal sealed class MirroredGraph : IDisposable
         }
     }
 
+    /// <summary>Names for this graph's roots (index order), e.g. to save them in a snapshot.</summary>
+    public IEnumerable<(string Name, GcRoot Root)> NamedRoots(string prefix) =>
+        _roots.Select((r, i) => ($"{prefix}{i}", r.Root));
+
     /// <summary>Walks model and heap in step from the roots; throws on the first difference.</summary>
-    public long Compare(string when)
+    public long Compare(string when) => CompareWith(_m, _t, i => _roots[i].Root.Ref, when);
+
+    /// <summary>Compares this model with a graph in another heap (a loaded snapshot): <paramref name="root"/> gives the handle of model root i there.</summary>
+    public long CompareWith(Mutator m, ModelTypes t, Func<int, GcRef> root, string when)
+    {
+        var (savedM, savedT) = (_m, _t);
+        (_m, _t) = (m, t);
+        try
+        {
+            return CompareCore(root, when);
+        }
+        finally
+        {
+            (_m, _t) = (savedM, savedT);
+        }
+    }
+
+    private long CompareCore(Func<int, GcRef> root, string when)
     {
         using var scope = _m.OpenScope();
         var visited = new Dictionary<ModelObject, GcRef>(ReferenceEqualityComparer.Instance);
@@ -219,7 +240,7 @@ internal sealed class MirroredGraph : IDisposable
         Span<byte> tag = stackalloc byte[16];
         for (int i = 0; i < _roots.Count; i++)
         {
-            queue.Enqueue((_roots[i].Model, _m.Duplicate(_roots[i].Root.Ref), $"root[{i}]"));
+            queue.Enqueue((_roots[i].Model, _m.Duplicate(root(i)), $"root[{i}]"));
         }
 
         while (queue.Count > 0)

@@ -153,3 +153,43 @@ internal static class NativeConstants
 
     public const ulong RegisterModeMissing = 1;
 }
+
+/// <summary>gch_snapshot_config: what the native snapshot saver covers.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeSnapshotConfig
+{
+    public ulong Base;
+    public uint CapacityPages;
+    public uint WindowPages;
+    public int AllowedMethods;
+    public uint Reserved;
+}
+
+/// <summary>gch_snapshot_stats: counters of one snapshot, measured natively.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeSnapshotStats
+{
+    public ulong PagesProtected;
+    public ulong ProtectIoctls;
+    public ulong ProtectNs;
+    public ulong UnprotectIoctls;
+    public ulong UnprotectNs;
+    public ulong PrecopyFaults;
+    public ulong ReprotectRounds;
+    public ulong PagesReprotected;
+    public ulong PausePagesReprotected;
+    public ulong PausePagesProtected;
+    public ulong FreezeNs;
+    public ulong PagesSavedBackground;
+    public ulong PagesSavedByFault;
+    public ulong PagesCopiedInPause;
+    public ulong WriteFaults;
+    public ulong StaleFaults;
+    public ulong EagainRetries;
+    public ulong CopyNs;
+    public uint FrozenPages;
+    public int Error;
+    public int ErrorOp;
+    public uint Reserved;
+    public ulong ErrorAddr;
+}

@@ -54,4 +54,7 @@ public enum KernelFeatures
 
     /// <summary>Pretend UFFDIO_MOVE is missing: the Move backend falls back to Copy.</summary>
     Move = 2,
+
+    /// <summary>Pretend write-protect (UFFD_FEATURE_WP_UNPOPULATED) is missing: snapshots copy every page inside their pause.</summary>
+    WriteProtect = 4,
 }

@@ -1,0 +1,325 @@
+using System.Diagnostics;
+using GcHeap.Interop;
+using GcHeap.Memory;
+using GcHeap.ObjectModel;
+
+namespace GcHeap.Snapshots;
+
+/// <summary>
+/// Saves a consistent image of a heap while its mutators run (docs/design.md section 14).
+/// Collections are held off for the whole call (<see cref="Collection.CollectionHold"/>); then:
+/// <list type="number">
+/// <item>pre-copy: the allocation space's pages are write-protected in slices while mutators run;
+/// a page written meanwhile is unprotected at once by the native saver thread and re-protected by
+/// the next round, until a round finds few;</item>
+/// <item>pause: the world stops; the native freeze re-protects the last round's pages and the pages
+/// allocated since, and the page table, global roots and types are captured;</item>
+/// <item>copy-on-write: mutators resume; the native thread saves pages in order into staging
+/// and unprotects them, and saves first any page a mutator writes; this thread streams the
+/// staged pages out.</item>
+/// </list>
+/// Without write-protect of unpopulated pages every page is copied inside the pause.
+/// </summary>
+internal static unsafe class SnapshotSaver
+{
+    private const int WaitSliceMs = 100;
+
+    public static SnapshotStats Save(Heap heap, Stream stream, SnapshotOptions o)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var hold = heap.Collector.Hold();
+        SnapshotSafeHandle? saver = null;
+        try
+        {
+            var space = heap.AllocationSpace;
+            string? fallback = FallbackReason(heap, o);
+            saver = Create(space, o, fallback is null ? (int)heap.Options.UffdOpenMethods : 0, out int openRc);
+            if (saver is null)
+            {
+                fallback = $"opening the write-protect userfaultfd failed ({Errno.Describe(openRc)})";
+                saver = Create(space, o, 0, out openRc) ?? throw new GcSnapshotFailedException($"The snapshot saver could not be created: {Errno.Describe(openRc)}.");
+            }
+
+            bool live = fallback is null;
+            double protectMs = live ? Precopy(heap, space, saver, o) : 0;
+            var captured = Pause(heap, space, saver, o, protectMs);
+            heap.SnapshotHooks.AfterPause?.Invoke();
+            long tWrite = Stopwatch.GetTimestamp();
+            var w = new SnapshotStreamWriter(stream);
+            WriteMetadata(w, heap, space, captured);
+            long zeroPages = WritePages(heap, w, saver, captured.Pages);
+            w.Trailer();
+            double writeMs = Stopwatch.GetElapsedTime(tWrite).TotalMilliseconds;
+
+            Errno.ThrowIfFailed(NativeMethods.SnapshotStats(saver, out var ns), "gch_snapshot_get_stats");
+            return new SnapshotStats
+            {
+                Live = live,
+                FallbackReason = fallback,
+                PauseMs = captured.PauseMs,
+                TimeToSafepointMs = captured.SafepointMs,
+                FreezeMs = ns.FreezeNs / 1e6,
+                ProtectMs = captured.ProtectMs,
+                PagesProtected = (long)ns.PagesProtected,
+                PrecopyRounds = (long)ns.ReprotectRounds,
+                PrecopyFaults = (long)ns.PrecopyFaults,
+                PagesReprotectedInPause = (long)ns.PausePagesReprotected,
+                PagesProtectedInPause = (long)ns.PausePagesProtected,
+                Pages = captured.Pages,
+                PagesSavedInBackground = (long)ns.PagesSavedBackground,
+                PagesSavedByFault = (long)ns.PagesSavedByFault,
+                PagesCopiedInPause = (long)ns.PagesCopiedInPause,
+                WriteFaults = (long)ns.WriteFaults,
+                ZeroPages = zeroPages,
+                Roots = captured.Roots.Length,
+                Types = captured.Types.Count,
+                BytesWritten = w.BytesWritten,
+                WriteMs = writeMs,
+                TotalMs = Stopwatch.GetElapsedTime(t0).TotalMilliseconds,
+            };
+        }
+        finally
+        {
+            saver?.Dispose(); // stops the thread, closes the uffd: no protection is left behind
+            hold.Release();
+        }
+    }
+
+    /// <summary>Why this snapshot cannot be live, or null.</summary>
+    private static string? FallbackReason(Heap heap, SnapshotOptions o)
+    {
+        if (o.CopyInPause)
+        {
+            return "SnapshotOptions.CopyInPause";
+        }
+
+        var caps = heap.Capabilities;
+        return caps.LiveSnapshots ? null : caps.LiveSnapshotUnavailableReason;
+    }
+
+    private static SnapshotSafeHandle? Create(Space space, SnapshotOptions o, int methods, out int rc)
+    {
+        var config = new NativeSnapshotConfig
+        {
+            Base = (ulong)space.Base,
+            CapacityPages = (uint)space.CapacityPages,
+            WindowPages = (uint)o.WindowPages,
+            AllowedMethods = methods,
+        };
+        rc = NativeMethods.SnapshotCreate(config, out var h);
+        if (rc != 0)
+        {
+            h.Dispose();
+            return null;
+        }
+
+        return h;
+    }
+
+    /// <summary>Protects the space in slices, then re-protects what was written meanwhile, while mutators run.</summary>
+    private static double Precopy(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o)
+    {
+        long t = Stopwatch.GetTimestamp();
+        int hw = space.HighWater;
+        for (int first = 0; first < hw; first += o.ProtectSlicePages)
+        {
+            ThrowIfDisposing(heap);
+            int n = Math.Min(o.ProtectSlicePages, hw - first);
+            Fail(NativeMethods.SnapshotProtect(saver, (uint)first, (uint)n), "protecting the heap");
+        }
+
+        double protectMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        for (int round = 0; round < o.MaxPrecopyRounds; round++)
+        {
+            ThrowIfDisposing(heap);
+            Fail(NativeMethods.SnapshotReprotect(saver, out uint again), "re-protecting written pages");
+            if (again <= (uint)o.PrecopyConvergedPages)
+            {
+                break;
+            }
+        }
+
+        return protectMs;
+    }
+
+    internal sealed record Captured(int Pages, byte[] Kinds, (int Slot, nint Address, string Name)[] Roots, List<GcType> Types,
+        double PauseMs, double SafepointMs, double ProtectMs);
+
+    private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
+    {
+        var names = new Dictionary<int, string>();
+        if (o.RootNames is not null)
+        {
+            foreach (var (name, root) in o.RootNames)
+            {
+                var r = root.Ref;
+                if (r.IsNull || r.HeapTag != heap.Tag)
+                {
+                    throw new ArgumentException($"The root named '{name}' is disposed or belongs to another heap.", nameof(o));
+                }
+
+                if (!names.TryAdd(r.Slot, name))
+                {
+                    throw new ArgumentException($"The root named '{name}' is also named '{names[r.Slot]}'.", nameof(o));
+                }
+            }
+        }
+
+        long t = Stopwatch.GetTimestamp();
+        var stop = heap.Safepoints.StopTheWorld();
+        int pages;
+        byte[] kinds;
+        (int, nint, string)[] roots;
+        List<GcType> types;
+        int rc;
+        try
+        {
+            pages = space.HighWater;
+            rc = NativeMethods.SnapshotFreeze(saver, (uint)pages);
+            kinds = new byte[pages];
+            new ReadOnlySpan<byte>(space.Kinds, pages).CopyTo(kinds);
+            types = heap.Types.AllTypes();
+            lock (heap.Handles.GlobalLock)
+            {
+                int high = heap.Handles.GlobalHigh;
+                var list = new List<(int, nint, string)>(high);
+                for (int s = 1; s < high; s++)
+                {
+                    nint a = heap.Handles.Slots[s];
+                    if (a != 0 || names.ContainsKey(s))
+                    {
+                        list.Add((s, a, names.GetValueOrDefault(s, string.Empty)));
+                    }
+                }
+
+                roots = [.. list];
+            }
+
+            if (rc == 0)
+            {
+                heap.SnapshotHooks.InPause?.Invoke();
+            }
+        }
+        finally
+        {
+            heap.Safepoints.ResumeTheWorld();
+        }
+
+        double pauseMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        Fail(rc, "freezing the snapshot in the pause");
+        return new Captured(pages, kinds, roots, types, pauseMs, stop.WaitMs, protectMs);
+    }
+
+    private static void WriteMetadata(SnapshotStreamWriter w, Heap heap, Space space, Captured c)
+    {
+        w.Write(SnapshotFormat.Magic);
+        w.U32(SnapshotFormat.Version);
+        w.U32(0);
+        w.U64((ulong)space.Base);
+        w.U32((uint)c.Pages);
+        w.U32((uint)heap.CapacityPages);
+        w.U32((uint)c.Types.Count + 2);
+        w.U32((uint)c.Roots.Length);
+        foreach (var t in c.Types)
+        {
+            w.Str(t.Name);
+            w.U8((byte)t.Kind);
+            w.I32(t.InstanceSize);
+            w.I32(t.ReferenceFieldCount);
+            w.I32(t.ElementSize);
+            w.U8(t.ElementType is null ? ValueCodes.None : ValueCodes.Of(t.ElementType));
+            var fields = t.Fields;
+            w.I32(fields.Count);
+            foreach (var f in fields)
+            {
+                w.Str(f.Name);
+                w.U8((byte)f.Kind);
+                w.U8(f.ValueType is null ? ValueCodes.None : ValueCodes.Of(f.ValueType));
+                w.I32(f.Size);
+            }
+        }
+
+        foreach (var (slot, address, name) in c.Roots)
+        {
+            w.U32((uint)slot);
+            w.U64((ulong)address);
+            w.Str(name);
+        }
+
+        w.Write(c.Kinds);
+    }
+
+    /// <summary>Streams the staged pages in order, in blocks; returns how many were zero.</summary>
+    private static long WritePages(Heap heap, SnapshotStreamWriter w, SnapshotSafeHandle saver, int pages)
+    {
+        Errno.ThrowIfFailed(NativeMethods.SnapshotStaging(saver, out ulong staging), "gch_snapshot_staging");
+        long zero = 0;
+        for (int first = 0; first < pages; first += SnapshotFormat.BlockPages)
+        {
+            ThrowIfDisposing(heap);
+            int n = Math.Min(SnapshotFormat.BlockPages, pages - first);
+            ulong mask = 0;
+            for (int i = 0; i < n; i++)
+            {
+                WaitStaged(heap, saver, (uint)(first + i));
+                var page = new ReadOnlySpan<byte>((byte*)staging + ((long)(first + i) << ObjectLayout.PageShift), ObjectLayout.PageSize);
+                if (!page.ContainsAnyExcept((byte)0))
+                {
+                    mask |= 1UL << i;
+                    zero++;
+                }
+            }
+
+            w.U32((uint)first);
+            w.U32((uint)n);
+            w.U64(mask);
+            for (int i = 0; i < n; i++)
+            {
+                if ((mask & (1UL << i)) == 0)
+                {
+                    w.Write(new ReadOnlySpan<byte>((byte*)staging + ((long)(first + i) << ObjectLayout.PageShift), ObjectLayout.PageSize));
+                }
+            }
+
+            Fail(NativeMethods.SnapshotConsumed(saver, (uint)(first + n)), "releasing staged pages");
+            heap.SnapshotHooks.AfterBlock?.Invoke(first + n);
+        }
+
+        return zero;
+    }
+
+    private static void WaitStaged(Heap heap, SnapshotSafeHandle saver, uint page)
+    {
+        while (true)
+        {
+            int rc = NativeMethods.SnapshotWait(saver, page, WaitSliceMs);
+            if (rc == 0)
+            {
+                return;
+            }
+
+            if (rc != -Errno.ETIMEDOUT)
+            {
+                Fail(rc, $"saving page {page}");
+            }
+
+            ThrowIfDisposing(heap);
+        }
+    }
+
+    private static void ThrowIfDisposing(Heap heap)
+    {
+        if (heap.IsDisposing)
+        {
+            throw new GcHeapDisposedException("heap");
+        }
+    }
+
+    private static void Fail(int rc, string what)
+    {
+        if (rc != 0)
+        {
+            throw new GcSnapshotFailedException($"The snapshot failed {what}: {Errno.Describe(rc)}. Every write-protection was removed; the heap is usable.");
+        }
+    }
+}
