@@ -383,10 +383,9 @@ GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_
 GCH_EXPORT int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out);
 /* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
 GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
-/* Address of the staging area: page p's saved copy is at staging + p * 4096 once staged. */
-GCH_EXPORT int32_t gch_snapshot_staging(gch_snapshot *s, uint64_t *addr_out);
-/* Waits until page is staged (0), timeout_ms passes (-ETIMEDOUT) or the snapshot failed. */
-GCH_EXPORT int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms);
+/* Waits until page is staged (0, *addr_out = its saved copy, valid until gch_snapshot_consumed
+ * passes it), timeout_ms passes (-ETIMEDOUT) or the snapshot failed. */
+GCH_EXPORT int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms, uint64_t *addr_out);
 /* The writer has taken pages [0, upto): their staging is released and the background goes on. */
 GCH_EXPORT int32_t gch_snapshot_consumed(gch_snapshot *s, uint32_t upto);
 GCH_EXPORT int32_t gch_snapshot_get_stats(gch_snapshot *s, gch_snapshot_stats *out);

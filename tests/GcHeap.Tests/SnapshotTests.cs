@@ -34,7 +34,7 @@ public class SnapshotTests
         Assert.Equal(ms.Length, st.BytesWritten);
 
         ms.Position = 0;
-        using var loaded = Heap.LoadSnapshot(ms);
+        using var loaded = Heap.LoadSnapshot(ms, new HeapOptions { MaxHeapBytes = 64 << 20, VerifyHeap = true, BackgroundCollection = false });
         var h2 = loaded.Heap;
         Assert.NotNull(h2.Types["ModelNode"]);
         using var m2 = h2.AttachCurrentThread();

@@ -128,11 +128,8 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_freeze")]
     public static partial int SnapshotFreeze(SnapshotSafeHandle snapshot, uint pages);
 
-    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_staging")]
-    public static partial int SnapshotStaging(SnapshotSafeHandle snapshot, out ulong address);
-
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_wait")]
-    public static partial int SnapshotWait(SnapshotSafeHandle snapshot, uint page, int timeoutMs);
+    public static partial int SnapshotWait(SnapshotSafeHandle snapshot, uint page, int timeoutMs, out ulong address);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_consumed")]
     public static partial int SnapshotConsumed(SnapshotSafeHandle snapshot, uint upto);

@@ -58,6 +58,7 @@ internal static unsafe class SnapshotSaver
                 FallbackReason = fallback,
                 PauseMs = captured.PauseMs,
                 TimeToSafepointMs = captured.SafepointMs,
+                FreezeAndCaptureMs = captured.FrozenAndCapturedMs,
                 FreezeMs = ns.FreezeNs / 1e6,
                 ProtectMs = captured.ProtectMs,
                 PagesProtected = (long)ns.PagesProtected,
@@ -129,11 +130,22 @@ internal static unsafe class SnapshotSaver
         }
 
         double protectMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+
+        // Rounds: protect the pages allocated since, re-protect the pages written since, until a
+        // round finds few of either; the pause then only has the last round's leftovers.
         for (int round = 0; round < o.MaxPrecopyRounds; round++)
         {
             ThrowIfDisposing(heap);
+            int now = space.HighWater;
+            if (now > hw)
+            {
+                Fail(NativeMethods.SnapshotProtect(saver, (uint)hw, (uint)(now - hw)), "protecting new pages");
+            }
+
             Fail(NativeMethods.SnapshotReprotect(saver, out uint again), "re-protecting written pages");
-            if (again <= (uint)o.PrecopyConvergedPages)
+            bool converged = again + (uint)(now - hw) <= (uint)o.PrecopyConvergedPages;
+            hw = now;
+            if (converged)
             {
                 break;
             }
@@ -143,7 +155,7 @@ internal static unsafe class SnapshotSaver
     }
 
     internal sealed record Captured(int Pages, byte[] Kinds, (int Slot, nint Address, string Name)[] Roots, List<GcType> Types,
-        double PauseMs, double SafepointMs, double ProtectMs);
+        double PauseMs, double SafepointMs, double ProtectMs, double FrozenAndCapturedMs);
 
     private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
     {
@@ -165,36 +177,39 @@ internal static unsafe class SnapshotSaver
             }
         }
 
+        // Nothing is allocated inside the pause: the page table and root buffers are sized before it.
+        var kindBuffer = new byte[space.CapacityPages];
+        var rootBuffer = new (int, nint, string)[heap.Handles.GlobalHigh + 1024];
         long t = Stopwatch.GetTimestamp();
         var stop = heap.Safepoints.StopTheWorld();
         int pages;
-        byte[] kinds;
-        (int, nint, string)[] roots;
-        List<GcType> types;
+        int rootCount = 0;
         int rc;
+        long tStopped = Stopwatch.GetTimestamp(), tCaptured = tStopped;
         try
         {
             pages = space.HighWater;
             rc = NativeMethods.SnapshotFreeze(saver, (uint)pages);
-            kinds = new byte[pages];
-            new ReadOnlySpan<byte>(space.Kinds, pages).CopyTo(kinds);
-            types = heap.Types.AllTypes();
+            new ReadOnlySpan<byte>(space.Kinds, pages).CopyTo(kindBuffer);
             lock (heap.Handles.GlobalLock)
             {
                 int high = heap.Handles.GlobalHigh;
-                var list = new List<(int, nint, string)>(high);
                 for (int s = 1; s < high; s++)
                 {
                     nint a = heap.Handles.Slots[s];
                     if (a != 0 || names.ContainsKey(s))
                     {
-                        list.Add((s, a, names.GetValueOrDefault(s, string.Empty)));
+                        if (rootCount == rootBuffer.Length)
+                        {
+                            Array.Resize(ref rootBuffer, rootBuffer.Length * 2); // over 1,024 roots created since the sizing: rare
+                        }
+
+                        rootBuffer[rootCount++] = (s, a, names.GetValueOrDefault(s, string.Empty));
                     }
                 }
-
-                roots = [.. list];
             }
 
+            tCaptured = Stopwatch.GetTimestamp();
             if (rc == 0)
             {
                 heap.SnapshotHooks.InPause?.Invoke();
@@ -207,7 +222,13 @@ internal static unsafe class SnapshotSaver
 
         double pauseMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
         Fail(rc, "freezing the snapshot in the pause");
-        return new Captured(pages, kinds, roots, types, pauseMs, stop.WaitMs, protectMs);
+        double stopMs = Stopwatch.GetElapsedTime(t, tStopped).TotalMilliseconds;
+        double inPauseMs = Stopwatch.GetElapsedTime(tStopped, tCaptured).TotalMilliseconds;
+
+        // Types after the pause: every object of the snapshot has a type registered before it, so
+        // the list read now is the pause's list or a superset (types are never removed).
+        var types = heap.Types.AllTypes();
+        return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, protectMs, inPauseMs);
     }
 
     private static void WriteMetadata(SnapshotStreamWriter w, Heap heap, Space space, Captured c)
@@ -252,8 +273,8 @@ internal static unsafe class SnapshotSaver
     /// <summary>Streams the staged pages in order, in blocks; returns how many were zero.</summary>
     private static long WritePages(Heap heap, SnapshotStreamWriter w, SnapshotSafeHandle saver, int pages)
     {
-        Errno.ThrowIfFailed(NativeMethods.SnapshotStaging(saver, out ulong staging), "gch_snapshot_staging");
         long zero = 0;
+        var at = new ulong[SnapshotFormat.BlockPages];
         for (int first = 0; first < pages; first += SnapshotFormat.BlockPages)
         {
             ThrowIfDisposing(heap);
@@ -261,8 +282,8 @@ internal static unsafe class SnapshotSaver
             ulong mask = 0;
             for (int i = 0; i < n; i++)
             {
-                WaitStaged(heap, saver, (uint)(first + i));
-                var page = new ReadOnlySpan<byte>((byte*)staging + ((long)(first + i) << ObjectLayout.PageShift), ObjectLayout.PageSize);
+                at[i] = WaitStaged(heap, saver, (uint)(first + i));
+                var page = new ReadOnlySpan<byte>((byte*)at[i], ObjectLayout.PageSize);
                 if (!page.ContainsAnyExcept((byte)0))
                 {
                     mask |= 1UL << i;
@@ -277,7 +298,7 @@ internal static unsafe class SnapshotSaver
             {
                 if ((mask & (1UL << i)) == 0)
                 {
-                    w.Write(new ReadOnlySpan<byte>((byte*)staging + ((long)(first + i) << ObjectLayout.PageShift), ObjectLayout.PageSize));
+                    w.Write(new ReadOnlySpan<byte>((byte*)at[i], ObjectLayout.PageSize));
                 }
             }
 
@@ -288,14 +309,14 @@ internal static unsafe class SnapshotSaver
         return zero;
     }
 
-    private static void WaitStaged(Heap heap, SnapshotSafeHandle saver, uint page)
+    private static ulong WaitStaged(Heap heap, SnapshotSafeHandle saver, uint page)
     {
         while (true)
         {
-            int rc = NativeMethods.SnapshotWait(saver, page, WaitSliceMs);
+            int rc = NativeMethods.SnapshotWait(saver, page, WaitSliceMs, out ulong address);
             if (rc == 0)
             {
-                return;
+                return address;
             }
 
             if (rc != -Errno.ETIMEDOUT)
