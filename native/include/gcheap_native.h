@@ -383,6 +383,8 @@ GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_
 GCH_EXPORT int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out);
 /* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
 GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
+/* After the pause: lets the background save run (faults are served before this too). */
+GCH_EXPORT void gch_snapshot_resumed(gch_snapshot *s);
 /* Waits until page is staged (0, *addr_out = its saved copy, valid until gch_snapshot_consumed
  * passes it), timeout_ms passes (-ETIMEDOUT) or the snapshot failed. */
 GCH_EXPORT int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms, uint64_t *addr_out);

@@ -85,6 +85,7 @@ struct gch_snapshot {
     uint32_t consumed; /* atomic: pages the writer has taken */
     uint32_t released; /* staging released below this (writer's thread only) */
     int phase;         /* under mu */
+    int resumed;       /* atomic: the pause is over; until then the background save stays off the CPU */
     int stop;          /* atomic */
     int failed;        /* atomic */
     pthread_mutex_t mu;
@@ -245,7 +246,7 @@ static void drain_faults(gch_snapshot *s)
 static int background_step(gch_snapshot *s)
 {
     pthread_mutex_lock(&s->mu);
-    if (s->phase != PHASE_COW || s->bg >= s->frozen_pages) {
+    if (s->phase != PHASE_COW || s->bg >= s->frozen_pages || !__atomic_load_n(&s->resumed, __ATOMIC_ACQUIRE)) {
         pthread_mutex_unlock(&s->mu);
         return 0;
     }
@@ -484,11 +485,18 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
     }
     pthread_mutex_unlock(&s->mu);
     s->st.freeze_ns = gch_now_ns() - t0;
-    if (rc == 0) {
-        uint64_t one = 1;
-        (void)!write(s->ev_fd, &one, sizeof one); /* start the background save */
-    }
+    /* The background save starts at gch_snapshot_resumed: woken here, the CPU-bound thread could
+     * preempt the rest of the pause on a small machine (faults are served either way). */
     return rc;
+}
+
+void gch_snapshot_resumed(gch_snapshot *s)
+{
+    __atomic_store_n(&s->resumed, 1, __ATOMIC_RELEASE);
+    if (s->ev_fd >= 0) {
+        uint64_t one = 1;
+        (void)!write(s->ev_fd, &one, sizeof one);
+    }
 }
 
 int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms, uint64_t *addr_out)

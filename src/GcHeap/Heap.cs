@@ -410,6 +410,9 @@ public sealed unsafe class Heap : IDisposable
         return LoadSnapshot(f, options);
     }
 
+    /// <summary>The page-table copy buffer of snapshots (one at a time: they hold the collector), kept between snapshots.</summary>
+    internal byte[]? SnapshotKindBuffer { get; set; }
+
     /// <summary>Hooks for tests that stage a snapshot's races.</summary>
     internal SnapshotTestHooks SnapshotHooks { get; } = new();
 

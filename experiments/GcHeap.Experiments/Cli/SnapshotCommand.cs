@@ -42,6 +42,12 @@ internal static class SnapshotCommand
         return command;
     }
 
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        return v.Length == 0 ? 0 : v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
+    }
+
     internal sealed record Row(string Kind, SnapshotStats Stats, double OpsPerSecBefore, double OpsPerSecDuring, double Slowdown);
 
     private static int Run(int liveMb, int heapMb, int threads, int count, double baselineSeconds, int seed, string? outFile, string? json)
@@ -83,8 +89,8 @@ internal static class SnapshotCommand
             return row;
         }
 
-        // The time to write-protect the whole heap with one ioctl (what a pause that protected the heap would take).
-        var whole = Measure("whole-heap protect (one slice)", new SnapshotOptions { ProtectSlicePages = int.MaxValue / 2 });
+        // The time to write-protect the whole heap, inside a pause (what a snapshot without pre-copy pauses for).
+        var whole = Measure("protect in pause", new SnapshotOptions { ProtectInPause = true });
         for (int i = 0; i < count; i++)
         {
             Measure("live", new SnapshotOptions());
@@ -111,10 +117,10 @@ internal static class SnapshotCommand
 
         var live = rows.Where(r => r.Kind == "live").ToList();
         double maxPause = live.Max(r => r.Stats.PauseMs);
-        double wholeProtect = whole.Stats.ProtectMs;
+        double wholeProtect = whole.Stats.FreezeMs;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"live {liveMb} MiB, {threads} mutators: pages {live[0].Stats.Pages:N0}; live snapshot pause max {maxPause:F3} ms (mean {live.Average(r => r.Stats.PauseMs):F3}, time to safepoint max {live.Max(r => r.Stats.TimeToSafepointMs):F3}); " +
-            $"whole-heap write-protect {wholeProtect:F2} ms (pause / protect = {maxPause / wholeProtect:F3}); copy-in-pause pause {rows.First(r => r.Kind == "copy in pause").Stats.PauseMs:F1} ms; " +
+            $"live {liveMb} MiB, {threads} mutators: pages {live[0].Stats.Pages:N0}; live snapshot pause max {maxPause:F3} ms (median {Median(live.Select(r => r.Stats.PauseMs)):F3}; stop max {live.Max(r => r.Stats.TimeToSafepointMs):F3}, freeze+capture max {live.Max(r => r.Stats.FreezeAndCaptureMs):F3}); " +
+            $"whole-heap write-protect in a pause {wholeProtect:F2} ms (that pause {whole.Stats.PauseMs:F2} ms; live pause max / whole-heap protect = {maxPause / wholeProtect:F3}, median {Median(live.Select(r => r.Stats.PauseMs)) / wholeProtect:F3}); copy-in-pause pause {rows.First(r => r.Kind == "copy in pause").Stats.PauseMs:F1} ms; " +
             $"mutator rate during a live snapshot {live.Average(r => r.Slowdown):P0} of before; written {live.Average(r => r.Stats.BytesPerSecond) / (1 << 20):F0} MiB/s; " +
             $"pages saved by fault {live.Sum(r => r.Stats.PagesSavedByFault):N0} of {live.Sum(r => r.Stats.Pages):N0}; loaded {loadedPages:N0} pages in {loadMs:F0} ms (verified)"));
         if (json is not null)
@@ -129,6 +135,7 @@ internal static class SnapshotCommand
                 kernel = heap.Capabilities.KernelRelease,
                 wholeHeapProtectMs = wholeProtect,
                 maxLivePauseMs = maxPause,
+                medianLivePauseMs = Median(live.Select(r => r.Stats.PauseMs)),
                 pauseOverProtect = maxPause / wholeProtect,
                 loadMs,
                 rows,

@@ -128,6 +128,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_freeze")]
     public static partial int SnapshotFreeze(SnapshotSafeHandle snapshot, uint pages);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_resumed")]
+    public static partial void SnapshotResumed(SnapshotSafeHandle snapshot);
+
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_wait")]
     public static partial int SnapshotWait(SnapshotSafeHandle snapshot, uint page, int timeoutMs, out ulong address);
 

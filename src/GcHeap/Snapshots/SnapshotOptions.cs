@@ -16,6 +16,12 @@ public sealed class SnapshotOptions
     /// </summary>
     public bool CopyInPause { get; init; }
 
+    /// <summary>
+    /// Write-protect the whole heap inside the pause instead of before it (no pre-copy): the pause
+    /// then grows with the heap. For comparisons: what a snapshot without pre-copy would cost.
+    /// </summary>
+    public bool ProtectInPause { get; init; }
+
     /// <summary>How many pages the background save may run ahead of the stream (staging memory: 4 KiB each). Default 4,096 (16 MiB).</summary>
     public int WindowPages { get; init; } = 4096;
 

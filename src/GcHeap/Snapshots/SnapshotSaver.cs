@@ -41,7 +41,7 @@ internal static unsafe class SnapshotSaver
             }
 
             bool live = fallback is null;
-            double protectMs = live ? Precopy(heap, space, saver, o) : 0;
+            double protectMs = live && !o.ProtectInPause ? Precopy(heap, space, saver, o) : 0;
             var captured = Pause(heap, space, saver, o, protectMs);
             heap.SnapshotHooks.AfterPause?.Invoke();
             long tWrite = Stopwatch.GetTimestamp();
@@ -59,6 +59,7 @@ internal static unsafe class SnapshotSaver
                 PauseMs = captured.PauseMs,
                 TimeToSafepointMs = captured.SafepointMs,
                 FreezeAndCaptureMs = captured.FrozenAndCapturedMs,
+                NetGcsDuringPause = captured.NetGcs,
                 FreezeMs = ns.FreezeNs / 1e6,
                 ProtectMs = captured.ProtectMs,
                 PagesProtected = (long)ns.PagesProtected,
@@ -155,7 +156,7 @@ internal static unsafe class SnapshotSaver
     }
 
     internal sealed record Captured(int Pages, byte[] Kinds, (int Slot, nint Address, string Name)[] Roots, List<GcType> Types,
-        double PauseMs, double SafepointMs, double ProtectMs, double FrozenAndCapturedMs);
+        double PauseMs, double SafepointMs, double ProtectMs, double FrozenAndCapturedMs, int NetGcs);
 
     private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
     {
@@ -178,7 +179,8 @@ internal static unsafe class SnapshotSaver
         }
 
         // Nothing is allocated inside the pause: the page table and root buffers are sized before it.
-        var kindBuffer = new byte[space.CapacityPages];
+        var kindBuffer = heap.SnapshotKindBuffer ??= new byte[space.CapacityPages]; // reused: no large allocation right before a pause
+        int gcs = GC.CollectionCount(0);
         var rootBuffer = new (int, nint, string)[heap.Handles.GlobalHigh + 1024];
         long t = Stopwatch.GetTimestamp();
         var stop = heap.Safepoints.StopTheWorld();
@@ -221,6 +223,8 @@ internal static unsafe class SnapshotSaver
         }
 
         double pauseMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        NativeMethods.SnapshotResumed(saver);
+        gcs = GC.CollectionCount(0) - gcs;
         Fail(rc, "freezing the snapshot in the pause");
         double stopMs = Stopwatch.GetElapsedTime(t, tStopped).TotalMilliseconds;
         double inPauseMs = Stopwatch.GetElapsedTime(tStopped, tCaptured).TotalMilliseconds;
@@ -228,7 +232,7 @@ internal static unsafe class SnapshotSaver
         // Types after the pause: every object of the snapshot has a type registered before it, so
         // the list read now is the pause's list or a superset (types are never removed).
         var types = heap.Types.AllTypes();
-        return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, protectMs, inPauseMs);
+        return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, protectMs, inPauseMs, gcs);
     }
 
     private static void WriteMetadata(SnapshotStreamWriter w, Heap heap, Space space, Captured c)

@@ -22,6 +22,9 @@ public sealed record SnapshotStats
     /// <summary>Of the pause, from the world stopped until the roots, types and page table were captured (the freeze included); the rest of the pause is stopping and resuming the threads.</summary>
     public double FreezeAndCaptureMs { get; init; }
 
+    /// <summary>.NET collections that ran during the pause (any thread's allocation can start one; the pause then includes it).</summary>
+    public int NetGcsDuringPause { get; init; }
+
     /// <summary>Of the pause, the native freeze: re-protecting pages written since the pre-copy and protecting pages allocated since (or copying every page without write-protect).</summary>
     public double FreezeMs { get; init; }
 
@@ -82,7 +85,7 @@ public sealed record SnapshotStats
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"snapshot ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}), protect {ProtectMs:F1} ms before it; " +
+            $"snapshot ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it; " +
             $"{Pages} pages ({PagesSavedInBackground} background, {PagesSavedByFault} by fault, {PagesCopiedInPause} in the pause, {ZeroPages} zero), " +
             $"{WriteFaults} write faults ({PrecopyFaults} pre-copy), {Roots} roots, {Types} types, {BytesWritten} bytes in {WriteMs:F1} ms");
 }
