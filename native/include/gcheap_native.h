@@ -344,7 +344,8 @@ typedef struct gch_snapshot_config {
                                  writer (faulted pages are always saved at once)               */
     int32_t allowed_methods;  /* GCH_UFFD_* to open the uffd; 0: no uffd, freeze copies every
                                  page inside the pause                                           */
-    uint32_t reserved;
+    uint32_t track;           /* 1: saved pages stay protected and later writes are recorded,
+                                 for gch_snapshot_begin_increment (see snapshot.c)              */
 } gch_snapshot_config;
 
 typedef struct gch_snapshot_stats {
@@ -366,10 +367,12 @@ typedef struct gch_snapshot_stats {
     uint64_t stale_faults;             /* faults on pages already unprotected (woken again)         */
     uint64_t eagain_retries;           /* UFFDIO_WRITEPROTECT answered EAGAIN (mapping changing)    */
     uint64_t copy_ns;                  /* copying pages into staging                                */
-    uint32_t frozen_pages;             /* pages in the snapshot                                     */
+    uint64_t tracked_writes;           /* tracking: first writes to saved or kept pages since the pause */
+    uint64_t pages_written_since;      /* increments: pages written since the previous image's pause  */
+    uint32_t frozen_pages;             /* pages below the high-water mark at the pause              */
+    uint32_t member_pages;             /* of those, pages in the image (all, or the increment's)   */
     int32_t error;                     /* 0, or the negative errno that failed the snapshot          */
     int32_t error_op;                  /* GCH_SNAP_OP_*                                             */
-    uint32_t reserved;
     uint64_t error_addr;
 } gch_snapshot_stats;
 
@@ -383,10 +386,17 @@ GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_
 GCH_EXPORT int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out);
 /* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
 GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
+/* Tracking (config.track): once every page of the image is written out, later writes keep being
+ * recorded (each first write per page is one fault) until the next increment or destroy. */
+GCH_EXPORT int32_t gch_snapshot_track(gch_snapshot *s);
+/* Starts the next image as an increment: its members are the pages written since the previous
+ * pause (and, at the freeze, the pages allocated since); the rest stays out of it. */
+GCH_EXPORT int32_t gch_snapshot_begin_increment(gch_snapshot *s);
 /* After the pause: lets the background save run (faults are served before this too). */
 GCH_EXPORT void gch_snapshot_resumed(gch_snapshot *s);
 /* Waits until page is staged (0, *addr_out = its saved copy, valid until gch_snapshot_consumed
- * passes it), timeout_ms passes (-ETIMEDOUT) or the snapshot failed. */
+ * passes it), 1 when the page is not in the image (an increment), -ETIMEDOUT after timeout_ms,
+ * or the snapshot's errno. */
 GCH_EXPORT int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms, uint64_t *addr_out);
 /* The writer has taken pages [0, upto): their staging is released and the background goes on. */
 GCH_EXPORT int32_t gch_snapshot_consumed(gch_snapshot *s, uint32_t upto);

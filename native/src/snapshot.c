@@ -23,22 +23,32 @@
  *            on a page not saved yet is served first: copy, unprotect (wakes the writer).
  *
  * Page state machine (state[], one byte per page; only the snapshot thread moves pages out of
- * PROTECTED, under mu, so a page is saved exactly once):
+ * PROTECTED / SAVED_WP / KEPT, under mu, so a page is saved exactly once per image). Members are
+ * the pages of the image being saved; with tracking (config.track) the pages keep their
+ * protection after being saved, and a later write (a fault) marks them written for the next image:
  *
- *            protect (slice, or freeze)        save (fault or background)
- *   CLEAN ------------------------------> PROTECTED --------------------------> STAGED
- *                                           |    ^
- *             PRECOPY write fault: unprotect|    |re-protect (reprotect round or freeze)
- *                                           v    |
- *                                           DIRTY
+ *            protect (slice, or freeze)        save (fault: copy + unprotect)
+ *   CLEAN ------------------------------> PROTECTED -------------------------------> STAGED(_FAR)
+ *                                           |    ^   \ save (background, tracking: copy only)  ^
+ *             PRECOPY write fault: unprotect|    |    `---------------> SAVED_WP ---write fault-'
+ *                                           v    |re-protect
+ *                                           DIRTY  <---- PRECOPY write fault ---- KEPT
+ *                                                                                 |  COW/TRACK
+ *   begin_increment: STAGED(_FAR), WRITTEN -> DIRTY; SAVED_WP, KEPT -> KEPT       v  write fault
+ *                                                                               WRITTEN
  *
- *   CLEAN      not part of the snapshot (yet): never protected, or above frozen_pages.
- *   PROTECTED  write-protected; its memory is the snapshot's contents.
- *   DIRTY      written during pre-copy; unprotected; re-protected before the pause ends.
- *   STAGED     copied into staging and unprotected; the writer may take it. Staging is a ring of
- *              window_pages pages, populated once (a fresh page costs ~13 us on its first touch
- *              in this project's VM), slot p % window; a page saved by fault further ahead than
- *              the window goes to an overflow area instead (STAGED_FAR), given back once written.
+ *   CLEAN      not part of any image: never protected, or above frozen_pages.
+ *   PROTECTED  a member, write-protected, not saved: its memory is the image's contents.
+ *   DIRTY      a member written during pre-copy; unprotected; re-protected before the pause ends.
+ *   STAGED     a member copied into a staging slot and unprotected: the writer may take it
+ *              (_FAR: in the overflow area). Staging is a ring of window_pages pages, populated
+ *              once (a fresh page costs ~13 us on its first touch in this project's VM), slot
+ *              p % window; a page saved by fault further ahead than the window goes to the
+ *              overflow area instead, given back once written.
+ *   SAVED_WP   (tracking) a member saved in its ring slot and still protected: unwritten since
+ *              the pause.
+ *   KEPT       (increments) not a member: unwritten since the previous image's pause, protected.
+ *   WRITTEN    (tracking) not a member of this image, written after its pause: in the next one.
  *
  * Without a uffd (config.allowed_methods == 0: the kernel lacks WP or WP_UNPOPULATED) freeze
  * copies every page into staging inside the pause (a pause that grows with the heap).
@@ -65,8 +75,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { SNAP_CLEAN = 0, SNAP_PROTECTED = 1, SNAP_DIRTY = 2, SNAP_STAGED = 3, SNAP_STAGED_FAR = 4 };
-enum { PHASE_PRECOPY = 0, PHASE_COW = 1 };
+enum {
+    SNAP_CLEAN = 0,
+    SNAP_PROTECTED = 1,
+    SNAP_DIRTY = 2,
+    SNAP_STAGED = 3,
+    SNAP_STAGED_FAR = 4,
+    SNAP_SAVED_WP = 5,
+    SNAP_KEPT = 6,
+    SNAP_WRITTEN = 7
+};
+enum { PHASE_PRECOPY = 0, PHASE_COW = 1, PHASE_TRACK = 2 };
 
 #define BG_BATCH 64u /* pages saved per background step (one unprotect ioctl) */
 
@@ -158,7 +177,12 @@ static inline uint8_t get_state(const gch_snapshot *s, uint32_t p)
     return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
 }
 
-static inline int is_staged(uint8_t st) { return st == SNAP_STAGED || st == SNAP_STAGED_FAR; }
+static inline int is_staged(uint8_t st) { return st == SNAP_STAGED || st == SNAP_STAGED_FAR || st == SNAP_SAVED_WP; }
+
+static inline int is_member(uint8_t st) { return st >= SNAP_PROTECTED && st <= SNAP_SAVED_WP; }
+
+/* Protected right now (a write faults). */
+static inline int is_protected(uint8_t st) { return st == SNAP_PROTECTED || st == SNAP_SAVED_WP || st == SNAP_KEPT; }
 
 static inline char *slot_of(const gch_snapshot *s, uint32_t p, uint8_t st)
 {
@@ -190,7 +214,7 @@ static void serve_fault(gch_snapshot *s, uint64_t addr)
     }
     uint32_t p = (uint32_t)((addr - base) >> GCH_PAGE_SHIFT);
     uint8_t st = get_state(s, p);
-    if (st != SNAP_PROTECTED) {
+    if (!is_protected(st)) {
         /* Unprotected already (a batch or an earlier fault got there first): the waiter was woken
          * by that unprotect or is about to retry; wake it in case it queued after. */
         struct uffdio_range r = {.start = page_addr(s, p), .len = GCH_PAGE_SIZE};
@@ -198,20 +222,19 @@ static void serve_fault(gch_snapshot *s, uint64_t addr)
         ST_ADD(s, stale_faults, 1);
         return;
     }
+    uint8_t next;
     if (s->phase == PHASE_PRECOPY) {
-        int rc = writeprotect(s, p, 1, 0);
-        if (rc != 0) {
-            pthread_mutex_unlock(&s->mu);
-            snap_fail(s, rc, GCH_SNAP_OP_UNPROTECT, page_addr(s, p));
-            pthread_mutex_lock(&s->mu);
-            return;
-        }
-        set_state(s, p, SNAP_DIRTY);
-        s->dirty[s->ndirty++] = p;
-        ST_ADD(s, precopy_faults, 1);
-        return;
+        next = SNAP_DIRTY; /* written before the snapshot point: re-protected by a round or the freeze */
+    } else if (st == SNAP_PROTECTED) {
+        next = copy_page(s, p); /* the pause's contents, before the write lands */
+        ST_ADD(s, pages_saved_by_fault, 1);
+    } else if (st == SNAP_SAVED_WP) {
+        next = SNAP_STAGED; /* saved already; written from now on: in the next image too */
+        ST_ADD(s, tracked_writes, 1);
+    } else {
+        next = SNAP_WRITTEN; /* KEPT: not in this image; in the next one */
+        ST_ADD(s, tracked_writes, 1);
     }
-    uint8_t staged = copy_page(s, p);
     int rc = writeprotect(s, p, 1, 0);
     if (rc != 0) {
         pthread_mutex_unlock(&s->mu);
@@ -219,8 +242,11 @@ static void serve_fault(gch_snapshot *s, uint64_t addr)
         pthread_mutex_lock(&s->mu);
         return;
     }
-    set_state(s, p, staged);
-    ST_ADD(s, pages_saved_by_fault, 1);
+    set_state(s, p, next);
+    if (next == SNAP_DIRTY) {
+        s->dirty[s->ndirty++] = p;
+        ST_ADD(s, precopy_faults, 1);
+    }
     pthread_cond_broadcast(&s->cv);
 }
 
@@ -268,7 +294,13 @@ static int background_step(gch_snapshot *s)
             saved++;
         }
     }
-    if (saved) {
+    if (saved && s->cfg.track) {
+        /* Tracking: the pages stay protected, so their next write is seen (and no ioctl here). */
+        for (uint32_t p = first; p < end; p++)
+            if (get_state(s, p) == SNAP_PROTECTED)
+                set_state(s, p, SNAP_SAVED_WP);
+        ST_ADD(s, pages_saved_background, saved);
+    } else if (saved) {
         int rc = writeprotect(s, first, end - first, 0);
         if (rc != 0) {
             pthread_mutex_unlock(&s->mu);
@@ -499,12 +531,68 @@ void gch_snapshot_resumed(gch_snapshot *s)
     }
 }
 
+int32_t gch_snapshot_track(gch_snapshot *s)
+{
+    if (s->uffd < 0 || !s->cfg.track)
+        return -EINVAL;
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    for (uint32_t p = 0; p < s->frozen_pages && rc == 0; p++)
+        if (!is_staged(get_state(s, p)) && is_member(get_state(s, p)))
+            rc = -EBUSY; /* the image is not saved yet */
+    if (rc == 0)
+        s->phase = PHASE_TRACK;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int32_t gch_snapshot_begin_increment(gch_snapshot *s)
+{
+    if (s->uffd < 0 || !s->cfg.track)
+        return -EINVAL;
+    if (__atomic_load_n(&s->failed, __ATOMIC_ACQUIRE))
+        return s->st.error ? s->st.error : -EIO;
+    pthread_mutex_lock(&s->mu);
+    if (s->phase != PHASE_TRACK) {
+        pthread_mutex_unlock(&s->mu);
+        return -EINVAL;
+    }
+    /* Written since the previous pause (unprotected): members of the new image, to be
+     * re-protected by the first round; unwritten (still protected): kept out of it. */
+    s->ndirty = 0;
+    uint32_t written = 0;
+    for (uint32_t p = 0; p < s->frozen_pages; p++) {
+        uint8_t st = get_state(s, p);
+        if (st == SNAP_STAGED || st == SNAP_STAGED_FAR || st == SNAP_WRITTEN) {
+            set_state(s, p, SNAP_DIRTY);
+            s->dirty[s->ndirty++] = p;
+            written++;
+        } else {
+            set_state(s, p, SNAP_KEPT);
+        }
+    }
+    int32_t error = s->st.error;
+    memset(&s->st, 0, sizeof s->st);
+    s->st.error = error;
+    s->st.pages_written_since = written;
+    s->protected_upto = s->frozen_pages;
+    s->bg = 0;
+    __atomic_store_n(&s->consumed, 0, __ATOMIC_RELEASE);
+    s->released = 0;
+    __atomic_store_n(&s->resumed, 0, __ATOMIC_RELEASE);
+    s->phase = PHASE_PRECOPY;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms, uint64_t *addr_out)
 {
     *addr_out = 0;
     if (page >= s->frozen_pages)
         return -EINVAL;
     uint8_t st = get_state(s, page);
+    if (!is_member(st))
+        return 1; /* not in this image (an increment: unwritten since the previous one) */
     if (is_staged(st)) {
         *addr_out = (uint64_t)slot_of(s, page, st);
         return 0;
@@ -560,6 +648,10 @@ int32_t gch_snapshot_get_stats(gch_snapshot *s, gch_snapshot_stats *out)
     pthread_mutex_lock(&s->mu);
     *out = s->st;
     out->frozen_pages = s->frozen_pages;
+    uint32_t members = 0;
+    for (uint32_t p = 0; p < s->frozen_pages; p++)
+        members += is_member(get_state(s, p)) || get_state(s, p) == SNAP_STAGED || get_state(s, p) == SNAP_STAGED_FAR;
+    out->member_pages = members;
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

@@ -365,7 +365,59 @@ public sealed unsafe class Heap : IDisposable
 
         var o = options ?? new SnapshotOptions();
         o.Validate();
-        return WhileSafe(() => SnapshotSaver.Save(this, stream, o));
+        return WhileSafe(() => SnapshotSaver.Save(this, stream, o, incremental: false));
+    }
+
+    /// <summary>
+    /// Saves only what changed since the previous snapshot of the chain: the pages written since
+    /// its pause and the pages allocated since, with the roots and types as they are now; load it
+    /// after the snapshots before it (<see cref="LoadSnapshot(IReadOnlyList{Stream}, HeapOptions?)"/>).
+    /// The chain starts with a snapshot saved with <see cref="SnapshotOptions.TrackChanges"/> and
+    /// goes on with each increment (they keep tracking). When there is no such snapshot, or a
+    /// collection ran since (every object moved), this saves a full snapshot instead and says why
+    /// in <see cref="SnapshotStats.IncrementalFallbackReason"/>. Otherwise as
+    /// <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>, with the same exceptions.
+    /// </summary>
+    /// <param name="stream">A writable stream.</param>
+    /// <param name="options">Root names and tuning; null for defaults.</param>
+    /// <returns>What the snapshot did; <see cref="SnapshotStats.Incremental"/> says whether it is an increment.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable, or a named root is invalid.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcSnapshotFailedException">The native saver failed; the chain ends.</exception>
+    public SnapshotStats SaveIncrementalSnapshot(Stream stream, SnapshotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The stream is not writable.", nameof(stream));
+        }
+
+        var o = options ?? new SnapshotOptions();
+        o.Validate();
+        return WhileSafe(() => SnapshotSaver.Save(this, stream, o, incremental: true));
+    }
+
+    /// <summary>
+    /// Builds a new heap from a chain of snapshot files: a full snapshot followed by its increments
+    /// in the order they were saved (each names its parent; a file out of order, missing or from
+    /// another chain throws). The heap is the graph at the last file's pause. See
+    /// <see cref="LoadSnapshot(Stream, HeapOptions?)"/>.
+    /// </summary>
+    /// <param name="chain">The full snapshot, then its increments.</param>
+    /// <param name="options">Options of the new heap (null: defaults, with the saving heap's size limit).</param>
+    /// <exception cref="ArgumentException"><paramref name="chain"/> is empty or holds null.</exception>
+    /// <exception cref="GcSnapshotFormatException">A file is corrupt, or the files do not form one chain in order.</exception>
+    public static LoadedSnapshot LoadSnapshot(IReadOnlyList<Stream> chain, HeapOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        if (chain.Count == 0 || chain.Any(c => c is null))
+        {
+            throw new ArgumentException("The chain needs a full snapshot first and no null entries.", nameof(chain));
+        }
+
+        NativeLibraryCheck.EnsureCompatible();
+        return SnapshotLoader.Load(chain, options);
     }
 
     /// <summary>Saves a snapshot to a new file at <paramref name="path"/> (replaced if it exists); see <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>.</summary>
@@ -396,7 +448,7 @@ public sealed unsafe class Heap : IDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         NativeLibraryCheck.EnsureCompatible();
-        return SnapshotLoader.Load(stream, options);
+        return SnapshotLoader.Load([stream], options);
     }
 
     /// <summary>Loads a snapshot from the file at <paramref name="path"/>; see <see cref="LoadSnapshot(Stream, HeapOptions?)"/>.</summary>
@@ -412,6 +464,23 @@ public sealed unsafe class Heap : IDisposable
 
     /// <summary>The page-table copy buffer of snapshots (one at a time: they hold the collector), kept between snapshots.</summary>
     internal byte[]? SnapshotKindBuffer { get; set; }
+
+    /// <summary>The saver of the last tracked snapshot (the next increment's base), or null; touched only by a snapshot (holding the collector), the collector thread and disposal.</summary>
+    internal SnapshotTracker? SnapshotTracker { get; set; }
+
+    /// <summary>Why the chain of increments ended, when a collection ended it.</summary>
+    internal string? SnapshotChainBroken { get; set; }
+
+    /// <summary>A collection is starting (collector thread): every object will move, so the chain of increments ends and write tracking stops.</summary>
+    internal void OnCollectionStarting()
+    {
+        if (SnapshotTracker is { } t)
+        {
+            SnapshotTracker = null;
+            SnapshotChainBroken = "a collection ran since the previous snapshot (every object moved)";
+            t.Handle.Dispose();
+        }
+    }
 
     /// <summary>Hooks for tests that stage a snapshot's races.</summary>
     internal SnapshotTestHooks SnapshotHooks { get; } = new();
@@ -469,6 +538,8 @@ public sealed unsafe class Heap : IDisposable
                     Prefaulter.Dispose(); // joined before the spaces it populates are unmapped
                 }
 
+                SnapshotTracker?.Handle.Dispose(); // its thread reads the space: gone before the space is
+                SnapshotTracker = null;
                 Uffd?.Dispose();
                 _spaceA.Dispose();
                 _spaceB.Dispose();

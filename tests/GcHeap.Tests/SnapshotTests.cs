@@ -275,6 +275,102 @@ public class SnapshotTests
         graph.Compare("after");
     }
 
+    [Fact]
+    public void IncrementsWhileMutatorsMutateRestoreTheGraphAtEachPause()
+    {
+        const int Threads = 2;
+        using var heap = NewHeap(o => o.MaxHeapBytes = 128 << 20);
+        var types = new ModelTypes(heap);
+        var errors = new List<Exception>();
+        using var ready = new CountdownEvent(Threads);
+        int stop = 0;
+        long steps = 0;
+        var threads = Enumerable.Range(0, Threads).Select(i => TestHeaps.StartMutator(heap, $"mutator-{i}", m =>
+        {
+            using var graph = new MirroredGraph(m, types, seed: 300 + i, owner: i + 1);
+            graph.Grow(8, 150);
+            ready.Signal();
+            while (Volatile.Read(ref stop) == 0)
+            {
+                graph.Step();
+                Interlocked.Increment(ref steps);
+            }
+
+            graph.Compare($"on {m.Name} after the increments");
+        }, errors)).ToList();
+        Assert.True(ready.Wait(TimeSpan.FromSeconds(60)), "mutators did not start");
+
+        var dumps = new List<GraphDump.Result>();
+        var files = new List<byte[]>();
+        var stats = new List<SnapshotStats>();
+        heap.SnapshotHooks.InPause = () => dumps.Add(GraphDump.Of(heap, GraphDump.GlobalRoots(heap)));
+        for (int k = 0; k < 3; k++)
+        {
+            long at = Interlocked.Read(ref steps);
+            Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref steps) >= at + 2000 || errors.Count > 0, TimeSpan.FromSeconds(60)));
+            var ms = new MemoryStream();
+            stats.Add(k == 0 ? heap.SaveSnapshot(ms, new SnapshotOptions { TrackChanges = true }) : heap.SaveIncrementalSnapshot(ms));
+            files.Add(ms.ToArray());
+        }
+
+        Volatile.Write(ref stop, 1);
+        TestHeaps.JoinAll(threads, TimeSpan.FromSeconds(60));
+        TestHeaps.ThrowFirst(errors);
+
+        Assert.False(stats[0].Incremental);
+        Assert.Equal(stats[0].Pages, stats[0].PagesInImage);
+        for (int k = 1; k < 3; k++)
+        {
+            var st = stats[k];
+            Assert.True(st.Incremental, st.IncrementalFallbackReason);
+            Assert.Equal(stats[k - 1].Id, st.ParentId);
+            Assert.True(st.PagesInImage < st.Pages, st.ToString()); // only what was written or allocated since
+            Assert.True(st.PagesWrittenSincePrevious > 0, st.ToString());
+            Assert.True(st.BytesWritten < st.Pages * 4096, st.ToString()); // less than a full image of the same heap
+        }
+
+        Assert.True(stats.Sum(s => s.TrackedWrites) > 0, "no write after a save was tracked");
+        for (int k = 0; k < 3; k++)
+        {
+            using var loaded = Heap.LoadSnapshot(files.Take(k + 1).Select(f => (Stream)new MemoryStream(f)).ToList());
+            Assert.Equal(k + 1, loaded.Info.Files);
+            var d = GraphDump.Of(loaded.Heap, GraphDump.Addresses(loaded.Heap, loaded.Roots));
+            Assert.Equal(dumps[k].Objects, d.Objects);
+            Assert.Equal(dumps[k].Hash, d.Hash);
+        }
+
+        Assert.Contains("order", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot([new MemoryStream(files[0]), new MemoryStream(files[2])])).Message, StringComparison.Ordinal);
+        Assert.Contains("increment", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(files[1]))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACollectionEndsTheChainAndTheNextIncrementIsFull()
+    {
+        using var heap = NewHeap();
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 13);
+        graph.Grow(6, 150);
+        var first = heap.SaveIncrementalSnapshot(Stream.Null);
+        Assert.False(first.Incremental);
+        Assert.Contains("TrackChanges", first.IncrementalFallbackReason, StringComparison.Ordinal);
+
+        // The first snapshot went on tracking (an incremental request keeps tracking): the next one is an increment.
+        for (int i = 0; i < 200; i++)
+        {
+            graph.Step();
+        }
+
+        var second = heap.SaveIncrementalSnapshot(Stream.Null);
+        Assert.True(second.Incremental, second.IncrementalFallbackReason);
+        Assert.True(heap.Collect().Verified); // tracking stops: every object moves
+        var third = heap.SaveIncrementalSnapshot(Stream.Null);
+        Assert.False(third.Incremental);
+        Assert.Contains("collection", third.IncrementalFallbackReason, StringComparison.Ordinal);
+        Assert.Equal(third.Pages, third.PagesInImage);
+        graph.Compare("after the chain ended");
+    }
+
     private sealed class FailingStream(long failAfter) : Stream
     {
         private long _written;

@@ -324,6 +324,7 @@ internal sealed partial class Collector : IDisposable
             try
             {
                 Interlocked.Exchange(ref _pagesSinceCycle, 0);
+                _heap.OnCollectionStarting(); // ends a chain of snapshot increments
                 if (Heap.Events.IsEnabled())
                 {
                     Heap.Events.CollectionStart(_started, _heap.Backend.ToString(), reason.ToString());

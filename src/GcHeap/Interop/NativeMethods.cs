@@ -128,6 +128,12 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_freeze")]
     public static partial int SnapshotFreeze(SnapshotSafeHandle snapshot, uint pages);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_track")]
+    public static partial int SnapshotTrack(SnapshotSafeHandle snapshot);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_begin_increment")]
+    public static partial int SnapshotBeginIncrement(SnapshotSafeHandle snapshot);
+
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_resumed")]
     public static partial void SnapshotResumed(SnapshotSafeHandle snapshot);
 

@@ -162,7 +162,7 @@ internal struct NativeSnapshotConfig
     public uint CapacityPages;
     public uint WindowPages;
     public int AllowedMethods;
-    public uint Reserved;
+    public uint Track;
 }
 
 /// <summary>gch_snapshot_stats: counters of one snapshot, measured natively.</summary>
@@ -187,9 +187,11 @@ internal struct NativeSnapshotStats
     public ulong StaleFaults;
     public ulong EagainRetries;
     public ulong CopyNs;
+    public ulong TrackedWrites;
+    public ulong PagesWrittenSince;
     public uint FrozenPages;
+    public uint MemberPages;
     public int Error;
     public int ErrorOp;
-    public uint Reserved;
     public ulong ErrorAddr;
 }

@@ -38,10 +38,14 @@ public sealed class LoadedSnapshot : IDisposable
     public void Dispose() => Heap.Dispose();
 }
 
-/// <summary>The header of a snapshot file.</summary>
+/// <summary>What a loaded snapshot (the last file of its chain) said about itself.</summary>
 /// <param name="Version">Format version.</param>
 /// <param name="Pages">Heap pages saved.</param>
 /// <param name="Types">Types saved.</param>
 /// <param name="Roots">Roots saved.</param>
 /// <param name="CapacityBytes">The saving heap's <see cref="HeapOptions.MaxHeapBytes"/>.</param>
-public sealed record SnapshotInfo(int Version, long Pages, int Types, int Roots, long CapacityBytes);
+public sealed record SnapshotInfo(int Version, long Pages, int Types, int Roots, long CapacityBytes)
+{
+    /// <summary>Files loaded: the full snapshot and its increments.</summary>
+    public int Files { get; init; } = 1;
+}

@@ -8,12 +8,14 @@ namespace GcHeap.Snapshots;
 /// <summary>
 /// The snapshot file format, version 1 (little endian; docs/design.md section 14):
 /// <code>
-/// header   "GCHSNAP1" u32 version u32 flags u64 spaceBase u32 pages u32 capacityPages u32 typeCount u32 rootCount
+/// header   "GCHSNAP1" u32 version u32 flags (1: increment) u64 id u64 parentId (0: none) u64 spaceBase u32 pages
+///          u32 capacityPages u32 typeCount u32 rootCount
 /// types    per type id 2..typeCount-1: str name, u8 kind, i32 instanceSize, i32 refCount, i32 elementSize,
 ///          u8 elementCode, i32 fieldCount, per field (str name, u8 kind, u8 valueCode, i32 size)
 /// roots    per root: u32 slot, u64 address, str name ("" = unnamed)
 /// kinds    pages bytes: the page table (small, large head, large tail)
-/// pages    blocks of up to 64 pages: u32 first, u32 count, u64 zeroMask, then the non-zero pages
+/// pages    blocks of up to 64 pages: u32 first, u32 count, u64 presentMask (pages in this image: all of a full
+///          snapshot, the written and new ones of an increment), u64 zeroMask, then the present non-zero pages
 /// trailer  "GCHSEND1" u64 checksum of every byte before the trailer
 /// </code>
 /// Strings are u16 length + UTF-8. The checksum is <see cref="Checksum64"/>.
@@ -21,6 +23,7 @@ namespace GcHeap.Snapshots;
 internal static class SnapshotFormat
 {
     public const int Version = 1;
+    public const uint FlagIncrement = 1;
     public const int BlockPages = 64;
     public const int MaxString = 4096;
     public static readonly byte[] Magic = "GCHSNAP1"u8.ToArray();

@@ -14,9 +14,101 @@ namespace GcHeap.Snapshots;
 /// </summary>
 internal static unsafe class SnapshotLoader
 {
-    public static LoadedSnapshot Load(Stream stream, HeapOptions? options)
+    private sealed record Header(uint Version, uint Flags, ulong Id, ulong Parent, ulong OldBase, uint Pages, uint Capacity, uint TypeCount, uint RootCount);
+
+    public static LoadedSnapshot Load(IReadOnlyList<Stream> chain, HeapOptions? options)
     {
-        var r = new SnapshotStreamReader(stream);
+        var r = new SnapshotStreamReader(chain[0]);
+        var first = ReadHeader(r);
+        if (first.Parent != 0)
+        {
+            throw new GcSnapshotFormatException("The first snapshot of a chain is an increment: load the full snapshot it starts from first.");
+        }
+
+        var o = options?.Clone() ?? new HeapOptions();
+        if (options is null)
+        {
+            o.MaxHeapBytes = (long)first.Capacity << ObjectLayout.PageShift;
+        }
+        else if (o.MaxHeapBytes < (long)first.Pages << ObjectLayout.PageShift)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"HeapOptions.MaxHeapBytes ({o.MaxHeapBytes}) is smaller than the snapshot's {(long)first.Pages << ObjectLayout.PageShift} bytes of pages.");
+        }
+
+        var heap = new Heap(o);
+        try
+        {
+            var h = first;
+            (ulong Address, string Name)[] roots = [];
+            uint pages = 0;
+            for (int i = 0; ; i++)
+            {
+                if (i > 0)
+                {
+                    var next = ReadHeader(r);
+                    if (next.Parent != h.Id)
+                    {
+                        throw new GcSnapshotFormatException($"Snapshot {i} of the chain (id {next.Id:x16}) applies to {next.Parent:x16}, not to the one before it ({h.Id:x16}): load the files in the order they were saved.");
+                    }
+
+                    if (next.OldBase != h.OldBase || next.Pages < pages)
+                    {
+                        throw new GcSnapshotFormatException($"Increment {i} does not continue its parent's space: the chain is corrupt.");
+                    }
+
+                    if ((long)next.Pages << ObjectLayout.PageShift > heap.Options.MaxHeapBytes)
+                    {
+                        throw new ArgumentOutOfRangeException(nameof(options), $"HeapOptions.MaxHeapBytes ({heap.Options.MaxHeapBytes}) is smaller than increment {i}'s {(long)next.Pages << ObjectLayout.PageShift} bytes of pages.");
+                    }
+
+                    h = next;
+                }
+
+                roots = ReadImage(r, heap, h, ref pages);
+                if (i + 1 == chain.Count)
+                {
+                    break;
+                }
+
+                r = new SnapshotStreamReader(chain[i + 1]);
+            }
+
+            var space = heap.AllocationSpace;
+            long delta = (long)space.Base - (long)h.OldBase;
+            Rebase(space, heap.Types, (int)pages, h.OldBase, delta);
+            var list = new GcRoot[roots.Length];
+            var byName = new Dictionary<string, GcRoot>(StringComparer.Ordinal);
+            for (int i = 0; i < roots.Length; i++)
+            {
+                var (address, name) = roots[i];
+                nint a = address == 0 ? 0 : (nint)(long)Rebased(address, h.OldBase, pages, delta, "a root");
+                list[i] = new GcRoot(heap.Handles, heap.Handles.NewGlobal(a));
+                if (name.Length > 0 && !byName.TryAdd(name, list[i]))
+                {
+                    throw new GcSnapshotFormatException($"Two roots are named '{name}': the snapshot is corrupt.");
+                }
+            }
+
+            var report = heap.Verify();
+            if (!report.IsValid)
+            {
+                throw new GcSnapshotFormatException($"The loaded heap does not verify: {report}");
+            }
+
+            return new LoadedSnapshot(heap, list, byName, new SnapshotInfo((int)h.Version, pages, (int)h.TypeCount, roots.Length, (long)first.Capacity << ObjectLayout.PageShift)
+            {
+                Files = chain.Count,
+            });
+        }
+        catch
+        {
+            heap.Dispose();
+            throw;
+        }
+    }
+
+    private static Header ReadHeader(SnapshotStreamReader r)
+    {
         Span<byte> magic = stackalloc byte[8];
         r.Read(magic);
         if (!magic.SequenceEqual(SnapshotFormat.Magic))
@@ -30,50 +122,25 @@ internal static unsafe class SnapshotLoader
             throw new GcSnapshotFormatException($"Snapshot format version {version} is not supported (this library reads version {SnapshotFormat.Version}).");
         }
 
-        _ = r.U32(); // flags
-        ulong oldBase = r.U64();
-        uint pages = r.U32();
-        uint capacity = r.U32();
-        uint typeCount = r.U32();
-        uint rootCount = r.U32();
-        if (pages > capacity || capacity > int.MaxValue / 2 || typeCount < 4 || typeCount > TypeRegistry.MaxTypes || (oldBase & 4095) != 0 ||
-            rootCount > 1u << 24)
+        var h = new Header(version, r.U32(), r.U64(), r.U64(), r.U64(), r.U32(), r.U32(), r.U32(), r.U32());
+        if (h.Pages > h.Capacity || h.Capacity > int.MaxValue / 2 || h.TypeCount < 4 || h.TypeCount > TypeRegistry.MaxTypes || (h.OldBase & 4095) != 0 ||
+            h.RootCount > 1u << 24 || (h.Flags & ~SnapshotFormat.FlagIncrement) != 0 || ((h.Flags & SnapshotFormat.FlagIncrement) != 0) != (h.Parent != 0))
         {
-            throw new GcSnapshotFormatException($"The snapshot's header is corrupt (pages {pages}, capacity {capacity}, types {typeCount}, roots {rootCount}).");
+            throw new GcSnapshotFormatException($"The snapshot's header is corrupt (flags {h.Flags}, pages {h.Pages}, capacity {h.Capacity}, types {h.TypeCount}, roots {h.RootCount}).");
         }
 
-        var o = options?.Clone() ?? new HeapOptions();
-        if (options is null || o.MaxHeapBytes < (long)pages << ObjectLayout.PageShift)
-        {
-            if (options is not null)
-            {
-                throw new ArgumentOutOfRangeException(nameof(options), $"HeapOptions.MaxHeapBytes ({o.MaxHeapBytes}) is smaller than the snapshot's {(long)pages << ObjectLayout.PageShift} bytes of pages.");
-            }
-
-            o.MaxHeapBytes = (long)capacity << ObjectLayout.PageShift;
-        }
-
-        var heap = new Heap(o);
-        try
-        {
-            var loaded = Fill(r, heap, oldBase, pages, typeCount, rootCount);
-            return new LoadedSnapshot(heap, loaded.Roots, loaded.ByName, new SnapshotInfo((int)version, pages, (int)typeCount, (int)rootCount, (long)capacity << ObjectLayout.PageShift));
-        }
-        catch
-        {
-            heap.Dispose();
-            throw;
-        }
+        return h;
     }
 
-    private static (GcRoot[] Roots, Dictionary<string, GcRoot> ByName) Fill(SnapshotStreamReader r, Heap heap, ulong oldBase, uint pages, uint typeCount, uint rootCount)
+    /// <summary>Reads one file's types, roots, page table and pages into the heap (an increment over what is there); returns its roots.</summary>
+    private static (ulong Address, string Name)[] ReadImage(SnapshotStreamReader r, Heap heap, Header h, ref uint pages)
     {
-        for (uint id = 2; id < typeCount; id++)
+        for (uint id = 2; id < h.TypeCount; id++)
         {
             DefineType(r, heap.Types, id);
         }
 
-        var roots = new (ulong Address, string Name)[rootCount];
+        var roots = new (ulong Address, string Name)[h.RootCount];
         for (int i = 0; i < roots.Length; i++)
         {
             _ = r.U32(); // the slot it had
@@ -81,11 +148,14 @@ internal static unsafe class SnapshotLoader
         }
 
         var space = heap.AllocationSpace;
-        if (space.TryTakePages((int)pages) != 0)
+        if (h.Pages > pages && space.TryTakePages((int)(h.Pages - pages)) != (int)pages)
         {
-            throw new GcSnapshotFormatException("The new heap's allocation space is not empty."); // a fresh heap always is
+            throw new GcSnapshotFormatException("The new heap's allocation space is not where the chain left it."); // a fresh heap always is
         }
 
+        bool full = h.Parent == 0;
+        uint previous = pages;
+        pages = h.Pages;
         var kinds = new Span<byte>(space.Kinds, (int)pages);
         r.Read(kinds);
         foreach (byte k in kinds)
@@ -101,17 +171,31 @@ internal static unsafe class SnapshotLoader
         {
             uint first = r.U32();
             uint n = r.U32();
+            ulong present = r.U64();
             ulong zeroMask = r.U64();
-            if (first != next || n == 0 || n > SnapshotFormat.BlockPages || first + n > pages)
+            ulong all = n == 64 ? ulong.MaxValue : (1UL << (int)n) - 1;
+            if (first != next || n == 0 || n > SnapshotFormat.BlockPages || first + n > pages || (present & ~all) != 0 || (zeroMask & ~present) != 0)
             {
-                throw new GcSnapshotFormatException($"Page block [{first}, +{n}) where page {next} was expected: the snapshot is corrupt.");
+                throw new GcSnapshotFormatException($"Page block [{first}, +{n}) where page {next} was expected, or bad masks: the snapshot is corrupt.");
             }
 
             for (uint i = 0; i < n; i++)
             {
-                if ((zeroMask & (1UL << (int)i)) == 0)
+                uint p = first + i;
+                bool isPresent = (present & (1UL << (int)i)) != 0;
+                if (!isPresent && (full || p >= previous))
                 {
-                    r.Read(new Span<byte>((byte*)space.PageAddress((int)(first + i)), ObjectLayout.PageSize));
+                    throw new GcSnapshotFormatException($"Page {p} is missing from the image: the snapshot is corrupt.");
+                }
+
+                var page = new Span<byte>((byte*)space.PageAddress((int)p), ObjectLayout.PageSize);
+                if (isPresent && (zeroMask & (1UL << (int)i)) == 0)
+                {
+                    r.Read(page);
+                }
+                else if (isPresent)
+                {
+                    page.Clear(); // an increment's zero page over an older one
                 }
             }
 
@@ -119,29 +203,7 @@ internal static unsafe class SnapshotLoader
         }
 
         r.Trailer();
-        long delta = (long)space.Base - (long)oldBase;
-        Rebase(space, heap.Types, (int)pages, oldBase, delta);
-
-        var list = new GcRoot[rootCount];
-        var byName = new Dictionary<string, GcRoot>(StringComparer.Ordinal);
-        for (int i = 0; i < roots.Length; i++)
-        {
-            var (address, name) = roots[i];
-            nint a = address == 0 ? 0 : (nint)(long)Rebased(address, oldBase, pages, delta, "a root");
-            list[i] = new GcRoot(heap.Handles, heap.Handles.NewGlobal(a));
-            if (name.Length > 0 && !byName.TryAdd(name, list[i]))
-            {
-                throw new GcSnapshotFormatException($"Two roots are named '{name}': the snapshot is corrupt.");
-            }
-        }
-
-        var report = heap.Verify();
-        if (!report.IsValid)
-        {
-            throw new GcSnapshotFormatException($"The loaded heap does not verify: {report}");
-        }
-
-        return (list, byName);
+        return roots;
     }
 
     private static void DefineType(SnapshotStreamReader r, TypeRegistry types, uint id)
@@ -167,7 +229,11 @@ internal static unsafe class SnapshotLoader
         GcType t;
         try
         {
-            if (id <= 3)
+            if (id < (uint)types.Count)
+            {
+                t = types.ById(id)!; // defined by an earlier file of the chain (or built in): checked below
+            }
+            else if (id <= 3)
             {
                 t = id == 2 ? types.ByteArray : types.ReferenceArray; // built in: checked below
             }

@@ -11,6 +11,15 @@ public sealed class SnapshotOptions
     public IReadOnlyDictionary<string, GcRoot>? RootNames { get; init; }
 
     /// <summary>
+    /// Keep recording which pages are written after this snapshot, so that
+    /// <see cref="Heap.SaveIncrementalSnapshot(Stream, SnapshotOptions?)"/> can save only those.
+    /// The price: the first write to each page after a snapshot waits for one write-protect
+    /// fault served by the native saver thread (tens of microseconds here), until the next
+    /// collection, which ends the chain (every object moves). Needs live snapshots.
+    /// </summary>
+    public bool TrackChanges { get; init; }
+
+    /// <summary>
     /// Copy every page inside the pause instead of saving them while mutators run (what kernels
     /// without write-protect of unpopulated pages get); for comparisons and tests.
     /// </summary>

@@ -24,38 +24,89 @@ internal static unsafe class SnapshotSaver
 {
     private const int WaitSliceMs = 100;
 
-    public static SnapshotStats Save(Heap heap, Stream stream, SnapshotOptions o)
+    public static SnapshotStats Save(Heap heap, Stream stream, SnapshotOptions o, bool incremental)
     {
         long t0 = Stopwatch.GetTimestamp();
         var hold = heap.Collector.Hold();
         SnapshotSafeHandle? saver = null;
+        bool keep = false;
         try
         {
             var space = heap.AllocationSpace;
             string? fallback = FallbackReason(heap, o);
-            saver = Create(space, o, fallback is null ? (int)heap.Options.UffdOpenMethods : 0, out int openRc);
-            if (saver is null)
+            var tracker = heap.SnapshotTracker;
+            heap.SnapshotTracker = null;
+            string? incrementFallback = null;
+            if (incremental && tracker is null)
             {
-                fallback = $"opening the write-protect userfaultfd failed ({Errno.Describe(openRc)})";
-                saver = Create(space, o, 0, out openRc) ?? throw new GcSnapshotFailedException($"The snapshot saver could not be created: {Errno.Describe(openRc)}.");
+                incrementFallback = heap.SnapshotChainBroken ?? "no previous snapshot was saved with SnapshotOptions.TrackChanges";
+            }
+            else if (incremental && fallback is not null)
+            {
+                incrementFallback = fallback;
+            }
+
+            bool isIncrement = incremental && incrementFallback is null;
+            if (tracker is not null && !isIncrement)
+            {
+                tracker.Handle.Dispose(); // a full snapshot starts a new chain
+                tracker = null;
+            }
+
+            bool track = (o.TrackChanges || incremental) && fallback is null;
+            ulong parent = 0;
+            uint from = 0;
+            if (isIncrement)
+            {
+                saver = tracker!.Handle;
+                parent = tracker.Id;
+                Errno.ThrowIfFailed(NativeMethods.SnapshotStats(saver, out var before), "gch_snapshot_get_stats");
+                from = before.FrozenPages;
+                Fail(NativeMethods.SnapshotBeginIncrement(saver), "starting an increment");
+            }
+            else
+            {
+                saver = Create(space, o, fallback is null ? (int)heap.Options.UffdOpenMethods : 0, track, out int openRc);
+                if (saver is null)
+                {
+                    fallback = $"opening the write-protect userfaultfd failed ({Errno.Describe(openRc)})";
+                    track = false;
+                    saver = Create(space, o, 0, false, out openRc) ?? throw new GcSnapshotFailedException($"The snapshot saver could not be created: {Errno.Describe(openRc)}.");
+                }
             }
 
             bool live = fallback is null;
-            double protectMs = live && !o.ProtectInPause ? Precopy(heap, space, saver, o) : 0;
+            double protectMs = live && !o.ProtectInPause ? Precopy(heap, space, saver, o, (int)from) : 0;
             var captured = Pause(heap, space, saver, o, protectMs);
             heap.SnapshotHooks.AfterPause?.Invoke();
             long tWrite = Stopwatch.GetTimestamp();
             var w = new SnapshotStreamWriter(stream);
-            WriteMetadata(w, heap, space, captured);
-            long zeroPages = WritePages(heap, w, saver, captured.Pages);
+            ulong id = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+            WriteMetadata(w, heap, space, captured, id, parent);
+            var (inImage, zeroPages) = WritePages(heap, w, saver, captured.Pages);
             w.Trailer();
             double writeMs = Stopwatch.GetElapsedTime(tWrite).TotalMilliseconds;
 
             Errno.ThrowIfFailed(NativeMethods.SnapshotStats(saver, out var ns), "gch_snapshot_get_stats");
+            if (track)
+            {
+                Fail(NativeMethods.SnapshotTrack(saver), "starting to track writes");
+                heap.SnapshotTracker = new SnapshotTracker(saver, id);
+                heap.SnapshotChainBroken = null;
+                keep = true;
+            }
+
             return new SnapshotStats
             {
                 Live = live,
                 FallbackReason = fallback,
+                Incremental = isIncrement,
+                IncrementalFallbackReason = incrementFallback,
+                Id = id,
+                ParentId = parent,
+                PagesInImage = inImage,
+                PagesWrittenSincePrevious = (long)ns.PagesWrittenSince,
+                TrackedWrites = (long)ns.TrackedWrites,
                 PauseMs = captured.PauseMs,
                 TimeToSafepointMs = captured.SafepointMs,
                 FreezeAndCaptureMs = captured.FrozenAndCapturedMs,
@@ -82,7 +133,11 @@ internal static unsafe class SnapshotSaver
         }
         finally
         {
-            saver?.Dispose(); // stops the thread, closes the uffd: no protection is left behind
+            if (!keep)
+            {
+                saver?.Dispose(); // stops the thread, closes the uffd: no protection is left behind
+            }
+
             hold.Release();
         }
     }
@@ -99,7 +154,7 @@ internal static unsafe class SnapshotSaver
         return caps.LiveSnapshots ? null : caps.LiveSnapshotUnavailableReason;
     }
 
-    private static SnapshotSafeHandle? Create(Space space, SnapshotOptions o, int methods, out int rc)
+    private static SnapshotSafeHandle? Create(Space space, SnapshotOptions o, int methods, bool track, out int rc)
     {
         var config = new NativeSnapshotConfig
         {
@@ -107,6 +162,7 @@ internal static unsafe class SnapshotSaver
             CapacityPages = (uint)space.CapacityPages,
             WindowPages = (uint)o.WindowPages,
             AllowedMethods = methods,
+            Track = track ? 1u : 0u,
         };
         rc = NativeMethods.SnapshotCreate(config, out var h);
         if (rc != 0)
@@ -119,11 +175,11 @@ internal static unsafe class SnapshotSaver
     }
 
     /// <summary>Protects the space in slices, then re-protects what was written meanwhile, while mutators run.</summary>
-    private static double Precopy(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o)
+    private static double Precopy(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, int from)
     {
         long t = Stopwatch.GetTimestamp();
         int hw = space.HighWater;
-        for (int first = 0; first < hw; first += o.ProtectSlicePages)
+        for (int first = from; first < hw; first += o.ProtectSlicePages)
         {
             ThrowIfDisposing(heap);
             int n = Math.Min(o.ProtectSlicePages, hw - first);
@@ -235,11 +291,13 @@ internal static unsafe class SnapshotSaver
         return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, protectMs, inPauseMs, gcs);
     }
 
-    private static void WriteMetadata(SnapshotStreamWriter w, Heap heap, Space space, Captured c)
+    private static void WriteMetadata(SnapshotStreamWriter w, Heap heap, Space space, Captured c, ulong id, ulong parent)
     {
         w.Write(SnapshotFormat.Magic);
         w.U32(SnapshotFormat.Version);
-        w.U32(0);
+        w.U32(parent != 0 ? SnapshotFormat.FlagIncrement : 0u);
+        w.U64(id);
+        w.U64(parent);
         w.U64((ulong)space.Base);
         w.U32((uint)c.Pages);
         w.U32((uint)heap.CapacityPages);
@@ -274,19 +332,26 @@ internal static unsafe class SnapshotSaver
         w.Write(c.Kinds);
     }
 
-    /// <summary>Streams the staged pages in order, in blocks; returns how many were zero.</summary>
-    private static long WritePages(Heap heap, SnapshotStreamWriter w, SnapshotSafeHandle saver, int pages)
+    /// <summary>Streams the staged pages of the image in order, in blocks; returns how many were in the image and how many of those were zero.</summary>
+    private static (long InImage, long Zero) WritePages(Heap heap, SnapshotStreamWriter w, SnapshotSafeHandle saver, int pages)
     {
-        long zero = 0;
+        long zero = 0, inImage = 0;
         var at = new ulong[SnapshotFormat.BlockPages];
         for (int first = 0; first < pages; first += SnapshotFormat.BlockPages)
         {
             ThrowIfDisposing(heap);
             int n = Math.Min(SnapshotFormat.BlockPages, pages - first);
-            ulong mask = 0;
+            ulong present = 0, mask = 0;
             for (int i = 0; i < n; i++)
             {
                 at[i] = WaitStaged(heap, saver, (uint)(first + i));
+                if (at[i] == 0)
+                {
+                    continue; // not in this increment
+                }
+
+                present |= 1UL << i;
+                inImage++;
                 var page = new ReadOnlySpan<byte>((byte*)at[i], ObjectLayout.PageSize);
                 if (!page.ContainsAnyExcept((byte)0))
                 {
@@ -297,10 +362,11 @@ internal static unsafe class SnapshotSaver
 
             w.U32((uint)first);
             w.U32((uint)n);
+            w.U64(present);
             w.U64(mask);
             for (int i = 0; i < n; i++)
             {
-                if ((mask & (1UL << i)) == 0)
+                if ((present & ~mask & (1UL << i)) != 0)
                 {
                     w.Write(new ReadOnlySpan<byte>((byte*)at[i], ObjectLayout.PageSize));
                 }
@@ -310,9 +376,10 @@ internal static unsafe class SnapshotSaver
             heap.SnapshotHooks.AfterBlock?.Invoke(first + n);
         }
 
-        return zero;
+        return (inImage, zero);
     }
 
+    /// <summary>The address of the saved copy of <paramref name="page"/>, or 0 when it is not in the image.</summary>
     private static ulong WaitStaged(Heap heap, SnapshotSafeHandle saver, uint page)
     {
         while (true)
@@ -321,6 +388,11 @@ internal static unsafe class SnapshotSaver
             if (rc == 0)
             {
                 return address;
+            }
+
+            if (rc == 1)
+            {
+                return 0;
             }
 
             if (rc != -Errno.ETIMEDOUT)

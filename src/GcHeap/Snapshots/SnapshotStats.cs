@@ -10,6 +10,27 @@ public sealed record SnapshotStats
     /// <summary>True when mutators ran while the pages were saved (write-protect); false when every page was copied inside the pause (see <see cref="FallbackReason"/>).</summary>
     public bool Live { get; init; }
 
+    /// <summary>True for an increment: only the pages written or allocated since the previous snapshot of the chain were saved (<see cref="PagesInImage"/>).</summary>
+    public bool Incremental { get; init; }
+
+    /// <summary>Why a requested increment was saved as a full snapshot (no tracked previous snapshot, or a collection ran since); null otherwise.</summary>
+    public string? IncrementalFallbackReason { get; init; }
+
+    /// <summary>This snapshot's id; an increment names its parent's (<see cref="ParentId"/>).</summary>
+    public ulong Id { get; init; }
+
+    /// <summary>The id of the snapshot an increment applies to; 0 for a full snapshot.</summary>
+    public ulong ParentId { get; init; }
+
+    /// <summary>Pages whose contents are in this file: every page of a full snapshot, the written and new pages of an increment.</summary>
+    public long PagesInImage { get; init; }
+
+    /// <summary>Increments: pages written between the previous snapshot's pause and this one's pre-copy.</summary>
+    public long PagesWrittenSincePrevious { get; init; }
+
+    /// <summary>Tracking: first writes to pages already saved (or unchanged since the previous snapshot), each one fault.</summary>
+    public long TrackedWrites { get; init; }
+
     /// <summary>Why the snapshot was not live (the kernel lacks write-protect of unpopulated pages, or it was disabled); null when live.</summary>
     public string? FallbackReason { get; init; }
 
@@ -85,7 +106,7 @@ public sealed record SnapshotStats
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"snapshot ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it; " +
+            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it; " +
             $"{Pages} pages ({PagesSavedInBackground} background, {PagesSavedByFault} by fault, {PagesCopiedInPause} in the pause, {ZeroPages} zero), " +
             $"{WriteFaults} write faults ({PrecopyFaults} pre-copy), {Roots} roots, {Types} types, {BytesWritten} bytes in {WriteMs:F1} ms");
 }
