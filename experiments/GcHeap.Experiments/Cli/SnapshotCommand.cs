@@ -68,7 +68,7 @@ internal static class SnapshotCommand
         long Ops() => counters.Sum(c => Interlocked.Read(ref c.Reads) + Interlocked.Read(ref c.Writes) + Interlocked.Read(ref c.Moves) + Interlocked.Read(ref c.Allocations));
 
         var rows = new List<Row>();
-        Row Measure(string kind, SnapshotOptions o)
+        Row Measure(string kind, SnapshotOptions o, bool incremental = false)
         {
             long o0 = Ops();
             var t0 = Stopwatch.GetTimestamp();
@@ -79,7 +79,7 @@ internal static class SnapshotCommand
             SnapshotStats st;
             using (var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                st = heap.SaveSnapshot(f, o);
+                st = incremental ? heap.SaveIncrementalSnapshot(f, o) : heap.SaveSnapshot(f, o);
             }
 
             double during = (Ops() - o1) / Stopwatch.GetElapsedTime(t1).TotalSeconds;
@@ -94,6 +94,14 @@ internal static class SnapshotCommand
         for (int i = 0; i < count; i++)
         {
             Measure("live", new SnapshotOptions());
+        }
+
+        // A chain: a tracked snapshot, then increments (the rate "before" an increment is the
+        // mutators' rate while their first writes to each page are tracked).
+        Measure("tracked", new SnapshotOptions { TrackChanges = true });
+        for (int i = 0; i < 2; i++)
+        {
+            Measure("increment", new SnapshotOptions(), incremental: true);
         }
 
         Measure("copy in pause", new SnapshotOptions { CopyInPause = true });
@@ -123,6 +131,13 @@ internal static class SnapshotCommand
             $"whole-heap write-protect in a pause {wholeProtect:F2} ms (that pause {whole.Stats.PauseMs:F2} ms; live pause max / whole-heap protect = {maxPause / wholeProtect:F3}, median {Median(live.Select(r => r.Stats.PauseMs)) / wholeProtect:F3}); copy-in-pause pause {rows.First(r => r.Kind == "copy in pause").Stats.PauseMs:F1} ms; " +
             $"mutator rate during a live snapshot {live.Average(r => r.Slowdown):P0} of before; written {live.Average(r => r.Stats.BytesPerSecond) / (1 << 20):F0} MiB/s; " +
             $"pages saved by fault {live.Sum(r => r.Stats.PagesSavedByFault):N0} of {live.Sum(r => r.Stats.Pages):N0}; loaded {loadedPages:N0} pages in {loadMs:F0} ms (verified)"));
+        foreach (var inc in rows.Where(r => r.Kind == "increment"))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"increment: {(inc.Stats.Incremental ? $"{inc.Stats.PagesInImage:N0} of {inc.Stats.Pages:N0} pages ({inc.Stats.BytesWritten >> 20} MiB)" : "full: " + inc.Stats.IncrementalFallbackReason)}, pause {inc.Stats.PauseMs:F3} ms, " +
+                $"{inc.Stats.PagesWrittenSincePrevious:N0} pages written since the previous one, mutator rate while tracking {inc.OpsPerSecBefore:N0} ops/s, during {inc.Slowdown:P0} of that"));
+        }
+
         if (json is not null)
         {
             var doc = new
