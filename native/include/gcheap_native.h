@@ -346,6 +346,9 @@ typedef struct gch_snapshot_config {
                                  page inside the pause                                           */
     uint32_t track;           /* 1: saved pages stay protected and later writes are recorded,
                                  for gch_snapshot_begin_increment (see snapshot.c)              */
+    int32_t thread_nice;      /* nice value of the saver thread (0: inherit; below 0 needs
+                                 CAP_SYS_NICE, silently kept otherwise): it serves faults       */
+    uint32_t reserved;
 } gch_snapshot_config;
 
 typedef struct gch_snapshot_stats {

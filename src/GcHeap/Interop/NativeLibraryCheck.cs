@@ -31,7 +31,7 @@ internal static class NativeLibraryCheck
 
         if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 296 || sizeof(NativeCompactorConfig) != 56 ||
             sizeof(NativeUffdCaps) != 64 || sizeof(NativeTypeInfo) != 16 || sizeof(NativePrefaultStats) != 40 ||
-            sizeof(NativeSnapshotConfig) != 24 || sizeof(NativeSnapshotStats) != 184)
+            sizeof(NativeSnapshotConfig) != 32 || sizeof(NativeSnapshotStats) != 184)
         {
             throw new GcHeapException("Native struct layout mismatch between GcHeap and its native library.");
         }

@@ -163,6 +163,8 @@ internal struct NativeSnapshotConfig
     public uint WindowPages;
     public int AllowedMethods;
     public uint Track;
+    public int ThreadNice;
+    public uint Reserved;
 }
 
 /// <summary>gch_snapshot_stats: counters of one snapshot, measured natively.</summary>

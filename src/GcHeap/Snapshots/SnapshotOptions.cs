@@ -40,8 +40,8 @@ public sealed class SnapshotOptions
     /// <summary>Pre-copy re-protect rounds stop once a round finds at most this many written pages (or after <see cref="MaxPrecopyRounds"/>). Default 64.</summary>
     public int PrecopyConvergedPages { get; init; } = 64;
 
-    /// <summary>Most pre-copy re-protect rounds before the pause. Default 4.</summary>
-    public int MaxPrecopyRounds { get; init; } = 4;
+    /// <summary>Most pre-copy re-protect rounds before the pause. Default 8.</summary>
+    public int MaxPrecopyRounds { get; init; } = 8;
 
     internal void Validate()
     {

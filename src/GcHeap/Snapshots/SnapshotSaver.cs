@@ -66,12 +66,12 @@ internal static unsafe class SnapshotSaver
             }
             else
             {
-                saver = Create(space, o, fallback is null ? (int)heap.Options.UffdOpenMethods : 0, track, out int openRc);
+                saver = Create(space, o, fallback is null ? (int)heap.Options.UffdOpenMethods : 0, track, heap.Options.CollectorThreadNice, out int openRc);
                 if (saver is null)
                 {
                     fallback = $"opening the write-protect userfaultfd failed ({Errno.Describe(openRc)})";
                     track = false;
-                    saver = Create(space, o, 0, false, out openRc) ?? throw new GcSnapshotFailedException($"The snapshot saver could not be created: {Errno.Describe(openRc)}.");
+                    saver = Create(space, o, 0, false, 0, out openRc) ?? throw new GcSnapshotFailedException($"The snapshot saver could not be created: {Errno.Describe(openRc)}.");
                 }
             }
 
@@ -154,7 +154,7 @@ internal static unsafe class SnapshotSaver
         return caps.LiveSnapshots ? null : caps.LiveSnapshotUnavailableReason;
     }
 
-    private static SnapshotSafeHandle? Create(Space space, SnapshotOptions o, int methods, bool track, out int rc)
+    private static SnapshotSafeHandle? Create(Space space, SnapshotOptions o, int methods, bool track, int nice, out int rc)
     {
         var config = new NativeSnapshotConfig
         {
@@ -163,6 +163,7 @@ internal static unsafe class SnapshotSaver
             WindowPages = (uint)o.WindowPages,
             AllowedMethods = methods,
             Track = track ? 1u : 0u,
+            ThreadNice = nice,
         };
         rc = NativeMethods.SnapshotCreate(config, out var h);
         if (rc != 0)
