@@ -89,7 +89,8 @@ enum {
 };
 enum { PHASE_PRECOPY = 0, PHASE_COW = 1, PHASE_TRACK = 2 };
 
-#define BG_BATCH 64u /* pages saved per background step (one unprotect ioctl) */
+#define BG_BATCH 64u      /* pages saved per background step (one unprotect ioctl) */
+#define REPROTECT_GAP 32u /* re-protect runs are joined across gaps of up to this many pages */
 
 struct gch_snapshot {
     gch_snapshot_config cfg;
@@ -448,12 +449,15 @@ static int reprotect_dirty(gch_snapshot *s, uint32_t *count_out)
     }
     for (uint32_t i = 0; i < n; i++)
         set_state(s, s->dirty[i], SNAP_PROTECTED);
+    /* One ioctl per run, runs joined across gaps of up to REPROTECT_GAP pages: every page in
+     * such a gap is below protected_upto and protected already (PROTECTED or KEPT), so protecting
+     * it again changes nothing, and an ioctl costs far more than a page (design section 14). */
     uint32_t i = 0;
     while (i < n) {
         uint32_t j = i + 1;
-        while (j < n && s->dirty[j] == s->dirty[j - 1] + 1)
+        while (j < n && s->dirty[j] - s->dirty[j - 1] <= REPROTECT_GAP + 1)
             j++;
-        int rc = writeprotect(s, s->dirty[i], j - i, 1);
+        int rc = writeprotect(s, s->dirty[i], s->dirty[j - 1] - s->dirty[i] + 1, 1);
         if (rc != 0)
             return rc;
         i = j;

@@ -52,6 +52,7 @@ internal static class SnapshotCommand
 
     private static int Run(int liveMb, int heapMb, int threads, int count, double baselineSeconds, int seed, string? outFile, string? json)
     {
+        var collectionPauses = new System.Collections.Concurrent.ConcurrentBag<(double Pause, double Safepoint)>();
         string path = outFile ?? Path.Combine(Path.GetTempPath(), $"gcheap-snapshot-{Environment.ProcessId}.snap");
         var options = new HeapOptions { MaxHeapBytes = (long)(heapMb > 0 ? heapMb : 3 * liveMb) << 20 };
         using var heap = new Heap(options);
@@ -61,6 +62,7 @@ internal static class SnapshotCommand
         heap.Collect();
         Console.Error.WriteLine($"built {built.Items:N0} items ({built.BuiltBytes >> 20} MiB), heap {heap.BytesInUse >> 20} MiB in use after a collection");
 
+        heap.CollectionCompleted += cs => collectionPauses.Add((cs.MaxPauseMs, cs.MaxTimeToSafepointMs));
         var counters = Enumerable.Range(0, threads).Select(_ => new MutatorCounters()).ToArray();
         using var stop = new CancellationTokenSource();
         var workers = Enumerable.Range(0, threads).Select(i => new Thread(() => graph.Mutate(i, seed, counters[i], stop.Token)) { Name = $"mutator {i}", IsBackground = true }).ToList();
@@ -95,6 +97,11 @@ internal static class SnapshotCommand
         {
             Measure("live", new SnapshotOptions());
         }
+
+        // Two collections with the same mutators: the same stop-the-world handshake, for comparison
+        // (their pauses are printed at the end).
+        heap.Collect();
+        heap.Collect();
 
         // A chain: a tracked snapshot, then increments (the rate "before" an increment is the
         // mutators' rate while their first writes to each page are tracked).
@@ -131,6 +138,14 @@ internal static class SnapshotCommand
             $"whole-heap write-protect in a pause {wholeProtect:F2} ms (that pause {whole.Stats.PauseMs:F2} ms; live pause max / whole-heap protect = {maxPause / wholeProtect:F3}, median {Median(live.Select(r => r.Stats.PauseMs)) / wholeProtect:F3}); copy-in-pause pause {rows.First(r => r.Kind == "copy in pause").Stats.PauseMs:F1} ms; " +
             $"mutator rate during a live snapshot {live.Average(r => r.Slowdown):P0} of before; written {live.Average(r => r.Stats.BytesPerSecond) / (1 << 20):F0} MiB/s; " +
             $"pages saved by fault {live.Sum(r => r.Stats.PagesSavedByFault):N0} of {live.Sum(r => r.Stats.Pages):N0}; loaded {loadedPages:N0} pages in {loadMs:F0} ms (verified)"));
+        // The same handshake stops the world for the collections of this run: their pauses, for comparison.
+        if (!collectionPauses.IsEmpty)
+        {
+            var cp = collectionPauses.ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"collections during the run: {cp.Length}, longest pause {cp.Max(c => c.Pause):F3} ms (median of their longest {Median(cp.Select(c => c.Pause)):F3}), longest time to safepoint {cp.Max(c => c.Safepoint):F3} ms"));
+        }
+
         foreach (var inc in rows.Where(r => r.Kind == "increment"))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -153,6 +168,7 @@ internal static class SnapshotCommand
                 medianLivePauseMs = Median(live.Select(r => r.Stats.PauseMs)),
                 pauseOverProtect = maxPause / wholeProtect,
                 loadMs,
+                collections = collectionPauses.Select(c => new { pauseMs = c.Pause, timeToSafepointMs = c.Safepoint }).ToArray(),
                 rows,
             };
             File.WriteAllText(json, JsonSerializer.Serialize(doc, Indented));
