@@ -371,6 +371,65 @@ public class SnapshotTests
         graph.Compare("after the chain ended");
     }
 
+    [Fact]
+    public void AKernelWriteIntoAPageNotSavedYetWaitsForThatPage()
+    {
+        using var heap = NewHeap();
+        using var m = heap.AttachCurrentThread();
+        var roots = new List<GcRoot>();
+        GcRoot target;
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                roots.Add(m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 8000))); // beyond the 64 pages staged ahead
+            }
+
+            var a = m.AllocateArray(heap.Types.ByteArray, 16384);
+            m.FillItems<byte>(a, 0, 16384, 0x11);
+            target = m.CreateRoot(a);
+        }
+
+        string path = Path.Combine(Path.GetTempPath(), $"gcheap-snapshot-kernel-{Environment.ProcessId}.bin");
+        File.WriteAllBytes(path, Enumerable.Repeat((byte)0x22, 16384).ToArray());
+        using var paused = new ManualResetEventSlim();
+        using var written = new ManualResetEventSlim();
+        heap.SnapshotHooks.AfterPause = () =>
+        {
+            paused.Set();
+            Assert.True(written.Wait(TimeSpan.FromSeconds(60)), "the kernel write did not complete");
+        };
+        var ms = new MemoryStream();
+        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(ms, new SnapshotOptions { WindowPages = 64, RootNames = new Dictionary<string, GcRoot> { ["target"] = target } }));
+        using (m.EnterSafeRegion())
+        {
+            Assert.True(paused.Wait(TimeSpan.FromSeconds(60)), "no pause");
+        }
+
+        // pread straight into the protected array (full-mode uffd: the kernel's write faults too):
+        // the saver thread saves those pages first, then lets the write through.
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read))
+        {
+            Assert.Equal(16384, m.ReadFromFile(file, 0, target.Ref, 0, 16384));
+        }
+
+        written.Set();
+        Assert.True(save.Wait(TimeSpan.FromSeconds(60)), "the snapshot did not finish");
+        var st = save.Result;
+        File.Delete(path);
+        Assert.True(st.PagesSavedByFault >= 4, st.ToString());
+        var now = new byte[16384];
+        m.ReadItems<byte>(target.Ref, 0, now);
+        Assert.All(now, b => Assert.Equal(0x22, b));
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        using var m2 = loaded.Heap.AttachCurrentThread();
+        var then = new byte[16384];
+        m2.ReadItems<byte>(loaded.Root("target").Ref, 0, then);
+        Assert.All(then, b => Assert.Equal(0x11, b)); // the image holds the array as it was at the pause
+    }
+
     private sealed class FailingStream(long failAfter) : Stream
     {
         private long _written;
