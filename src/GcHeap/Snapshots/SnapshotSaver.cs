@@ -244,7 +244,7 @@ internal static unsafe class SnapshotSaver
         int pages;
         int rootCount = 0;
         int rc;
-        long tStopped = Stopwatch.GetTimestamp(), tCaptured = tStopped;
+        long tStopped = Stopwatch.GetTimestamp(), tCaptured = tStopped, released = tStopped;
         try
         {
             pages = space.HighWater;
@@ -276,10 +276,11 @@ internal static unsafe class SnapshotSaver
         }
         finally
         {
-            heap.Safepoints.ResumeTheWorld();
+            released = heap.Safepoints.ResumeTheWorld();
         }
 
-        double pauseMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        // As the collector measures its pauses: from asking threads to stop until they were released.
+        double pauseMs = Stopwatch.GetElapsedTime(t, released).TotalMilliseconds;
         NativeMethods.SnapshotResumed(saver);
         gcs = GC.CollectionCount(0) - gcs;
         Fail(rc, "freezing the snapshot in the pause");

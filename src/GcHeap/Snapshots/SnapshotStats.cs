@@ -34,7 +34,7 @@ public sealed record SnapshotStats
     /// <summary>Why the snapshot was not live (the kernel lacks write-protect of unpopulated pages, or it was disabled); null when live.</summary>
     public string? FallbackReason { get; init; }
 
-    /// <summary>The snapshot's pause: from asking threads to stop until they resumed (time to safepoint included).</summary>
+    /// <summary>The snapshot's pause: from asking threads to stop until they were released, as the collector measures its pauses (time to safepoint included).</summary>
     public double PauseMs { get; init; }
 
     /// <summary>Of the pause, the time the stop waited for threads to reach a safepoint.</summary>
