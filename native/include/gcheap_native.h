@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 18
+#define GCH_ABI_VERSION 19
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -404,6 +404,83 @@ typedef struct gch_fork_gate_stats {
 } gch_fork_gate_stats;
 
 GCH_EXPORT int32_t gch_fork_gate_stats_get(gch_fork_gate_stats *out);
+
+/* ---------------------------------------------------------------------------------------
+ * Live snapshots (native/src/snapshot.c has the phases, the page state machine and the errno
+ * actions): a native thread saves a space's pages into a staging area while mutators run;
+ * a write to a page not saved yet is held (synchronous uffd-wp fault) until that page is saved.
+ * ------------------------------------------------------------------------------------- */
+typedef struct gch_snapshot gch_snapshot;
+
+typedef struct gch_snapshot_config {
+    uint64_t base;            /* address of page 0 of the space                                  */
+    uint32_t capacity_pages;  /* pages of the space: the range registered in WP mode            */
+    uint32_t window_pages;    /* the background save runs at most this many pages ahead of the
+                                 writer (faulted pages are always saved at once)               */
+    int32_t allowed_methods;  /* GCH_UFFD_* to open the uffd; 0: no uffd, freeze copies every
+                                 page inside the pause                                           */
+    uint32_t track;           /* 1: saved pages stay protected and later writes are recorded,
+                                 for gch_snapshot_begin_increment (see snapshot.c)              */
+    int32_t thread_nice;      /* nice value of the saver thread (0: inherit; below 0 needs
+                                 CAP_SYS_NICE, silently kept otherwise): it serves faults       */
+    uint32_t reserved;
+} gch_snapshot_config;
+
+typedef struct gch_snapshot_stats {
+    uint64_t pages_protected;          /* pre-copy slices                                         */
+    uint64_t protect_ioctls;           /* UFFDIO_WRITEPROTECT (protect) calls, all phases           */
+    uint64_t protect_ns;               /* time in them                                              */
+    uint64_t unprotect_ioctls;
+    uint64_t unprotect_ns;
+    uint64_t precopy_faults;           /* writes during pre-copy: page unprotected, re-protected later */
+    uint64_t reprotect_rounds;
+    uint64_t pages_reprotected;        /* by pre-copy rounds, before the pause                      */
+    uint64_t pause_pages_reprotected;  /* dirty pages re-protected inside the pause                 */
+    uint64_t pause_pages_protected;    /* pages allocated since the last slice, protected in the pause */
+    uint64_t freeze_ns;                /* gch_snapshot_freeze (inside the pause)                   */
+    uint64_t pages_saved_background;
+    uint64_t pages_saved_by_fault;     /* a writer was waiting for them                             */
+    uint64_t pages_copied_in_pause;    /* without write-protect: every page                          */
+    uint64_t write_faults;             /* uffd-wp faults read, all phases                           */
+    uint64_t stale_faults;             /* faults on pages already unprotected (woken again)         */
+    uint64_t eagain_retries;           /* UFFDIO_WRITEPROTECT answered EAGAIN (mapping changing)    */
+    uint64_t copy_ns;                  /* copying pages into staging                                */
+    uint64_t tracked_writes;           /* tracking: first writes to saved or kept pages since the pause */
+    uint64_t pages_written_since;      /* increments: pages written since the previous image's pause  */
+    uint32_t frozen_pages;             /* pages below the high-water mark at the pause              */
+    uint32_t member_pages;             /* of those, pages in the image (all, or the increment's)   */
+    int32_t error;                     /* 0, or the negative errno that failed the snapshot          */
+    int32_t error_op;                  /* GCH_SNAP_OP_*                                             */
+    uint64_t error_addr;
+} gch_snapshot_stats;
+
+enum { GCH_SNAP_OP_NONE = 0, GCH_SNAP_OP_PROTECT = 1, GCH_SNAP_OP_UNPROTECT = 2, GCH_SNAP_OP_READ = 3 };
+
+/* Opens the WP uffd, registers [base, base + capacity) and starts the thread (with methods). */
+GCH_EXPORT int32_t gch_snapshot_create(const gch_snapshot_config *config, gch_snapshot **out);
+/* Pre-copy, mutators running: protects [first, first + count); slices must follow each other. */
+GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_t count);
+/* Pre-copy round, mutators running: re-protects pages written since they were protected. */
+GCH_EXPORT int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out);
+/* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
+GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
+/* Tracking (config.track): once every page of the image is written out, later writes keep being
+ * recorded (each first write per page is one fault) until the next increment or destroy. */
+GCH_EXPORT int32_t gch_snapshot_track(gch_snapshot *s);
+/* Starts the next image as an increment: its members are the pages written since the previous
+ * pause (and, at the freeze, the pages allocated since); the rest stays out of it. */
+GCH_EXPORT int32_t gch_snapshot_begin_increment(gch_snapshot *s);
+/* After the pause: lets the background save run (faults are served before this too). */
+GCH_EXPORT void gch_snapshot_resumed(gch_snapshot *s);
+/* Waits until page is staged (0, *addr_out = its saved copy, valid until gch_snapshot_consumed
+ * passes it), 1 when the page is not in the image (an increment), -ETIMEDOUT after timeout_ms,
+ * or the snapshot's errno. */
+GCH_EXPORT int32_t gch_snapshot_wait(gch_snapshot *s, uint32_t page, int32_t timeout_ms, uint64_t *addr_out);
+/* The writer has taken pages [0, upto): their staging is released and the background goes on. */
+GCH_EXPORT int32_t gch_snapshot_consumed(gch_snapshot *s, uint32_t upto);
+GCH_EXPORT int32_t gch_snapshot_get_stats(gch_snapshot *s, gch_snapshot_stats *out);
+/* Stops the thread and closes the uffd (clearing every uffd-wp bit left, waking every waiter). */
+GCH_EXPORT void gch_snapshot_destroy(gch_snapshot *s);
 
 /* ---------------------------------------------------------------------------------------
  * Support for tests and experiments that force rare kernel paths for real

@@ -4,6 +4,7 @@ using GcHeap.Interop;
 using GcHeap.Memory;
 using GcHeap.ObjectModel;
 using GcHeap.Roots;
+using GcHeap.Snapshots;
 using GcHeap.Threads;
 
 namespace GcHeap;
@@ -368,6 +369,163 @@ public sealed unsafe class Heap : IDisposable
     public HeapCensus TakeCensus() => WhileSafe(() => Collector.RunExclusive(Collector.TakeCensus));
 
     /// <summary>
+    /// Saves a consistent image of the heap (every object below the allocation high-water mark,
+    /// the global roots and the types) to <paramref name="stream"/> while mutator threads keep
+    /// running. Collections wait until the snapshot is written (one that is running finishes
+    /// first). The heap is write-protected in slices while mutators run, then a short pause
+    /// fixes the snapshot point: it protects only pages written or allocated since, and captures
+    /// roots and types; afterwards a native thread saves pages in order, and a thread writing a page
+    /// not saved yet waits until that page is saved (microseconds). Where the kernel cannot
+    /// write-protect (see <see cref="UffdCapabilities.LiveSnapshots"/>) every page is copied inside
+    /// the pause. Local handles are not saved: keep what must survive in <see cref="GcRoot"/>s.
+    /// Load it with <see cref="LoadSnapshot(Stream, HeapOptions?)"/>. From an attached thread, the
+    /// thread is in a safe region meanwhile.
+    /// </summary>
+    /// <param name="stream">A writable stream; written sequentially, flushed at the end, not closed.</param>
+    /// <param name="options">Root names and tuning; null for defaults.</param>
+    /// <returns>What the snapshot did and cost.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable, or a named root is disposed, foreign or named twice.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed, also when that happens during the snapshot (which then stops; the stream holds an incomplete file).</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed before.</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
+    /// <exception cref="GcSnapshotFailedException">The native saver failed (an errno from userfaultfd); no protection is left behind.</exception>
+    /// <exception cref="IOException">The stream threw; no protection is left behind and collections go on.</exception>
+    public SnapshotStats SaveSnapshot(Stream stream, SnapshotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The stream is not writable.", nameof(stream));
+        }
+
+        var o = options ?? new SnapshotOptions();
+        o.Validate();
+        return WhileSafe(() => SnapshotSaver.Save(this, stream, o, incremental: false));
+    }
+
+    /// <summary>
+    /// Saves only what changed since the previous snapshot of the chain: the pages written since
+    /// its pause and the pages allocated since, with the roots and types as they are now; load it
+    /// after the snapshots before it (<see cref="LoadSnapshot(IReadOnlyList{Stream}, HeapOptions?)"/>).
+    /// The chain starts with a snapshot saved with <see cref="SnapshotOptions.TrackChanges"/> and
+    /// goes on with each increment (they keep tracking). When there is no such snapshot, or a
+    /// collection ran since (every object moved), this saves a full snapshot instead and says why
+    /// in <see cref="SnapshotStats.IncrementalFallbackReason"/>. Otherwise as
+    /// <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>, with the same exceptions.
+    /// </summary>
+    /// <param name="stream">A writable stream.</param>
+    /// <param name="options">Root names and tuning; null for defaults.</param>
+    /// <returns>What the snapshot did; <see cref="SnapshotStats.Incremental"/> says whether it is an increment.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable, or a named root is invalid.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcSnapshotFailedException">The native saver failed; the chain ends.</exception>
+    public SnapshotStats SaveIncrementalSnapshot(Stream stream, SnapshotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The stream is not writable.", nameof(stream));
+        }
+
+        var o = options ?? new SnapshotOptions();
+        o.Validate();
+        return WhileSafe(() => SnapshotSaver.Save(this, stream, o, incremental: true));
+    }
+
+    /// <summary>
+    /// Builds a new heap from a chain of snapshot files: a full snapshot followed by its increments
+    /// in the order they were saved (each names its parent; a file out of order, missing or from
+    /// another chain throws). The heap is the graph at the last file's pause. See
+    /// <see cref="LoadSnapshot(Stream, HeapOptions?)"/>.
+    /// </summary>
+    /// <param name="chain">The full snapshot, then its increments.</param>
+    /// <param name="options">Options of the new heap (null: defaults, with the saving heap's size limit).</param>
+    /// <exception cref="ArgumentException"><paramref name="chain"/> is empty or holds null.</exception>
+    /// <exception cref="GcSnapshotFormatException">A file is corrupt, or the files do not form one chain in order.</exception>
+    public static LoadedSnapshot LoadSnapshot(IReadOnlyList<Stream> chain, HeapOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        if (chain.Count == 0 || chain.Any(c => c is null))
+        {
+            throw new ArgumentException("The chain needs a full snapshot first and no null entries.", nameof(chain));
+        }
+
+        NativeLibraryCheck.EnsureCompatible();
+        return SnapshotLoader.Load(chain, options);
+    }
+
+    /// <summary>Saves a snapshot to a new file at <paramref name="path"/> (replaced if it exists); see <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcSnapshotFailedException">The native saver failed.</exception>
+    public SnapshotStats SaveSnapshot(string path, SnapshotOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        return SaveSnapshot(f, options);
+    }
+
+    /// <summary>
+    /// Builds a new heap from a snapshot written by <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>:
+    /// the same graph, types registered under the same names and ids, the saved global roots
+    /// reachable by index and by the names given when saving. References are rebased to the new
+    /// heap's addresses, the checksum is compared and the heap verified before it is returned.
+    /// </summary>
+    /// <param name="stream">A readable stream positioned at the snapshot.</param>
+    /// <param name="options">Options of the new heap (null: defaults, with the saving heap's size limit).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="options"/> limits the heap below the snapshot's size.</exception>
+    /// <exception cref="GcSnapshotFormatException">The stream is not a snapshot of a supported version, is truncated, or its checksum or contents are wrong.</exception>
+    /// <exception cref="IOException">The stream threw.</exception>
+    public static LoadedSnapshot LoadSnapshot(Stream stream, HeapOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        NativeLibraryCheck.EnsureCompatible();
+        return SnapshotLoader.Load([stream], options);
+    }
+
+    /// <summary>Loads a snapshot from the file at <paramref name="path"/>; see <see cref="LoadSnapshot(Stream, HeapOptions?)"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="GcSnapshotFormatException">The file is not a valid snapshot.</exception>
+    public static LoadedSnapshot LoadSnapshot(string path, HeapOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return LoadSnapshot(f, options);
+    }
+
+    /// <summary>The page-table copy buffer of snapshots (one at a time: they hold the collector), kept between snapshots.</summary>
+    internal byte[]? SnapshotKindBuffer { get; set; }
+
+    /// <summary>The saver of the last tracked snapshot (the next increment's base), or null; touched only by a snapshot (holding the collector), the collector thread and disposal.</summary>
+    internal SnapshotTracker? SnapshotTracker { get; set; }
+
+    /// <summary>Why the chain of increments ended, when a collection ended it.</summary>
+    internal string? SnapshotChainBroken { get; set; }
+
+    /// <summary>A collection is starting (collector thread): every object will move, so the chain of increments ends and write tracking stops.</summary>
+    internal void OnCollectionStarting()
+    {
+        if (SnapshotTracker is { } t)
+        {
+            SnapshotTracker = null;
+            SnapshotChainBroken = "a collection ran since the previous snapshot (every object moved)";
+            t.Handle.Dispose();
+        }
+    }
+
+    /// <summary>Hooks for tests that stage a snapshot's races.</summary>
+    internal SnapshotTestHooks SnapshotHooks { get; } = new();
+
+    /// <summary>True once <see cref="Dispose"/> has begun (a snapshot in progress stops).</summary>
+    internal bool IsDisposing => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>
     /// Frees the heap. Waits for a collection in progress and for every attached thread to reach
     /// a poll or a safe region (also after a failed collection); afterwards every call on a
     /// mutator throws <see cref="GcHeapDisposedException"/> (<see cref="GcCollectionFailedException"/>
@@ -417,6 +575,8 @@ public sealed unsafe class Heap : IDisposable
                     Prefaulter.Dispose(); // joined before the spaces it populates are unmapped
                 }
 
+                SnapshotTracker?.Handle.Dispose(); // its thread reads the space: gone before the space is
+                SnapshotTracker = null;
                 Uffd?.Dispose();
                 _spaceA.Dispose();
                 _spaceB.Dispose();

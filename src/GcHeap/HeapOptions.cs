@@ -153,8 +153,8 @@ public sealed class HeapOptions
     public bool ContinueHugePages { get; set; }
 
     /// <summary>
-    /// Nice value of the native compactor threads (-20..19). Default -5: a mutator waiting in a
-    /// fault depends on them, so they get more CPU weight than running mutators. Lowering needs
+    /// Nice value of the native compactor threads and of the snapshot saver thread (-20..19).
+    /// Default -5: a mutator waiting in a fault depends on them, so they get more CPU weight than running mutators. Lowering needs
     /// CAP_SYS_NICE (root has it); without it the threads keep the process's priority.
     /// </summary>
     public int CollectorThreadNice { get; set; } = -5;

@@ -92,6 +92,27 @@ public class RunnerTests
     }
 
     [Fact]
+    public void SnapshotCommandMeasuresLiveSnapshotsAgainstProtectingInThePause()
+    {
+        using var json = new TempFile();
+        var (code, stdout, stderr) = Run($"snapshot --live-mb 8 --threads 1 --snapshots 2 --baseline-seconds 0.2 --json {json.Path}");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("(verified)", stdout, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json.Path));
+        var r = doc.RootElement;
+        Assert.True(r.GetProperty("wholeHeapProtectMs").GetDouble() > 0);
+        var kinds = r.GetProperty("rows").EnumerateArray().Select(x => x.GetProperty("Kind").GetString()).ToList();
+        Assert.Equal(["protect in pause", "live", "live", "tracked", "increment", "increment", "copy in pause", "live (kept)"], kinds);
+        foreach (var row in r.GetProperty("rows").EnumerateArray())
+        {
+            var st = row.GetProperty("Stats");
+            bool live = row.GetProperty("Kind").GetString() != "copy in pause";
+            Assert.Equal(live, st.GetProperty("Live").GetBoolean());
+            Assert.True(st.GetProperty("BytesWritten").GetInt64() > 0);
+        }
+    }
+
+    [Fact]
     public void TraceSummaryReadsGcHeapEventsFromADotnetTraceCapture()
     {
         // Recorded by experiments/diagnostics/check-tools.sh (dotnet-trace collect --providers GcHeap).

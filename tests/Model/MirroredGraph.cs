@@ -83,7 +83,7 @@ internal sealed class MirroredGraph : IDisposable
     public const int MaxRandomRoots = 48;
 
     private Mutator _m;
-    private readonly ModelTypes _t;
+    private ModelTypes _t;
     private readonly Random _rnd;
     private readonly long _idBase;
     private readonly List<(ModelObject Model, GcRoot Root)> _roots = [];
@@ -221,8 +221,32 @@ internal sealed class MirroredGraph : IDisposable
         }
     }
 
+    /// <summary>Names for this graph's roots (index order), e.g. to save them in a snapshot.</summary>
+    public IEnumerable<(string Name, GcRoot Root)> NamedRoots(string prefix) =>
+        _roots.Select((r, i) => ($"{prefix}{i}", r.Root));
+
     /// <summary>Walks model and heap in step from the roots; throws on the first difference.</summary>
-    public long Compare(string when)
+    public long Compare(string when) => CompareWith(_m, _t, i => _roots[i].Root.Ref, when, checkWeak: true);
+
+    /// <summary>Compares this model with a graph in another heap (a loaded snapshot): <paramref name="root"/> gives the handle of model root i there.</summary>
+    public long CompareWith(Mutator m, ModelTypes t, Func<int, GcRef> root, string when) => CompareWith(m, t, root, when, checkWeak: false);
+
+    /// <summary>As above; <paramref name="checkWeak"/>: also check the weak references and ids (only in the heap that made them).</summary>
+    private long CompareWith(Mutator m, ModelTypes t, Func<int, GcRef> root, string when, bool checkWeak)
+    {
+        var (savedM, savedT) = (_m, _t);
+        (_m, _t) = (m, t);
+        try
+        {
+            return CompareCore(root, when, checkWeak);
+        }
+        finally
+        {
+            (_m, _t) = (savedM, savedT);
+        }
+    }
+
+    private long CompareCore(Func<int, GcRef> root, string when, bool checkWeak)
     {
         using var scope = _m.OpenScope();
         var visited = new Dictionary<ModelObject, GcRef>(ReferenceEqualityComparer.Instance);
@@ -231,7 +255,7 @@ internal sealed class MirroredGraph : IDisposable
         Span<byte> tag = stackalloc byte[16];
         for (int i = 0; i < _roots.Count; i++)
         {
-            queue.Enqueue((_roots[i].Model, _m.Duplicate(_roots[i].Root.Ref), $"root[{i}]"));
+            queue.Enqueue((_roots[i].Model, _m.Duplicate(root(i)), $"root[{i}]"));
         }
 
         while (queue.Count > 0)
@@ -251,7 +275,7 @@ internal sealed class MirroredGraph : IDisposable
             }
 
             visited.Add(mo, h);
-            if (_tracked.TryGetValue(mo, out var tracked))
+            if (checkWeak && _tracked.TryGetValue(mo, out var tracked))
             {
                 var w = tracked.Weak.Get(_m);
                 Check(_m.IsSameObject(w, h), when, path, $"the weak reference of object {mo.Id} does not point at it");
@@ -296,7 +320,11 @@ internal sealed class MirroredGraph : IDisposable
             }
         }
 
-        CheckWeakOfDead(visited, when);
+        if (checkWeak)
+        {
+            CheckWeakOfDead(visited, when);
+        }
+
         return visited.Count;
     }
 

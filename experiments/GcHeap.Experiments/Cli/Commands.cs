@@ -19,6 +19,7 @@ internal static class Commands
         yield return DiagnosticsCommands.CountersSummary();
         yield return PlotCommand.Create();
         yield return StressCommand.Create();
+        yield return SnapshotCommand.Create();
         yield return WorkloadCommand.Create("binary-trees", "The Benchmarks Game binary-trees program (same output)", c =>
         {
             var depth = new Option<int>("--depth", "-n") { Description = "Maximum tree depth n (also: binary-trees N, as the Benchmarks Game runs it)", DefaultValueFactory = _ => 10 };

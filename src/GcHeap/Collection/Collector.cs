@@ -187,6 +187,28 @@ internal sealed partial class Collector : IDisposable
     }
 
     /// <summary>
+    /// Parks the collector thread between collections until the returned hold is released (a
+    /// snapshot holds it from before its pre-copy until its last page is written).
+    /// </summary>
+    /// <exception cref="GcThreadStateException">Called on the collector thread, which would wait for itself.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed before the hold began.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed before the hold began.</exception>
+    public CollectionHold Hold()
+    {
+        ThrowIfCollectorThread("A snapshot");
+        var hold = new CollectionHold();
+        lock (_lock)
+        {
+            ThrowIfUnusable();
+            _work.Enqueue(hold);
+            Monitor.PulseAll(_lock);
+        }
+
+        hold.WaitEntered();
+        return hold;
+    }
+
+    /// <summary>
     /// Stops the thread after the cycle in progress (if any) completes; work still queued is
     /// cancelled. On the collector thread itself (a handler disposing the heap) it does not wait.
     /// </summary>
@@ -302,6 +324,7 @@ internal sealed partial class Collector : IDisposable
             try
             {
                 Interlocked.Exchange(ref _pagesSinceCycle, 0);
+                _heap.OnCollectionStarting(); // ends a chain of snapshot increments
                 if (Heap.Events.IsEnabled())
                 {
                     Heap.Events.CollectionStart(_started, _heap.Backend.ToString(), reason.ToString());

@@ -13,6 +13,18 @@ internal abstract class QueuedWork
     private bool _done;
     private Exception? _error;
 
+    /// <summary>True once the work ran or was cancelled.</summary>
+    public bool IsCompleted
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _done;
+            }
+        }
+    }
+
     /// <summary>Runs the work (on the collector thread) and releases the waiter.</summary>
     public void Run()
     {

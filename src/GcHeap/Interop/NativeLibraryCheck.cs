@@ -30,7 +30,8 @@ internal static class NativeLibraryCheck
         }
 
         if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 400 || sizeof(NativeCompactorConfig) != 64 ||
-            sizeof(NativeUffdCaps) != 80 || sizeof(NativeContinueAnswers) != 40 || sizeof(NativeTypeInfo) != 16 || sizeof(NativePrefaultStats) != 40)
+            sizeof(NativeUffdCaps) != 80 || sizeof(NativeContinueAnswers) != 40 || sizeof(NativeTypeInfo) != 16 || sizeof(NativePrefaultStats) != 40 ||
+            sizeof(NativeSnapshotConfig) != 32 || sizeof(NativeSnapshotStats) != 184)
         {
             throw new GcHeapException("Native struct layout mismatch between GcHeap and its native library.");
         }

@@ -132,6 +132,41 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_prefaulter_destroy")]
     public static partial void PrefaulterDestroy(nint prefaulter);
 
+    // ---- live snapshots ----
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_create")]
+    public static partial int SnapshotCreate(in NativeSnapshotConfig config, out SnapshotSafeHandle snapshot);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_protect")]
+    public static partial int SnapshotProtect(SnapshotSafeHandle snapshot, uint first, uint count);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_reprotect")]
+    public static partial int SnapshotReprotect(SnapshotSafeHandle snapshot, out uint count);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_freeze")]
+    public static partial int SnapshotFreeze(SnapshotSafeHandle snapshot, uint pages);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_track")]
+    public static partial int SnapshotTrack(SnapshotSafeHandle snapshot);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_begin_increment")]
+    public static partial int SnapshotBeginIncrement(SnapshotSafeHandle snapshot);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_resumed")]
+    public static partial void SnapshotResumed(SnapshotSafeHandle snapshot);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_wait")]
+    public static partial int SnapshotWait(SnapshotSafeHandle snapshot, uint page, int timeoutMs, out ulong address);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_consumed")]
+    public static partial int SnapshotConsumed(SnapshotSafeHandle snapshot, uint upto);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_get_stats")]
+    public static partial int SnapshotStats(SnapshotSafeHandle snapshot, out NativeSnapshotStats stats);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_destroy")]
+    public static partial void SnapshotDestroy(nint snapshot);
+
     // ---- test support ----
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_fork_holder_start")]

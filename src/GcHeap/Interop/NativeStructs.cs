@@ -223,3 +223,47 @@ internal static class NativeConstants
     /// <summary>The four non-cooperative events the compactor reads (docs/design.md section 6, "Events").</summary>
     public const ulong FeatureEvents = FeatureEventFork | FeatureEventRemap | FeatureEventRemove | FeatureEventUnmap;
 }
+
+/// <summary>gch_snapshot_config: what the native snapshot saver covers.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeSnapshotConfig
+{
+    public ulong Base;
+    public uint CapacityPages;
+    public uint WindowPages;
+    public int AllowedMethods;
+    public uint Track;
+    public int ThreadNice;
+    public uint Reserved;
+}
+
+/// <summary>gch_snapshot_stats: counters of one snapshot, measured natively.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeSnapshotStats
+{
+    public ulong PagesProtected;
+    public ulong ProtectIoctls;
+    public ulong ProtectNs;
+    public ulong UnprotectIoctls;
+    public ulong UnprotectNs;
+    public ulong PrecopyFaults;
+    public ulong ReprotectRounds;
+    public ulong PagesReprotected;
+    public ulong PausePagesReprotected;
+    public ulong PausePagesProtected;
+    public ulong FreezeNs;
+    public ulong PagesSavedBackground;
+    public ulong PagesSavedByFault;
+    public ulong PagesCopiedInPause;
+    public ulong WriteFaults;
+    public ulong StaleFaults;
+    public ulong EagainRetries;
+    public ulong CopyNs;
+    public ulong TrackedWrites;
+    public ulong PagesWrittenSince;
+    public uint FrozenPages;
+    public uint MemberPages;
+    public int Error;
+    public int ErrorOp;
+    public ulong ErrorAddr;
+}

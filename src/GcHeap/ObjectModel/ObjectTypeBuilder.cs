@@ -28,6 +28,10 @@ public sealed class ObjectTypeBuilder
         return Add(name, GcFieldKind.Value, typeof(T), Unsafe.SizeOf<T>());
     }
 
+    /// <summary>Adds a value field by value code (a snapshot being loaded re-declares its types).</summary>
+    internal ObjectTypeBuilder ValueByCode(string name, byte code) =>
+        Add(name, GcFieldKind.Value, ValueCodes.TypeOf(code) ?? throw new ArgumentException($"Unknown value code {code}.", nameof(code)), ValueCodes.SizeOf(code));
+
     /// <summary>Adds a field of <paramref name="length"/> raw bytes.</summary>
     public ObjectTypeBuilder Bytes(string name, int length)
     {

@@ -116,6 +116,29 @@ public sealed unsafe class TypeRegistry
         return Publish(name, id => new GcType(name, _heapTag, id, GcTypeKind.DataArray, 0, 0, 0, Unsafe.SizeOf<T>(), typeof(T)));
     }
 
+    /// <summary>Defines a data array type by element value code (a snapshot being loaded re-declares its types).</summary>
+    internal GcType DefineDataArrayByCode(string name, byte code)
+    {
+        var t = ValueCodes.TypeOf(code) ?? throw new ArgumentException($"Unknown element code {code}.", nameof(code));
+        int size = ValueCodes.SizeOf(code);
+        return Publish(name, id => new GcType(name, _heapTag, id, GcTypeKind.DataArray, 0, 0, 0, size, t));
+    }
+
+    /// <summary>Every type in id order (ids 2 and up: 0 and 1 are reserved).</summary>
+    internal List<GcType> AllTypes()
+    {
+        lock (_lock)
+        {
+            var list = new List<GcType>(_count);
+            for (uint id = 2; id < (uint)_count; id++)
+            {
+                list.Add(_byId[id]!);
+            }
+
+            return list;
+        }
+    }
+
     /// <summary>Frees the native type table (the heap, once its collector has stopped); every public member throws afterwards.</summary>
     internal void Release()
     {

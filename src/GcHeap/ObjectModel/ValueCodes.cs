@@ -18,6 +18,18 @@ internal static class ValueCodes
         return (byte)(i + 1);
     }
 
+    /// <summary>The type of code <paramref name="code"/>, or null for an unknown code.</summary>
+    public static Type? TypeOf(byte code) => code >= 1 && code <= Allowed.Length ? Allowed[code - 1] : null;
+
+    /// <summary>Size in bytes of a value of code <paramref name="code"/> (a valid code).</summary>
+    public static int SizeOf(byte code) => TypeOf(code) switch
+    {
+        var t when t == typeof(byte) || t == typeof(sbyte) || t == typeof(bool) => 1,
+        var t when t == typeof(short) || t == typeof(ushort) || t == typeof(char) => 2,
+        var t when t == typeof(int) || t == typeof(uint) || t == typeof(float) => 4,
+        _ => 8,
+    };
+
     public static string AllowedList => string.Join(", ", Allowed.Select(t => t.Name));
 }
 

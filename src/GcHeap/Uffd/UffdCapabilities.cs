@@ -114,6 +114,17 @@ public sealed class UffdCapabilities
     /// <summary>Why UFFDIO_MOVE is unavailable, or null.</summary>
     public string? MoveUnavailableReason { get; private set; }
 
+    /// <summary>
+    /// Snapshots can be saved while mutators run (<see cref="Heap.SaveSnapshot(Stream, SnapshotOptions?)"/>):
+    /// synchronous write-protect faults on anonymous memory with WP_UNPOPULATED (Linux 6.4+), in
+    /// full mode (a kernel write into a protected page must wait, not fail with EFAULT). Otherwise
+    /// a snapshot copies every page inside its pause; <see cref="LiveSnapshotUnavailableReason"/> says why.
+    /// </summary>
+    public bool LiveSnapshots { get; private set; }
+
+    /// <summary>Why <see cref="LiveSnapshots"/> is false; null when it is true.</summary>
+    public string? LiveSnapshotUnavailableReason { get; private set; }
+
     /// <summary>Facts worth knowing (user-mode-only consequences, disabled features, ...).</summary>
     public IReadOnlyList<string> Notes => _notes;
 
@@ -134,6 +145,7 @@ public sealed class UffdCapabilities
                 : "no way of opening a userfaultfd is allowed (HeapOptions.UffdOpenMethods = None)";
             off.MoveUnavailableReason = "userfaultfd unavailable";
             off.ContinueUnavailableReason = "userfaultfd unavailable";
+            off.LiveSnapshotUnavailableReason = "userfaultfd unavailable";
             return off;
         }
 
@@ -168,6 +180,7 @@ public sealed class UffdCapabilities
             c.UffdUnavailableReason = "no userfaultfd could be opened: " + string.Join("; ", OpenFailures(caps, allowed, context));
             c.MoveUnavailableReason = "userfaultfd unavailable";
             c.ContinueUnavailableReason = "userfaultfd unavailable";
+            c.LiveSnapshotUnavailableReason = "userfaultfd unavailable";
             return c;
         }
 
@@ -178,6 +191,7 @@ public sealed class UffdCapabilities
                 : $"UFFDIO_REGISTER of anonymous memory failed: {Errno.Describe(caps.RegisterErrno)}";
             c.MoveUnavailableReason = "userfaultfd unavailable";
             c.ContinueUnavailableReason = "userfaultfd unavailable";
+            c.LiveSnapshotUnavailableReason = "userfaultfd unavailable";
             return c;
         }
 
@@ -230,6 +244,27 @@ public sealed class UffdCapabilities
         else
         {
             c.NonCooperativeEvents = true;
+        }
+
+        if (!c.WriteProtect)
+        {
+            c.LiveSnapshotUnavailableReason = $"the kernel ({c.KernelRelease}) does not offer write-protect faults on anonymous memory (UFFD_FEATURE_PAGEFAULT_FLAG_WP, Linux 5.7)";
+        }
+        else if (!c.WriteProtectUnpopulated)
+        {
+            c.LiveSnapshotUnavailableReason = $"the kernel ({c.KernelRelease}) does not offer UFFD_FEATURE_WP_UNPOPULATED (Linux 6.4): never-touched pages could not be protected";
+        }
+        else if ((disabled & KernelFeatures.WriteProtect) != 0)
+        {
+            c.LiveSnapshotUnavailableReason = "write-protect disabled by HeapOptions.DisabledKernelFeatures";
+        }
+        else if (c.OpenMethod == UffdOpenMethod.UserModeOnly)
+        {
+            c.LiveSnapshotUnavailableReason = "only a user-mode-only userfaultfd can be opened: a system call writing into a protected page would fail with EFAULT instead of waiting";
+        }
+        else
+        {
+            c.LiveSnapshots = true;
         }
 
         if (c.OpenMethod == UffdOpenMethod.UserModeOnly)
@@ -338,6 +373,7 @@ public sealed class UffdCapabilities
             sb.Append(CultureInfo.InvariantCulture, $"  CONTINUE on 2 MiB hugetlbfs pages {YesNo(ContinueHugePages, ContinueHugePagesUnavailableReason)} ({HugePagesFree} free)\n");
             sb.Append(CultureInfo.InvariantCulture, $"  minor faults (shmem) offered {YesNo(MinorFaultsShmem, null)}, write-protect {YesNo(WriteProtect, null)}, WP of unpopulated pages {YesNo(WriteProtectUnpopulated, null)}\n");
             sb.Append(CultureInfo.InvariantCulture, $"  non-cooperative events (fork, remove, unmap, remap) {YesNo(NonCooperativeEvents, NonCooperativeEventsUnavailableReason)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  live snapshots {YesNo(LiveSnapshots, LiveSnapshotUnavailableReason)}\n");
         }
 
         foreach (var n in _notes)

@@ -63,4 +63,7 @@ public enum KernelFeatures
     /// missing: the collector does not ask for them (see <see cref="UffdCapabilities.NonCooperativeEvents"/>).
     /// </summary>
     NonCooperativeEvents = 8,
+
+    /// <summary>Pretend write-protect (UFFD_FEATURE_WP_UNPOPULATED) is missing: snapshots copy every page inside their pause.</summary>
+    WriteProtect = 16,
 }

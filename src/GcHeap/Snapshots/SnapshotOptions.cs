@@ -1,0 +1,61 @@
+namespace GcHeap;
+
+/// <summary>Options of <see cref="Heap.SaveSnapshot(Stream, SnapshotOptions?)"/>.</summary>
+public sealed class SnapshotOptions
+{
+    /// <summary>
+    /// Names for some of the heap's global roots, found again by name after
+    /// <see cref="Heap.LoadSnapshot(Stream, HeapOptions?)"/> (<see cref="LoadedSnapshot.Root(string)"/>).
+    /// Every global root is saved whether named or not; roots are also reachable by index.
+    /// </summary>
+    public IReadOnlyDictionary<string, GcRoot>? RootNames { get; init; }
+
+    /// <summary>
+    /// Keep recording which pages are written after this snapshot, so that
+    /// <see cref="Heap.SaveIncrementalSnapshot(Stream, SnapshotOptions?)"/> can save only those.
+    /// The price: the first write to each page after a snapshot waits for one write-protect
+    /// fault served by the native saver thread (tens of microseconds here), until the next
+    /// collection, which ends the chain (every object moves). Needs live snapshots.
+    /// </summary>
+    public bool TrackChanges { get; init; }
+
+    /// <summary>
+    /// Copy every page inside the pause instead of saving them while mutators run (what kernels
+    /// without write-protect of unpopulated pages get); for comparisons and tests.
+    /// </summary>
+    public bool CopyInPause { get; init; }
+
+    /// <summary>
+    /// Write-protect the whole heap inside the pause instead of before it (no pre-copy): the pause
+    /// then grows with the heap. For comparisons: what a snapshot without pre-copy would cost.
+    /// </summary>
+    public bool ProtectInPause { get; init; }
+
+    /// <summary>How many pages the background save may run ahead of the stream (staging memory: 4 KiB each). Default 4,096 (16 MiB).</summary>
+    public int WindowPages { get; init; } = 4096;
+
+    /// <summary>Protect slices before the pause, in pages (each one UFFDIO_WRITEPROTECT call). Default 16,384 (64 MiB).</summary>
+    public int ProtectSlicePages { get; init; } = 16384;
+
+    /// <summary>Pre-copy re-protect rounds stop once a round finds at most this many written pages (or after <see cref="MaxPrecopyRounds"/>). Default 64.</summary>
+    public int PrecopyConvergedPages { get; init; } = 64;
+
+    /// <summary>Most pre-copy re-protect rounds before the pause. Default 8.</summary>
+    public int MaxPrecopyRounds { get; init; } = 8;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(WindowPages, 64, nameof(WindowPages));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ProtectSlicePages, 1, nameof(ProtectSlicePages));
+        ArgumentOutOfRangeException.ThrowIfNegative(PrecopyConvergedPages, nameof(PrecopyConvergedPages));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxPrecopyRounds, nameof(MaxPrecopyRounds));
+        if (RootNames is not null)
+        {
+            foreach (var (name, root) in RootNames)
+            {
+                ArgumentException.ThrowIfNullOrEmpty(name, nameof(RootNames));
+                ArgumentNullException.ThrowIfNull(root, nameof(RootNames));
+            }
+        }
+    }
+}

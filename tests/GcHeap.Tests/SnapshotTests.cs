@@ -1,0 +1,469 @@
+using GcHeap.Model;
+using GcHeap.Tests.Support;
+
+namespace GcHeap.Tests;
+
+/// <summary>
+/// Live snapshots: saved while mutators mutate, loaded into a new heap, compared with the graph
+/// captured inside the snapshot's pause (a test hook) or with the .NET model when quiescent; the
+/// paths taken are asserted through the counters (pages saved by fault, protected in the pause,
+/// copied in the pause); misuse and corrupt files throw their documented exceptions.
+/// </summary>
+public class SnapshotTests
+{
+    private static Heap NewHeap(Action<HeapOptions>? configure = null) => TestHeaps.Create(GcBackend.Move, configure: configure);
+
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void QuiescentSnapshotLoadsToTheModelsGraphWithNamedRoots(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend);
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 3);
+        graph.Grow(12, 200);
+        heap.Collect(); // objects in the other space: the snapshot does not assume space A
+        graph.Compare("before saving");
+
+        var names = graph.NamedRoots("r").ToDictionary(x => x.Name, x => x.Root);
+        var ms = new MemoryStream();
+        var st = heap.SaveSnapshot(ms, new SnapshotOptions { RootNames = names });
+        Assert.True(st.Live, st.FallbackReason);
+        Assert.Equal(names.Count, st.Roots);
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault);
+        Assert.Equal(0, st.PagesCopiedInPause);
+        Assert.Equal(ms.Length, st.BytesWritten);
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms, new HeapOptions { MaxHeapBytes = 64 << 20, VerifyHeap = true, BackgroundCollection = false });
+        var h2 = loaded.Heap;
+        Assert.NotNull(h2.Types["ModelNode"]);
+        using var m2 = h2.AttachCurrentThread();
+        long n = graph.CompareWith(m2, new ModelTypes(h2), i => loaded.Root($"r{i}").Ref, "in the loaded heap");
+        Assert.True(n > 20, $"{n} objects compared");
+
+        // The loaded heap is a heap like any other: it collects, allocates and verifies.
+        var cs = h2.Collect();
+        Assert.True(cs.Verified);
+        graph.CompareWith(m2, new ModelTypes(h2), i => loaded.Root($"r{i}").Ref, "after a collection of the loaded heap");
+
+        // And the saving heap was not disturbed.
+        graph.Compare("after saving");
+        Assert.True(heap.Collect().Verified);
+    }
+
+    [Fact]
+    public void SnapshotWhileMutatorsMutateEqualsTheGraphAtThePause()
+    {
+        const int Threads = 3;
+        using var heap = NewHeap(o => o.MaxHeapBytes = 128 << 20);
+        var types = new ModelTypes(heap);
+
+        // Ballast first, so the mutators' graphs lie beyond what the saver stages while the writer is held.
+        var ballast = new List<GcRoot>();
+        using (var setup = heap.AttachCurrentThread("setup"))
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                using var s = setup.OpenScope();
+                ballast.Add(setup.CreateRoot(setup.AllocateArray(heap.Types.ByteArray, 8000)));
+            }
+        }
+
+        var errors = new List<Exception>();
+        using var ready = new CountdownEvent(Threads);
+        int stop = 0;
+        long stepsAfterPause = 0;
+        int paused = 0;
+        var threads = Enumerable.Range(0, Threads).Select(i => TestHeaps.StartMutator(heap, $"mutator-{i}", m =>
+        {
+            using var graph = new MirroredGraph(m, types, seed: 70 + i, owner: i + 1);
+            graph.Grow(8, 150);
+            ready.Signal();
+            while (Volatile.Read(ref stop) == 0)
+            {
+                graph.Step();
+                if (Volatile.Read(ref paused) != 0)
+                {
+                    Interlocked.Increment(ref stepsAfterPause);
+                }
+            }
+
+            graph.Compare($"on {m.Name} after the snapshot");
+        }, errors)).ToList();
+        Assert.True(ready.Wait(TimeSpan.FromSeconds(60)), "mutators did not start");
+
+        GraphDump.Result atPause = default;
+        heap.SnapshotHooks.InPause = () => atPause = GraphDump.Of(heap, GraphDump.GlobalRoots(heap));
+        heap.SnapshotHooks.AfterPause = () =>
+        {
+            // Hold the writer (the saver runs at most WindowPages ahead of it) until the mutators
+            // have written for a while: their writes to pages not saved yet must be saved first.
+            Volatile.Write(ref paused, 1);
+            Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref stepsAfterPause) >= 3000 || errors.Count > 0, TimeSpan.FromSeconds(60)));
+        };
+
+        var ms = new MemoryStream();
+        var st = heap.SaveSnapshot(ms, new SnapshotOptions { WindowPages = 64 });
+        Volatile.Write(ref stop, 1);
+        TestHeaps.JoinAll(threads, TimeSpan.FromSeconds(60));
+        TestHeaps.ThrowFirst(errors);
+
+        Assert.True(st.Live, st.FallbackReason);
+        Assert.True(st.PagesSavedByFault > 0, st.ToString());
+        Assert.True(st.WriteFaults >= st.PagesSavedByFault, st.ToString());
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault);
+        Assert.True(st.PagesProtected > 0);
+        Assert.True(atPause.Objects > 100, $"{atPause.Objects} objects at the pause");
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        var after = GraphDump.Of(loaded.Heap, GraphDump.Addresses(loaded.Heap, loaded.Roots));
+        Assert.Equal(atPause.Roots, after.Roots);
+        Assert.Equal(atPause.Objects, after.Objects);
+        Assert.Equal(atPause.Hash, after.Hash);
+
+        // Mutators kept going: the live heap moved on from the pause.
+        var now = GraphDump.Of(heap, GraphDump.GlobalRoots(heap));
+        Assert.NotEqual(atPause.Hash, now.Hash);
+        Assert.True(heap.Verify().IsValid);
+        foreach (var b in ballast)
+        {
+            b.Dispose();
+        }
+    }
+
+    [Fact]
+    public void WithoutWriteProtectEveryPageIsCopiedInThePause()
+    {
+        using var heap = NewHeap(o => o.DisabledKernelFeatures = KernelFeatures.WriteProtect);
+        Assert.False(heap.Capabilities.LiveSnapshots);
+        Assert.Contains("DisabledKernelFeatures", heap.Capabilities.LiveSnapshotUnavailableReason, StringComparison.Ordinal);
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 11);
+        graph.Grow(6, 200);
+        GraphDump.Result atPause = default;
+        heap.SnapshotHooks.InPause = () => atPause = GraphDump.Of(heap, GraphDump.GlobalRoots(heap));
+        var ms = new MemoryStream();
+        var st = heap.SaveSnapshot(ms);
+        Assert.False(st.Live);
+        Assert.Contains("DisabledKernelFeatures", st.FallbackReason, StringComparison.Ordinal);
+        Assert.Equal(st.Pages, st.PagesCopiedInPause);
+        Assert.Equal(0, st.WriteFaults);
+        Assert.Equal(0, st.PagesProtected);
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        Assert.Equal(atPause.Hash, GraphDump.Of(loaded.Heap, GraphDump.Addresses(loaded.Heap, loaded.Roots)).Hash);
+    }
+
+    [Fact]
+    public void CorruptTruncatedAndForeignFilesThrowFormatExceptions()
+    {
+        byte[] file;
+        using (var heap = NewHeap())
+        {
+            var types = new ModelTypes(heap);
+            using var m = heap.AttachCurrentThread();
+            using var graph = new MirroredGraph(m, types, seed: 5);
+            graph.Grow(4, 100);
+            var ms = new MemoryStream();
+            heap.SaveSnapshot(ms);
+            file = ms.ToArray();
+        }
+
+        using (var ok = Heap.LoadSnapshot(new MemoryStream(file)))
+        {
+            Assert.True(ok.Roots.Count > 0);
+        }
+
+        var flipped = (byte[])file.Clone();
+        flipped[file.Length - 100] ^= 0x40; // inside the last page
+        Assert.Contains("checksum", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(flipped))).Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(file[..(file.Length / 2)]))).Message, StringComparison.Ordinal);
+        Assert.Contains("trailer", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(file[..^10]))).Message, StringComparison.Ordinal);
+        var foreign = (byte[])file.Clone();
+        foreign[0] = (byte)'X';
+        Assert.Contains("magic", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(foreign))).Message, StringComparison.Ordinal);
+        var future = (byte[])file.Clone();
+        future[8] = 99;
+        Assert.Contains("version 99", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(future))).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Heap.LoadSnapshot(new MemoryStream(file), new HeapOptions { MaxHeapBytes = 4096 * 4 }));
+        Assert.Throws<ArgumentNullException>(() => Heap.LoadSnapshot((Stream)null!));
+    }
+
+    [Fact]
+    public void AStreamThatThrowsLeavesNoProtectionAndTheHeapGoesOn()
+    {
+        using var heap = NewHeap();
+        var types = new ModelTypes(heap);
+        var errors = new List<Exception>();
+        int stop = 0;
+        var t = TestHeaps.StartMutator(heap, "mutator", m =>
+        {
+            using var graph = new MirroredGraph(m, types, seed: 21);
+            graph.Grow(8, 200);
+            while (Volatile.Read(ref stop) == 0)
+            {
+                graph.Step();
+            }
+
+            graph.Compare("after the failed snapshot");
+        }, errors);
+        SpinWait.SpinUntil(() => heap.BytesInUse > (2 << 20), TimeSpan.FromSeconds(30));
+
+        var e = Assert.Throws<IOException>(() => heap.SaveSnapshot(new FailingStream(100_000)));
+        Assert.Contains("disk full", e.Message, StringComparison.Ordinal);
+
+        // No write-protection is left: the mutator runs on, collections run, a new snapshot works.
+        Assert.True(heap.Collect().Verified);
+        var st = heap.SaveSnapshot(Stream.Null);
+        Assert.True(st.Live);
+        Volatile.Write(ref stop, 1);
+        TestHeaps.JoinAll([t], TimeSpan.FromSeconds(60));
+        TestHeaps.ThrowFirst(errors);
+        Assert.Throws<ArgumentException>(() => heap.SaveSnapshot(new MemoryStream([], writable: false)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => heap.SaveSnapshot(Stream.Null, new SnapshotOptions { WindowPages = 1 }));
+    }
+
+    [Fact]
+    public void DisposingTheHeapDuringASnapshotStopsItWithoutAHang()
+    {
+        var heap = NewHeap();
+        var types = new ModelTypes(heap);
+        var errors = new List<Exception>();
+
+        // The graph's roots outlive its thread (the graph is not disposed); this thread is not
+        // attached, so the disposal has no running mutator to wait for.
+        var builder = TestHeaps.StartMutator(heap, "builder", m => new MirroredGraph(m, types, seed: 8).Grow(8, 200), errors);
+        TestHeaps.JoinAll([builder], TimeSpan.FromSeconds(60));
+        TestHeaps.ThrowFirst(errors);
+
+        Thread? disposer = null;
+        heap.SnapshotHooks.AfterPause = () =>
+        {
+            disposer = new Thread(heap.Dispose);
+            disposer.Start();
+            Assert.True(SpinWait.SpinUntil(() => heap.IsDisposing, TimeSpan.FromSeconds(30)));
+        };
+        Assert.Throws<GcHeapDisposedException>(() => heap.SaveSnapshot(Stream.Null));
+        Assert.True(disposer!.Join(TimeSpan.FromSeconds(60)), "Dispose hung");
+        Assert.Throws<GcHeapDisposedException>(() => heap.SaveSnapshot(Stream.Null));
+    }
+
+    [Fact]
+    public void ASnapshotRequestedDuringACollectionWaitsForIt()
+    {
+        using var heap = NewHeap(o => o.SweepDelayMicros = 2000);
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 9);
+        graph.Grow(8, 200);
+        var collecting = new Thread(() => heap.Collect());
+        collecting.Start();
+        Assert.True(SpinWait.SpinUntil(() => { m.Safepoint(); return heap.Phase != CollectionPhase.Idle; }, TimeSpan.FromSeconds(30)));
+        long before = heap.CollectionCount;
+        GraphDump.Result atPause = default;
+        heap.SnapshotHooks.InPause = () => atPause = GraphDump.Of(heap, GraphDump.GlobalRoots(heap));
+        var ms = new MemoryStream();
+        var st = heap.SaveSnapshot(ms); // this thread is in a safe region meanwhile: the cycle can stop it
+        Assert.True(collecting.Join(TimeSpan.FromSeconds(60)));
+        Assert.True(heap.CollectionCount > before, "the snapshot ran before the collection finished");
+        Assert.True(st.Live);
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        Assert.Equal(atPause.Hash, GraphDump.Of(loaded.Heap, GraphDump.Addresses(loaded.Heap, loaded.Roots)).Hash);
+        graph.Compare("after");
+    }
+
+    [Fact]
+    public void IncrementsWhileMutatorsMutateRestoreTheGraphAtEachPause()
+    {
+        const int Threads = 2;
+        using var heap = NewHeap(o => o.MaxHeapBytes = 128 << 20);
+        var types = new ModelTypes(heap);
+        var errors = new List<Exception>();
+        using var ready = new CountdownEvent(Threads);
+        int stop = 0;
+        long steps = 0;
+        var threads = Enumerable.Range(0, Threads).Select(i => TestHeaps.StartMutator(heap, $"mutator-{i}", m =>
+        {
+            using var graph = new MirroredGraph(m, types, seed: 300 + i, owner: i + 1);
+            graph.Grow(8, 150);
+            ready.Signal();
+            while (Volatile.Read(ref stop) == 0)
+            {
+                graph.Step();
+                Interlocked.Increment(ref steps);
+            }
+
+            graph.Compare($"on {m.Name} after the increments");
+        }, errors)).ToList();
+        Assert.True(ready.Wait(TimeSpan.FromSeconds(60)), "mutators did not start");
+
+        var dumps = new List<GraphDump.Result>();
+        var files = new List<byte[]>();
+        var stats = new List<SnapshotStats>();
+        heap.SnapshotHooks.InPause = () => dumps.Add(GraphDump.Of(heap, GraphDump.GlobalRoots(heap)));
+        for (int k = 0; k < 3; k++)
+        {
+            long at = Interlocked.Read(ref steps);
+            Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref steps) >= at + 2000 || errors.Count > 0, TimeSpan.FromSeconds(60)));
+            var ms = new MemoryStream();
+            stats.Add(k == 0 ? heap.SaveSnapshot(ms, new SnapshotOptions { TrackChanges = true }) : heap.SaveIncrementalSnapshot(ms));
+            files.Add(ms.ToArray());
+        }
+
+        Volatile.Write(ref stop, 1);
+        TestHeaps.JoinAll(threads, TimeSpan.FromSeconds(60));
+        TestHeaps.ThrowFirst(errors);
+
+        Assert.False(stats[0].Incremental);
+        Assert.Equal(stats[0].Pages, stats[0].PagesInImage);
+        for (int k = 1; k < 3; k++)
+        {
+            var st = stats[k];
+            Assert.True(st.Incremental, st.IncrementalFallbackReason);
+            Assert.Equal(stats[k - 1].Id, st.ParentId);
+            Assert.True(st.PagesInImage < st.Pages, st.ToString()); // only what was written or allocated since
+            Assert.True(st.PagesWrittenSincePrevious > 0, st.ToString());
+            Assert.True(st.BytesWritten < st.Pages * 4096, st.ToString()); // less than a full image of the same heap
+        }
+
+        Assert.True(stats.Sum(s => s.TrackedWrites) > 0, "no write after a save was tracked");
+        for (int k = 0; k < 3; k++)
+        {
+            using var loaded = Heap.LoadSnapshot(files.Take(k + 1).Select(f => (Stream)new MemoryStream(f)).ToList());
+            Assert.Equal(k + 1, loaded.Info.Files);
+            var d = GraphDump.Of(loaded.Heap, GraphDump.Addresses(loaded.Heap, loaded.Roots));
+            Assert.Equal(dumps[k].Objects, d.Objects);
+            Assert.Equal(dumps[k].Hash, d.Hash);
+        }
+
+        Assert.Contains("order", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot([new MemoryStream(files[0]), new MemoryStream(files[2])])).Message, StringComparison.Ordinal);
+        Assert.Contains("increment", Assert.Throws<GcSnapshotFormatException>(() => Heap.LoadSnapshot(new MemoryStream(files[1]))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACollectionEndsTheChainAndTheNextIncrementIsFull()
+    {
+        using var heap = NewHeap();
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 13);
+        graph.Grow(6, 150);
+        var first = heap.SaveIncrementalSnapshot(Stream.Null);
+        Assert.False(first.Incremental);
+        Assert.Contains("TrackChanges", first.IncrementalFallbackReason, StringComparison.Ordinal);
+
+        // The first snapshot went on tracking (an incremental request keeps tracking): the next one is an increment.
+        for (int i = 0; i < 200; i++)
+        {
+            graph.Step();
+        }
+
+        var second = heap.SaveIncrementalSnapshot(Stream.Null);
+        Assert.True(second.Incremental, second.IncrementalFallbackReason);
+        Assert.True(heap.Collect().Verified); // tracking stops: every object moves
+        var third = heap.SaveIncrementalSnapshot(Stream.Null);
+        Assert.False(third.Incremental);
+        Assert.Contains("collection", third.IncrementalFallbackReason, StringComparison.Ordinal);
+        Assert.Equal(third.Pages, third.PagesInImage);
+        graph.Compare("after the chain ended");
+    }
+
+    [Fact]
+    public void AKernelWriteIntoAPageNotSavedYetWaitsForThatPage()
+    {
+        using var heap = NewHeap();
+        using var m = heap.AttachCurrentThread();
+        var roots = new List<GcRoot>();
+        GcRoot target;
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                roots.Add(m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 8000))); // beyond the 64 pages staged ahead
+            }
+
+            var a = m.AllocateArray(heap.Types.ByteArray, 16384);
+            m.FillItems<byte>(a, 0, 16384, 0x11);
+            target = m.CreateRoot(a);
+        }
+
+        string path = Path.Combine(Path.GetTempPath(), $"gcheap-snapshot-kernel-{Environment.ProcessId}.bin");
+        File.WriteAllBytes(path, Enumerable.Repeat((byte)0x22, 16384).ToArray());
+        using var paused = new ManualResetEventSlim();
+        using var written = new ManualResetEventSlim();
+        heap.SnapshotHooks.AfterPause = () =>
+        {
+            paused.Set();
+            Assert.True(written.Wait(TimeSpan.FromSeconds(60)), "the kernel write did not complete");
+        };
+        var ms = new MemoryStream();
+        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(ms, new SnapshotOptions { WindowPages = 64, RootNames = new Dictionary<string, GcRoot> { ["target"] = target } }));
+        using (m.EnterSafeRegion())
+        {
+            Assert.True(paused.Wait(TimeSpan.FromSeconds(60)), "no pause");
+        }
+
+        // pread straight into the protected array (full-mode uffd: the kernel's write faults too):
+        // the saver thread saves those pages first, then lets the write through.
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read))
+        {
+            Assert.Equal(16384, m.ReadFromFile(file, 0, target.Ref, 0, 16384));
+        }
+
+        written.Set();
+        Assert.True(save.Wait(TimeSpan.FromSeconds(60)), "the snapshot did not finish");
+        var st = save.Result;
+        File.Delete(path);
+        Assert.True(st.PagesSavedByFault >= 4, st.ToString());
+        var now = new byte[16384];
+        m.ReadItems<byte>(target.Ref, 0, now);
+        Assert.All(now, b => Assert.Equal(0x22, b));
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        using var m2 = loaded.Heap.AttachCurrentThread();
+        var then = new byte[16384];
+        m2.ReadItems<byte>(loaded.Root("target").Ref, 0, then);
+        Assert.All(then, b => Assert.Equal(0x11, b)); // the image holds the array as it was at the pause
+    }
+
+    private sealed class FailingStream(long failAfter) : Stream
+    {
+        private long _written;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _written;
+
+        public override long Position { get => _written; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _written += buffer.Length;
+            if (_written > failAfter)
+            {
+                throw new IOException("disk full (test)");
+            }
+        }
+    }
+}
