@@ -44,7 +44,12 @@ public class RunnerTests
         if (backend == "dotnet")
         {
             Assert.Equal(JsonValueKind.Null, r.GetProperty("verified").ValueKind); // not a GcHeap run: not claimed
-            Assert.True(r.GetProperty("dotnet").GetProperty("agree").GetBoolean());
+            // Both measurements saw the same GCs. Whether their pause totals agree within 5% (the
+            // JSON's dotnet.agree) is a duration and depends on the machine's load: reported, not asserted.
+            var dotnet = r.GetProperty("dotnet");
+            int external = dotnet.GetProperty("external").GetProperty("gc_count").GetInt32();
+            Assert.Equal(external, dotnet.GetProperty("in_process").GetProperty("gc_count").GetInt32());
+            Assert.Contains(dotnet.GetProperty("agree").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False }); // computed
         }
         else
         {
