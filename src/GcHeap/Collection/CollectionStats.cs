@@ -78,6 +78,12 @@ public sealed class CollectionStats
     /// <summary>Stable object ids (<see cref="Mutator.GetObjectId"/>) whose objects survived and were re-keyed by this collection.</summary>
     public long ObjectIdsKept { get; init; }
 
+    /// <summary>
+    /// Time the collector thread spent re-keying the object-id table after the flip (mutators
+    /// running; a thread asking for an id meanwhile waits), in milliseconds.
+    /// </summary>
+    public double ObjectIdRekeyMs { get; init; }
+
     /// <summary>Pages allocated during the cycle (moved whole).</summary>
     public long PagesBlack { get; init; }
 

@@ -39,6 +39,7 @@ internal sealed unsafe partial class Collector
     private long _weakCleared;
     private bool _idsSetAside;
     private int _idsKept;
+    private double _idsRekeyMs;
 
     /// <summary>To-space of the compaction in progress: its base, planned pages and registered pages (tests stage address-space changes there).</summary>
     internal (nint Base, int PlannedPages, int RegisteredPages) CompactionRange { get; private set; }
@@ -84,7 +85,7 @@ internal sealed unsafe partial class Collector
         _pauses.Clear();
         _pauseSteps.Clear();
         (_maxStopWaitMs, _maxStopAwaited, _dotnetGcDuringStopsMs, _fallbackReason) = (0, null, 0, null);
-        (_weakCleared, _idsSetAside, _idsKept) = (0, false, 0);
+        (_weakCleared, _idsSetAside, _idsKept, _idsRekeyMs) = (0, false, 0, 0);
         try
         {
             SetPhase(CollectionPhase.Marking);
@@ -913,6 +914,7 @@ internal sealed unsafe partial class Collector
         StopTheWorldFallbackReason = _fallbackReason,
         WeakReferencesCleared = _weakCleared,
         ObjectIdsKept = _idsKept,
+        ObjectIdRekeyMs = _idsRekeyMs,
     };
 
     /// <summary>
@@ -966,7 +968,9 @@ internal sealed unsafe partial class Collector
         }
 
         _idsSetAside = false;
+        long t = Stopwatch.GetTimestamp();
         _idsKept = _heap.Identity.Rebuild(_marker.IsLive, _nativePlan);
+        _idsRekeyMs = Ms(t);
         if (_heap.Identity.TakeFailure() is { } failure)
         {
             throw new GcCollectionFailedException("Heap corruption found while moving the identity table: " + failure + ".");

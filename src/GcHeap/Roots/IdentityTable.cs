@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using GcHeap.Interop;
 
 namespace GcHeap.Roots;
@@ -15,26 +14,20 @@ namespace GcHeap.Roots;
 /// mutator asking for an id meanwhile waits for that (it is not a pause: the rest of the program
 /// runs on).</item>
 /// </list>
-/// Ids are 64-bit, start at 1 and are never reused within a heap. Lookups take no lock: the table
-/// only changes under them between pauses (adds, through the concurrent dictionary) or while
-/// lookups wait (the rebuild).
+/// Ids are 64-bit, start at 1 and are never reused within a heap. Lookups take no lock
+/// (<see cref="AddressIdMap"/>); adds take the table's lock.
 /// </summary>
 internal sealed unsafe class IdentityTable : IDisposable
 {
     private readonly Heap _heap;
     private readonly object _lock = new();
-    private volatile ConcurrentDictionary<nint, long> _map = new();
-    private volatile ConcurrentDictionary<nint, long>? _moving;
-    private readonly Func<nint, long> _newId;
+    private volatile AddressIdMap _map = new(16);
+    private volatile AddressIdMap? _moving;
     private long _nextId;
     private bool _disposed;
     private string? _failure;
 
-    public IdentityTable(Heap heap)
-    {
-        _heap = heap;
-        _newId = _ => Interlocked.Increment(ref _nextId); // may run twice for one key in a race: ids stay unique
-    }
+    public IdentityTable(Heap heap) => _heap = heap;
 
     /// <summary>Objects that have an id.</summary>
     public int Count
@@ -59,8 +52,25 @@ internal sealed unsafe class IdentityTable : IDisposable
             WaitForRebuild();
         }
 
-        var map = _map;
-        return map.TryGetValue(address, out long id) ? id : map.GetOrAdd(address, _newId);
+        long id = _map.Find(address);
+        return id != 0 ? id : Add(address);
+    }
+
+    private long Add(nint address)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var map = _map; // no rebuild can start meanwhile: that needs this thread at a safepoint
+            long id = map.Find(address);
+            if (id == 0)
+            {
+                id = ++_nextId;
+                map.Add(address, id);
+            }
+
+            return id;
+        }
     }
 
     private void WaitForRebuild()
@@ -90,7 +100,7 @@ internal sealed unsafe class IdentityTable : IDisposable
             WaitForRebuild();
         }
 
-        return _map.TryGetValue(address, out long id) ? id : 0;
+        return _map.Find(address);
     }
 
     /// <summary>The world is stopped and the roots were just forwarded: every address in the table is about to be stale.</summary>
@@ -98,10 +108,10 @@ internal sealed unsafe class IdentityTable : IDisposable
     {
         lock (_lock)
         {
-            if (!_map.IsEmpty)
+            if (_map.Count > 0)
             {
                 _moving = _map;
-                _map = new ConcurrentDictionary<nint, long>();
+                _map = new AddressIdMap(16);
             }
         }
     }
@@ -112,7 +122,7 @@ internal sealed unsafe class IdentityTable : IDisposable
     /// </summary>
     public int Rebuild(Func<nint, bool> isLive, NativePlan* plan)
     {
-        ConcurrentDictionary<nint, long>? moving;
+        AddressIdMap? moving;
         lock (_lock)
         {
             moving = _moving;
@@ -123,15 +133,17 @@ internal sealed unsafe class IdentityTable : IDisposable
             return 0;
         }
 
-        var addresses = new nint[moving.Count];
-        var ids = new long[moving.Count];
+        int total = moving.Count;
+        var addresses = new nint[total];
+        var ids = new long[total];
+        total = moving.CopyTo(addresses, ids);
         int n = 0;
-        foreach (var (address, id) in moving)
+        for (int i = 0; i < total; i++)
         {
-            if (isLive(address))
+            if (isLive(addresses[i]))
             {
-                addresses[n] = address;
-                ids[n++] = id;
+                addresses[n] = addresses[i];
+                ids[n++] = ids[i];
             }
         }
 
@@ -145,12 +157,12 @@ internal sealed unsafe class IdentityTable : IDisposable
             }
         }
 
-        var map = new ConcurrentDictionary<nint, long>(Environment.ProcessorCount, Math.Max(31, n));
+        var map = new AddressIdMap(failure is null ? n : 16);
         if (failure is null)
         {
             for (int i = 0; i < n; i++)
             {
-                map.TryAdd(addresses[i], ids[i]);
+                map.Add(addresses[i], ids[i]);
             }
         }
 
@@ -158,7 +170,7 @@ internal sealed unsafe class IdentityTable : IDisposable
         {
             _map = map;
             _moving = null;
-            Dropped += moving.Count - n;
+            Dropped += total - n;
             _failure ??= failure;
             Monitor.PulseAll(_lock);
         }
@@ -174,7 +186,7 @@ internal sealed unsafe class IdentityTable : IDisposable
             if (_moving is not null)
             {
                 _moving = null;
-                _map.Clear();
+                _map = new AddressIdMap(16);
                 Monitor.PulseAll(_lock);
             }
         }
@@ -196,7 +208,7 @@ internal sealed unsafe class IdentityTable : IDisposable
         lock (_lock)
         {
             _disposed = true;
-            _map.Clear();
+            _map = new AddressIdMap(16);
             Monitor.PulseAll(_lock);
         }
     }

@@ -23,7 +23,8 @@ public sealed unsafe partial class Mutator
     /// for null): equal for the same object across every collection, never reused. The first call
     /// for an object adds it to a side table (about the cost of a dictionary insert); later calls
     /// are a dictionary lookup. Right after a collection's flip, the first call may wait until the
-    /// collector has re-keyed the table (a few milliseconds per million ids). A safepoint.
+    /// collector has re-keyed the table (0.16-0.23 s for a million ids here,
+    /// <see cref="CollectionStats.ObjectIdRekeyMs"/>). A safepoint.
     /// </summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is released, foreign or another thread's local handle.</exception>
     /// <exception cref="GcThreadStateException">Not the owning thread, or inside a safe region.</exception>
