@@ -18,6 +18,21 @@ internal static unsafe class GraphChecksum
 
     public static Result Compute(HandleTable handles, RootSet roots, TypeRegistry types, Func<nint, string>? describe = null)
     {
+        var addresses = new List<nint>();
+        foreach (var (first, end) in roots.Ranges)
+        {
+            for (int s = first; s < end; s++)
+            {
+                addresses.Add(handles.Slots[s]);
+            }
+        }
+
+        return Compute(addresses, types, describe);
+    }
+
+    /// <summary>The same fingerprint from root addresses in order (0 for a null root); the graph of another heap (a loaded snapshot) compares equal when it is the same graph.</summary>
+    public static Result Compute(IReadOnlyList<nint> roots, TypeRegistry types, Func<nint, string>? describe = null)
+    {
         NativeTypeInfo* table = types.Table;
         uint typeCount = (uint)types.Count;
         var ids = new Dictionary<nint, long>();
@@ -26,13 +41,10 @@ internal static unsafe class GraphChecksum
         ulong h = 0x9E3779B97F4A7C15UL;
         long bytes = 0;
 
-        foreach (var (first, end) in roots.Ranges)
+        for (int s = 0; s < roots.Count; s++)
         {
-            for (int s = first; s < end; s++)
-            {
-                h = Mix(h, Visit(handles.Slots[s], ids, queue));
-                parents.TryAdd(handles.Slots[s], (0, s));
-            }
+            h = Mix(h, Visit(roots[s], ids, queue));
+            parents.TryAdd(roots[s], (0, s));
         }
 
         while (queue.Count > 0)
