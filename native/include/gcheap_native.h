@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 19
+#define GCH_ABI_VERSION 20
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -81,8 +81,13 @@ enum {
 /* How a to-space page is built. */
 enum {
     GCH_TO_WHOLE = 1,     /* fix references in place in from-space page to_src[t], then install it */
-    GCH_TO_COMPACTED = 2  /* pack live objects starting at granule to_src[t] into a buffer page     */
+    GCH_TO_COMPACTED = 2, /* pack live objects starting at granule to_src[t] into a buffer page     */
+    GCH_TO_HOLE = 3       /* alignment hole (huge blocks): nothing lives here, nothing is installed;
+                             a stray fault gets a zero page                                      */
 };
+
+/* Pages per 2 MiB PMD: a huge block of to-space is 512 to-pages starting at a multiple of it. */
+enum { GCH_PMD_PAGES = 512 };
 
 /* State of a to-space page during concurrent compaction (the state machine is documented in
  * native/src/compactor.c and docs/design.md section 6). */
@@ -167,6 +172,11 @@ typedef struct gch_compaction_stats {
     uint64_t child_pages_poisoned; /* to-pages a child forked mid-compaction lacked: UFFDIO_POISON     */
     uint64_t eagain_event_waits;/* MOVE/COPY/ZEROPAGE answered EAGAIN without progress (an event
                                    pending or its thread not yet resumed): waited, then retried    */
+    uint64_t pages_pmd_moved;   /* pages of huge blocks that arrived mapped by one PMD (2 MiB moved
+                                   by one UFFDIO_MOVE of a transparent huge page; PAGEMAP_SCAN of
+                                   the destination says so after the move)                        */
+    uint64_t huge_blocks;       /* huge blocks installed as one run (aligned, whole, source mapped by a PMD) */
+    uint64_t pages_holes;       /* alignment holes of the plan (GCH_TO_HOLE): counted, never installed */
     int32_t error;              /* 0, or the negative errno that failed the compaction          */
     int32_t error_op;           /* GCH_OP_* of the failing operation                            */
     uint64_t error_addr;        /* address involved in the failure                               */
@@ -241,6 +251,12 @@ typedef struct gch_compactor_config {
                                        multiple of it and release_chunk_pages 0)                    */
     uint64_t collector_view;        /* CONTINUE: address of to-space page 0 in the collector view (the
                                        same memfd pages as [to_base, ...), never registered); else 0 */
+    uint32_t huge_blocks;           /* MOVE mode, spaces of transparent huge pages: an aligned block of
+                                       512 to-pages whose sources are one aligned from-space block mapped
+                                       by a PMD is claimed, built and moved as one run (one PMD move);
+                                       a fault in it waits for the block. Needs batch_pages a multiple
+                                       of 512 and fault_around_pages <= 512                            */
+    uint32_t reserved1;
 } gch_compactor_config;
 
 typedef struct gch_compactor gch_compactor;
@@ -302,7 +318,11 @@ GCH_EXPORT int32_t gch_uffd_read_faults(int32_t fd, uint64_t *addresses, int32_t
 /* ---------------------------------------------------------------------------------------
  * Memory
  * ------------------------------------------------------------------------------------- */
-enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2, GCH_MEM_HUGETLB = 4 };
+enum { GCH_MEM_DONTFORK = 1, GCH_MEM_NOHUGEPAGE = 2, GCH_MEM_HUGETLB = 4, GCH_MEM_HUGEPAGE = 8 };
+
+/* gch_mem_reserve flags: GCH_MEM_NOHUGEPAGE keeps the range in 4 KiB pages (MADV_NOHUGEPAGE);
+ * GCH_MEM_HUGEPAGE aligns the range to 2 MiB and allows transparent huge pages (MADV_HUGEPAGE;
+ * len should be a multiple of 2 MiB). A kernel without THP answers EINVAL to both: not an error. */
 
 /* A memfd (MFD_CLOEXEC, ftruncate'd to len: holes until written) mapped twice MAP_SHARED: the
  * mutator view (what the heap hands out) and the collector view (where the Continue backend builds

@@ -86,14 +86,17 @@
 #include "uffd_fill.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -179,6 +182,10 @@ struct gch_compactor {
     uint64_t removed_count;          /* ... and how many (mu) */
     int fault_joined;
     int gate_held; /* atomic: armed in the fork gate and not yet left */
+
+    uint8_t *block_state;    /* huge_blocks: verdict per 512-page to-block (BLOCK_*, CAS once) */
+    int pagemap_fd;          /* huge_blocks: /proc/self/pagemap for PAGEMAP_SCAN, or -1       */
+    int pagemap_usable;      /* atomic: 0 once PAGEMAP_SCAN answered that it is not supported */
 
     uint32_t unit;           /* CONTINUE install unit in pages (1, or 512 on hugetlbfs)     */
     uint32_t *unit_built;    /* unit > 1: built pages per unit (atomic)                     */
@@ -574,6 +581,10 @@ static int compute_floors(gch_compactor *c)
         return -ENOMEM;
     f[pl->to_pages] = pl->from_pages;
     for (uint32_t t = pl->to_pages; t-- > 0;) {
+        if (pl->to_kind[t] == GCH_TO_HOLE) {
+            f[t] = f[t + 1];
+            continue;
+        }
         uint32_t s = first_source(pl, t);
         f[t] = s < f[t + 1] ? s : f[t + 1];
     }
@@ -734,6 +745,14 @@ static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
     w->run_kind[w->run_n++] = kind;
 }
 
+/* An alignment hole: nothing to build or install; it counts as done. */
+static void take_hole(gch_compactor *c, uint32_t t)
+{
+    set_page_state(c, t, GCH_PAGE_INSTALLED);
+    STAT_ADD(c, pages_holes, 1);
+    __atomic_fetch_add(&c->installed, 1, __ATOMIC_ACQ_REL);
+}
+
 /* Adds to-page t to the worker's pending run: t is already claimed (by this worker) or not
  * (`owned` == 0: claim it first; if another worker has it, the run ends here). Builds t in ring
  * slot `slot` and appends it, installing the run first if t does not extend it. */
@@ -751,6 +770,10 @@ static int take_page(gch_worker *w, uint32_t t, uint32_t slot, int owned)
     }
     if (!owned && !claim(w->c, t))
         return flush_run(w);
+    if (w->c->plan.to_kind[t] == GCH_TO_HOLE) {
+        take_hole(w->c, t);
+        return flush_run(w);
+    }
     uint64_t src;
     uint8_t kind;
     if (build(w, t, slot, &src, &kind) != 0)
@@ -758,6 +781,99 @@ static int take_page(gch_worker *w, uint32_t t, uint32_t slot, int owned)
     if (!extends_run(w, t, src) && flush_run(w) != 0)
         return -1;
     append_run(w, t, src, kind);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ huge blocks */
+
+/*
+ * Huge blocks (cfg.huge_blocks; docs/design.md section 6, "Huge blocks"). Spaces are reserved
+ * 2 MiB aligned with MADV_HUGEPAGE, so memory allocated fresh arrives as transparent huge pages.
+ * The planner places a from-space block of 512 pages that moves whole at a to-space position
+ * congruent to it modulo 512 (padding to-space with GCH_TO_HOLE pages), so the block's one MOVE
+ * run has both ends PMD-aligned and the kernel moves the PMD itself: one page-table entry and one
+ * TLB flush for 2 MiB. Any 4 KiB MOVE from inside a huge source would split it, so a huge block
+ * is owned whole: the worker that claims its first page claims all 512 at once, builds them and
+ * moves them as one run; a fault anywhere in it waits for that run (no page of it is ever taken
+ * alone, and no urgent flush cuts it).
+ *
+ * Verdict per block, decided once (CAS from UNKNOWN) by whoever reaches the block first, before
+ * anybody claims a page of it, so every worker treats the block the same way:
+ *
+ *     UNKNOWN --(plan: 512 aligned whole pages with consecutive sources; source mapped by a PMD
+ *                per PAGEMAP_SCAN, where the kernel has it)--> HUGE
+ *     UNKNOWN --(anything else)--> SMALL      (pages are taken one by one as before)
+ */
+enum { BLOCK_UNKNOWN = 0, BLOCK_HUGE = 1, BLOCK_SMALL = 2 };
+
+/* 1: [addr, addr + 2 MiB) is mapped by one PMD; 0: it is not; -1: PAGEMAP_SCAN cannot tell. */
+static int pmd_mapped(gch_compactor *c, uint64_t addr)
+{
+    if (c->pagemap_fd < 0 || !__atomic_load_n(&c->pagemap_usable, __ATOMIC_RELAXED))
+        return -1;
+    struct gch_page_region r = {0, 0, 0};
+    struct gch_pm_scan_arg a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.start = addr;
+    a.end = addr + ((uint64_t)GCH_PMD_PAGES << GCH_PAGE_SHIFT);
+    a.vec = (uint64_t)(uintptr_t)&r;
+    a.vec_len = 1;
+    a.category_mask = GCH_PAGE_IS_HUGE;
+    a.return_mask = GCH_PAGE_IS_HUGE;
+    int n = ioctl(c->pagemap_fd, GCH_PAGEMAP_SCAN, &a);
+    if (n < 0) {
+        if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP)
+            __atomic_store_n(&c->pagemap_usable, 0, __ATOMIC_RELAXED); /* before Linux 6.7 */
+        return -1;
+    }
+    return n == 1 && r.start == a.start && r.end == a.end;
+}
+
+/* The verdict on to-block b (pages [512 b, 512 b + 512)); see the state machine above. */
+static int block_is_huge(gch_compactor *c, uint32_t b)
+{
+    if (!c->block_state)
+        return 0;
+    uint8_t v = __atomic_load_n(&c->block_state[b], __ATOMIC_ACQUIRE);
+    if (v != BLOCK_UNKNOWN)
+        return v == BLOCK_HUGE;
+    const gch_plan *pl = &c->plan;
+    uint32_t t0 = b * GCH_PMD_PAGES;
+    int huge = t0 + GCH_PMD_PAGES <= pl->to_pages && pl->to_kind[t0] == GCH_TO_WHOLE && pl->to_src[t0] % GCH_PMD_PAGES == 0 &&
+               pl->to_src[t0] + GCH_PMD_PAGES <= pl->from_pages;
+    for (uint32_t i = 1; huge && i < GCH_PMD_PAGES; i++)
+        huge = pl->to_kind[t0 + i] == GCH_TO_WHOLE && pl->to_src[t0 + i] == pl->to_src[t0] + i;
+    if (huge)
+        huge = pmd_mapped(c, pl->from_base + ((uint64_t)pl->to_src[t0] << GCH_PAGE_SHIFT)) != 0; /* -1: trust the plan */
+    uint8_t expected = BLOCK_UNKNOWN;
+    (void)__atomic_compare_exchange_n(&c->block_state[b], &expected, huge ? BLOCK_HUGE : BLOCK_SMALL, 0, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&c->block_state[b], __ATOMIC_ACQUIRE) == BLOCK_HUGE;
+}
+
+/* Builds and moves huge block t0 (its first page already claimed by this worker) as one run. */
+static int take_block(gch_worker *w, uint32_t t0)
+{
+    gch_compactor *c = w->c;
+    if (flush_run(w) != 0)
+        return -1;
+    /* Own every page first: nobody else claims a page of a huge block, but a fault must find them
+     * CLAIMED (and wait) rather than PENDING. */
+    for (uint32_t i = 1; i < GCH_PMD_PAGES; i++)
+        if (!claim(c, t0 + i)) {
+            fail_with(c, -EPROTO, GCH_OP_PLAN, c->plan.to_base + ((uint64_t)(t0 + i) << GCH_PAGE_SHIFT));
+            return -1;
+        }
+    for (uint32_t i = 0; i < GCH_PMD_PAGES; i++)
+        if (take_page(w, t0 + i, i, 1) != 0)
+            return -1;
+    int whole_run = w->run_n == GCH_PMD_PAGES;
+    if (flush_run(w) != 0)
+        return -1;
+    STAT_ADD(c, huge_blocks, 1);
+    if (whole_run && pmd_mapped(c, c->plan.to_base + ((uint64_t)t0 << GCH_PAGE_SHIFT)) == 1)
+        STAT_ADD(c, pages_pmd_moved, GCH_PMD_PAGES);
     return 0;
 }
 
@@ -876,7 +992,30 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
         return 0;
     }
     uint32_t t = (uint32_t)(off >> GCH_PAGE_SHIFT);
-    if (claim(c, t)) {
+    if (pl->to_kind[t] == GCH_TO_HOLE) {
+        /* An alignment hole holds nothing (only a walk past an object's end reads it): a zero page
+         * parses as an empty page. A sweeper marks it done without touching it. */
+        uint64_t d = 0;
+        int rc = do_fill(c, GCH_FILL_ZEROPAGE, addr, 0, GCH_PAGE_SIZE, &d);
+        if (rc != 0 && rc != -EEXIST) {
+            fail_with(c, rc, GCH_OP_ZEROPAGE, addr);
+            return -1;
+        }
+        STAT_ADD(c, pages_zero_filled, 1);
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    int huge = block_is_huge(c, t / GCH_PMD_PAGES);
+    uint32_t t0 = t - t % GCH_PMD_PAGES;
+    if (huge && claim(c, t0)) {
+        /* The fault's window is the whole huge block: one PMD move. */
+        STAT_ADD(c, faults_on_pending, 1);
+        if (take_block(w, t0) != 0)
+            return -1;
+        record_stall(c, gch_now_ns() - t_ns);
+        return 0;
+    }
+    if (!huge && claim(c, t)) {
         STAT_ADD(c, faults_on_pending, 1);
         uint32_t W = c->cfg.fault_around_pages;
         if (W > 1) {
@@ -885,6 +1024,11 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
              * whole window, but no run is cut short around its page. */
             uint32_t w0 = t - t % W;
             uint32_t w1 = w0 + W < pl->to_pages ? w0 + W : pl->to_pages;
+            if (c->block_state) {
+                /* Never reach into a neighbouring (possibly huge) block: stay inside t's own. */
+                w0 = w0 > t0 ? w0 : t0;
+                w1 = w1 < t0 + GCH_PMD_PAGES ? w1 : t0 + GCH_PMD_PAGES;
+            }
             if (continue_mode(c) && populate_view(c, w0, w1) != 0)
                 return -1;
             for (uint32_t u = w0; u < w1; u++)
@@ -928,10 +1072,12 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
         record_stall(c, gch_now_ns() - t_ns);
         return 0;
     }
-    /* A sweeper owns it (CLAIMED or BUILT): ask it to install its run now; its ioctl wakes the
+    /* A sweeper owns it (CLAIMED or BUILT; or, in a huge block, is about to claim it): ask it to
+     * install its run now (a huge block's owner finishes the block first); its ioctl wakes the
      * thread. The stall is recorded when the page shows up as INSTALLED. */
     STAT_ADD(c, faults_on_claimed, 1);
-    __atomic_fetch_add(&c->urgent_epoch, 1, __ATOMIC_RELEASE);
+    if (!huge)
+        __atomic_fetch_add(&c->urgent_epoch, 1, __ATOMIC_RELEASE);
     if (c->nwaiters < MAX_WAITERS) {
         c->waiters[c->nwaiters].page = t;
         c->waiters[c->nwaiters].t_ns = t_ns;
@@ -1228,6 +1374,13 @@ static int sweep_chunk(gch_worker *w, uint32_t first, uint32_t end)
     for (uint32_t t = first; t < end; t++) {
         if (has_failed(c))
             return -1;
+        if (t % GCH_PMD_PAGES == 0 && block_is_huge(c, t / GCH_PMD_PAGES)) {
+            /* Whole or not at all: the fault thread may own it already. */
+            if (claim(c, t) && take_block(w, t) != 0)
+                return -1;
+            t += GCH_PMD_PAGES - 1;
+            continue;
+        }
         if (urgent(w) && flush_run(w) != 0)
             return -1;
         if (take_page(w, t, t - first, 0) != 0) /* a page a fault took ends the run */
@@ -1373,12 +1526,21 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
     if (unit > 1 && (config->install_mode != GCH_INSTALL_CONTINUE || unit > 512 || (unit & (unit - 1)) != 0 ||
                      config->batch_pages % unit != 0 || config->release_chunk_pages != 0))
         return -EINVAL;
+    if (config->huge_blocks && (config->install_mode != GCH_INSTALL_MOVE || config->batch_pages % GCH_PMD_PAGES != 0 ||
+                                config->fault_around_pages > GCH_PMD_PAGES))
+        return -EINVAL;
     gch_compactor *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
     c->cfg = *config;
     c->unit = unit;
     c->stop_fd = -1;
+    c->pagemap_fd = -1;
+    if (config->huge_blocks) {
+        /* Without it (no procfs), blocks are judged by the plan alone and PMD moves go uncounted. */
+        c->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        c->pagemap_usable = c->pagemap_fd >= 0;
+    }
     gch_fork_gate_init();
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -1390,7 +1552,10 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
     c->stalls = c->stall_cap ? calloc(c->stall_cap, sizeof(uint64_t)) : NULL;
     if (c->stall_cap && !c->stalls)
         goto fail;
-    if ((rc = worker_init(c, &c->faulter, MAX_WORKERS, config->fault_around_pages > 1 ? config->fault_around_pages : 1)) != 0)
+    uint32_t fault_ring = config->fault_around_pages > 1 ? config->fault_around_pages : 1;
+    if (config->huge_blocks)
+        fault_ring = GCH_PMD_PAGES; /* a huge block is the fault's run */
+    if ((rc = worker_init(c, &c->faulter, MAX_WORKERS, fault_ring)) != 0)
         goto fail;
     for (uint32_t i = 0; i < config->workers; i++)
         if ((rc = worker_init(c, &c->sweepers[i], i, config->batch_pages)) != 0)
@@ -1432,6 +1597,13 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
     if (c->unit > 1) {
         c->unit_built = calloc((plan->to_pages + c->unit - 1) / c->unit + 1, sizeof *c->unit_built);
         if (!c->unit_built) {
+            pthread_mutex_unlock(&c->mu);
+            return -ENOMEM;
+        }
+    }
+    if (c->cfg.huge_blocks) {
+        c->block_state = calloc(plan->to_pages / GCH_PMD_PAGES + 1, 1);
+        if (!c->block_state) {
             pthread_mutex_unlock(&c->mu);
             return -ENOMEM;
         }
@@ -1581,6 +1753,9 @@ void gch_compactor_destroy(gch_compactor *c)
     worker_free(&c->faulter);
     free(c->floor_from);
     free(c->unit_built);
+    free(c->block_state);
+    if (c->pagemap_fd >= 0)
+        close(c->pagemap_fd);
     free(c->stalls);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);

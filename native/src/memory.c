@@ -19,16 +19,32 @@
 #endif
 
 /*
- * MADV_NOHUGEPAGE keeps the spaces in 4 KiB pages (userfaultfd serves them page by page). A
- * kernel built without transparent huge pages answers EINVAL: it has no huge pages to avoid,
- * so that is not an error. Anything else is.
+ * MADV_NOHUGEPAGE keeps a range in 4 KiB pages. GCH_MEM_HUGEPAGE asks for transparent huge pages
+ * instead (MADV_HUGEPAGE) and aligns the range to 2 MiB, so that a whole aligned 2 MiB block of a
+ * space can be mapped by one PMD and moved by one UFFDIO_MOVE (docs/design.md section 6, "Huge
+ * blocks"): the reservation is over-sized by 2 MiB and trimmed. A kernel built without
+ * transparent huge pages answers EINVAL to either advice: it has no huge pages to ask for or
+ * avoid, so that is not an error. Anything else is.
  */
+#define GCH_PMD_BYTES (2ull << 20)
+
 int32_t gch_mem_reserve(uint64_t len, int32_t flags, uint64_t *addr_out)
 {
-    void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    int huge = (flags & GCH_MEM_HUGEPAGE) != 0;
+    uint64_t map_len = huge ? len + GCH_PMD_BYTES : len;
+    char *raw = mmap(NULL, (size_t)map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
         return -errno;
-    if ((flags & GCH_MEM_NOHUGEPAGE) && madvise(p, (size_t)len, MADV_NOHUGEPAGE) != 0 && errno != EINVAL) {
+    char *p = raw;
+    if (huge) {
+        p = (char *)(((uintptr_t)raw + GCH_PMD_BYTES - 1) & ~(uintptr_t)(GCH_PMD_BYTES - 1));
+        if (p > raw)
+            munmap(raw, (size_t)(p - raw));
+        if (raw + map_len > p + len)
+            munmap(p + len, (size_t)(raw + map_len - (p + len)));
+    }
+    int advice = huge ? MADV_HUGEPAGE : (flags & GCH_MEM_NOHUGEPAGE) ? MADV_NOHUGEPAGE : -1;
+    if (advice >= 0 && madvise(p, (size_t)len, advice) != 0 && errno != EINVAL) {
         int err = errno;
         munmap(p, (size_t)len);
         return -err;

@@ -11,8 +11,8 @@
 #include <string.h>
 
 _Static_assert(sizeof(gch_plan) == 104, "gch_plan layout is mirrored in C#");
-_Static_assert(sizeof(gch_compaction_stats) == 400, "gch_compaction_stats layout is mirrored in C#");
-_Static_assert(sizeof(gch_compactor_config) == 64, "gch_compactor_config layout is mirrored in C#");
+_Static_assert(sizeof(gch_compaction_stats) == 424, "gch_compaction_stats layout is mirrored in C#");
+_Static_assert(sizeof(gch_compactor_config) == 72, "gch_compactor_config layout is mirrored in C#");
 _Static_assert(sizeof(gch_uffd_caps) == 80, "gch_uffd_caps layout is mirrored in C#");
 _Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");
 _Static_assert(sizeof(gch_continue_answers) == 40, "gch_continue_answers layout is mirrored in C#");
@@ -272,6 +272,11 @@ int32_t gch_compact_stw(const gch_plan *pl, int32_t check_forwarding, gch_compac
     gch_failure f = {0, 0, 0};
     for (uint32_t t = 0; t < pl->to_pages && f.error == 0; t++) {
         char *dst = (char *)(pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT));
+        if (pl->to_kind[t] == GCH_TO_HOLE) {
+            pl->to_state[t] = GCH_PAGE_INSTALLED; /* nothing lives there */
+            stats->pages_holes++;
+            continue;
+        }
         if (pl->to_kind[t] == GCH_TO_WHOLE) {
             uint32_t p = pl->to_src[t];
             if (gch_build_whole(pl, p, check_forwarding, &cnt, &f) != 0)

@@ -60,6 +60,34 @@ struct gch_uffdio_move {
 #define GCH_UFFDIO_MOVE_MODE_DONTWAKE (1ULL << 0)
 #define GCH_UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1ULL << 1)
 
+/* PAGEMAP_SCAN (Linux 6.7 uapi, linux/fs.h): walks a range of /proc/self/pagemap's page tables
+ * and returns regions of pages sharing the asked categories. Used to tell whether a 2 MiB block is
+ * mapped by one PMD (PAGE_IS_HUGE). */
+struct gch_page_region {
+    uint64_t start;
+    uint64_t end;
+    uint64_t categories;
+};
+
+struct gch_pm_scan_arg {
+    uint64_t size;
+    uint64_t flags;
+    uint64_t start;
+    uint64_t end;
+    uint64_t walk_end;
+    uint64_t vec;
+    uint64_t vec_len;
+    uint64_t max_pages;
+    uint64_t category_inverted;
+    uint64_t category_mask;
+    uint64_t category_anyof_mask;
+    uint64_t return_mask;
+};
+
+#define GCH_PAGEMAP_SCAN _IOWR('f', 16, struct gch_pm_scan_arg)
+#define GCH_PAGE_IS_HUGE (1ULL << 6)
+
+_Static_assert(sizeof(struct gch_pm_scan_arg) == 96, "pm_scan_arg is 96 bytes");
 _Static_assert(sizeof(struct gch_uffdio_move) == 40, "uffdio_move is 40 bytes");
 _Static_assert(GCH_UFFDIO_MOVE == 0xC028AA05u, "UFFDIO_MOVE ioctl number");
 _Static_assert(sizeof(struct gch_uffdio_poison) == 32, "uffdio_poison is 32 bytes");

@@ -90,8 +90,9 @@ public sealed unsafe class Heap : IDisposable
         bool shared = Backend == GcBackend.Continue;
         var (hugeA, hugeB) = shared && Options.ContinueHugePages ? TryHugePageSpaces() : (null, null);
         ContinueHugePages = hugeA is not null;
-        _spaceA = owned.Add(hugeA ?? new Space("A", CapacityPages, Options.DontForkHeap, shared));
-        _spaceB = owned.Add(hugeB ?? new Space("B", CapacityPages, Options.DontForkHeap, shared));
+        TransparentHugePages = !shared && Options.TransparentHugePages && TransparentHugePageSupport.IsAvailable(out _);
+        _spaceA = owned.Add(hugeA ?? new Space("A", CapacityPages, Options.DontForkHeap, shared, transparentHugePages: TransparentHugePages));
+        _spaceB = owned.Add(hugeB ?? new Space("B", CapacityPages, Options.DontForkHeap, shared, transparentHugePages: TransparentHugePages));
 
         _allocationSpace = _spaceA;
         Prefaulter = AllocationPrefaulter.TryCreate(Options.AllocationPrefaultPages, out _prefaultOff);
@@ -156,6 +157,22 @@ public sealed unsafe class Heap : IDisposable
 
     /// <summary>Pages the Continue backend installs at once: 512 (2 MiB) on hugetlbfs, else 1.</summary>
     internal int UnitPages => ContinueHugePages ? NativeConstants.HugePagePages : 1;
+
+    /// <summary>
+    /// True when the spaces are 2 MiB aligned and allow transparent huge pages (asked for with
+    /// <see cref="HeapOptions.TransparentHugePages"/>, the backend is not Continue, and the kernel's
+    /// <c>transparent_hugepage/enabled</c> is <c>always</c> or <c>madvise</c>). With Move, aligned
+    /// whole 2 MiB blocks are then moved by PMD (<see cref="CollectionStats.PagesPmdMoved"/>).
+    /// </summary>
+    public bool TransparentHugePages { get; }
+
+    /// <summary>
+    /// Pages to-space is registered in at a time: whole 2 MiB pages on hugetlbfs, else any count.
+    /// (Transparent huge pages need no rounding: the block that straddles the end of the registered
+    /// range gets 4 KiB pages, the blocks above it huge ones; rounding would take up to 2 MiB from
+    /// allocation, all of a small heap.)
+    /// </summary>
+    internal int RegistrationUnitPages => ContinueHugePages ? NativeConstants.PmdPages : 1;
 
     /// <summary>How the heap's userfaultfd was opened (None for the stop-the-world backend).</summary>
     public UffdOpenMethod UffdOpenMethod { get; }

@@ -13,7 +13,7 @@ internal static class TestHeaps
     /// heaps exercise the MOVE path; heaps built with default options (capability tests) cover
     /// the adaptive one.
     /// </summary>
-    public static Heap Create(GcBackend backend, long maxBytes = 64 << 20, Action<HeapOptions>? configure = null)
+    public static Heap Create(GcBackend backend, long maxBytes = 64 << 20, Action<HeapOptions>? configure = null, bool thp = false)
     {
         var o = new HeapOptions
         {
@@ -24,6 +24,7 @@ internal static class TestHeaps
             BackgroundCollection = false,
             HandlesPerSegmentLog2 = 20,
             MinMovePages = 1,
+            TransparentHugePages = thp,
         };
         configure?.Invoke(o);
         return new Heap(o);

@@ -111,6 +111,16 @@ internal sealed class CollectionRecord
 
     public long PagesPackedShortRuns { get; init; }
 
+    public long PagesPmdMoved { get; init; }
+
+    public double PmdMovedShare { get; init; }
+
+    public long HugeBlocksMoved { get; init; }
+
+    public long HugeBlocksPlanned { get; init; }
+
+    public long PagesHoles { get; init; }
+
     public double InPlaceShare { get; init; }
 
     public long FaultsOnClaimed { get; init; }
@@ -200,6 +210,11 @@ internal sealed class CollectionRecord
         RunsMoved = s.RunsMoved,
         PagesBridged = s.PagesBridged,
         PagesPackedShortRuns = s.PagesPackedShortRuns,
+        PagesPmdMoved = s.PagesPmdMoved,
+        PmdMovedShare = s.PmdMovedShare,
+        HugeBlocksMoved = s.HugeBlocksMoved,
+        HugeBlocksPlanned = s.HugeBlocksPlanned,
+        PagesHoles = s.PagesHoles,
         InPlaceShare = s.InPlaceShare,
         FaultsOnClaimed = s.FaultsOnClaimed,
         CompactorThreads = s.CompactorThreads,

@@ -147,6 +147,26 @@ public sealed class CollectionStats
     /// <summary>Dense pages packed because their run was too short to move (<see cref="HeapOptions.PackShortRuns"/>); included in <see cref="PagesSparse"/>.</summary>
     public long PagesPackedShortRuns { get; init; }
 
+    /// <summary>
+    /// Move on transparent huge pages: pages that arrived in to-space mapped by one PMD, i.e. moved
+    /// 2 MiB at a time by one UFFDIO_MOVE of a huge page's page-table entry (the native collector
+    /// checks the destination with PAGEMAP_SCAN after the move; 0 where the kernel lacks it).
+    /// Included in <see cref="PagesZeroCopy"/>. See <see cref="HeapOptions.TransparentHugePages"/>.
+    /// </summary>
+    public long PagesPmdMoved { get; init; }
+
+    /// <summary>Aligned whole 2 MiB blocks moved as one run (whether or not their source was still mapped by a PMD).</summary>
+    public long HugeBlocksMoved { get; init; }
+
+    /// <summary>Whole 2 MiB from-space blocks the planner placed at aligned to-space blocks.</summary>
+    public long HugeBlocksPlanned { get; init; }
+
+    /// <summary>To-space pages left as unpopulated holes to keep whole 2 MiB blocks aligned (address space only; free pages next cycle).</summary>
+    public long PagesHoles { get; init; }
+
+    /// <summary><see cref="PagesPmdMoved"/> / <see cref="PagesInstalled"/>.</summary>
+    public double PmdMovedShare => PagesInstalled == 0 ? 0 : (double)PagesPmdMoved / PagesInstalled;
+
     /// <summary>Whole pages moved with their objects in place (<see cref="PagesZeroCopy"/>) / <see cref="PagesInstalled"/>: the share installed without a byte copied anywhere.</summary>
     public double InPlaceShare => PagesInstalled == 0 ? 0 : (double)PagesZeroCopy / PagesInstalled;
 

@@ -255,7 +255,8 @@ internal sealed unsafe partial class Collector
                 _plan.Reset(from, to);
                 bool move = backend == GcBackend.Move;
                 _planner.Begin(_plan, _heap.Options.DensePageThreshold, move ? _heap.Options.RunBridgePages : 0,
-                               _heap.Options.MinMovePages, _heap.Options.RunBridgeBudget, move && _heap.Options.PackShortRuns);
+                               _heap.Options.MinMovePages, _heap.Options.RunBridgeBudget, move && _heap.Options.PackShortRuns,
+                               alignHugeBlocks: HugeBlocks(backend));
                 _planner.Plan(0, hwMark, black: false);
 
                 // Pages allocated since marking began, planned while mutators run, so that the
@@ -776,9 +777,9 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>Registration covers whole install units: 2 MiB pages on hugetlbfs (Continue), else any page count.</summary>
-    private int RoundUpToUnit(int pages) => Math.Min(_heap.CapacityPages, (pages + _heap.UnitPages - 1) / _heap.UnitPages * _heap.UnitPages);
+    private int RoundUpToUnit(int pages) => Math.Min(_heap.CapacityPages, (pages + _heap.RegistrationUnitPages - 1) / _heap.RegistrationUnitPages * _heap.RegistrationUnitPages);
 
-    private NativeCompactorConfig CompactorConfig(GcBackend backend, Space to) => _heap.UnitPages > 1 ? HugePageConfig(CompactorConfigFor(backend, to)) : CompactorConfigFor(backend, to);
+    private NativeCompactorConfig CompactorConfig(GcBackend backend, Space to) => _heap.UnitPages > 1 ? HugePageConfig(CompactorConfigFor(backend, to)) : ForHugeBlocks(CompactorConfigFor(backend, to));
 
     /// <summary>
     /// Continue on hugetlbfs: a 2 MiB page is the unit of install, of a fault's window and of a
@@ -816,7 +817,25 @@ internal sealed unsafe partial class Collector
         CopyFaultedPages = _heap.Options.CopyFaultedPages ? 1u : 0u,
         MinMovePages = (uint)_heap.Options.MinMovePages,
         ReleaseChunkPages = (uint)_heap.Options.SourceReleaseChunkPages,
+        HugeBlocks = HugeBlocks(backend) ? 1u : 0u,
     };
+
+    /// <summary>Move on transparent huge pages: aligned whole 2 MiB blocks are planned and moved by PMD.</summary>
+    private bool HugeBlocks(GcBackend backend) => backend == GcBackend.Move && _heap.TransparentHugePages;
+
+    /// <summary>With huge blocks a sweeper's chunk covers whole blocks and a fault window stays inside one.</summary>
+    private static NativeCompactorConfig ForHugeBlocks(NativeCompactorConfig c)
+    {
+        if (c.HugeBlocks == 0)
+        {
+            return c;
+        }
+
+        const uint Block = NativeConstants.PmdPages;
+        c.BatchPages = Math.Max(Block, (c.BatchPages + Block - 1) / Block * Block);
+        c.FaultAroundPages = Math.Min(c.FaultAroundPages, Block);
+        return c;
+    }
 
     private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)
     {
@@ -891,6 +910,10 @@ internal sealed unsafe partial class Collector
         RunsMoved = (long)n.RunsMoved,
         PagesBridged = _planner.PagesBridged,
         PagesPackedShortRuns = _planner.PagesPackedShortRuns,
+        PagesPmdMoved = (long)n.PagesPmdMoved,
+        HugeBlocksMoved = (long)n.HugeBlocks,
+        HugeBlocksPlanned = _planner.HugeBlocksPlanned,
+        PagesHoles = _planner.PagesHoles,
         BuffersFresh = (long)n.BuffersFresh,
         BuildMs = n.BuildNs / 1e6,
         MoveMs = n.MoveNs / 1e6,

@@ -113,7 +113,11 @@ internal sealed unsafe class CompactionPlan : IDisposable
         for (int t = 0; t < ToPages; t++)
         {
             PageKind k = PageKind.Small;
-            if (ToKind[t] == NativeConstants.ToWhole)
+            if (ToKind[t] == NativeConstants.ToHole)
+            {
+                k = PageKind.Free; // an alignment hole: nothing there
+            }
+            else if (ToKind[t] == NativeConstants.ToWhole)
             {
                 uint src = ToSrc[t];
                 if (FromClass[src] == NativeConstants.FromLarge)

@@ -39,6 +39,8 @@ internal sealed unsafe class Planner
     private int _bridgeMinRun;
     private double _bridgeBudget;
     private bool _packShortRuns;
+    private bool _alignHugeBlocks;
+    private int _lastAligned = -1;
     private int _next;
     private int _open = -1;
     private int _openFill;
@@ -65,13 +67,22 @@ internal sealed unsafe class Planner
     /// <summary>Dense pages packed because their run of whole pages was too short to MOVE; also counted in <see cref="PagesSparse"/>.</summary>
     public int PagesPackedShortRuns { get; private set; }
 
+    /// <summary>To-space pages left as unpopulated holes so that whole 2 MiB blocks keep their alignment (see <see cref="AlignHugeBlock"/>).</summary>
+    public int PagesHoles { get; private set; }
+
+    /// <summary>Whole 2 MiB from-space blocks placed at an aligned to-space block (candidates for a PMD move).</summary>
+    public int HugeBlocksPlanned { get; private set; }
+
     /// <summary>
     /// Starts a plan. <paramref name="bridgeGap"/> 0 turns run bridging off; with
     /// <paramref name="packShortRuns"/> dense small pages in runs shorter than
     /// <paramref name="bridgeMinRun"/> are packed instead of moved whole.
+    /// Move on transparent huge pages (<paramref name="alignHugeBlocks"/>): keep whole 2 MiB blocks aligned (see <see cref="AlignHugeBlock"/>).
     /// </summary>
-    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0, bool packShortRuns = false)
+    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0, bool packShortRuns = false, bool alignHugeBlocks = false)
     {
+        _alignHugeBlocks = alignHugeBlocks;
+        _lastAligned = -1;
         _packShortRuns = packShortRuns && bridgeMinRun > 1;
         _bridgeGap = bridgeGap;
         _bridgeMinRun = bridgeMinRun;
@@ -82,7 +93,7 @@ internal sealed unsafe class Planner
         _next = 0;
         _open = -1;
         _openFill = 0;
-        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = PagesBridged = PagesPackedShortRuns = 0;
+        PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = PagesBridged = PagesPackedShortRuns = PagesHoles = HugeBlocksPlanned = 0;
     }
 
     /// <summary>Plans from-space pages [first, end); <paramref name="black"/>: allocated after marking began (all live).</summary>
@@ -119,6 +130,7 @@ internal sealed unsafe class Planner
         int p = first;
         while (p < end)
         {
+            AlignHugeBlock(p, end, black);
             PageKind kind = _from.Kinds[p];
             switch (kind)
             {
@@ -243,6 +255,58 @@ internal sealed unsafe class Planner
     private static bool MovesWhole(byte cls) => cls is NativeConstants.FromWholeMarked or NativeConstants.FromLarge;
 
     /// <summary>
+    /// Huge blocks: where from-space page <paramref name="p"/> starts an aligned block of 512 pages
+    /// that all move whole, the next to-page is padded up to a multiple of 512 with holes
+    /// (<see cref="NativeConstants.ToHole"/>), so the block's run starts and ends PMD-aligned on both
+    /// sides and the kernel can move its 2 MiB page-table entry at once. Holes are address space
+    /// only: never populated, parsed as free pages next cycle. Padding never puts the block above its
+    /// own from-space position, so to-space never outgrows from-space.
+    /// </summary>
+    private void AlignHugeBlock(int p, int end, bool black)
+    {
+        const int Block = NativeConstants.PmdPages;
+        if (!_alignHugeBlocks || (p & (Block - 1)) != 0 || p + Block > end || p == _lastAligned)
+        {
+            return;
+        }
+
+        for (int i = 0; i < Block; i++)
+        {
+            if (black)
+            {
+                // Pages allocated during the cycle all move whole once written; one not set up yet
+                // (its kind still Free) leaves the block unaligned.
+                var kind = (PageKind)Volatile.Read(ref *(byte*)(_from.Kinds + p + i));
+                if (kind is not (PageKind.Small or PageKind.LargeHead or PageKind.LargeTail))
+                {
+                    return;
+                }
+            }
+            else if (!MovesWhole(_plan.FromClass[p + i]))
+            {
+                return;
+            }
+        }
+
+        int gap = -_next & (Block - 1);
+        if (_next + gap > p)
+        {
+            return;
+        }
+
+        for (int g = 0; g < gap; g++)
+        {
+            int t = _next++;
+            _plan.ToKind[t] = NativeConstants.ToHole;
+            _plan.ToSrc[t] = 0;
+        }
+
+        PagesHoles += gap;
+        HugeBlocksPlanned++;
+        _lastAligned = p;
+    }
+
+    /// <summary>
     /// Joins whole stretches separated by gaps of at most <c>_bridgeGap</c> small sparse or empty
     /// pages into segments; where a segment reaches <c>_bridgeMinRun</c> pages (a run worth a
     /// MOVE), its gap pages move whole too, while the budget lasts.
@@ -317,6 +381,7 @@ internal sealed unsafe class Planner
         int p = first;
         while (p < end)
         {
+            AlignHugeBlock(p, end, black: true);
             PageKind kind = (PageKind)Volatile.Read(ref *(byte*)(_from.Kinds + p));
             if (kind == PageKind.Small)
             {

@@ -8,11 +8,18 @@ internal sealed unsafe class NativeRegion : IRegion
 {
     private ulong _address;
 
-    public NativeRegion(ulong length, bool dontFork, bool noHugePages, string purpose)
+    /// <param name="length">Bytes to reserve (rounded up to whole pages; to whole 2 MiB with <paramref name="transparentHugePages"/>).</param>
+    /// <param name="dontFork">MADV_DONTFORK: a child process does not inherit the range.</param>
+    /// <param name="noHugePages">MADV_NOHUGEPAGE: 4 KiB pages only.</param>
+    /// <param name="purpose">What the range is for (in the exception when the reservation fails).</param>
+    /// <param name="transparentHugePages">2 MiB aligned and MADV_HUGEPAGE (overrides <paramref name="noHugePages"/>).</param>
+    public NativeRegion(ulong length, bool dontFork, bool noHugePages, string purpose, bool transparentHugePages = false)
     {
         ArgumentOutOfRangeException.ThrowIfZero(length);
-        Length = (length + 4095) & ~4095UL;
-        var flags = (dontFork ? NativeConstants.MemDontFork : 0) | (noHugePages ? NativeConstants.MemNoHugePage : 0);
+        ulong unit = transparentHugePages ? (ulong)NativeConstants.PmdPages << 12 : 4096UL;
+        Length = (length + unit - 1) & ~(unit - 1);
+        var flags = (dontFork ? NativeConstants.MemDontFork : 0)
+            | (transparentHugePages ? NativeConstants.MemHugePage : noHugePages ? NativeConstants.MemNoHugePage : 0);
         int rc = NativeMethods.MemReserve(Length, flags, out _address);
         if (rc != 0)
         {

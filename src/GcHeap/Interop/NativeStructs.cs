@@ -100,6 +100,9 @@ internal struct NativeCompactionStats
     public ulong ForkChildren;
     public ulong ChildPagesPoisoned;
     public ulong EagainEventWaits;
+    public ulong PagesPmdMoved;
+    public ulong HugeBlocks;
+    public ulong PagesHoles;
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
@@ -146,6 +149,8 @@ internal struct NativeCompactorConfig
     public uint ReleaseChunkPages;
     public uint UnitPages;
     public ulong CollectorView;
+    public uint HugeBlocks;
+    public uint Reserved1;
 }
 
 /// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>
@@ -201,10 +206,15 @@ internal static class NativeConstants
 
     public const byte ToWhole = 1;
     public const byte ToCompacted = 2;
+    public const byte ToHole = 3;
+
+    /// <summary>4 KiB pages per 2 MiB PMD: the size and alignment of a huge block.</summary>
+    public const int PmdPages = 512;
 
     public const int MemDontFork = 1;
     public const int MemNoHugePage = 2;
     public const int MemHugeTlb = 4;
+    public const int MemHugePage = 8;
 
     /// <summary>4 KiB pages per 2 MiB hugetlbfs page: the Continue backend's install unit on hugetlbfs.</summary>
     public const int HugePagePages = 512;

@@ -19,14 +19,15 @@ internal sealed unsafe class Space : IDisposable
     private int _highWater;
     private int _populatedTo;
 
-    public Space(string name, int capacityPages, bool dontFork, bool shared = false, bool hugePages = false)
+    public Space(string name, int capacityPages, bool dontFork, bool shared = false, bool hugePages = false, bool transparentHugePages = false)
     {
         Name = name;
         CapacityPages = capacityPages;
         ulong bytes = (ulong)capacityPages << ObjectLayout.PageShift;
+        TransparentHugePages = transparentHugePages && !shared;
         _memory = shared
             ? new SharedRegion(bytes, dontFork, hugePages, $"space {name}")
-            : new NativeRegion(bytes, dontFork, noHugePages: true, $"space {name}");
+            : new NativeRegion(bytes, dontFork, noHugePages: true, $"space {name}", TransparentHugePages);
         try
         {
             _kinds = new NativeRegion((ulong)capacityPages, dontFork: true, noHugePages: false, $"page table of space {name}");
@@ -44,8 +45,9 @@ internal sealed unsafe class Space : IDisposable
             // to-space with the uffd, splitting the VMA; pieces that got anon_vmas of their own later
             // could never merge again after UFFDIO_UNREGISTER, so boundaries of past cycles would pile
             // up (breaking multi-page ioctls and creeping towards vm.max_map_count).
+            // (With transparent huge pages the touch brings a whole 2 MiB page: all of it goes.)
             *(byte*)Base = 1;
-            _memory.Discard(0, ObjectLayout.PageSize);
+            _memory.Discard(0, Math.Min(_memory.Length, (ulong)TouchUnitPages << ObjectLayout.PageShift));
         }
         catch
         {
@@ -76,6 +78,15 @@ internal sealed unsafe class Space : IDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>
+    /// The space is 2 MiB aligned and allows transparent huge pages (MADV_HUGEPAGE): a first touch
+    /// may populate a whole aligned 2 MiB block, so discards round up to whole blocks.
+    /// </summary>
+    public bool TransparentHugePages { get; }
+
+    /// <summary>Pages a first touch may populate at once: 512 with transparent huge pages, else 1.</summary>
+    public int TouchUnitPages => TransparentHugePages ? NativeConstants.PmdPages : 1;
 
     public nint Base { get; }
 
@@ -144,7 +155,10 @@ internal sealed unsafe class Space : IDisposable
         int touched = Math.Max(used, PopulatedTo);
         if (touched > 0)
         {
-            _memory.Discard(0, (ulong)touched << ObjectLayout.PageShift);
+            // A huge page populated by the last touches reaches up to the next 2 MiB boundary; a
+            // page left behind there would later make an install into this space answer EEXIST.
+            ulong bytes = (ulong)RoundUpToTouchUnit(touched) << ObjectLayout.PageShift;
+            _memory.Discard(0, Math.Min(bytes, _memory.Length));
         }
 
         if (used > 0)
@@ -155,6 +169,9 @@ internal sealed unsafe class Space : IDisposable
         Volatile.Write(ref _populatedTo, 0);
         SetHighWater(0);
     }
+
+    /// <summary><paramref name="pages"/> rounded up to whole <see cref="TouchUnitPages"/>.</summary>
+    public int RoundUpToTouchUnit(int pages) => (int)(((long)pages + TouchUnitPages - 1) / TouchUnitPages * TouchUnitPages);
 
     /// <summary>Pages of this space that are resident in RAM (mincore).</summary>
     public long ResidentPages()
