@@ -977,24 +977,13 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
     uint64_t off = addr - pl->to_base;
     if (c->unit > 1 && addr >= pl->to_base)
         return serve_fault_unit(c, addr, t_ns);
-    if (addr < pl->to_base || off >= ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT)) {
-        /* Registered slack beyond the plan: nothing lives there (allocation above the plan is
-         * not registered), so the only reader is code walking past the heap's end. A zero page
-         * parses as an empty page and ends the thread's wait for good. */
-        uint64_t d = 0;
-        int rc = do_fill(c, GCH_FILL_ZEROPAGE, addr, 0, GCH_PAGE_SIZE, &d);
-        if (rc != 0 && rc != -EEXIST) {
-            fail_with(c, rc, GCH_OP_ZEROPAGE, addr);
-            return -1;
-        }
-        STAT_ADD(c, pages_zero_filled, 1);
-        record_stall(c, gch_now_ns() - t_ns);
-        return 0;
-    }
-    uint32_t t = (uint32_t)(off >> GCH_PAGE_SHIFT);
-    if (pl->to_kind[t] == GCH_TO_HOLE) {
-        /* An alignment hole holds nothing (only a walk past an object's end reads it): a zero page
-         * parses as an empty page. A sweeper marks it done without touching it. */
+    int in_plan = addr >= pl->to_base && off < ((uint64_t)pl->to_pages << GCH_PAGE_SHIFT);
+    uint32_t t = in_plan ? (uint32_t)(off >> GCH_PAGE_SHIFT) : 0;
+    if (!in_plan || pl->to_kind[t] == GCH_TO_HOLE) {
+        /* Registered slack beyond the plan, or an alignment hole inside it: nothing lives there
+         * (allocation above the plan is not registered; a sweeper marks a hole done without
+         * touching it), so the only reader is code walking past an object's or the heap's end. A
+         * zero page parses as an empty page and ends the thread's wait for good. */
         uint64_t d = 0;
         int rc = do_fill(c, GCH_FILL_ZEROPAGE, addr, 0, GCH_PAGE_SIZE, &d);
         if (rc != 0 && rc != -EEXIST) {
