@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 20
+#define GCH_ABI_VERSION 21
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -177,6 +177,9 @@ typedef struct gch_compaction_stats {
                                    the destination says so after the move)                        */
     uint64_t huge_blocks;       /* huge blocks installed as one run (aligned, whole, source mapped by a PMD) */
     uint64_t pages_holes;       /* alignment holes of the plan (GCH_TO_HOLE): counted, never installed */
+    uint64_t moves_misreported; /* pages UFFDIO_MOVE moved although it answered EEXIST (a concurrent
+                                   MOVE split the same transparent huge page source; Linux 6.18):
+                                   found moved (source gone, destination present) and counted     */
     int32_t error;              /* 0, or the negative errno that failed the compaction          */
     int32_t error_op;           /* GCH_OP_* of the failing operation                            */
     uint64_t error_addr;        /* address involved in the failure                               */

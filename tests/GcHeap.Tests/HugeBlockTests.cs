@@ -1,3 +1,5 @@
+using GcHeap.Model;
+
 namespace GcHeap.Tests;
 
 /// <summary>
@@ -32,6 +34,33 @@ public class HugeBlockTests
         Assert.True(second.PagesPmdMoved >= first.PagesPmdMoved - 512, $"fewer blocks stayed huge: {first.PagesPmdMoved} then {second.PagesPmdMoved} ({second})");
         CheckChain(m, chain.Ref, 6144);
         smallRoot.Dispose();
+    }
+
+    /// <summary>
+    /// Small heaps on huge pages: two sweepers and the fault thread (the verifier reads to-space while
+    /// the compactor runs) move pages out of the same transparent huge page at once. On Linux 6.18
+    /// one of two such MOVEs can complete and answer EEXIST (experiments/kernel-costs/thp_move_race.c);
+    /// before the compactor checked such answers, roughly one round in ten here failed its
+    /// collection with "EEXIST in UFFDIO_MOVE" (all of 3 runs of 40 rounds failed). Every collection
+    /// must succeed and keep the graph.
+    /// </summary>
+    [ThpFact]
+    public void MovesRacingOutOfOneHugePageNeverFailACollection()
+    {
+        for (int round = 0; round < 40; round++)
+        {
+            using var heap = TestHeaps.Create(GcBackend.Move, thp: true, configure: o => o.CompactorThreads = 2);
+            Assert.True(heap.TransparentHugePages, heap.BackendReason);
+            using var m = heap.AttachCurrentThread();
+            using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 8 + round);
+            graph.Grow(8, 2000);
+            for (int i = 0; i < 3; i++)
+            {
+                var s = heap.Collect();
+                Assert.True(s.Verified);
+                graph.Compare($"round {round}, collection {i} ({s.MovesMisreported} pages moved despite EEXIST)");
+            }
+        }
     }
 
     [ThpFact]

@@ -11,7 +11,8 @@ internal static class TestHeaps
     /// A heap with the verifier on and no background collections: collections happen when the
     /// test says. Every run is installed by UFFDIO_MOVE (MinMovePages = 1), so the tests' small
     /// heaps exercise the MOVE path; heaps built with default options (capability tests) cover
-    /// the adaptive one.
+    /// the adaptive one. With GCHEAP_TEST_THP=1 in the environment every heap runs on transparent huge
+    /// pages (the whole suite then exercises HeapOptions.TransparentHugePages).
     /// </summary>
     public static Heap Create(GcBackend backend, long maxBytes = 64 << 20, Action<HeapOptions>? configure = null, bool thp = false)
     {
@@ -24,7 +25,7 @@ internal static class TestHeaps
             BackgroundCollection = false,
             HandlesPerSegmentLog2 = 20,
             MinMovePages = 1,
-            TransparentHugePages = thp,
+            TransparentHugePages = thp || Environment.GetEnvironmentVariable("GCHEAP_TEST_THP") == "1",
         };
         configure?.Invoke(o);
         return new Heap(o);

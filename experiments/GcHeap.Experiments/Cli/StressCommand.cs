@@ -22,8 +22,9 @@ internal static class StressCommand
         var phases = new Option<string>("--phases") { Description = "Kinds of phase to rotate through: mixed,fork,storm,exhaustion,dispose", DefaultValueFactory = _ => "mixed,fork,storm,exhaustion,dispose" };
         var stormPoll = new Option<int>("--storm-poll-every") { Description = "Attach the GC storm thread and let it make a heap call only every N GC.Collect() calls (0: not attached)", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Write the totals as JSON to this file" };
+        var heapOptions = HeapOptionOverrides.CreateOption();
         RunOptions.Positive(threads, 1);
-        foreach (var o in new Option[] { seconds, threads, seed, backends, phaseSeconds, heapMb, hangSeconds, safepointTimeout, phases, stormPoll, json })
+        foreach (var o in new Option[] { seconds, threads, seed, backends, phaseSeconds, heapMb, hangSeconds, safepointTimeout, phases, stormPoll, json, heapOptions })
         {
             command.Options.Add(o);
         }
@@ -66,7 +67,10 @@ internal static class StressCommand
             p.GetValue(safepointTimeout),
             ParsePhases(p.GetValue(phases)!)!,
             p.GetValue(stormPoll),
-            "stress " + string.Join(' ', CommandLine.Arguments.Skip(1))), p.GetValue(json)));
+            "stress " + string.Join(' ', CommandLine.Arguments.Skip(1)))
+        {
+            HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(heapOptions)),
+        }, p.GetValue(json)));
         return command;
     }
 

@@ -121,6 +121,8 @@ internal sealed class CollectionRecord
 
     public long PagesHoles { get; init; }
 
+    public long MovesMisreported { get; init; }
+
     public double InPlaceShare { get; init; }
 
     public long FaultsOnClaimed { get; init; }
@@ -215,6 +217,7 @@ internal sealed class CollectionRecord
         HugeBlocksMoved = s.HugeBlocksMoved,
         HugeBlocksPlanned = s.HugeBlocksPlanned,
         PagesHoles = s.PagesHoles,
+        MovesMisreported = s.MovesMisreported,
         InPlaceShare = s.InPlaceShare,
         FaultsOnClaimed = s.FaultsOnClaimed,
         CompactorThreads = s.CompactorThreads,

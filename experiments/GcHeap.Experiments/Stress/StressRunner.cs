@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using GcHeap.Diagnostics;
+using GcHeap.Experiments.Cli;
 using GcHeap.Model;
 
 namespace GcHeap.Experiments.Stress;
@@ -17,7 +18,11 @@ internal sealed record StressSettings(
     double SafepointTimeoutMs,
     IReadOnlyList<StressPhase> Phases,
     int StormPollEvery,
-    string Command);
+    string Command)
+{
+    /// <summary>HeapOptions properties set with --option Name=Value on every phase's heap (after the phase's own settings).</summary>
+    public IReadOnlyList<(string Name, string Value)> HeapOverrides { get; init; } = [];
+}
 
 /// <summary>The kinds of phase, run in rotation; every phase also fuzzes bad inputs.</summary>
 internal enum StressPhase
@@ -127,6 +132,7 @@ internal sealed class StressRunner
             MinMovePages = kind == StressPhase.Fork || rnd.Next(2) == 0 ? 1 : 48,
             SafepointTimeout = _s.SafepointTimeoutMs > 0 ? TimeSpan.FromMilliseconds(_s.SafepointTimeoutMs) : Timeout.InfiniteTimeSpan,
         };
+        HeapOptionOverrides.Apply(options, _s.HeapOverrides);
         using var heap = new Heap(options);
         _heap = heap;
         var types = new ModelTypes(heap);

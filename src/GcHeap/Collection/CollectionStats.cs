@@ -164,6 +164,15 @@ public sealed class CollectionStats
     /// <summary>To-space pages left as unpopulated holes to keep whole 2 MiB blocks aligned (address space only; free pages next cycle).</summary>
     public long PagesHoles { get; init; }
 
+    /// <summary>
+    /// Pages UFFDIO_MOVE moved although it answered EEXIST. On Linux 6.18 two MOVEs whose sources
+    /// lie in one transparent huge page, racing while the kernel splits it, can complete a move
+    /// and report EEXIST (reproduced without GcHeap by experiments/kernel-costs/thp_move_race.c);
+    /// the native collector checks such a run page by page (source gone and destination present:
+    /// moved) and counts those pages here. Only ever non-zero with <see cref="HeapOptions.TransparentHugePages"/>.
+    /// </summary>
+    public long MovesMisreported { get; init; }
+
     /// <summary><see cref="PagesPmdMoved"/> / <see cref="PagesInstalled"/>.</summary>
     public double PmdMovedShare => PagesInstalled == 0 ? 0 : (double)PagesPmdMoved / PagesInstalled;
 

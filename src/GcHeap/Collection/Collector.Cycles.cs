@@ -532,9 +532,25 @@ internal sealed unsafe partial class Collector
     /// <summary>EAGAIN (no thread could be created) and ENOMEM (the kernel is short of memory): worth another try next cycle.</summary>
     private static bool IsTransient(GcNativeException e) => e.Errno is Errno.EAGAIN or Errno.ENOMEM;
 
-    private string Describe(int op, nint address, Space from, Space to) => op == 11
-        ? CorruptionReport.DescribeSource(address, from, _bitmap, _plan, _heap.Types)
-        : CorruptionReport.DescribeSlot(address, from, to, _bitmap, _plan, _heap.Types);
+    private string Describe(int op, nint address, Space from, Space to) => op switch
+    {
+        11 => CorruptionReport.DescribeSource(address, from, _bitmap, _plan, _heap.Types),
+        1 or 2 or 3 => DescribeToSpacePresence(address, to),
+        _ => CorruptionReport.DescribeSlot(address, from, to, _bitmap, _plan, _heap.Types),
+    };
+
+    /// <summary>
+    /// An install found its destination present (EEXIST): which to-space pages are present though
+    /// the plan never installed them, as the kernel sees them (zero page, exclusive anonymous, THP).
+    /// </summary>
+    private string DescribeToSpacePresence(nint address, Space to)
+    {
+        int pages = Math.Max(CompactionRange.RegisteredPages, _plan.ToPages);
+        byte* state = _plan.ToState;
+        int planned = _plan.ToPages;
+        return $"{DescribeAddress(address, _heap.OtherSpace(to), to)}; registered {CompactionRange.RegisteredPages} pages, " +
+               PageMapProbe.DescribeUnexpected(to.Base, pages, p => p < planned && state[p] == NativeConstants.PageInstalled);
+    }
 
     private string DescribeAddress(nint a, Space from, Space to)
     {
@@ -912,6 +928,7 @@ internal sealed unsafe partial class Collector
         PagesPackedShortRuns = _planner.PagesPackedShortRuns,
         PagesPmdMoved = (long)n.PagesPmdMoved,
         HugeBlocksMoved = (long)n.HugeBlocks,
+        MovesMisreported = (long)n.MovesMisreported,
         HugeBlocksPlanned = _planner.HugeBlocksPlanned,
         PagesHoles = _planner.PagesHoles,
         BuffersFresh = (long)n.BuffersFresh,

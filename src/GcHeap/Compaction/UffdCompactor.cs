@@ -41,7 +41,11 @@ internal sealed unsafe class UffdCompactor : IDisposable
         _ = NativeMethods.CompactorStats(_handle, out var stats);
         if (rc != 0)
         {
-            string detail = stats.ErrorOp is 7 or 11 ? " (" + describe(stats.ErrorOp, (nint)stats.ErrorAddr) + ")" : string.Empty;
+            // Forwarding failures (7, 11) and installs that found their destination present (EEXIST
+            // from MOVE, COPY or ZEROPAGE) say what the collector sees at that address.
+            string detail = stats.ErrorOp is 7 or 11 || (Math.Abs(rc) == Errno.EEXIST && stats.ErrorOp is 1 or 2 or 3)
+                ? " (" + describe(stats.ErrorOp, (nint)stats.ErrorAddr) + ")"
+                : string.Empty;
             throw new GcCollectionFailedException(
                 $"Concurrent compaction failed: {Errno.Describe(rc)} in {OpName(stats.ErrorOp)} at 0x{stats.ErrorAddr:x}{detail} " +
                 $"after installing {stats.PagesInstalled} pages. The heap cannot be used any more.");

@@ -103,6 +103,7 @@ internal struct NativeCompactionStats
     public ulong PagesPmdMoved;
     public ulong HugeBlocks;
     public ulong PagesHoles;
+    public ulong MovesMisreported;
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
@@ -207,6 +208,9 @@ internal static class NativeConstants
     public const byte ToWhole = 1;
     public const byte ToCompacted = 2;
     public const byte ToHole = 3;
+
+    /// <summary>GCH_PAGE_INSTALLED: the to-page state once a page is present in to-space.</summary>
+    public const byte PageInstalled = 2;
 
     /// <summary>4 KiB pages per 2 MiB PMD: the size and alignment of a huge block.</summary>
     public const int PmdPages = 512;
