@@ -45,6 +45,17 @@ internal static class Commands
             return p => new FragmentWorkload(p.GetValue(drop), p.GetValue(collections));
         });
 
+        yield return WorkloadCommand.Create("bulk", "Fill and shift one big array (--live-mb) again and again while another thread collects every --collect-every-ms: how long a bulk call holds a pause up", c =>
+        {
+            var every = new Option<int>("--collect-every-ms") { Description = "Interval between collections", DefaultValueFactory = _ => 50 };
+            var chunk = new Option<int>("--chunk-kb") { Description = "Bulk operations' chunk in KiB (0: the library's default)", DefaultValueFactory = _ => 0 };
+            RunOptions.Positive(every, 1);
+            RunOptions.Positive(chunk, 0);
+            c.Options.Add(every);
+            c.Options.Add(chunk);
+            return p => new Workloads.Bulk.BulkWorkload(p.GetValue(every), p.GetValue(chunk));
+        });
+
         yield return WorkloadCommand.Create("gcperfsim", "GCPerfSim-style allocation: every Nth item survives in a bounded set with random replacement", c =>
         {
             var interval = new Option<int>("--survive-interval") { Description = "Every Nth allocation survives", DefaultValueFactory = _ => 30 };

@@ -169,7 +169,22 @@ public sealed unsafe partial class Mutator
         Enter();
         nint a = ResolveObject(array);
         CheckDataArray<T>(a, start, destination.Length);
-        new ReadOnlySpan<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), destination.Length).CopyTo(destination);
+        int per = ChunkItems<T>();
+        for (int done = 0; ;)
+        {
+            int n = Math.Min(per, destination.Length - done);
+            new ReadOnlySpan<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)(start + done) * sizeof(T))), n).CopyTo(destination.Slice(done, n));
+            done += n;
+            if (done >= destination.Length)
+            {
+                return;
+            }
+
+            if (PollBetweenChunks())
+            {
+                a = ResolveObject(array);
+            }
+        }
     }
 
     /// <summary>Copies <paramref name="source"/> into elements [start, start + source.Length) of a data array.</summary>
@@ -181,7 +196,22 @@ public sealed unsafe partial class Mutator
         Enter();
         nint a = ResolveObject(array);
         CheckDataArray<T>(a, start, source.Length);
-        source.CopyTo(new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), source.Length));
+        int per = ChunkItems<T>();
+        for (int done = 0; ;)
+        {
+            int n = Math.Min(per, source.Length - done);
+            source.Slice(done, n).CopyTo(new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)(start + done) * sizeof(T))), n));
+            done += n;
+            if (done >= source.Length)
+            {
+                return;
+            }
+
+            if (PollBetweenChunks())
+            {
+                a = ResolveObject(array);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- type tests and bulk operations
@@ -216,9 +246,23 @@ public sealed unsafe partial class Mutator
         nint d = ResolveObject(destination);
         CheckRefArrayRange(s, sourceIndex, count);
         CheckRefArrayRange(d, destinationIndex, count);
-        var to = new Span<nint>((void*)(d + ObjectLayout.HeaderSize + ((nint)destinationIndex * 8)), count);
-        LogOverwrittenRange(to);
-        new ReadOnlySpan<nint>((void*)(s + ObjectLayout.HeaderSize + ((nint)sourceIndex * 8)), count).CopyTo(to);
+        bool backward = s == d && destinationIndex > sourceIndex; // within one array, as memmove: from the end
+        int per = BulkChunkBytes / 8;
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                s = ResolveObject(source);
+                d = ResolveObject(destination);
+            }
+
+            int n = Math.Min(per, count - done);
+            int at = backward ? count - done - n : done;
+            var to = new Span<nint>((void*)(d + ObjectLayout.HeaderSize + ((nint)(destinationIndex + at) * 8)), n);
+            LogOverwrittenRange(to); // per chunk: the barrier may have turned on at a poll in between
+            new ReadOnlySpan<nint>((void*)(s + ObjectLayout.HeaderSize + ((nint)(sourceIndex + at) * 8)), n).CopyTo(to);
+            done += n;
+        }
     }
 
     /// <summary>Sets elements [start, start + count) of a reference array to <paramref name="value"/> (<see cref="GcRef.Null"/> clears them), with the write barrier applied once for the range.</summary>
@@ -232,9 +276,21 @@ public sealed unsafe partial class Mutator
         nint a = ResolveObject(array);
         nint v = value.IsNull ? 0 : ResolveNoPoll(value);
         CheckRefArrayRange(a, start, count);
-        var to = new Span<nint>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * 8)), count);
-        LogOverwrittenRange(to);
-        to.Fill(v);
+        int per = BulkChunkBytes / 8;
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                a = ResolveObject(array);
+                v = value.IsNull ? 0 : ResolveNoPoll(value);
+            }
+
+            int n = Math.Min(per, count - done);
+            var to = new Span<nint>((void*)(a + ObjectLayout.HeaderSize + ((nint)(start + done) * 8)), n);
+            LogOverwrittenRange(to);
+            to.Fill(v);
+            done += n;
+        }
     }
 
     /// <summary>Copies <paramref name="count"/> elements between data arrays of <typeparamref name="T"/> (or within one; overlap is handled).</summary>
@@ -250,8 +306,22 @@ public sealed unsafe partial class Mutator
         nint d = ResolveObject(destination);
         CheckDataArray<T>(s, sourceIndex, count);
         CheckDataArray<T>(d, destinationIndex, count);
-        new ReadOnlySpan<T>((void*)(s + ObjectLayout.HeaderSize + ((nint)sourceIndex * sizeof(T))), count)
-            .CopyTo(new Span<T>((void*)(d + ObjectLayout.HeaderSize + ((nint)destinationIndex * sizeof(T))), count));
+        bool backward = s == d && destinationIndex > sourceIndex; // within one array, as memmove: from the end
+        int per = ChunkItems<T>();
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                s = ResolveObject(source);
+                d = ResolveObject(destination);
+            }
+
+            int n = Math.Min(per, count - done);
+            int at = backward ? count - done - n : done;
+            new ReadOnlySpan<T>((void*)(s + ObjectLayout.HeaderSize + ((nint)(sourceIndex + at) * sizeof(T))), n)
+                .CopyTo(new Span<T>((void*)(d + ObjectLayout.HeaderSize + ((nint)(destinationIndex + at) * sizeof(T))), n));
+            done += n;
+        }
     }
 
     /// <summary>Sets elements [start, start + count) of a data array of <typeparamref name="T"/> to <paramref name="value"/>.</summary>
@@ -265,7 +335,18 @@ public sealed unsafe partial class Mutator
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         nint a = ResolveObject(array);
         CheckDataArray<T>(a, start, count);
-        new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)start * sizeof(T))), count).Fill(value);
+        int per = ChunkItems<T>();
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                a = ResolveObject(array);
+            }
+
+            int n = Math.Min(per, count - done);
+            new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)(start + done) * sizeof(T))), n).Fill(value);
+            done += n;
+        }
     }
 
     /// <summary>
@@ -283,8 +364,26 @@ public sealed unsafe partial class Mutator
         nint y = ResolveObject(second);
         CheckRefArrayRange(x, firstIndex, count);
         CheckRefArrayRange(y, secondIndex, count);
-        return new ReadOnlySpan<nint>((void*)(x + ObjectLayout.HeaderSize + ((nint)firstIndex * 8)), count)
-            .SequenceEqual(new ReadOnlySpan<nint>((void*)(y + ObjectLayout.HeaderSize + ((nint)secondIndex * 8)), count));
+        int per = BulkChunkBytes / 8;
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                x = ResolveObject(first);
+                y = ResolveObject(second);
+            }
+
+            int n = Math.Min(per, count - done);
+            if (!new ReadOnlySpan<nint>((void*)(x + ObjectLayout.HeaderSize + ((nint)(firstIndex + done) * 8)), n)
+                .SequenceEqual(new ReadOnlySpan<nint>((void*)(y + ObjectLayout.HeaderSize + ((nint)(secondIndex + done) * 8)), n)))
+            {
+                return false;
+            }
+
+            done += n;
+        }
+
+        return true;
     }
 
     /// <summary>Compares <paramref name="count"/> elements of two data arrays of <typeparamref name="T"/> bytewise.</summary>
@@ -300,8 +399,68 @@ public sealed unsafe partial class Mutator
         nint y = ResolveObject(second);
         CheckDataArray<T>(x, firstIndex, count);
         CheckDataArray<T>(y, secondIndex, count);
-        return new ReadOnlySpan<byte>((void*)(x + ObjectLayout.HeaderSize + ((nint)firstIndex * sizeof(T))), count * sizeof(T))
-            .SequenceEqual(new ReadOnlySpan<byte>((void*)(y + ObjectLayout.HeaderSize + ((nint)secondIndex * sizeof(T))), count * sizeof(T)));
+        int per = ChunkItems<T>();
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                x = ResolveObject(first);
+                y = ResolveObject(second);
+            }
+
+            int n = Math.Min(per, count - done);
+            if (!new ReadOnlySpan<byte>((void*)(x + ObjectLayout.HeaderSize + ((nint)(firstIndex + done) * sizeof(T))), n * sizeof(T))
+                .SequenceEqual(new ReadOnlySpan<byte>((void*)(y + ObjectLayout.HeaderSize + ((nint)(secondIndex + done) * sizeof(T))), n * sizeof(T))))
+            {
+                return false;
+            }
+
+            done += n;
+        }
+
+        return true;
+    }
+
+    // ---------------------------------------------------------------- bulk operations in chunks
+
+    /// <summary>
+    /// Bulk operations (fills, copies, comparisons, reads and writes of many items, file I/O) work
+    /// in chunks of this many bytes and serve a pending stop between two chunks, so a thread
+    /// filling or copying a huge array holds a pause up for one chunk at most, not for the whole
+    /// operation (a 1 GiB fill takes ~0.1 s). Objects may move at such a poll: the operation
+    /// resolves its handles again and goes on; other threads may see it half done, as always.
+    /// Settable for experiments only (the runner's `bulk --chunk-kb`).
+    /// </summary>
+    internal static int BulkChunkBytes = 64 * 1024;
+
+    /// <summary>Test hook: runs on this mutator between two chunks of a bulk operation, before its poll.</summary>
+    internal Action<Mutator>? BetweenBulkChunks;
+
+    /// <summary>Polls that found work (a stop to park for, a barrier log to hand over) between two chunks of a bulk operation.</summary>
+    internal long BulkChunkPolls;
+
+    private static int ChunkItems<T>()
+        where T : unmanaged => Math.Max(1, BulkChunkBytes / sizeof(T));
+
+    /// <summary>Between two chunks of a bulk operation: serves a pending stop (true: objects may have moved, resolve the handles again).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool PollBetweenChunks()
+    {
+        BetweenBulkChunks?.Invoke(this);
+        if (Volatile.Read(ref PollFlag) == 0)
+        {
+            return false;
+        }
+
+        PollInBulk();
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PollInBulk()
+    {
+        BulkChunkPolls++;
+        PollFromContext();
     }
 
     // ---------------------------------------------------------------- checks

@@ -14,8 +14,9 @@ public sealed unsafe partial class Mutator
     /// <summary>
     /// Writes bytes [start, start + count) of a byte array to <paramref name="file"/> at
     /// <paramref name="fileOffset"/> straight from heap memory (pwrite, no intermediate copy).
-    /// The thread does not stop for collections during the system call, so use it for files, not
-    /// for pipes or sockets that may block indefinitely.
+    /// The thread does not stop for collections during a system call, so use it for files, not
+    /// for pipes or sockets that may block indefinitely; a long transfer goes in 1 MiB system calls
+    /// with a safepoint between two (the array may move there).
     /// </summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="byteArray"/> is null, released, foreign or another thread's local handle.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="byteArray"/> is not a byte array.</exception>
@@ -24,12 +25,26 @@ public sealed unsafe partial class Mutator
     public void WriteToFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);
-        RandomAccess.Write(file, new ReadOnlySpan<byte>(KernelBuffer(byteArray, start, count), count), fileOffset);
+        byte* p = KernelBuffer(byteArray, start, count);
+        for (int done = 0; done < count;)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                p = KernelBufferAgain(byteArray, start + done, count - done) - done;
+            }
+
+            int n = Math.Min(IoChunkBytes, count - done);
+            TouchForKernel(p + done, n);
+            RandomAccess.Write(file, new ReadOnlySpan<byte>(p + done, n), fileOffset + done);
+            done += n;
+        }
     }
 
     /// <summary>
     /// Reads up to <paramref name="count"/> bytes of <paramref name="file"/> at <paramref name="fileOffset"/>
-    /// straight into bytes [start, start + count) of a byte array (pread). Returns the bytes read.
+    /// straight into bytes [start, start + count) of a byte array (pread). Returns the bytes read
+    /// (fewer than asked only at the end of the file). A long transfer goes in 1 MiB system calls
+    /// with a safepoint between two (the array may move there).
     /// </summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="byteArray"/> is null, released, foreign or another thread's local handle.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="byteArray"/> is not a byte array.</exception>
@@ -38,18 +53,44 @@ public sealed unsafe partial class Mutator
     public int ReadFromFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);
-        return RandomAccess.Read(file, new Span<byte>(KernelBuffer(byteArray, start, count), count), fileOffset);
+        byte* p = KernelBuffer(byteArray, start, count);
+        int done = 0;
+        while (done < count)
+        {
+            if (done > 0 && PollBetweenChunks())
+            {
+                p = KernelBufferAgain(byteArray, start + done, count - done) - done;
+            }
+
+            int n = Math.Min(IoChunkBytes, count - done);
+            TouchForKernel(p + done, n);
+            int got = RandomAccess.Read(file, new Span<byte>(p + done, n), fileOffset + done);
+            done += got;
+            if (got < n)
+            {
+                break; // end of file
+            }
+        }
+
+        return done;
     }
 
-    /// <summary>Bytes [start, start + count) of a byte array, checked and ready for the kernel to access.</summary>
+    /// <summary>File I/O moves at most this many bytes per system call, with a safepoint between two.</summary>
+    internal const int IoChunkBytes = 1 << 20;
+
+    /// <summary>Bytes [start, start + count) of a byte array, checked (the kernel buffer of a transfer's first system call).</summary>
     private byte* KernelBuffer(GcRef byteArray, int start, int count)
     {
         Enter();
+        return KernelBufferAgain(byteArray, start, count);
+    }
+
+    /// <summary>The array's bytes from <paramref name="start"/> again, after a safepoint that may have moved it.</summary>
+    private byte* KernelBufferAgain(GcRef byteArray, int start, int count)
+    {
         nint a = ResolveObject(byteArray);
         CheckDataArray<byte>(a, start, count);
-        byte* p = (byte*)(a + ObjectLayout.HeaderSize + start);
-        TouchForKernel(p, count);
-        return p;
+        return (byte*)(a + ObjectLayout.HeaderSize + start);
     }
 
     private void TouchForKernel(byte* p, int count)
