@@ -7,8 +7,11 @@ namespace GcHeap.Tests;
 /// pending stop between chunks, so a thread working through a huge array never holds a pause up
 /// for the whole operation. The tests hold the mutator between two chunks until the collector asks
 /// for a stop, so every pause of a collection (mark start, mark end, flip) lands in the middle of
-/// one operation and the array moves under it; the contents must come out exactly right.
+/// one operation and the array moves under it; the contents must come out exactly right. They
+/// run alone (serial collection): a thread held between chunks keeps a CPU busy, which would
+/// disturb the tests that count how the compactor's runs went.
 /// </summary>
+[Collection(SerialTests.Name)]
 public class BulkChunkTests
 {
     private const int Longs = 2 << 20; // 16 MiB: 256 chunks
@@ -139,7 +142,7 @@ public class BulkChunkTests
             var spin = default(SpinWait);
             while (!collection.IsCompleted && Volatile.Read(ref mm.PollFlag) == 0)
             {
-                spin.SpinOnce(sleep1Threshold: -1);
+                spin.SpinOnce(); // sleeps after a few spins: the collector needs the CPU more
             }
 
             completedInside |= collection.IsCompleted;
