@@ -20,6 +20,9 @@ internal enum GraphOpKind : byte
 
     /// <summary>Allocates an object that nothing refers to.</summary>
     Garbage,
+
+    /// <summary>A bulk operation on a reference array: an overlapping copy within it (either direction) or a fill of a range.</summary>
+    RangeOp,
 }
 
 /// <summary>Where a <see cref="GraphOpKind.SetSlot"/> points the slot.</summary>
@@ -60,7 +63,8 @@ internal readonly record struct GraphOp(GraphOpKind Kind, int Root = 0, int Dept
             < 45 => GraphOpKind.SetSlot,
             < 60 => GraphOpKind.MoveRef,
             < 80 => GraphOpKind.WriteData,
-            _ => GraphOpKind.Garbage,
+            < 95 => GraphOpKind.Garbage,
+            _ => GraphOpKind.RangeOp,
         };
         int target = rnd.Next(10);
         return new GraphOp(

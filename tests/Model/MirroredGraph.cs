@@ -218,7 +218,34 @@ internal sealed class MirroredGraph : IDisposable
             case GraphOpKind.WriteData:
                 WriteData(model, h, op.Slot, r);
                 break;
+
+            case GraphOpKind.RangeOp when model.Kind == ModelKind.RefArray && model.Refs.Length > 1:
+                RangeOp(model, h, r);
+                break;
         }
+    }
+
+    /// <summary>CopyElements within one array (overlapping, either direction) or FillElements of a range, on both copies.</summary>
+    private void RangeOp(ModelObject mo, GcRef h, Random r)
+    {
+        int len = mo.Refs.Length;
+        int count = 1 + r.Next(len - 1);
+        int from = r.Next(len - count + 1), to = r.Next(len - count + 1);
+        if (r.Next(2) == 0)
+        {
+            _m.CopyElements(h, from, h, to, count);
+            Array.Copy(mo.Refs, from, mo.Refs, to, count); // memmove semantics, as CopyElements
+            return;
+        }
+
+        (ModelObject? tm, GcRef th) = r.Next(3) switch
+        {
+            0 => (null, GcRef.Null),
+            1 => NewObject(r),
+            _ => Walk(r.Next(1 << 16), r.Next(8), r),
+        };
+        _m.FillElements(h, to, count, th);
+        Array.Fill(mo.Refs, tm, to, count);
     }
 
     /// <summary>Names for this graph's roots (index order), e.g. to save them in a snapshot.</summary>
