@@ -40,9 +40,9 @@ public class HugeBlockTests
     /// Small heaps on huge pages: two sweepers and the fault thread (the verifier reads to-space while
     /// the compactor runs) move pages out of the same transparent huge page at once. On Linux 6.18
     /// one of two such MOVEs can complete and answer EEXIST (experiments/kernel-costs/thp_move_race.c);
-    /// before the compactor checked such answers, roughly one round in ten here failed its
-    /// collection with "EEXIST in UFFDIO_MOVE" (all of 3 runs of 40 rounds failed). Every collection
-    /// must succeed and keep the graph.
+    /// before the compactor checked such answers, this test failed with "EEXIST in UFFDIO_MOVE" in
+    /// one of three runs (more often in a fresh process; it is a race, so it catches a regression
+    /// often, not always). Every collection must succeed and keep the graph.
     /// </summary>
     [ThpFact]
     public void MovesRacingOutOfOneHugePageNeverFailACollection()

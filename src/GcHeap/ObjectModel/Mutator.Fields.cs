@@ -180,10 +180,7 @@ public sealed unsafe partial class Mutator
                 return;
             }
 
-            if (PollBetweenChunks())
-            {
-                a = ResolveObject(array);
-            }
+            NextChunk(done, array, ref a);
         }
     }
 
@@ -207,10 +204,7 @@ public sealed unsafe partial class Mutator
                 return;
             }
 
-            if (PollBetweenChunks())
-            {
-                a = ResolveObject(array);
-            }
+            NextChunk(done, array, ref a);
         }
     }
 
@@ -250,11 +244,7 @@ public sealed unsafe partial class Mutator
         int per = BulkChunkBytes / 8;
         for (int done = 0; done < count;)
         {
-            if (done > 0 && PollBetweenChunks())
-            {
-                s = ResolveObject(source);
-                d = ResolveObject(destination);
-            }
+            NextChunk(done, source, ref s, destination, ref d);
 
             int n = Math.Min(per, count - done);
             int at = backward ? count - done - n : done;
@@ -279,9 +269,8 @@ public sealed unsafe partial class Mutator
         int per = BulkChunkBytes / 8;
         for (int done = 0; done < count;)
         {
-            if (done > 0 && PollBetweenChunks())
+            if (NextChunk(done, array, ref a))
             {
-                a = ResolveObject(array);
                 v = value.IsNull ? 0 : ResolveNoPoll(value);
             }
 
@@ -310,11 +299,7 @@ public sealed unsafe partial class Mutator
         int per = ChunkItems<T>();
         for (int done = 0; done < count;)
         {
-            if (done > 0 && PollBetweenChunks())
-            {
-                s = ResolveObject(source);
-                d = ResolveObject(destination);
-            }
+            NextChunk(done, source, ref s, destination, ref d);
 
             int n = Math.Min(per, count - done);
             int at = backward ? count - done - n : done;
@@ -338,10 +323,7 @@ public sealed unsafe partial class Mutator
         int per = ChunkItems<T>();
         for (int done = 0; done < count;)
         {
-            if (done > 0 && PollBetweenChunks())
-            {
-                a = ResolveObject(array);
-            }
+            NextChunk(done, array, ref a);
 
             int n = Math.Min(per, count - done);
             new Span<T>((void*)(a + ObjectLayout.HeaderSize + ((nint)(start + done) * sizeof(T))), n).Fill(value);
@@ -367,11 +349,7 @@ public sealed unsafe partial class Mutator
         int per = BulkChunkBytes / 8;
         for (int done = 0; done < count;)
         {
-            if (done > 0 && PollBetweenChunks())
-            {
-                x = ResolveObject(first);
-                y = ResolveObject(second);
-            }
+            NextChunk(done, first, ref x, second, ref y);
 
             int n = Math.Min(per, count - done);
             if (!new ReadOnlySpan<nint>((void*)(x + ObjectLayout.HeaderSize + ((nint)(firstIndex + done) * 8)), n)
@@ -402,11 +380,7 @@ public sealed unsafe partial class Mutator
         int per = ChunkItems<T>();
         for (int done = 0; done < count;)
         {
-            if (done > 0 && PollBetweenChunks())
-            {
-                x = ResolveObject(first);
-                y = ResolveObject(second);
-            }
+            NextChunk(done, first, ref x, second, ref y);
 
             int n = Math.Min(per, count - done);
             if (!new ReadOnlySpan<byte>((void*)(x + ObjectLayout.HeaderSize + ((nint)(firstIndex + done) * sizeof(T))), n * sizeof(T))
@@ -441,6 +415,27 @@ public sealed unsafe partial class Mutator
 
     private static int ChunkItems<T>()
         where T : unmanaged => Math.Max(1, BulkChunkBytes / sizeof(T));
+
+    /// <summary>Before chunk <paramref name="done"/> (not the first): polls, and resolves <paramref name="array"/> again when the thread stopped (true).</summary>
+    private bool NextChunk(int done, GcRef array, ref nint a)
+    {
+        if (done == 0 || !PollBetweenChunks())
+        {
+            return false;
+        }
+
+        a = ResolveObject(array);
+        return true;
+    }
+
+    /// <summary>As above, for an operation on two arrays.</summary>
+    private void NextChunk(int done, GcRef first, ref nint a, GcRef second, ref nint b)
+    {
+        if (NextChunk(done, first, ref a))
+        {
+            b = ResolveObject(second);
+        }
+    }
 
     /// <summary>Between two chunks of a bulk operation: serves a pending stop (true: objects may have moved, resolve the handles again).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
