@@ -20,6 +20,17 @@ public sealed class HeapOptions
     public bool ConcurrentMarking { get; set; } = true;
 
     /// <summary>
+    /// End concurrent marking with handshakes instead of a pause. Default true: each thread hands
+    /// its write-barrier log over at its own next poll while the others keep running, in rounds
+    /// until one marks nothing new, so a cycle has two global stops (mark start and the flip)
+    /// instead of three. False ends marking in a <see cref="PauseKind.MarkEnd"/> pause (the
+    /// earlier design, kept to compare the two). A thread that never reaches a poll keeps marking
+    /// from ending: after <see cref="SafepointTimeout"/> the cycle is abandoned with
+    /// <see cref="GcSafepointTimeoutException"/>, as a stop would be.
+    /// </summary>
+    public bool MarkEndHandshake { get; set; } = true;
+
+    /// <summary>
     /// A page with at least this fraction of live bytes moves whole (zero copy with Move) instead
     /// of being packed. Default 0.75. 0 moves every non-empty page whole; above 1 packs every page.
     /// </summary>

@@ -110,20 +110,28 @@ public class ConcurrentMarkingTests
         Assert.Equal(3, stats.LiveObjects); // A, B and X: X was kept by the barrier's log
     }
 
+    public static readonly TheoryData<GcBackend, bool> BackendsAndMarkEnds = new()
+    {
+        { GcBackend.Copy, true }, { GcBackend.Move, true }, { GcBackend.Continue, true },
+        { GcBackend.Copy, false }, { GcBackend.Move, false }, { GcBackend.Continue, false },
+    };
+
     [Theory]
-    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
-    public void ARunningMutatorHandsItsBarrierLogOverBeforeMarkEnd(GcBackend backend)
+    [MemberData(nameof(BackendsAndMarkEnds))]
+    public void ARunningMutatorHandsItsBarrierLogOverBeforeMarkEnd(GcBackend backend, bool markEndHandshake)
     {
         // Same race, but the mutator keeps running while marking finishes, so its log (holding X)
-        // can only reach the marker through the soft handshake or the mark-end pause. The
-        // handshake must have been answered by this thread, and X must survive.
-        using var heap = TestHeaps.Create(backend);
+        // can only reach the marker through a handshake (or, the handshake option off, the
+        // mark-end pause). The handshake must have been answered by this thread, and X must survive.
+        using var heap = TestHeaps.Create(backend, configure: o => o.MarkEndHandshake = markEndHandshake);
         var t = Define(heap);
         using var m = heap.AttachCurrentThread();
         var (rootA, rootB) = BuildRace(m, t);
         int asked = -1, answered = -1;
+        var rounds = new List<long>();
         heap.Collector.TestHooks.SoftHandshakeTimeout = TimeSpan.FromSeconds(30);
         heap.Collector.TestHooks.AfterSoftHandshake = (a, b) => (asked, answered) = (a, b);
+        heap.Collector.TestHooks.AfterMarkEndRound = (_, marked) => rounds.Add(marked);
 
         long reads = 0;
         var error = CollectWithRace(
@@ -140,8 +148,23 @@ public class ConcurrentMarkingTests
 
         Assert.Null(error);
         Assert.True(reads > 0);
-        Assert.Equal((1, 1), (asked, answered));
         var stats = heap.LastCollection!;
+        if (markEndHandshake)
+        {
+            // The first round brings X in from the thread's log; the last marks nothing.
+            Assert.True(rounds.Count >= 2, $"rounds: {string.Join(", ", rounds)}");
+            Assert.True(rounds[0] >= 1, $"rounds: {string.Join(", ", rounds)}");
+            Assert.Equal(0, rounds[^1]);
+            Assert.Equal(rounds.Count, stats.Handshakes.Count(h => h.Kind == HandshakeKind.MarkEnd));
+            Assert.Equal((1, 0), (stats.Handshakes[0].Threads, stats.Handshakes[0].DoneByCollector)); // answered by the running thread itself
+            Assert.DoesNotContain(stats.Pauses, p => p.Kind == PauseKind.MarkEnd);
+        }
+        else
+        {
+            Assert.Equal((1, 1), (asked, answered));
+            Assert.Empty(rounds);
+        }
+
         Assert.True(stats.Verified);
         Assert.Equal(3, stats.LiveObjects);
         using (m.OpenScope())
@@ -215,9 +238,19 @@ public class ConcurrentMarkingTests
         using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 2);
         graph.Grow(8, 100);
         var s = heap.Collect();
-        Assert.Equal(new[] { PauseKind.MarkStart, PauseKind.MarkEnd, PauseKind.Flip, PauseKind.Verify }, s.Pauses.Select(p => p.Kind));
+        Assert.Equal(new[] { PauseKind.MarkStart, PauseKind.Flip, PauseKind.Verify }, s.Pauses.Select(p => p.Kind));
         Assert.All(s.Pauses, p => Assert.True(p.Milliseconds >= 0));
         Assert.True(s.MarkMs > 0 && s.CycleMs >= s.MarkMs);
+        Assert.NotEmpty(s.Handshakes); // marking ended by handshakes, without a pause
+        Assert.All(s.Handshakes, h => Assert.Equal((HandshakeKind.MarkEnd, 1, 0), (h.Kind, h.Threads, h.Unanswered)));
+
+        using var pauseHeap = TestHeaps.Create(backend, configure: o => o.MarkEndHandshake = false);
+        using var m3 = pauseHeap.AttachCurrentThread();
+        using var g3 = new MirroredGraph(m3, new ModelTypes(pauseHeap), seed: 2);
+        g3.Grow(8, 100);
+        var s3 = pauseHeap.Collect();
+        Assert.Equal(new[] { PauseKind.MarkStart, PauseKind.MarkEnd, PauseKind.Flip, PauseKind.Verify }, s3.Pauses.Select(p => p.Kind));
+        Assert.Equal(s.LiveObjects, s3.LiveObjects);
 
         using var stwMarkHeap = TestHeaps.Create(backend, configure: o => o.ConcurrentMarking = false);
         using var m2 = stwMarkHeap.AttachCurrentThread();

@@ -23,6 +23,11 @@ internal static class RunSummary
         {
             Row("longest time to safepoint / longest inside a pause", Format.Inv($"{Format.Ms(r.MaxTimeToSafepointMs)} / {Format.Ms(r.MaxPauseInsideMs)} ms"));
         }
+        if (r.Handshakes is > 0)
+        {
+            Row("handshakes (count / longest a thread was held)", Format.Inv($"{r.Handshakes} / {Format.Ms(r.MaxHandshakeHeldMs)} ms"));
+        }
+
         if (r.MaxFlipPauseMs is not null)
         {
             Row("max flip pause", Format.Ms(r.MaxFlipPauseMs) + " ms");

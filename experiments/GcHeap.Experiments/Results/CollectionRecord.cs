@@ -3,6 +3,9 @@ namespace GcHeap.Experiments.Results;
 /// <summary>One pause of a GcHeap collection.</summary>
 internal sealed record PauseEntry(string Kind, double Ms, double? TimeToSafepointMs = null);
 
+/// <summary>One handshake of a GcHeap collection: the collector's wait, the threads asked, answered for by the collector, and the longest any thread was held.</summary>
+internal sealed record HandshakeEntry(string Kind, double Ms, int Threads, int DoneByCollector, int Unanswered, double MaxHeldMs);
+
 /// <summary>Every figure of one GcHeap collection, copied from its <see cref="CollectionStats"/>.</summary>
 internal sealed class CollectionRecord
 {
@@ -157,6 +160,9 @@ internal sealed class CollectionRecord
     [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<long> FaultStallSamplesNs { get; init; } = [];
 
+    /// <summary>Every handshake of the collection (mark-end rounds), in order.</summary>
+    public List<HandshakeEntry> Handshakes { get; init; } = [];
+
     public bool Verified { get; init; }
 
     public static CollectionRecord From(CollectionStats s) => new()
@@ -167,6 +173,7 @@ internal sealed class CollectionRecord
         ConcurrentMarking = s.ConcurrentMarking,
         Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs))],
         PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
+        Handshakes = [.. s.Handshakes.Select(h => new HandshakeEntry(h.Kind.ToString(), h.Milliseconds, h.Threads, h.DoneByCollector, h.Unanswered, h.MaxHeldMs))],
         FlipPauseMs = s.FlipPauseMs,
         MaxPauseMs = s.MaxPauseMs,
         TotalPauseMs = s.TotalPauseMs,

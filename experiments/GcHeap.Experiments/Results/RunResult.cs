@@ -60,6 +60,12 @@ internal sealed class RunResult
     /// <summary>The longest time to safepoint of the run (GcHeap only).</summary>
     public double? MaxTimeToSafepointMs { get; set; }
 
+    /// <summary>Handshakes of the run (GcHeap only): how many, and the longest time one thread spent answering one.</summary>
+    public int? Handshakes { get; set; }
+
+    /// <summary>The longest any one thread was held by a handshake (GcHeap only), in milliseconds.</summary>
+    public double? MaxHandshakeHeldMs { get; set; }
+
     /// <summary>The longest pause minus its time to safepoint: the most work done inside one pause (GcHeap only).</summary>
     public double? MaxPauseInsideMs { get; set; }
 

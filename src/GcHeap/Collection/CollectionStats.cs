@@ -21,6 +21,16 @@ public sealed class CollectionStats
     /// <summary>Every pause of the cycle, in order.</summary>
     public IReadOnlyList<PauseRecord> Pauses { get; init; } = [];
 
+    /// <summary>
+    /// Every handshake of the cycle, in order: per-thread operations done without stopping the
+    /// world (each mark-end round; with <see cref="HeapOptions.MarkEndHandshake"/> off, the soft
+    /// handshake before the mark-end pause).
+    /// </summary>
+    public IReadOnlyList<HandshakeRecord> Handshakes { get; init; } = [];
+
+    /// <summary>The longest time any one thread spent answering a handshake of this cycle, in milliseconds (the handshake's share of that thread's pause time).</summary>
+    public double MaxHandshakeHeldMs => Handshakes.Count == 0 ? 0 : Handshakes.Max(h => h.MaxHeldMs);
+
     /// <summary>Where the pause time went: the stop handshake, each step inside the pauses, and the resume, in milliseconds.</summary>
     public IReadOnlyList<(string Step, double Milliseconds)> PauseSteps { get; init; } = [];
 

@@ -13,7 +13,9 @@ namespace GcHeap.Collection;
 // Concurrent (Move / Copy):
 //   [MarkStart pause] roots greyed, write barrier on, TLABs retired (later pages are black)
 //   concurrent mark (this thread) while mutators run and log overwritten references
-//   [MarkEnd pause]   barrier buffers drained, roots rescanned, marking finished, barrier off
+//   mark end          rounds of handshakes hand each thread's barrier log over until a round
+//                     marks nothing new; dead weak references cleared, barrier off (no stop;
+//                     with HeapOptions.MarkEndHandshake off, a MarkEnd pause instead)
 //   concurrent plan   (forwarding tables for pages that existed at mark start)
 //   [Flip pause]      black pages appended to the plan, to-space registered with the uffd,
 //                     roots forwarded, native compactor started: from here mutators only
@@ -23,6 +25,7 @@ namespace GcHeap.Collection;
 internal sealed unsafe partial class Collector
 {
     private readonly List<PauseRecord> _pauses = [];
+    private readonly List<HandshakeRecord> _handshakes = [];
     private readonly List<(string Step, double Ms)> _pauseSteps = [];
     private MarkBitmap _bitmap = null!;
     private Marker _marker = null!;
@@ -83,6 +86,7 @@ internal sealed unsafe partial class Collector
     private CollectionStats RunCycle(long cycle, CollectionReason reason)
     {
         _pauses.Clear();
+        _handshakes.Clear();
         _pauseSteps.Clear();
         (_maxStopWaitMs, _maxStopAwaited, _dotnetGcDuringStopsMs, _fallbackReason) = (0, null, 0, null);
         (_weakCleared, _idsSetAside, _idsKept, _idsRekeyMs) = (0, false, 0, 0);
@@ -198,51 +202,39 @@ internal sealed unsafe partial class Collector
                         Step(ref step, $"MarkStart: grey {roots.Count} roots");
                     }
 
+                    DiscardBarrierLogs(); // none expected: a late log of the last cycle holds stale addresses
+                    lock (_heap.Weak.Lock)
+                    {
+                        _heap.Weak.MarkingActive = true;
+                    }
+
                     SetBarrier(true);
                     Step(ref step, "MarkStart: write barrier on");
                 }, abandonable: true);
 
                 TestHooks.AfterMarkStart?.Invoke();
                 ConcurrentMark();
-                CollectBarrierLogs();
 
                 try
                 {
-                    Pause(PauseKind.MarkEnd, () =>
+                    if (_heap.Options.MarkEndHandshake)
                     {
-                        long step = Stopwatch.GetTimestamp();
-                        foreach (var m in _heap.Safepoints.Mutators)
-                        {
-                            m.FlushSatb();
-                            Volatile.Write(ref m.SatbFlushRequested, 0); // a late answer must not log into the next cycle
-                        }
-
-                        DrainSatb();
-                        Step(ref step, "MarkEnd: drain the write barrier logs");
-                        lock (_heap.Handles.GlobalLock)
-                        {
-                            var roots = CaptureRoots();
-                            GreyRoots(roots);
-                            Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
-                        }
-
-                        _marker.Drain();
-                        Step(ref step, "MarkEnd: finish marking");
-                        SetBarrier(false);
-                        ClearDeadWeakRefs();
-                        Step(ref step, $"MarkEnd: clear {_weakCleared} dead weak references");
-                    }, abandonable: true);
+                        FinishMarkingByHandshakes();
+                    }
+                    else
+                    {
+                        FinishMarkingInPause();
+                    }
                 }
                 catch (GcSafepointTimeoutException)
                 {
                     // Nothing has moved: drop the marks. Barrier logs written meanwhile hold
                     // addresses of objects that stay where they are until a cycle completes;
-                    // the next cycle discards the published ones, and greying a late one only
-                    // keeps an object that is still there.
+                    // the next mark start discards them.
                     SetBarrier(false);
-                    foreach (var m in _heap.Safepoints.Mutators)
+                    lock (_heap.Weak.Lock)
                     {
-                        Volatile.Write(ref m.SatbFlushRequested, 0);
+                        _heap.Weak.EndMarking();
                     }
 
                     _bitmap.Clear(hwMark);
@@ -318,6 +310,7 @@ internal sealed unsafe partial class Collector
                     {
                         long step = Stopwatch.GetTimestamp();
                         RetireAllocationBuffers();
+                        DiscardBarrierLogs(); // written after marking ended (the barrier goes off without a stop)
                         hwFlip = from.HighWater;
                         lock (_heap.Handles.GlobalLock)
                         {
@@ -604,45 +597,136 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>
-    /// Soft handshake before mark end: every running mutator publishes its barrier log at its next
-    /// poll, and the logs are traced concurrently, so the mark-end pause only drains what was logged
-    /// since (measured at 1 GiB live: up to 1.7 ms of draining inside the pause without it).
+    /// Ends marking without stopping the world (<see cref="HeapOptions.MarkEndHandshake"/>), by
+    /// rounds of handshakes: each round starts with the marker's stack and the published logs
+    /// empty, then every thread hands its barrier log over (itself at its next poll, or the
+    /// coordinator for a thread that is not running) while the collector traces what arrives. A
+    /// round in which nothing new got marked ends marking.
+    /// <para>Why a clean round cannot miss an object (snapshot-at-the-beginning): a mutator only
+    /// reaches objects that were reachable at mark start (or allocated since, black). Suppose a
+    /// thread logs an unmarked object W after its answer in a clean round. W was reachable at mark
+    /// start, so until then some grey entry (the marker's stack, a published log, or a thread's
+    /// unpublished log) led to W through unmarked objects. The marker's stack was empty and stayed
+    /// so (nothing new was marked); a log published before its thread's answer was drained
+    /// without marking anything; so the entry sat in the log of a thread that answered later,
+    /// whose answer would have marked it. The first such log after any answer would need an
+    /// earlier one: there is none. Weak loads break the premise (they reach objects marking may
+    /// not have found), so they queue their target under the weak table's lock
+    /// (<see cref="WeakTable.ReadKeepingAlive"/>), and the round only ends marking if that queue
+    /// is empty in the same critical section that switches marking off for weak loads and clears
+    /// the dead slots.</para>
     /// </summary>
-    private void CollectBarrierLogs()
+    private void FinishMarkingByHandshakes()
     {
-        var asked = _heap.Safepoints.RequestSatbFlush();
-        long deadline = Stopwatch.GetTimestamp() + (long)(TestHooks.SoftHandshakeTimeout.TotalSeconds * Stopwatch.Frequency);
-        int answered;
+        var weak = _heap.Weak;
+        int round = 0;
         while (true)
         {
-            DrainSatb();
-            _marker.Drain();
-            answered = 0;
-            bool all = true;
-            foreach (var m in asked)
+            ConcurrentMark();
+            long marked = _marker.ObjectsMarked;
+            round++;
+            var outcome = _heap.Safepoints.Handshake(
+                static m => m.FlushSatb(), _heap.Options.SafepointTimeout, throwOnTimeout: true,
+                whileWaiting: () =>
+                {
+                    DrainSatb();
+                    _marker.Drain();
+                });
+            RecordHandshake(HandshakeKind.MarkEnd, outcome);
+            ConcurrentMark();
+            TestHooks.AfterMarkEndRound?.Invoke(round, _marker.ObjectsMarked - marked);
+            if (_marker.ObjectsMarked != marked && !TestHooks.SingleMarkEndRound)
             {
-                if (Volatile.Read(ref m.SatbFlushRequested) == 0)
-                {
-                    answered++;
-                }
-                else
-                {
-                    all &= m.State != Threads.MutatorState.Running; // parked elsewhere: mark end takes its log
-                }
+                continue;
             }
 
-            if (all || Stopwatch.GetTimestamp() > deadline)
+            lock (weak.Lock)
             {
-                break;
+                if (weak.HasKept && !TestHooks.SingleMarkEndRound)
+                {
+                    continue;
+                }
+
+                weak.EndMarking();
+                ClearDeadWeakRefsLocked();
             }
 
-            Thread.Yield();
+            break;
         }
 
-        DrainSatb(); // the last answers
-        TestHooks.AfterSoftHandshake?.Invoke(asked.Count, answered);
+        SetBarrier(false);
+    }
 
+    /// <summary>
+    /// Ends marking in a pause (<see cref="HeapOptions.MarkEndHandshake"/> off): a soft handshake
+    /// first hands most of the barrier logs over while mutators run (at 1 GiB live, up to 1.7 ms of
+    /// draining inside the pause without it), then the pause drains the rest, rescans the roots,
+    /// finishes marking and clears dead weak references.
+    /// </summary>
+    private void FinishMarkingInPause()
+    {
+        var outcome = _heap.Safepoints.Handshake(
+            static m => m.FlushSatb(), TestHooks.SoftHandshakeTimeout, throwOnTimeout: false,
+            whileWaiting: () =>
+            {
+                DrainSatb();
+                _marker.Drain();
+            });
+        RecordHandshake(HandshakeKind.MarkEnd, outcome);
+        TestHooks.AfterSoftHandshake?.Invoke(outcome.Threads, outcome.AnsweredByThreads);
         ConcurrentMark(); // what the answers logged
+
+        Pause(PauseKind.MarkEnd, () =>
+        {
+            long step = Stopwatch.GetTimestamp();
+            foreach (var m in _heap.Safepoints.Mutators)
+            {
+                m.FlushSatb();
+            }
+
+            DrainSatb();
+            Step(ref step, "MarkEnd: drain the write barrier logs");
+            lock (_heap.Handles.GlobalLock)
+            {
+                var roots = CaptureRoots();
+                GreyRoots(roots);
+                Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
+            }
+
+            _marker.Drain();
+            Step(ref step, "MarkEnd: finish marking");
+            SetBarrier(false);
+            lock (_heap.Weak.Lock)
+            {
+                _heap.Weak.EndMarking();
+                ClearDeadWeakRefsLocked();
+            }
+
+            Step(ref step, $"MarkEnd: clear {_weakCleared} dead weak references");
+        }, abandonable: true);
+    }
+
+    private void RecordHandshake(HandshakeKind kind, Threads.HandshakeOutcome o)
+    {
+        var record = new HandshakeRecord(kind, o.Ms)
+        {
+            Threads = o.Threads,
+            DoneByCollector = o.DoneByCoordinator,
+            Unanswered = o.Unanswered,
+            MaxHeldMs = o.MaxHeldMs,
+        };
+        _handshakes.Add(record);
+    }
+
+    /// <summary>With the world stopped: drops every published and unpublished barrier log (their addresses are stale once objects move).</summary>
+    private void DiscardBarrierLogs()
+    {
+        foreach (var m in _heap.Safepoints.Mutators)
+        {
+            m.DiscardSatb();
+        }
+
+        DiscardStaleSatb();
     }
 
     /// <summary>Drops logs left from an earlier cycle (none are expected: mark end drains them all).</summary>
@@ -657,6 +741,16 @@ internal sealed unsafe partial class Collector
     private bool DrainSatb()
     {
         bool any = false;
+        var kept = _heap.Weak.TakeKept();
+        if (kept.Count > 0)
+        {
+            any = true;
+            foreach (nint a in kept)
+            {
+                _marker.Grey(a);
+            }
+        }
+
         while (Satb.TryTake(out var buffer, out int count))
         {
             any = true;
@@ -885,6 +979,7 @@ internal sealed unsafe partial class Collector
         Reason = reason,
         ConcurrentMarking = concurrentMark,
         Pauses = [.. _pauses],
+        Handshakes = [.. _handshakes],
         PauseSteps = [.. _pauseSteps],
         CycleMs = Ms(t0),
         MarkMs = markMs,
@@ -963,19 +1058,25 @@ internal sealed unsafe partial class Collector
     /// </summary>
     private void ClearDeadWeakRefs()
     {
+        lock (_heap.Weak.Lock)
+        {
+            ClearDeadWeakRefsLocked();
+        }
+    }
+
+    /// <summary>Under the weak table's lock: <see cref="ClearDeadWeakRefs"/>.</summary>
+    private void ClearDeadWeakRefsLocked()
+    {
         var weak = _heap.Weak;
         long cleared = 0;
-        lock (weak.Lock)
+        nint* slots = weak.Slots;
+        for (int i = 0, n = weak.High; i < n; i++)
         {
-            nint* slots = weak.Slots;
-            for (int i = 0, n = weak.High; i < n; i++)
+            nint a = slots[i];
+            if (a != 0 && !_marker.IsLive(a))
             {
-                nint a = slots[i];
-                if (a != 0 && !_marker.IsLive(a))
-                {
-                    slots[i] = 0;
-                    cleared++;
-                }
+                slots[i] = 0;
+                cleared++;
             }
         }
 

@@ -18,11 +18,17 @@ internal sealed class CollectorTestHooks
     /// <summary>Called after each object the concurrent marker scans, with the count so far.</summary>
     public Action<long>? AfterScan { get; set; }
 
-    /// <summary>Called after the soft handshake before mark end, with how many running mutators were asked to publish their barrier logs and how many answered.</summary>
+    /// <summary>Called after each round of mark-end handshakes, with the round number and how many objects it marked (0 ends marking).</summary>
+    public Action<int, long>? AfterMarkEndRound { get; set; }
+
+    /// <summary>With <see cref="HeapOptions.MarkEndHandshake"/> off: called after the soft handshake before the mark-end pause, with how many running mutators were asked to publish their barrier logs and how many answered.</summary>
     public Action<int, int>? AfterSoftHandshake { get; set; }
 
     /// <summary>How long the soft handshake waits for answers before leaving the rest to the mark-end pause.</summary>
     public TimeSpan SoftHandshakeTimeout { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Ends marking after the first round of mark-end handshakes whatever it found: a negative control that must lose objects a later round would have kept.</summary>
+    public bool SingleMarkEndRound { get; set; }
 
     /// <summary>Leaves the SATB write barrier off during concurrent marking: a negative control that must lose objects.</summary>
     public bool DisableWriteBarrier { get; set; }

@@ -49,7 +49,7 @@ public enum PauseKind
     /// <summary>Concurrent marking starts: roots are greyed, the write barrier turned on.</summary>
     MarkStart,
 
-    /// <summary>Concurrent marking ends: barrier buffers drained, roots rescanned.</summary>
+    /// <summary>Concurrent marking ends: barrier buffers drained, roots rescanned. Only with <see cref="HeapOptions.MarkEndHandshake"/> off; by default marking ends by handshakes (<see cref="HandshakeKind.MarkEnd"/>), without a pause.</summary>
     MarkEnd,
 
     /// <summary>The flip: to-space registered, roots forwarded, the compactor started.</summary>
@@ -73,4 +73,32 @@ public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds)
 
     /// <summary>The part of <see cref="Milliseconds"/> after every thread had stopped: the work inside the pause and the resume.</summary>
     public double InsideMs => Math.Max(0, Milliseconds - TimeToSafepointMs);
+}
+
+/// <summary>The kinds of handshake a cycle can have.</summary>
+public enum HandshakeKind
+{
+    /// <summary>A round of mark end: each thread hands its write-barrier log over.</summary>
+    MarkEnd,
+}
+
+/// <summary>
+/// One handshake: an operation each attached thread does for itself at its next poll (or the
+/// collector does for a thread that is not running), without stopping the others.
+/// </summary>
+/// <param name="Kind">What the handshake did.</param>
+/// <param name="Milliseconds">From the request to the last thread's answer (the collector's wait; no thread was stopped for it).</param>
+public readonly record struct HandshakeRecord(HandshakeKind Kind, double Milliseconds)
+{
+    /// <summary>Threads asked.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Threads the collector answered for (in a safe region, parked, or ended without detaching).</summary>
+    public int DoneByCollector { get; init; }
+
+    /// <summary>Threads that had not answered when the handshake gave up (only when giving up was allowed).</summary>
+    public int Unanswered { get; init; }
+
+    /// <summary>The longest any one thread spent doing the operation at its poll: how long the handshake held that thread.</summary>
+    public double MaxHeldMs { get; init; }
 }

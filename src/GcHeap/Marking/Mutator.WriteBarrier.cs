@@ -9,11 +9,12 @@ namespace GcHeap;
 // off it costs one load of a field of this mutator and a predictable branch.
 public sealed unsafe partial class Mutator
 {
-    /// <summary>On while concurrent marking runs; set and cleared by the collector with the world stopped.</summary>
+    /// <summary>
+    /// On while concurrent marking runs. Turned on by the collector with the world stopped (mark
+    /// start); turned off without a stop once marking is complete: a mutator that still sees it on
+    /// only logs values nobody reads (the flip discards every log).
+    /// </summary>
     internal bool BarrierActive;
-
-    /// <summary>Set by the collector before mark end: publish the SATB buffer at the next poll (a soft handshake).</summary>
-    internal int SatbFlushRequested;
 
     private nint[] _satb = [];
     private int _satbCount;
@@ -69,6 +70,9 @@ public sealed unsafe partial class Mutator
             _satbCount = 0;
         }
     }
+
+    /// <summary>Drops this mutator's unpublished log (the owner is stopped, or it is the owner): its addresses may be stale after a flip.</summary>
+    internal void DiscardSatb() => _satbCount = 0;
 
     private void InitSatb() => _satb = _heap.Collector.Satb.Rent();
 }

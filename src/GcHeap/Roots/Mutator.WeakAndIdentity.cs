@@ -75,19 +75,11 @@ public sealed unsafe partial class Mutator
     internal GcRef LoadWeak(Roots.WeakTable table, int slot)
     {
         Enter();
-        nint a = table.Read(slot);
-        if (a == 0)
-        {
-            return GcRef.Null;
-        }
-
-        if (BarrierActive)
-        {
-            // Only weakly reachable objects can be unmarked now and then stored where marking
-            // has already looked: logging it greys it (the SATB barrier covers everything else).
-            LogOverwritten(a);
-        }
-
-        return NewLocal(a);
+        // While marking runs, only weakly reachable objects can be unmarked now and then stored
+        // where marking has already looked: the table queues the target for the marker, under
+        // the lock in which the collector decides that marking is complete (the SATB barrier
+        // covers everything else).
+        nint a = BarrierActive ? table.ReadKeepingAlive(slot) : table.Read(slot);
+        return a == 0 ? GcRef.Null : NewLocal(a);
     }
 }

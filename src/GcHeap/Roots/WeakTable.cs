@@ -5,11 +5,13 @@ namespace GcHeap.Roots;
 /// <summary>
 /// The heap's weak reference slots: one array of object addresses in native memory, not traced
 /// by marking. The collector clears the slots whose targets it found dead as soon as marking is
-/// complete (inside the pause that finishes marking) and forwards the rest together with the
+/// complete and forwards the rest together with the
 /// roots, so a weak reference never sees a dead or moved object.
 /// <para>Slots are handed out under <see cref="Lock"/>; the collector holds the same lock while
-/// it clears or forwards them, with the world stopped. A mutator reads its slot without the lock:
-/// it runs only between pauses, when slots do not change under it.</para>
+/// it clears or forwards them. A mutator reads its slot without the lock outside marking (slots
+/// only change under it in pauses); while the write barrier is on it reads under the lock
+/// (<see cref="ReadKeepingAlive"/>), because marking ends, and dead slots are cleared, while
+/// mutators run.</para>
 /// </summary>
 internal sealed unsafe class WeakTable : IDisposable
 {
@@ -95,6 +97,58 @@ internal sealed unsafe class WeakTable : IDisposable
             _free.Push(slot);
             _alive--;
         }
+    }
+
+    private List<nint> _kept = [];
+    private List<nint> _keptSpare = [];
+
+    /// <summary>
+    /// True while concurrent marking may still mark objects: a weak load must then keep its target
+    /// (<see cref="ReadKeepingAlive"/>). Cleared under <see cref="Lock"/> by the collector in the
+    /// same critical section that decides marking is complete and clears the dead slots.
+    /// </summary>
+    public bool MarkingActive { get; set; }
+
+    /// <summary>Targets loaded while marking ran, not yet handed to the marker. Read under <see cref="Lock"/>.</summary>
+    public bool HasKept => _kept.Count > 0;
+
+    /// <summary>
+    /// A weak load while the write barrier is on: under the lock, so that it is ordered against the
+    /// collector's decision that marking is complete. While marking runs the target is queued for
+    /// the marker (an object only weakly reachable may be unmarked, and its new strong reference
+    /// may end up where marking has already looked); once marking is complete, the dead slots are
+    /// already clear.
+    /// </summary>
+    public nint ReadKeepingAlive(int slot)
+    {
+        lock (Lock)
+        {
+            nint a = Read(slot);
+            if (a != 0 && MarkingActive)
+            {
+                _kept.Add(a);
+            }
+
+            return a;
+        }
+    }
+
+    /// <summary>The collector: hands over the targets kept since the last call (the list is reused by the caller until the next call).</summary>
+    public List<nint> TakeKept()
+    {
+        lock (Lock)
+        {
+            (_kept, _keptSpare) = (_keptSpare, _kept);
+            _kept.Clear();
+            return _keptSpare;
+        }
+    }
+
+    /// <summary>Under <see cref="Lock"/>: marking ended or was abandoned; drops what was kept.</summary>
+    public void EndMarking()
+    {
+        MarkingActive = false;
+        _kept.Clear();
     }
 
     /// <summary>Reads a slot; 0 after the heap is disposed.</summary>

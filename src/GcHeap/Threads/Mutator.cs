@@ -28,6 +28,18 @@ public sealed unsafe partial class Mutator : IDisposable
     // Hot fields first.
     internal int PollFlag;
 
+    /// <summary>A handshake asked of this thread: <see cref="HandshakeRequested"/> until the thread (at its next poll) or the coordinator (for a thread that is not running) has done it.</summary>
+    internal int HandshakeState;
+
+    /// <summary><see cref="HandshakeState"/>: nothing asked.</summary>
+    internal const int HandshakeNone = 0;
+
+    /// <summary><see cref="HandshakeState"/>: asked, not started.</summary>
+    internal const int HandshakeRequested = 1;
+
+    /// <summary><see cref="HandshakeState"/>: being done, by the thread or for it.</summary>
+    internal const int HandshakeRunning = 2;
+
     /// <summary>
     /// Advances whenever this thread passes a point where objects may move (every handle-API call,
     /// a buffer refill, parking, a safe region, detaching): a <see cref="GcView"/> is valid while it
@@ -531,13 +543,11 @@ public sealed unsafe partial class Mutator : IDisposable
                 throw new GcThreadStateException($"Mutator '{Name}' is inside a safe region; leave it (dispose the SafeRegion) before using the heap.");
             }
 
-            if (Volatile.Read(ref SatbFlushRequested) != 0)
+            if (Volatile.Read(ref HandshakeState) == HandshakeRequested)
             {
-                // Soft handshake before mark end: hand the barrier log over without stopping. Only a
-                // running thread does this; the stop handshake waits for it to finish.
-                FlushSatb();
-                Volatile.Write(ref SatbFlushRequested, 0);
-                _heap.Safepoints.Refresh(this);
+                // A handshake: this thread does the collector's per-thread operation itself, at
+                // its own poll, and goes on; nobody else is stopped meanwhile.
+                _heap.Safepoints.AnswerHandshake(this);
             }
 
             if (Volatile.Read(ref PollFlag) == 0)

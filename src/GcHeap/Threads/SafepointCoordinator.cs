@@ -412,41 +412,225 @@ internal sealed class SafepointCoordinator
     private static bool IsAwaited(Mutator m) => m.State == MutatorState.Running && !m.IsCurrentThread && m.OwnerThread.IsAlive;
 
     /// <summary>
-    /// Asks every running mutator to publish its SATB buffer at its next poll, without stopping
-    /// anyone; returns the mutators asked (the collector waits for their answers while it drains).
+    /// A handshake: <paramref name="operation"/> runs once for every attached mutator without
+    /// stopping the world. A running thread runs it itself at its next poll and goes on; for a
+    /// thread in a safe region, parked, or dead without detaching, this thread runs it, holding
+    /// the lock that such a thread needs to run again, so the two never overlap. Returns when
+    /// every thread has had it; <paramref name="whileWaiting"/> runs between checks (the collector
+    /// drains what the answers publish). After <paramref name="timeout"/> the handshake is
+    /// withdrawn from the threads that have not answered: with <paramref name="throwOnTimeout"/>
+    /// it throws <see cref="GcSafepointTimeoutException"/> naming them, otherwise the result says
+    /// how many did not answer.
     /// </summary>
-    public List<Mutator> RequestSatbFlush()
+    public HandshakeOutcome Handshake(Action<Mutator> operation, TimeSpan timeout, bool throwOnTimeout, Action whileWaiting)
     {
+        var pending = new List<Mutator>();
+        long start;
+        int threads, byCoordinator;
         lock (_lock)
         {
-            var asked = new List<Mutator>();
+            while (_stopping || _stopped)
+            {
+                Monitor.Wait(_lock); // one stop or handshake at a time
+            }
+
+            start = Stopwatch.GetTimestamp();
+            _handshakeOperation = operation;
+            _handshakeMaxHeldTicks = 0;
+            _handshakeAnswered = 0;
             foreach (var m in _mutators)
             {
-                if (m.State == MutatorState.Running && !m.IsDetached)
+                if (m.IsDetached || m.State == MutatorState.Detached)
                 {
-                    Volatile.Write(ref m.SatbFlushRequested, 1);
-                    m.PollFlag = 1;
-                    asked.Add(m);
+                    continue;
+                }
+
+                Volatile.Write(ref m.HandshakeState, Mutator.HandshakeRequested);
+                m.PollFlag = 1;
+                pending.Add(m);
+            }
+
+            threads = pending.Count;
+            byCoordinator = AnswerForIdle(pending);
+        }
+
+        TimeSpan warnAfter = timeout == Timeout.InfiniteTimeSpan || timeout > SlowStopWarning ? SlowStopWarning : timeout;
+        bool warned = false;
+        var spin = default(SpinWait);
+        while (true)
+        {
+            whileWaiting();
+            lock (_lock)
+            {
+                byCoordinator += AnswerForIdle(pending);
+                pending.RemoveAll(static m => Volatile.Read(ref m.HandshakeState) == Mutator.HandshakeNone);
+                if (pending.Count == 0)
+                {
+                    break;
+                }
+
+                TimeSpan waited = Stopwatch.GetElapsedTime(start);
+                if (!warned && waited > warnAfter)
+                {
+                    warned = true;
+                    SlowStop?.Invoke(string.Join("; ", pending.Select(m => SafepointStatus.Describe(StatusOf(m, awaited: true)))));
+                }
+
+                if (timeout != Timeout.InfiniteTimeSpan && waited > timeout)
+                {
+                    var awaited = pending.Select(m => StatusOf(m, awaited: true)).ToList();
+                    int unanswered = Withdraw(pending);
+                    if (throwOnTimeout && unanswered > 0)
+                    {
+                        throw new GcSafepointTimeoutException(
+                            $"A handshake gave up after {waited.TotalMilliseconds:F0} ms (HeapOptions.SafepointTimeout {timeout.TotalMilliseconds:F0} ms) " +
+                            $"waiting for {string.Join("; ", awaited.Select(SafepointStatus.Describe))}: a thread that blocks or computes for long outside heap calls " +
+                            "must do it inside Mutator.EnterSafeRegion. Nothing was done; the heap is usable.")
+                        {
+                            Awaited = awaited,
+                            Waited = waited,
+                        };
+                    }
+
+                    return Outcome(start, threads, byCoordinator, unanswered);
+                }
+
+                if (spin.NextSpinWillYield && waited > SpinBeforeSleep)
+                {
+                    Monitor.Wait(_lock, 1); // answers pulse
+                    continue;
                 }
             }
 
-            return asked;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        lock (_lock)
+        {
+            _handshakeOperation = null;
+            return Outcome(start, threads, byCoordinator, 0);
         }
     }
 
-    /// <summary>Recomputes a mutator's poll flag after it answered a request.</summary>
-    public void Refresh(Mutator m)
+    private static readonly TimeSpan SpinBeforeSleep = TimeSpan.FromMilliseconds(0.1);
+
+    private Action<Mutator>? _handshakeOperation;
+    private long _handshakeMaxHeldTicks;
+    private int _handshakeAnswered;
+
+    /// <summary>Called by a mutator at its poll when a handshake is asked of it: runs it and goes on.</summary>
+    public void AnswerHandshake(Mutator m)
     {
-        lock (_lock)
+        if (Interlocked.CompareExchange(ref m.HandshakeState, Mutator.HandshakeRunning, Mutator.HandshakeRequested) != Mutator.HandshakeRequested)
         {
+            return;
+        }
+
+        long t = Stopwatch.GetTimestamp();
+        try
+        {
+            Volatile.Read(ref _handshakeOperation)!(m);
+        }
+        finally
+        {
+            long held = Stopwatch.GetTimestamp() - t;
+            lock (_lock)
+            {
+                Volatile.Write(ref m.HandshakeState, Mutator.HandshakeNone);
+                _handshakeMaxHeldTicks = Math.Max(_handshakeMaxHeldTicks, held);
+                _handshakeAnswered++;
+                RefreshPollFlag(m);
+                Monitor.PulseAll(_lock);
+            }
+        }
+    }
+
+    /// <summary>Under the lock: runs the handshake for every pending thread that is not running (it cannot start running: that needs this lock).</summary>
+    private int AnswerForIdle(List<Mutator> pending)
+    {
+        int n = 0;
+        foreach (var m in pending)
+        {
+            if (Volatile.Read(ref m.HandshakeState) != Mutator.HandshakeRequested)
+            {
+                continue;
+            }
+
+            if (m.IsDetached || m.State == MutatorState.Detached)
+            {
+                // Detaching published its log and gave its handles back: nothing left to do.
+                Interlocked.CompareExchange(ref m.HandshakeState, Mutator.HandshakeNone, Mutator.HandshakeRequested);
+                continue;
+            }
+
+            bool running = m.State == MutatorState.Running && m.OwnerThread.IsAlive && !m.IsCurrentThread;
+            if (running || Interlocked.CompareExchange(ref m.HandshakeState, Mutator.HandshakeRunning, Mutator.HandshakeRequested) != Mutator.HandshakeRequested)
+            {
+                continue;
+            }
+
+            try
+            {
+                _handshakeOperation!(m);
+            }
+            finally
+            {
+                Volatile.Write(ref m.HandshakeState, Mutator.HandshakeNone);
+                RefreshPollFlag(m);
+            }
+
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>Under the lock: takes the handshake back from threads that have not answered; waits for one answering right now.</summary>
+    private int Withdraw(List<Mutator> pending)
+    {
+        int unanswered = 0;
+        foreach (var m in pending)
+        {
+            if (Interlocked.CompareExchange(ref m.HandshakeState, Mutator.HandshakeNone, Mutator.HandshakeRequested) == Mutator.HandshakeRequested)
+            {
+                unanswered++;
+            }
+
+            while (Volatile.Read(ref m.HandshakeState) != Mutator.HandshakeNone)
+            {
+                Monitor.Wait(_lock, 1);
+            }
+
             RefreshPollFlag(m);
         }
+
+        _handshakeOperation = null;
+        return unanswered;
+    }
+
+    private HandshakeOutcome Outcome(long start, int threads, int byCoordinator, int unanswered) =>
+        new(Stopwatch.GetElapsedTime(start).TotalMilliseconds, threads, _handshakeAnswered, byCoordinator, unanswered,
+            _handshakeMaxHeldTicks * 1000.0 / Stopwatch.Frequency);
+
+    private static MutatorStatus StatusOf(Mutator m, bool awaited)
+    {
+        var state = m.State switch
+        {
+            MutatorState.Running => MutatorThreadState.Running,
+            MutatorState.Parked => MutatorThreadState.Parked,
+            MutatorState.Safe => MutatorThreadState.InSafeRegion,
+            _ => MutatorThreadState.Detached,
+        };
+        return new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, m.OwnerThread.IsAlive, awaited);
     }
 
     private void RefreshPollFlag(Mutator m) =>
         m.PollFlag = _terminated || _stopped || _stopping || m.State != MutatorState.Running || m.IsDetached ||
-                     Volatile.Read(ref m.SatbFlushRequested) != 0 ? 1 : 0;
+                     Volatile.Read(ref m.HandshakeState) != Mutator.HandshakeNone ? 1 : 0;
 }
+
+/// <summary>How a handshake went: from the request to the last answer, threads asked, answered by themselves, done for them by the coordinator, withdrawn unanswered, and the longest any one thread spent answering.</summary>
+internal readonly record struct HandshakeOutcome(double Ms, int Threads, int AnsweredByThreads, int DoneByCoordinator, int Unanswered, double MaxHeldMs);
 
 /// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (null when none had to be awaited).</summary>
 internal readonly record struct StopResult(double WaitMs, string? LastAwaited);
