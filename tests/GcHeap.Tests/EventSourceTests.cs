@@ -59,6 +59,14 @@ public sealed class EventSourceTests
             Assert.Contains(p.Kind.ToString(), pauseKinds);
         }
 
+        // Every handshake (mark-end rounds) as an event with its thread counts.
+        var handshakes = listener.Events.Where(e => e.Name == "HandshakeEvent").ToList();
+        Assert.Equal(backend != GcBackend.StopTheWorld, first.Handshakes.Count > 0);
+        foreach (var h in first.Handshakes.Concat(second.Handshakes))
+        {
+            Assert.Contains(handshakes, e => (string)e.Payload[0]! == h.Kind.ToString() && (int)e.Payload[2]! == h.Threads && (double)e.Payload[1]! == h.Milliseconds);
+        }
+
         // Counters: the first reading that counts both collections may have polled some counters
         // before them; the one after it was polled entirely afterwards (readings come every 0.1 s).
         var reading = listener.WaitForReadingAfter(r => r.TryGetValue("collections", out double c) && c >= before + 2, TimeSpan.FromMinutes(1));

@@ -716,6 +716,7 @@ internal sealed unsafe partial class Collector
             MaxHeldMs = o.MaxHeldMs,
         };
         _handshakes.Add(record);
+        Heap.Events.Handshake(record);
     }
 
     /// <summary>With the world stopped: drops every published and unpublished barrier log (their addresses are stale once objects move).</summary>

@@ -87,6 +87,9 @@ public sealed class GcHeapEventSource : EventSource
 
         /// <summary>One type's live objects in a periodic census (sessions asking for CensusIntervalSec).</summary>
         public const int TypeCensus = 6;
+
+        /// <summary>A handshake ended: every thread did a per-thread operation without a global stop.</summary>
+        public const int Handshake = 7;
     }
 
     /// <summary>A collection started.</summary>
@@ -106,6 +109,15 @@ public sealed class GcHeapEventSource : EventSource
     [Event(EventIds.FaultsServed, Level = EventLevel.Informational)]
     public void FaultsServed(long cycle, long faults, double stallP50Us, double stallP99Us, double stallMaxUs) =>
         WriteEvent(EventIds.FaultsServed, cycle, faults, stallP50Us, stallP99Us, stallMaxUs);
+
+    /// <summary>
+    /// A handshake of kind <paramref name="kind"/> ended: <paramref name="threads"/> threads asked,
+    /// <paramref name="doneByCollector"/> answered for by the collector; the collector waited
+    /// <paramref name="milliseconds"/>, and no thread was held longer than <paramref name="maxHeldMs"/>.
+    /// </summary>
+    [Event(EventIds.Handshake, Level = EventLevel.Informational)]
+    public void HandshakeEvent(string kind, double milliseconds, int threads, int doneByCollector, double maxHeldMs) =>
+        WriteEvent(EventIds.Handshake, kind, milliseconds, threads, doneByCollector, maxHeldMs);
 
     /// <summary>A stop has waited long for the named threads.</summary>
     [Event(EventIds.SlowSafepoint, Level = EventLevel.Warning)]
@@ -201,6 +213,15 @@ public sealed class GcHeapEventSource : EventSource
         if (IsEnabled())
         {
             PauseEvent(p.Kind.ToString(), p.Milliseconds);
+        }
+    }
+
+    [NonEvent]
+    internal void Handshake(HandshakeRecord h)
+    {
+        if (IsEnabled())
+        {
+            HandshakeEvent(h.Kind.ToString(), h.Milliseconds, h.Threads, h.DoneByCollector, h.MaxHeldMs);
         }
     }
 
