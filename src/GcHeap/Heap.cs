@@ -324,6 +324,7 @@ public sealed unsafe class Heap : IDisposable
         lock (Safepoints.SyncRoot)
         {
             m.BarrierActive = Collector.BarrierOn;
+            m.BarrierShadesNew = Collector.BarrierShadesNew;
             Safepoints.Register(m);
         }
 

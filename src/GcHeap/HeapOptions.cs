@@ -31,6 +31,19 @@ public sealed class HeapOptions
     public bool MarkEndHandshake { get; set; } = true;
 
     /// <summary>
+    /// Start concurrent marking with handshakes instead of a pause. Default true: the write
+    /// barrier is turned on everywhere (a first handshake round), then each thread greys its own
+    /// handles and retires its allocation buffer at its next poll (a second round) while the
+    /// others keep running. The barrier then also shades the values stored (Go's hybrid barrier),
+    /// so that threads greyed one at a time never need a rescan; it costs every reference store
+    /// a second log entry while marking runs. With <see cref="MarkEndHandshake"/> also on, the flip
+    /// is a cycle's only global stop. False starts marking in a <see cref="PauseKind.MarkStart"/>
+    /// pause. Threads that never reach a poll abandon the cycle after
+    /// <see cref="SafepointTimeout"/>, as a stop would.
+    /// </summary>
+    public bool MarkStartHandshake { get; set; } = true;
+
+    /// <summary>
     /// A page with at least this fraction of live bytes moves whole (zero copy with Move) instead
     /// of being packed. Default 0.75. 0 moves every non-empty page whole; above 1 packs every page.
     /// </summary>

@@ -20,33 +20,35 @@ public class MarkEndHandshakeTests
     }
 
     /// <summary>
-    /// rootA -> A, A.f -> P, P.f -> X; rootR -> R. During marking thread B moves P out of the heap
-    /// into a new global root (logging P), then holds still without polling. In the first round
-    /// this thread answers (an empty log), then takes X out of P (logging X: after its answer) and
-    /// stores it in R, already scanned. B answers last: P gets marked, but P.f is null by then, so
-    /// only this thread's log, handed over in a second round, keeps X. One round would lose it.
+    /// rootA -> A, A.f -> P, P.f -> X; rootR -> R; rootQ -> Q. The marker scans Q first and is held;
+    /// thread B moves P from A.f into Q.g (logging P; Q is already scanned), then holds still without
+    /// polling. Marking finishes with P only in B's log. In the first mark-end round this thread
+    /// answers (an empty log), then takes X out of P (logging X: after its answer) and stores it in
+    /// R. B answers last: P gets marked, but P.f is null by then, so only this thread's log, handed
+    /// over in a second round, keeps X. One round would lose it. The same race with mark start as a
+    /// pause or as a handshake (the marker is stepped by the scan hook, so it starts after the
+    /// mark-start rounds either way).
     /// </summary>
-    private static Exception? StageLateLog(Heap heap, Types t, Mutator m, GcRoot rootA, GcRoot rootR, out GcRoot? rootP)
+    private static Exception? StageLateLog(Heap heap, Types t, Mutator m, GcRoot rootA, GcRoot rootR, GcRoot rootQ)
     {
         using var raced = new ManualResetEventSlim();
         using var go = new ManualResetEventSlim();
-        using var startMarking = new ManualResetEventSlim();
+        using var scannedQ = new ManualResetEventSlim();
         using var aRunning = new ManualResetEventSlim();
-        GcRoot? p = null;
         Exception? threadError = null;
         var threadB = new Thread(() => threadError = Record.Exception(() =>
         {
             using var mb = heap.AttachCurrentThread("B");
             using (mb.EnterSafeRegion())
             {
-                Assert.True(startMarking.Wait(TimeSpan.FromSeconds(30))); // the barrier is on
+                Assert.True(scannedQ.Wait(TimeSpan.FromSeconds(30))); // the barrier is on, Q is black
             }
 
             using (mb.OpenScope())
             {
-                var pObj = mb.GetRef(rootA.Ref, t.F);
-                p = mb.CreateRoot(pObj);           // a root made during marking is not scanned ...
-                mb.SetRef(rootA.Ref, t.F, GcRef.Null); // ... P is only in B's log now
+                var p = mb.GetRef(rootA.Ref, t.F);
+                mb.SetRef(rootA.Ref, t.F, GcRef.Null); // logs P
+                mb.SetRef(rootQ.Ref, t.G, p);          // Q was scanned: P is only in B's log now
             }
 
             raced.Set();
@@ -58,11 +60,14 @@ public class MarkEndHandshakeTests
             }
         }));
 
-        heap.Collector.TestHooks.AfterMarkStart = () =>
+        heap.Collector.TestHooks.AfterScan = count =>
         {
-            startMarking.Set();
-            Assert.True(raced.Wait(TimeSpan.FromSeconds(30)), "B never raced");
-            Assert.True(aRunning.Wait(TimeSpan.FromSeconds(30)), "A never left its safe region"); // so A answers the round itself
+            if (count == 1)
+            {
+                scannedQ.Set();
+                Assert.True(raced.Wait(TimeSpan.FromSeconds(30)), "B never raced");
+                Assert.True(aRunning.Wait(TimeSpan.FromSeconds(30)), "A never left its safe region"); // so A answers the round itself
+            }
         };
         Exception? error = null;
         var collector = new Thread(() => error = Record.Exception(() => heap.Collect()));
@@ -70,7 +75,6 @@ public class MarkEndHandshakeTests
         using (m.EnterSafeRegion())
         {
             collector.Start();
-            Assert.True(startMarking.Wait(TimeSpan.FromSeconds(30)));
             Assert.True(raced.Wait(TimeSpan.FromSeconds(30)));
         }
 
@@ -82,9 +86,10 @@ public class MarkEndHandshakeTests
         Assert.Equal(Mutator.HandshakeNone, Volatile.Read(ref m.HandshakeState));
         using (m.OpenScope())
         {
-            var x = m.GetRef(p!.Ref, t.F);
-            m.SetRef(p.Ref, t.F, GcRef.Null);   // logs X: after this thread's answer
-            m.SetRef(rootR.Ref, t.G, x);        // R was scanned long ago
+            var p = m.GetRef(rootQ.Ref, t.G);
+            var x = m.GetRef(p, t.F);
+            m.SetRef(p, t.F, GcRef.Null);   // logs X: after this thread's answer
+            m.SetRef(rootR.Ref, t.G, x);    // R was scanned long ago
         }
 
         go.Set();
@@ -94,13 +99,12 @@ public class MarkEndHandshakeTests
             threadB.Join();
         }
 
-        heap.Collector.TestHooks.AfterMarkStart = null;
+        heap.Collector.TestHooks.AfterScan = null;
         Assert.Null(threadError);
-        rootP = p;
         return error;
     }
 
-    private static (GcRoot A, GcRoot R) Build(Mutator m, Types t)
+    private static (GcRoot A, GcRoot R, GcRoot Q) Build(Mutator m, Types t)
     {
         using var s = m.OpenScope();
         var x = m.Allocate(t.N);
@@ -110,49 +114,58 @@ public class MarkEndHandshakeTests
         var a = m.Allocate(t.N);
         m.SetRef(a, t.F, p);
         var r = m.Allocate(t.N);
-        return (m.CreateRoot(a), m.CreateRoot(r));
+        var q = m.Allocate(t.N);
+        return (m.CreateRoot(a), m.CreateRoot(r), m.CreateRoot(q)); // Q greyed last: scanned first
     }
 
-    [Theory]
-    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
-    public void ALogWrittenAfterAThreadAnsweredIsTakenByTheNextRound(GcBackend backend)
+    public static readonly TheoryData<GcBackend, bool> BackendsAndMarkStarts = new()
     {
-        using var heap = TestHeaps.Create(backend);
+        { GcBackend.Copy, true }, { GcBackend.Move, true }, { GcBackend.Continue, true },
+        { GcBackend.Copy, false }, { GcBackend.Move, false }, { GcBackend.Continue, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(BackendsAndMarkStarts))]
+    public void ALogWrittenAfterAThreadAnsweredIsTakenByTheNextRound(GcBackend backend, bool markStartHandshake)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o => o.MarkStartHandshake = markStartHandshake);
         var t = Define(heap);
         using var m = heap.AttachCurrentThread("A");
-        var (rootA, rootR) = Build(m, t);
+        var (rootA, rootR, rootQ) = Build(m, t);
         var rounds = new List<long>();
         heap.Collector.TestHooks.AfterMarkEndRound = (_, marked) => rounds.Add(marked);
 
-        var error = StageLateLog(heap, t, m, rootA, rootR, out var rootP);
+        var error = StageLateLog(heap, t, m, rootA, rootR, rootQ);
 
         Assert.Null(error);
         Assert.True(rounds.Count >= 2 && rounds[0] >= 1 && rounds[^1] == 0, $"rounds: {string.Join(", ", rounds)}");
         var stats = heap.LastCollection!;
         Assert.True(stats.Verified);
         Assert.DoesNotContain(stats.Pauses, p => p.Kind == PauseKind.MarkEnd);
-        Assert.Equal(2, stats.Handshakes[0].Threads);
+        Assert.Equal(2, stats.Handshakes.First(h => h.Kind == HandshakeKind.MarkEnd).Threads);
         using (m.OpenScope())
         {
             Assert.Equal(7, m.Get(m.GetRef(rootR.Ref, t.G), t.Id));
-            Assert.True(m.IsNullRef(rootP!.Ref, t.F));
+            Assert.True(m.IsNullRef(m.GetRef(rootQ.Ref, t.G), t.F));
         }
 
-        Assert.Equal(4, stats.LiveObjects); // A, P, R and X
+        Assert.Equal(5, stats.LiveObjects); // A, P, Q, R and X
     }
 
-    [Fact]
-    public void EndingMarkingAfterOneRoundLosesTheObject()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void EndingMarkingAfterOneRoundLosesTheObject(bool markStartHandshake)
     {
         // Negative control: the staged race is real. Verification off, so the loss is caught by
         // the collector's own forwarding (R.g points at an unmarked object).
-        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.VerifyHeap = false);
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => (o.VerifyHeap, o.MarkStartHandshake) = (false, markStartHandshake));
         heap.Collector.TestHooks.SingleMarkEndRound = true;
         var t = Define(heap);
         using var m = heap.AttachCurrentThread("A");
-        var (rootA, rootR) = Build(m, t);
+        var (rootA, rootR, rootQ) = Build(m, t);
 
-        var error = StageLateLog(heap, t, m, rootA, rootR, out _);
+        var error = StageLateLog(heap, t, m, rootA, rootR, rootQ);
 
         var failure = Assert.IsType<GcCollectionFailedException>(error);
         Assert.Contains("not a live object", failure.Message);

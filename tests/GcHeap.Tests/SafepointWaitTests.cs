@@ -50,7 +50,7 @@ public class SafepointWaitTests
     [Fact]
     public void StatusNamesTheThreadAStopWaitsForAndTheStatisticsKeepIt()
     {
-        using var heap = TestHeaps.Create(GcBackend.Move);
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.MarkStartHandshake = false); // mark start is a stop
         using var blocker = new BlockedMutator(heap, "late");
         blocker.BlockOutsideSafeRegion();
         var collect = new BackgroundCall<CollectionStats>(heap.Collect);
@@ -70,6 +70,30 @@ public class SafepointWaitTests
         Assert.True(longest.TimeToSafepointMs > 1000, $"{longest}");
         Assert.True(longest.InsideMs < longest.TimeToSafepointMs);
         Assert.All(collect.Result.Pauses, p => Assert.InRange(p.TimeToSafepointMs, 0, p.Milliseconds));
+    }
+
+    [Fact]
+    public void StatusNamesTheThreadAHandshakeWaitsForAndTheStatisticsKeepIt()
+    {
+        // Mark start by handshake: the thread that does not poll holds up marking, not the others;
+        // the status and the handshake's record name it, and no pause pays for it.
+        using var heap = TestHeaps.Create(GcBackend.Move);
+        using var blocker = new BlockedMutator(heap, "late");
+        blocker.BlockOutsideSafeRegion();
+        var collect = new BackgroundCall<CollectionStats>(heap.Collect);
+
+        var status = WaitForStatus(heap, s => s.Handshaking && !s.Stopping && s.Awaited.Any(m => m.Name == "late") && s.HandshakeWaitMs > 1000);
+        Assert.Equal(MutatorThreadState.Running, status.Mutators.Single(m => m.Name == "late").State);
+        Assert.Contains("handshake waiting", status.ToString());
+        Assert.False(collect.IsCompleted);
+
+        blocker.Release();
+        Assert.True(collect.Wait(Patience));
+        var first = collect.Result.Handshakes[0];
+        Assert.Equal(HandshakeKind.MarkStartBarrier, first.Kind);
+        Assert.Equal("late", first.AwaitedThread);
+        Assert.True(first.Milliseconds > 1000, $"{first}");
+        Assert.All(collect.Result.Pauses, p => Assert.True(p.TimeToSafepointMs < 1000, $"{p}"));
     }
 
     public static TheoryData<GcBackend, string> LaterStops() => new()

@@ -74,12 +74,15 @@ public sealed unsafe partial class Mutator
         nint a = AllocateBytes(type.InstanceSize);
 
         // Resolved again after the allocation (it may have waited for a collection, which moves
-        // objects). A new object is black or unreachable: storing into it needs no barrier.
+        // objects). Nothing is overwritten (a new object is all zero), but with the hybrid
+        // barrier a value stored into a black object is shaded like any other store.
         var slots = (nint*)(a + ObjectLayout.HeaderSize);
         for (int i = 0; i < references.Length; i++)
         {
             slots[i] = references[i].IsNull ? 0 : ResolveNoPoll(references[i]);
         }
+
+        LogStoredRange(new ReadOnlySpan<nint>(slots, references.Length));
 
         ObjectLayout.WriteHeader(a, type.Id, 0);
         return NewLocal(a);

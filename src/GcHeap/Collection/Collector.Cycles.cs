@@ -11,7 +11,10 @@ namespace GcHeap.Collection;
 
 // One collection cycle. Stop-the-world: a single pause that marks, plans, copies and forwards.
 // Concurrent (Move / Copy):
-//   [MarkStart pause] roots greyed, write barrier on, TLABs retired (later pages are black)
+//   mark start        two rounds of handshakes (no stop): the hybrid barrier on in every
+//                     thread; then black allocation, global roots greyed, and each thread
+//                     retires its TLAB and greys its handles at its own poll (with
+//                     HeapOptions.MarkStartHandshake off, a MarkStart pause instead)
 //   concurrent mark (this thread) while mutators run and log overwritten references
 //   mark end          rounds of handshakes hand each thread's barrier log over until a round
 //                     marks nothing new; dead weak references cleared, barrier off (no stop;
@@ -57,6 +60,9 @@ internal sealed unsafe partial class Collector
 
     /// <summary>Whether the write barrier is on; read and written under the safepoint lock.</summary>
     internal bool BarrierOn { get; private set; }
+
+    /// <summary>Whether the barrier also shades stored values (mark start by handshake); read and written under the safepoint lock.</summary>
+    internal bool BarrierShadesNew { get; private set; }
 
     /// <summary>The current phase of the cycle.</summary>
     public CollectionPhase Phase => (CollectionPhase)Volatile.Read(ref _phase);
@@ -188,29 +194,44 @@ internal sealed unsafe partial class Collector
             {
                 long tm = Stopwatch.GetTimestamp();
                 DiscardStaleSatb();
-                Pause(PauseKind.MarkStart, () =>
+                if (_heap.Options.MarkStartHandshake)
                 {
-                    long step = Stopwatch.GetTimestamp();
-                    RetireAllocationBuffers();
-                    hwMark = from.HighWater;
-                    _marker.Begin(from, hwMark);
-                    Step(ref step, "MarkStart: retire allocation buffers");
-                    lock (_heap.Handles.GlobalLock)
+                    try
                     {
-                        var roots = CaptureRoots();
-                        GreyRoots(roots);
-                        Step(ref step, $"MarkStart: grey {roots.Count} roots");
+                        hwMark = StartMarkingByHandshakes(from);
                     }
-
-                    DiscardBarrierLogs(); // none expected: a late log of the last cycle holds stale addresses
-                    lock (_heap.Weak.Lock)
+                    catch (GcSafepointTimeoutException)
                     {
-                        _heap.Weak.MarkingActive = true;
+                        AbandonMarking(hwMark);
+                        throw;
                     }
+                }
+                else
+                {
+                    Pause(PauseKind.MarkStart, () =>
+                    {
+                        long step = Stopwatch.GetTimestamp();
+                        RetireAllocationBuffers();
+                        hwMark = from.HighWater;
+                        _marker.Begin(from, hwMark);
+                        Step(ref step, "MarkStart: retire allocation buffers");
+                        lock (_heap.Handles.GlobalLock)
+                        {
+                            var roots = CaptureRoots();
+                            GreyRoots(roots);
+                            Step(ref step, $"MarkStart: grey {roots.Count} roots");
+                        }
 
-                    SetBarrier(true);
-                    Step(ref step, "MarkStart: write barrier on");
-                }, abandonable: true);
+                        DiscardBarrierLogs(); // none expected: a late log of the last cycle holds stale addresses
+                        lock (_heap.Weak.Lock)
+                        {
+                            _heap.Weak.MarkingActive = true;
+                        }
+
+                        SetBarrier(true, shadeNew: false);
+                        Step(ref step, "MarkStart: write barrier on");
+                    }, abandonable: true);
+                }
 
                 TestHooks.AfterMarkStart?.Invoke();
                 ConcurrentMark();
@@ -228,16 +249,7 @@ internal sealed unsafe partial class Collector
                 }
                 catch (GcSafepointTimeoutException)
                 {
-                    // Nothing has moved: drop the marks. Barrier logs written meanwhile hold
-                    // addresses of objects that stay where they are until a cycle completes;
-                    // the next mark start discards them.
-                    SetBarrier(false);
-                    lock (_heap.Weak.Lock)
-                    {
-                        _heap.Weak.EndMarking();
-                    }
-
-                    _bitmap.Clear(hwMark);
+                    AbandonMarking(hwMark);
                     throw;
                 }
                 markMs = Ms(tm);
@@ -597,6 +609,98 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>
+    /// Starts marking without stopping the world (<see cref="HeapOptions.MarkStartHandshake"/>), in
+    /// two handshake rounds; returns the first black page.
+    /// <list type="number">
+    /// <item>The barrier goes on in every thread, now in its hybrid form (old and new values
+    /// logged; global roots shade theirs). The round makes sure no thread is still in the middle
+    /// of a store that read the barrier off: each one's next poll ends that store.</item>
+    /// <item>Only then does allocation turn black: pages handed out from now on are live by
+    /// definition. The collector greys the global roots (their writes are barriered from here, so
+    /// one scan is enough), and each thread, at its next poll, retires its allocation buffer (so
+    /// its later objects are black) and logs its local handles for the marker. Marking runs while
+    /// the round waits.</item>
+    /// </list>
+    /// Why threads greyed one at a time need no rescan: after round 1 every reference store
+    /// shades both the value it overwrites and the value it stores (Go's hybrid barrier). A
+    /// thread's handles and views are its stack: before its greying they are scanned then; after,
+    /// a reference it reads into them came from a reachable object, and the only ways for it to
+    /// become unreachable from everywhere else are overwrites, which are logged; a reference it
+    /// stores anywhere is logged as it is stored. Views die at the poll that greys the thread.
+    /// Objects a thread allocates in its old buffer before its greying are ordinary (white)
+    /// objects, traced if reachable. Doing this with the old value alone (the pause's barrier)
+    /// loses objects: a greyed thread reads X.f into a handle, a thread not yet at its poll
+    /// overwrites X.f unlogged, and the object lives only in a handle nobody rescans.
+    /// </summary>
+    private int StartMarkingByHandshakes(Space from)
+    {
+        lock (_heap.Weak.Lock)
+        {
+            _heap.Weak.MarkingActive = true;
+        }
+
+        lock (_heap.Handles.GlobalLock)
+        {
+            _heap.Handles.MarkingBarrier = true;
+        }
+
+        SetBarrier(true, shadeNew: true);
+        var barrier = _heap.Safepoints.Handshake(static _ => { }, _heap.Options.SafepointTimeout, throwOnTimeout: true, whileWaiting: static () => { });
+        RecordHandshake(HandshakeKind.MarkStartBarrier, barrier);
+
+        int hwMark = from.HighWater;
+        _marker.Begin(from, hwMark);
+        long roots = 0;
+        lock (_heap.Handles.GlobalLock)
+        {
+            nint* slots = _heap.Handles.Slots;
+            for (int s = 1, end = _heap.Handles.GlobalHigh; s < end; s++)
+            {
+                _marker.Grey(slots[s]);
+                roots++;
+            }
+        }
+
+        TestHooks.BeforeMarkStartRoots?.Invoke();
+        var threads = _heap.Safepoints.Handshake(
+            static m =>
+            {
+                m.RetireAllocationBuffer();
+                m.LogLocalRoots();
+            },
+            _heap.Options.SafepointTimeout, throwOnTimeout: true,
+            whileWaiting: () =>
+            {
+                DrainSatb();
+                if (TestHooks.AfterScan is null)
+                {
+                    _marker.Drain(8192); // marking starts while the round waits (tests that count scans step it themselves)
+                }
+
+                TestHooks.WhileMarkStartRootsWait?.Invoke();
+            });
+        RecordHandshake(HandshakeKind.MarkStartRoots, threads);
+        return hwMark;
+    }
+
+    /// <summary>A stop or handshake before the flip gave up: nothing has moved; drop the marks and turn every barrier off. Logs written meanwhile hold addresses of objects that stay where they are; the next mark start discards them.</summary>
+    private void AbandonMarking(int hwMark)
+    {
+        SetBarrier(false, shadeNew: false);
+        lock (_heap.Weak.Lock)
+        {
+            _heap.Weak.EndMarking();
+        }
+
+        lock (_heap.Handles.GlobalLock)
+        {
+            _heap.Handles.EndMarking();
+        }
+
+        _bitmap.Clear(Math.Max(hwMark, _heap.AllocationSpace.HighWater));
+    }
+
+    /// <summary>
     /// Ends marking without stopping the world (<see cref="HeapOptions.MarkEndHandshake"/>), by
     /// rounds of handshakes: each round starts with the marker's stack and the published logs
     /// empty, then every thread hands its barrier log over (itself at its next poll, or the
@@ -654,7 +758,12 @@ internal sealed unsafe partial class Collector
             break;
         }
 
-        SetBarrier(false);
+        lock (_heap.Handles.GlobalLock)
+        {
+            _heap.Handles.EndMarking();
+        }
+
+        SetBarrier(false, shadeNew: false);
     }
 
     /// <summary>
@@ -695,7 +804,12 @@ internal sealed unsafe partial class Collector
 
             _marker.Drain();
             Step(ref step, "MarkEnd: finish marking");
-            SetBarrier(false);
+            SetBarrier(false, shadeNew: false);
+            lock (_heap.Handles.GlobalLock)
+            {
+                _heap.Handles.EndMarking();
+            }
+
             lock (_heap.Weak.Lock)
             {
                 _heap.Weak.EndMarking();
@@ -714,6 +828,7 @@ internal sealed unsafe partial class Collector
             DoneByCollector = o.DoneByCoordinator,
             Unanswered = o.Unanswered,
             MaxHeldMs = o.MaxHeldMs,
+            AwaitedThread = o.LastAwaited,
         };
         _handshakes.Add(record);
         Heap.Events.Handshake(record);
@@ -752,6 +867,16 @@ internal sealed unsafe partial class Collector
             }
         }
 
+        var shaded = _heap.Handles.TakeShaded();
+        if (shaded.Count > 0)
+        {
+            any = true;
+            foreach (nint a in shaded)
+            {
+                _marker.Grey(a);
+            }
+        }
+
         while (Satb.TryTake(out var buffer, out int count))
         {
             any = true;
@@ -766,14 +891,17 @@ internal sealed unsafe partial class Collector
         return any;
     }
 
-    private void SetBarrier(bool on)
+    private void SetBarrier(bool on, bool shadeNew)
     {
         lock (_heap.Safepoints.SyncRoot)
         {
             on &= !TestHooks.DisableWriteBarrier;
+            shadeNew &= on && !TestHooks.DisableShadingNewValues;
             BarrierOn = on;
+            BarrierShadesNew = shadeNew;
             foreach (var m in _heap.Safepoints.Mutators)
             {
+                m.BarrierShadesNew = shadeNew;
                 m.BarrierActive = on;
             }
         }

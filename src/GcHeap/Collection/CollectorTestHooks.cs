@@ -30,6 +30,15 @@ internal sealed class CollectorTestHooks
     /// <summary>Ends marking after the first round of mark-end handshakes whatever it found: a negative control that must lose objects a later round would have kept.</summary>
     public bool SingleMarkEndRound { get; set; }
 
+    /// <summary>With mark start by handshake: called after the barrier round and the global roots, before the round in which threads grey their handles.</summary>
+    public Action? BeforeMarkStartRoots { get; set; }
+
+    /// <summary>With mark start by handshake: called each time the second round checks for answers, after the marker has drained what it has (global roots first).</summary>
+    public Action? WhileMarkStartRootsWait { get; set; }
+
+    /// <summary>Keeps the barrier to its old-value half (no shading of stored values) even with mark start by handshake: a negative control that must lose objects.</summary>
+    public bool DisableShadingNewValues { get; set; }
+
     /// <summary>Leaves the SATB write barrier off during concurrent marking: a negative control that must lose objects.</summary>
     public bool DisableWriteBarrier { get; set; }
 }

@@ -46,7 +46,7 @@ public enum PauseKind
     /// <summary>A whole stop-the-world collection.</summary>
     Full,
 
-    /// <summary>Concurrent marking starts: roots are greyed, the write barrier turned on.</summary>
+    /// <summary>Concurrent marking starts: roots are greyed, the write barrier turned on. Only with <see cref="HeapOptions.MarkStartHandshake"/> off; by default marking starts by handshakes, without a pause.</summary>
     MarkStart,
 
     /// <summary>Concurrent marking ends: barrier buffers drained, roots rescanned. Only with <see cref="HeapOptions.MarkEndHandshake"/> off; by default marking ends by handshakes (<see cref="HandshakeKind.MarkEnd"/>), without a pause.</summary>
@@ -78,6 +78,12 @@ public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds)
 /// <summary>The kinds of handshake a cycle can have.</summary>
 public enum HandshakeKind
 {
+    /// <summary>Mark start, first round: the write barrier is on in every thread.</summary>
+    MarkStartBarrier,
+
+    /// <summary>Mark start, second round: each thread retires its allocation buffer and greys its handles.</summary>
+    MarkStartRoots,
+
     /// <summary>A round of mark end: each thread hands its write-barrier log over.</summary>
     MarkEnd,
 }
@@ -101,4 +107,7 @@ public readonly record struct HandshakeRecord(HandshakeKind Kind, double Millise
 
     /// <summary>The longest any one thread spent doing the operation at its poll: how long the handshake held that thread.</summary>
     public double MaxHeldMs { get; init; }
+
+    /// <summary>The thread(s) the handshake waited for last (null when every thread answered at once).</summary>
+    public string? AwaitedThread { get; init; }
 }

@@ -16,6 +16,15 @@ public sealed unsafe partial class Mutator
     /// </summary>
     internal bool BarrierActive;
 
+    /// <summary>
+    /// With <see cref="BarrierActive"/>: also log the value being stored (Go's hybrid barrier:
+    /// Yuasa's deletion barrier plus Dijkstra's insertion barrier). On while marking runs when mark
+    /// start is a handshake (<see cref="HeapOptions.MarkStartHandshake"/>): threads' handles are
+    /// then greyed one thread at a time and never rescanned, so a reference a scanned thread
+    /// stores must be shaded too (docs/design.md section 7).
+    /// </summary>
+    internal bool BarrierShadesNew;
+
     private nint[] _satb = [];
     private int _satbCount;
 
@@ -24,10 +33,58 @@ public sealed unsafe partial class Mutator
     {
         if (BarrierActive)
         {
-            LogOverwritten(*slot);
+            LogStore(*slot, value);
         }
 
         *slot = value;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LogStore(nint old, nint value)
+    {
+        LogOverwritten(old);
+        if (BarrierShadesNew)
+        {
+            LogOverwritten(value);
+        }
+    }
+
+    /// <summary>The barrier for values stored into a new object or by a bulk store: while marking runs with the hybrid barrier, logs every non-null value stored.</summary>
+    private void LogStoredRange(ReadOnlySpan<nint> values)
+    {
+        if (!BarrierActive || !BarrierShadesNew)
+        {
+            return;
+        }
+
+        foreach (nint v in values)
+        {
+            LogOverwritten(v);
+        }
+    }
+
+    /// <summary>Like <see cref="LogStoredRange"/>, for one value (a fill, an initial reference).</summary>
+    private void LogStored(nint value)
+    {
+        if (BarrierActive && BarrierShadesNew)
+        {
+            LogOverwritten(value);
+        }
+    }
+
+    /// <summary>
+    /// Mark start by handshake: logs every local handle of this thread (its roots) and publishes
+    /// the log, so the marker greys them. Run by the thread at its poll, or for it by the
+    /// coordinator while it cannot run.
+    /// </summary>
+    internal void LogLocalRoots()
+    {
+        for (int i = _segmentBase; i < _top; i++)
+        {
+            LogOverwritten(_slots[i]);
+        }
+
+        FlushSatb();
     }
 
     /// <summary>The barrier for a bulk store: while marking runs, logs every non-null value about to be overwritten.</summary>

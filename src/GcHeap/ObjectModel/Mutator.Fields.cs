@@ -250,7 +250,9 @@ public sealed unsafe partial class Mutator
             int at = backward ? count - done - n : done;
             var to = new Span<nint>((void*)(d + ObjectLayout.HeaderSize + ((nint)(destinationIndex + at) * 8)), n);
             LogOverwrittenRange(to); // per chunk: the barrier may have turned on at a poll in between
-            new ReadOnlySpan<nint>((void*)(s + ObjectLayout.HeaderSize + ((nint)(sourceIndex + at) * 8)), n).CopyTo(to);
+            var from = new ReadOnlySpan<nint>((void*)(s + ObjectLayout.HeaderSize + ((nint)(sourceIndex + at) * 8)), n);
+            LogStoredRange(from);
+            from.CopyTo(to);
             done += n;
         }
     }
@@ -277,6 +279,7 @@ public sealed unsafe partial class Mutator
             int n = Math.Min(per, count - done);
             var to = new Span<nint>((void*)(a + ObjectLayout.HeaderSize + ((nint)(start + done) * 8)), n);
             LogOverwrittenRange(to);
+            LogStored(v);
             to.Fill(v);
             done += n;
         }

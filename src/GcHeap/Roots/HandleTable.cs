@@ -119,10 +119,50 @@ internal sealed unsafe class HandleTable : IDisposable
         }
     }
 
+    private List<nint> _shaded = [];
+    private List<nint> _shadedSpare = [];
+
+    /// <summary>
+    /// On while marking runs with mark start by handshake (<see cref="HeapOptions.MarkStartHandshake"/>):
+    /// global roots are then scanned once by the collector, like heap objects, so writing one shades
+    /// the old and the new value (the hybrid barrier), queued for the marker. Written under <see cref="GlobalLock"/>.
+    /// </summary>
+    public bool MarkingBarrier { get; set; }
+
+    /// <summary>Under <see cref="GlobalLock"/>: whether values are queued for the marker.</summary>
+    public bool HasShaded => _shaded.Count > 0;
+
+    /// <summary>The collector: takes the values queued since the last call (the list is reused by the caller until the next call).</summary>
+    public List<nint> TakeShaded()
+    {
+        lock (_globalLock)
+        {
+            (_shaded, _shadedSpare) = (_shadedSpare, _shaded);
+            _shaded.Clear();
+            return _shadedSpare;
+        }
+    }
+
+    /// <summary>Under <see cref="GlobalLock"/>: marking ended or was abandoned.</summary>
+    public void EndMarking()
+    {
+        MarkingBarrier = false;
+        _shaded.Clear();
+    }
+
+    private void Shade(nint a)
+    {
+        if (a != 0 && MarkingBarrier)
+        {
+            _shaded.Add(a);
+        }
+    }
+
     public GcRef NewGlobal(nint address)
     {
         lock (_globalLock)
         {
+            Shade(address);
             ObjectDisposedException.ThrowIf(_disposed, this);
             int slot;
             if (_freeGlobals.Count > 0)
@@ -161,6 +201,8 @@ internal sealed unsafe class HandleTable : IDisposable
                 return false;
             }
 
+            Shade(Slots[root.Slot]);
+            Shade(address);
             Slots[root.Slot] = address;
             return true;
         }
@@ -176,6 +218,7 @@ internal sealed unsafe class HandleTable : IDisposable
                 return false;
             }
 
+            Shade(Slots[root.Slot]);
             Versions[root.Slot] = NextVersion(root.Version);
             Slots[root.Slot] = 0;
             _freeGlobals.Push(root.Slot);

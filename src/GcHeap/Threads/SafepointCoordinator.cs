@@ -264,12 +264,18 @@ internal sealed class SafepointCoordinator
                 MutatorState.Safe => MutatorThreadState.InSafeRegion,
                 _ => MutatorThreadState.Detached,
             };
-            bool awaited = _stopping && m.State == MutatorState.Running && alive && m.OwnerThread.ManagedThreadId != _stopper;
+            bool awaited = (_stopping && m.State == MutatorState.Running && alive && m.OwnerThread.ManagedThreadId != _stopper) ||
+                           (_handshakeOperation is not null && IsAwaitedByHandshake(m));
             list.Add(new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, alive, awaited));
         }
 
         double waitMs = _stopping ? Stopwatch.GetElapsedTime(Volatile.Read(ref _stopStart)).TotalMilliseconds : 0;
-        return new SafepointStatus(_stopping, _stopped, waitMs, list);
+        bool handshaking = _handshakeOperation is not null;
+        return new SafepointStatus(_stopping, _stopped, waitMs, list)
+        {
+            Handshaking = handshaking,
+            HandshakeWaitMs = handshaking ? Stopwatch.GetElapsedTime(_handshakeStart).TotalMilliseconds : 0,
+        };
     }
 
     /// <summary>On the stopping thread: the threads it waits for.</summary>
@@ -435,6 +441,7 @@ internal sealed class SafepointCoordinator
             }
 
             start = Stopwatch.GetTimestamp();
+            _handshakeStart = start;
             _handshakeOperation = operation;
             _handshakeMaxHeldTicks = 0;
             _handshakeAnswered = 0;
@@ -456,6 +463,7 @@ internal sealed class SafepointCoordinator
 
         TimeSpan warnAfter = timeout == Timeout.InfiniteTimeSpan || timeout > SlowStopWarning ? SlowStopWarning : timeout;
         bool warned = false;
+        string? lastAwaited = null;
         var spin = default(SpinWait);
         while (true)
         {
@@ -468,6 +476,8 @@ internal sealed class SafepointCoordinator
                 {
                     break;
                 }
+
+                lastAwaited = string.Join(", ", pending.Select(static m => m.Name));
 
                 TimeSpan waited = Stopwatch.GetElapsedTime(start);
                 if (!warned && waited > warnAfter)
@@ -492,7 +502,7 @@ internal sealed class SafepointCoordinator
                         };
                     }
 
-                    return Outcome(start, threads, byCoordinator, unanswered);
+                    return Outcome(start, threads, byCoordinator, unanswered, lastAwaited);
                 }
 
                 if (spin.NextSpinWillYield && waited > SpinBeforeSleep)
@@ -508,7 +518,7 @@ internal sealed class SafepointCoordinator
         lock (_lock)
         {
             _handshakeOperation = null;
-            return Outcome(start, threads, byCoordinator, 0);
+            return Outcome(start, threads, byCoordinator, 0, lastAwaited);
         }
     }
 
@@ -516,6 +526,7 @@ internal sealed class SafepointCoordinator
 
     private Action<Mutator>? _handshakeOperation;
     private long _handshakeMaxHeldTicks;
+    private long _handshakeStart;
     private int _handshakeAnswered;
 
     /// <summary>Called by a mutator at its poll when a handshake is asked of it: runs it and goes on.</summary>
@@ -608,9 +619,13 @@ internal sealed class SafepointCoordinator
         return unanswered;
     }
 
-    private HandshakeOutcome Outcome(long start, int threads, int byCoordinator, int unanswered) =>
+    private HandshakeOutcome Outcome(long start, int threads, int byCoordinator, int unanswered, string? lastAwaited) =>
         new(Stopwatch.GetElapsedTime(start).TotalMilliseconds, threads, _handshakeAnswered, byCoordinator, unanswered,
-            _handshakeMaxHeldTicks * 1000.0 / Stopwatch.Frequency);
+            _handshakeMaxHeldTicks * 1000.0 / Stopwatch.Frequency, lastAwaited);
+
+    /// <summary>Under the lock: whether the handshake in progress waits for <paramref name="m"/> (asked, not answered, running).</summary>
+    private static bool IsAwaitedByHandshake(Mutator m) =>
+        Volatile.Read(ref m.HandshakeState) != Mutator.HandshakeNone && m.State == MutatorState.Running && m.OwnerThread.IsAlive && !m.IsCurrentThread;
 
     private static MutatorStatus StatusOf(Mutator m, bool awaited)
     {
@@ -630,7 +645,7 @@ internal sealed class SafepointCoordinator
 }
 
 /// <summary>How a handshake went: from the request to the last answer, threads asked, answered by themselves, done for them by the coordinator, withdrawn unanswered, and the longest any one thread spent answering.</summary>
-internal readonly record struct HandshakeOutcome(double Ms, int Threads, int AnsweredByThreads, int DoneByCoordinator, int Unanswered, double MaxHeldMs);
+internal readonly record struct HandshakeOutcome(double Ms, int Threads, int AnsweredByThreads, int DoneByCoordinator, int Unanswered, double MaxHeldMs, string? LastAwaited);
 
 /// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (null when none had to be awaited).</summary>
 internal readonly record struct StopResult(double WaitMs, string? LastAwaited);

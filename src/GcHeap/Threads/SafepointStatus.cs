@@ -23,7 +23,7 @@ public enum MutatorThreadState
 /// <param name="ManagedThreadId">The owning thread's <see cref="Environment.CurrentManagedThreadId"/>.</param>
 /// <param name="State">What it is doing.</param>
 /// <param name="ThreadAlive">False when the thread ended without detaching (the next stop drops it).</param>
-/// <param name="Awaited">True when a stop in progress is waiting for this thread.</param>
+/// <param name="Awaited">True when a stop or a handshake in progress is waiting for this thread.</param>
 public sealed record MutatorStatus(string Name, int ManagedThreadId, MutatorThreadState State, bool ThreadAlive, bool Awaited);
 
 /// <summary>
@@ -37,14 +37,20 @@ public sealed record MutatorStatus(string Name, int ManagedThreadId, MutatorThre
 /// <param name="Mutators">Every attached thread.</param>
 public sealed record SafepointStatus(bool Stopping, bool Stopped, double StopWaitMs, IReadOnlyList<MutatorStatus> Mutators)
 {
-    /// <summary>The threads a stop in progress is waiting for.</summary>
+    /// <summary>The threads a stop or handshake in progress is waiting for.</summary>
     public IEnumerable<MutatorStatus> Awaited => Mutators.Where(m => m.Awaited);
+
+    /// <summary>A handshake (see <see cref="CollectionStats.Handshakes"/>) is waiting for threads to reach a poll; nobody is stopped by it.</summary>
+    public bool Handshaking { get; init; }
+
+    /// <summary>How long the handshake in progress has waited so far (0 when none is).</summary>
+    public double HandshakeWaitMs { get; init; }
 
     /// <inheritdoc />
     public override string ToString()
     {
         var sb = new StringBuilder();
-        sb.Append(Stopping ? $"stopping for {StopWaitMs:F1} ms" : Stopped ? "stopped" : "running");
+        sb.Append(Stopping ? $"stopping for {StopWaitMs:F1} ms" : Stopped ? "stopped" : Handshaking ? $"running, handshake waiting for {HandshakeWaitMs:F1} ms" : "running");
         foreach (var m in Mutators)
         {
             sb.Append("; ").Append(Describe(m));
@@ -54,5 +60,5 @@ public sealed record SafepointStatus(bool Stopping, bool Stopped, double StopWai
     }
 
     internal static string Describe(MutatorStatus m) =>
-        $"'{m.Name}' (thread {m.ManagedThreadId}) {m.State}{(m.ThreadAlive ? string.Empty : ", thread ended")}{(m.Awaited ? ", awaited by the stop" : string.Empty)}";
+        $"'{m.Name}' (thread {m.ManagedThreadId}) {m.State}{(m.ThreadAlive ? string.Empty : ", thread ended")}{(m.Awaited ? ", awaited" : string.Empty)}";
 }
