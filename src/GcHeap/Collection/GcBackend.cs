@@ -93,7 +93,7 @@ public enum HandshakeKind
 /// collector does for a thread that is not running), without stopping the others.
 /// </summary>
 /// <param name="Kind">What the handshake did.</param>
-/// <param name="Milliseconds">From the request to the last thread's answer (the collector's wait; no thread was stopped for it).</param>
+/// <param name="Milliseconds">From the request to the last thread's answer (no thread was stopped for it; the collector marks while it waits).</param>
 public readonly record struct HandshakeRecord(HandshakeKind Kind, double Milliseconds)
 {
     /// <summary>Threads asked.</summary>

@@ -444,6 +444,7 @@ internal sealed class SafepointCoordinator
             _handshakeStart = start;
             _handshakeOperation = operation;
             _handshakeMaxHeldTicks = 0;
+            _handshakeLastAnswer = start;
             _handshakeAnswered = 0;
             foreach (var m in _mutators)
             {
@@ -527,6 +528,7 @@ internal sealed class SafepointCoordinator
     private Action<Mutator>? _handshakeOperation;
     private long _handshakeMaxHeldTicks;
     private long _handshakeStart;
+    private long _handshakeLastAnswer;
     private int _handshakeAnswered;
 
     /// <summary>Called by a mutator at its poll when a handshake is asked of it: runs it and goes on.</summary>
@@ -550,6 +552,7 @@ internal sealed class SafepointCoordinator
                 Volatile.Write(ref m.HandshakeState, Mutator.HandshakeNone);
                 _handshakeMaxHeldTicks = Math.Max(_handshakeMaxHeldTicks, held);
                 _handshakeAnswered++;
+                _handshakeLastAnswer = Stopwatch.GetTimestamp();
                 RefreshPollFlag(m);
                 Monitor.PulseAll(_lock);
             }
@@ -591,6 +594,7 @@ internal sealed class SafepointCoordinator
             }
 
             n++;
+            _handshakeLastAnswer = Stopwatch.GetTimestamp();
         }
 
         return n;
@@ -619,8 +623,9 @@ internal sealed class SafepointCoordinator
         return unanswered;
     }
 
+    /// <summary>Under the lock: the outcome; its time runs from the request to the last answer (not to this call: the caller's work between checks is not the threads' latency).</summary>
     private HandshakeOutcome Outcome(long start, int threads, int byCoordinator, int unanswered, string? lastAwaited) =>
-        new(Stopwatch.GetElapsedTime(start).TotalMilliseconds, threads, _handshakeAnswered, byCoordinator, unanswered,
+        new(Stopwatch.GetElapsedTime(start, unanswered > 0 ? Stopwatch.GetTimestamp() : _handshakeLastAnswer).TotalMilliseconds, threads, _handshakeAnswered, byCoordinator, unanswered,
             _handshakeMaxHeldTicks * 1000.0 / Stopwatch.Frequency, lastAwaited);
 
     /// <summary>Under the lock: whether the handshake in progress waits for <paramref name="m"/> (asked, not answered, running).</summary>
