@@ -55,9 +55,14 @@ internal static class HeapOptionOverrides
             throw new ArgumentException($"HeapOptions has no settable property '{name}'. Known: {string.Join(", ", known)}.");
         }
 
-        object converted = prop.PropertyType.IsEnum
-            ? Enum.Parse(prop.PropertyType, value, ignoreCase: true)
-            : Convert.ChangeType(value, prop.PropertyType, CultureInfo.InvariantCulture);
+        var type = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
+        object? converted = type != prop.PropertyType && value.Equals("null", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : type.IsEnum
+                ? Enum.Parse(type, value, ignoreCase: true)
+                : type == typeof(TimeSpan)
+                    ? TimeSpan.Parse(value, CultureInfo.InvariantCulture)
+                    : Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
         prop.SetValue(options, converted);
     }
 }
