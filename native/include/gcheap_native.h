@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 22
+#define GCH_ABI_VERSION 21
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -347,10 +347,6 @@ GCH_EXPORT int32_t gch_mem_populate(uint64_t addr, uint64_t len); /* MADV_POPULA
 GCH_EXPORT int32_t gch_mem_set_dontfork(uint64_t addr, uint64_t len, int32_t dont_fork);
 GCH_EXPORT int32_t gch_mem_resident_pages(uint64_t addr, uint64_t len, uint64_t *pages_out);
 GCH_EXPORT int32_t gch_process_memory(uint64_t *rss_bytes, uint64_t *peak_rss_bytes);
-
-/* Raises to `nice` the nice value of every thread of this process whose name (comm) starts with
- * comm_prefix (never lowers one: that needs privilege). threads.c. 0 or -errno. */
-GCH_EXPORT int32_t gch_nice_threads(const char *comm_prefix, int32_t nice, int32_t *matched_out, int32_t *changed_out);
 
 /* ---------------------------------------------------------------------------------------
  * Allocation prefault: a native thread populates allocation pages ahead of the mutators

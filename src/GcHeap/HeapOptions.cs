@@ -44,19 +44,6 @@ public sealed class HeapOptions
     public bool MarkStartHandshake { get; set; } = true;
 
     /// <summary>
-    /// When set (0 to 19), the collector raises the nice value of .NET's tiered-compilation worker
-    /// thread (".NET Tiered Com") to this value at the start of every concurrent cycle, so that it
-    /// stops preempting the mutators a flip waits for: on a machine with few CPUs that preemption
-    /// is what makes most pauses over a millisecond (docs/design.md section 7). Raising a nice value
-    /// needs no privilege but cannot be undone without it, so the worker keeps the value for the
-    /// life of the process (tier-1 code may arrive later under load). Default null: the runtime's
-    /// threads are left alone. Setting <c>TieredCompilation</c> off in the application's project
-    /// removes the worker instead.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Outside 0..19 (checked when the heap is created).</exception>
-    public int? TieredCompilationWorkerNice { get; set; }
-
-    /// <summary>
     /// A page with at least this fraction of live bytes moves whole (zero copy with Move) instead
     /// of being packed. Default 0.75. 0 moves every non-empty page whole; above 1 packs every page.
     /// </summary>
@@ -267,12 +254,6 @@ public sealed class HeapOptions
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHeapBytes, 64L * 1024, nameof(MaxHeapBytes));
-        if (TieredCompilationWorkerNice is int nice)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(nice, 0, nameof(TieredCompilationWorkerNice));
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(nice, 19, nameof(TieredCompilationWorkerNice));
-        }
-
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxHeapBytes, 8L << 40, nameof(MaxHeapBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchPages, 1, nameof(BatchPages));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(BatchPages, 4096, nameof(BatchPages));

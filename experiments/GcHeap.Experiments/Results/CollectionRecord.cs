@@ -160,9 +160,6 @@ internal sealed class CollectionRecord
     [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<long> FaultStallSamplesNs { get; init; } = [];
 
-    /// <summary>Tiered-compilation worker threads whose nice value this cycle raised (HeapOptions.TieredCompilationWorkerNice).</summary>
-    public int TieredCompilationWorkersReniced { get; init; }
-
     /// <summary>Every handshake of the collection (mark-start and mark-end rounds), in order.</summary>
     public List<HandshakeEntry> Handshakes { get; init; } = [];
 
@@ -176,7 +173,6 @@ internal sealed class CollectionRecord
         ConcurrentMarking = s.ConcurrentMarking,
         Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs))],
         PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
-        TieredCompilationWorkersReniced = s.TieredCompilationWorkersReniced,
         Handshakes = [.. s.Handshakes.Select(h => new HandshakeEntry(h.Kind.ToString(), h.Milliseconds, h.Threads, h.DoneByCollector, h.Unanswered, h.MaxHeldMs))],
         FlipPauseMs = s.FlipPauseMs,
         MaxPauseMs = s.MaxPauseMs,

@@ -21,12 +21,6 @@ public sealed class CollectionStats
     /// <summary>Every pause of the cycle, in order.</summary>
     public IReadOnlyList<PauseRecord> Pauses { get; init; } = [];
 
-    /// <summary>With <see cref="HeapOptions.TieredCompilationWorkerNice"/>: how many tiered-compilation worker threads had their nice value raised at the start of this cycle (0 when already raised or absent).</summary>
-    public int TieredCompilationWorkersReniced { get; init; }
-
-    /// <summary>Why raising the tiered-compilation worker's nice value failed (it is then no longer tried); null otherwise.</summary>
-    public string? TieredCompilationWorkerNiceError { get; init; }
-
     /// <summary>
     /// Every handshake of the cycle, in order: per-thread operations done without stopping the
     /// world (each mark-end round; with <see cref="HeapOptions.MarkEndHandshake"/> off, the soft

@@ -186,7 +186,6 @@ internal sealed unsafe partial class Collector
         bool begun = false;
         UffdEventCounts events = UffdEventCounts.None;
 
-        _reniced = LowerTieredCompilationWorker();
         try
         {
             // Slack for pages allocated before the pause; pages allocated later are black.
@@ -607,31 +606,6 @@ internal sealed unsafe partial class Collector
                 return;
             }
         }
-    }
-
-    private string? _reniceError;
-    private int _reniced;
-
-    /// <summary>
-    /// <see cref="HeapOptions.TieredCompilationWorkerNice"/>: raises the nice value of .NET's
-    /// tiered-compilation worker (it comes and goes, so at every cycle: one scan of the process's
-    /// threads, outside any pause). Returns how many threads it changed. A refusal (a security
-    /// module) is kept in <see cref="CollectionStats.TieredCompilationWorkerNiceError"/> and not retried.
-    /// </summary>
-    private int LowerTieredCompilationWorker()
-    {
-        if (_heap.Options.TieredCompilationWorkerNice is not int nice || _reniceError is not null)
-        {
-            return 0;
-        }
-
-        int rc = NativeMethods.NiceThreads(".NET Tiered Com", nice, out _, out int changed);
-        if (rc < 0)
-        {
-            _reniceError = $"raising the tiered-compilation worker's nice value failed ({Errno.Describe(rc)}); it is left alone from now on";
-        }
-
-        return changed;
     }
 
     /// <summary>
@@ -1199,8 +1173,6 @@ internal sealed unsafe partial class Collector
         FaultStallSamplesNs = stalls.Samples,
         Verified = verified,
         MaxTimeToSafepointMs = _maxStopWaitMs,
-        TieredCompilationWorkersReniced = _reniced,
-        TieredCompilationWorkerNiceError = _reniceError,
         SafepointAwaitedThread = _maxStopAwaited,
         DotnetGcPauseDuringStopsMs = _dotnetGcDuringStopsMs,
         StopTheWorldFallbackReason = _fallbackReason,

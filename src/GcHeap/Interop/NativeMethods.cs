@@ -67,9 +67,6 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_discard")]
     public static partial int MemDiscard(ulong addr, ulong len);
 
-    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_nice_threads", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int NiceThreads(string commPrefix, int nice, out int matched, out int changed);
-
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_populate")]
     public static partial int MemPopulate(ulong addr, ulong len);
 
