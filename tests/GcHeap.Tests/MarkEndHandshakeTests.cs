@@ -175,7 +175,7 @@ public class MarkEndHandshakeTests
     /// W is only weakly reachable when marking starts. The collector is held after the first
     /// round (which marks nothing) and before it decides marking is over; meanwhile this thread
     /// loads W and stores it where marking has looked. The load must keep W: the weak table
-    /// queues it, and marking cannot end with the queue non-empty.
+    /// queues it, and marking cannot end while greying the queue marks something new.
     /// </summary>
     private static (Exception? Error, List<long> Rounds) StageWeakLoad(Heap heap, Types t, Mutator m, GcWeakRef weak, GcRoot rootR)
     {

@@ -716,9 +716,9 @@ internal sealed unsafe partial class Collector
     /// whose answer would have marked it. The first such log after any answer would need an
     /// earlier one: there is none. Weak loads break the premise (they reach objects marking may
     /// not have found), so they queue their target under the weak table's lock
-    /// (<see cref="WeakTable.ReadKeepingAlive"/>), and the round only ends marking if that queue
-    /// is empty in the same critical section that switches marking off for weak loads and clears
-    /// the dead slots.</para>
+    /// (<see cref="WeakTable.ReadKeepingAlive"/>), and the round only ends marking if greying that
+    /// queue marks nothing new, in the same critical section that switches marking off for weak
+    /// loads and clears the dead slots.</para>
     /// </summary>
     private void FinishMarkingByHandshakes()
     {
@@ -746,7 +746,20 @@ internal sealed unsafe partial class Collector
 
             lock (weak.Lock)
             {
-                if (weak.HasKept && !TestHooks.SingleMarkEndRound)
+                // Targets loaded since the round's last drain: grey them here, under the lock that
+                // orders them against later loads. Already marked (a thread calling Get in a loop
+                // keeps queueing the same live object) they change nothing and marking ends; one
+                // newly marked needs tracing, and another round.
+                long before = _marker.ObjectsMarked;
+                if (!TestHooks.SingleMarkEndRound)
+                {
+                    foreach (nint a in weak.TakeKeptLocked())
+                    {
+                        _marker.Grey(a);
+                    }
+                }
+
+                if (_marker.ObjectsMarked != before || !_marker.IsEmpty)
                 {
                     continue;
                 }

@@ -109,9 +109,6 @@ internal sealed unsafe class WeakTable : IDisposable
     /// </summary>
     public bool MarkingActive { get; set; }
 
-    /// <summary>Targets loaded while marking ran, not yet handed to the marker. Read under <see cref="Lock"/>.</summary>
-    public bool HasKept => _kept.Count > 0;
-
     /// <summary>
     /// A weak load while the write barrier is on: under the lock, so that it is ordered against the
     /// collector's decision that marking is complete. While marking runs the target is queued for
@@ -138,10 +135,16 @@ internal sealed unsafe class WeakTable : IDisposable
     {
         lock (Lock)
         {
-            (_kept, _keptSpare) = (_keptSpare, _kept);
-            _kept.Clear();
-            return _keptSpare;
+            return TakeKeptLocked();
         }
+    }
+
+    /// <summary>Under <see cref="Lock"/>: like <see cref="TakeKept"/>.</summary>
+    public List<nint> TakeKeptLocked()
+    {
+        (_kept, _keptSpare) = (_keptSpare, _kept);
+        _kept.Clear();
+        return _keptSpare;
     }
 
     /// <summary>Under <see cref="Lock"/>: marking ended or was abandoned; drops what was kept.</summary>
