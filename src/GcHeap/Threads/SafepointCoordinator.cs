@@ -468,7 +468,20 @@ internal sealed class SafepointCoordinator
         var spin = default(SpinWait);
         while (true)
         {
-            whileWaiting();
+            try
+            {
+                whileWaiting();
+            }
+            catch
+            {
+                lock (_lock)
+                {
+                    Withdraw(pending); // the collector failed: no thread answers a dead handshake later
+                }
+
+                throw;
+            }
+
             lock (_lock)
             {
                 byCoordinator += AnswerForIdle(pending);
