@@ -365,8 +365,9 @@ public class MarkEndHandshakeTests
         var handshakes = history.SelectMany(s => s.Handshakes).ToList();
         Assert.All(history, s => Assert.DoesNotContain(s.Pauses, p => p.Kind == PauseKind.MarkEnd));
         Assert.All(handshakes, h => Assert.Equal(0, h.Unanswered));
-        Assert.Contains(handshakes, h => h.DoneByCollector > 0);                          // a thread in a safe region
-        Assert.Contains(handshakes, h => h.Threads - h.DoneByCollector > 0);              // a thread at its own poll
+        Assert.True(handshakes.Sum(h => h.Threads) > 0);
+        // Who answered (a thread at its poll, or the collector for one in a safe region) depends on
+        // the schedule; the staged tests above pin each path.
         Assert.True(heap.Verify().IsValid);
     }
 }
