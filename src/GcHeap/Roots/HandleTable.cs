@@ -119,8 +119,7 @@ internal sealed unsafe class HandleTable : IDisposable
         }
     }
 
-    private List<nint> _shaded = [];
-    private List<nint> _shadedSpare = [];
+    private readonly Marking.GreyQueue _shaded = new();
 
     /// <summary>
     /// On while marking runs with mark start by handshake (<see cref="HeapOptions.MarkStartHandshake"/>):
@@ -129,17 +128,12 @@ internal sealed unsafe class HandleTable : IDisposable
     /// </summary>
     public bool MarkingBarrier { get; set; }
 
-    /// <summary>Under <see cref="GlobalLock"/>: whether values are queued for the marker.</summary>
-    public bool HasShaded => _shaded.Count > 0;
-
     /// <summary>The collector: takes the values queued since the last call (the list is reused by the caller until the next call).</summary>
     public List<nint> TakeShaded()
     {
         lock (_globalLock)
         {
-            (_shaded, _shadedSpare) = (_shadedSpare, _shaded);
-            _shaded.Clear();
-            return _shadedSpare;
+            return _shaded.Take();
         }
     }
 

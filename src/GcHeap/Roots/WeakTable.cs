@@ -99,8 +99,7 @@ internal sealed unsafe class WeakTable : IDisposable
         }
     }
 
-    private List<nint> _kept = [];
-    private List<nint> _keptSpare = [];
+    private readonly Marking.GreyQueue _kept = new();
 
     /// <summary>
     /// True while concurrent marking may still mark objects: a weak load must then keep its target
@@ -140,12 +139,7 @@ internal sealed unsafe class WeakTable : IDisposable
     }
 
     /// <summary>Under <see cref="Lock"/>: like <see cref="TakeKept"/>.</summary>
-    public List<nint> TakeKeptLocked()
-    {
-        (_kept, _keptSpare) = (_keptSpare, _kept);
-        _kept.Clear();
-        return _keptSpare;
-    }
+    public List<nint> TakeKeptLocked() => _kept.Take();
 
     /// <summary>Under <see cref="Lock"/>: marking ended or was abandoned; drops what was kept.</summary>
     public void EndMarking()
