@@ -34,6 +34,11 @@ internal sealed class RunOptions
 
     private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No progress display and no summary on standard error" };
 
+    private readonly Option<bool> _traceSuspensions = new("--trace-suspensions")
+    {
+        Description = "Record the .NET runtime's own suspensions (any reason) and tier-1 JIT work next to GcHeap's pauses, in-process; the JSON says how much of each pause they cover",
+    };
+
     private readonly Option<string[]> _heapOptions = HeapOptionOverrides.CreateOption();
 
     private readonly Option<bool> _child = new("--child") { Hidden = true };
@@ -64,7 +69,7 @@ internal sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _heapOptions, _child, _childResult })
+        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _traceSuspensions, _heapOptions, _child, _childResult })
         {
             command.Options.Add(o);
         }
@@ -82,6 +87,7 @@ internal sealed class RunOptions
         Verify = p.GetValue(_verify),
         Api = Enum.Parse<RunApi>(p.GetValue(_api)!, ignoreCase: true),
         Quiet = p.GetValue(_quiet),
+        TraceSuspensions = p.GetValue(_traceSuspensions),
         HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(_heapOptions)),
         Child = p.GetValue(_child),
         ChildResultPath = p.GetValue(_childResult),

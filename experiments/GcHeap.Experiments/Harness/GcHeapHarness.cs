@@ -19,6 +19,7 @@ internal static class GcHeapHarness
             VerifyHeap = s.Verify,
         };
         Cli.HeapOptionOverrides.Apply(options, s.HeapOverrides);
+        using var trace = s.TraceSuspensions ? new RuntimeSuspensionTrace() : null;
         using var heap = new Heap(options);
         using var recorder = new CollectionRecorder(heap);
         var result = NewResult(workload, s);
@@ -46,6 +47,10 @@ internal static class GcHeapHarness
             result.VerifierReport = report.ToString();
             result.LiveBytes = report.ReachableBytes;
             ResultFiller.FillFromCollections(result, recorder.Freeze(), heap.Backend);
+            if (trace is not null)
+            {
+                result.RuntimeSuspensions = Summarize(trace);
+            }
             foreach (var (k, v) in context!.Metrics)
             {
                 result.WorkloadMetrics[k] = v;
@@ -69,6 +74,28 @@ internal static class GcHeapHarness
         result.Notes.Add("pauses_ms lists every pause of every collection (mark-start, mark-end, flip, full, verify); the final Heap.Verify() of the harness is not a collection and is not included.");
         result.Notes.Add("rss_peak_bytes is VmHWM and rss_after_bytes VmRSS of this process when the work ended; heap_resident_bytes is Heap.ResidentBytes (mincore of both spaces).");
         return result;
+    }
+
+    private static RuntimeSuspensionSummary Summarize(RuntimeSuspensionTrace trace)
+    {
+        var suspensions = trace.Suspensions;
+        var summary = new RuntimeSuspensionSummary
+        {
+            Count = suspensions.Count,
+            TotalMs = suspensions.Sum(x => x.Ms),
+            MaxMs = suspensions.Count == 0 ? 0 : suspensions.Max(x => x.Ms),
+        };
+        foreach (var g in suspensions.GroupBy(x => x.Reason))
+        {
+            summary.ByReason[g.Key] = g.Count();
+        }
+
+        foreach (var o in trace.Overlaps().Where(o => o.Ms >= 0.5))
+        {
+            summary.Pauses.Add(new PauseOverlapRecord(o.Kind, o.Ms, o.SuspendedMs, o.SuspendReasons, o.JitMs));
+        }
+
+        return summary;
     }
 
     /// <summary>One small heap of the same backend, collected twice and dropped, so the first measured pauses do not pay the process's start-up costs.</summary>

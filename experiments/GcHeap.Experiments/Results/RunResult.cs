@@ -69,6 +69,13 @@ internal sealed class RunResult
     /// <summary>The longest pause minus its time to safepoint: the most work done inside one pause (GcHeap only).</summary>
     public double? MaxPauseInsideMs { get; set; }
 
+    /// <summary>
+    /// With --trace-suspensions: the .NET runtime's own suspensions during the run (count, total and
+    /// by reason) and, for each GcHeap pause of at least 0.5 ms, how much of it the runtime was
+    /// suspended or its tiered-compilation worker was compiling. Null otherwise.
+    /// </summary>
+    public RuntimeSuspensionSummary? RuntimeSuspensions { get; set; }
+
     public double? P50PauseMs { get; set; }
 
     public double? P99PauseMs { get; set; }
@@ -198,3 +205,21 @@ internal sealed class InProcessGcPauses
 
     public long? TotalAllocatedBytes { get; set; }
 }
+
+/// <summary>What <see cref="Harness.RuntimeSuspensionTrace"/> saw during a run.</summary>
+internal sealed class RuntimeSuspensionSummary
+{
+    public int Count { get; set; }
+
+    public double TotalMs { get; set; }
+
+    public double MaxMs { get; set; }
+
+    public Dictionary<string, int> ByReason { get; set; } = [];
+
+    /// <summary>GcHeap pauses of at least 0.5 ms, with the runtime's suspended time and tier-1 JIT time inside each.</summary>
+    public List<PauseOverlapRecord> Pauses { get; set; } = [];
+}
+
+/// <summary>One GcHeap pause and the runtime's activity inside it.</summary>
+internal sealed record PauseOverlapRecord(string Kind, double Ms, double RuntimeSuspendedMs, string SuspendReasons, double TierJitMs);

@@ -52,6 +52,9 @@ internal sealed record RunSettings
 
     public bool Quiet { get; init; }
 
+    /// <summary>Record the .NET runtime's own suspensions next to GcHeap's pauses (--trace-suspensions).</summary>
+    public bool TraceSuspensions { get; init; }
+
     /// <summary>HeapOptions properties set with --option Name=Value.</summary>
     public IReadOnlyList<(string Name, string Value)> HeapOverrides { get; init; } = [];
 
