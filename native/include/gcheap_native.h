@@ -348,6 +348,14 @@ GCH_EXPORT int32_t gch_mem_set_dontfork(uint64_t addr, uint64_t len, int32_t don
 GCH_EXPORT int32_t gch_mem_resident_pages(uint64_t addr, uint64_t len, uint64_t *pages_out);
 GCH_EXPORT int32_t gch_process_memory(uint64_t *rss_bytes, uint64_t *peak_rss_bytes);
 
+/* Threads (threads.c): handing the CPU to a woken stopper. tid: a kernel thread id of this
+ * process (gettid); 0 is the caller. Masks are GCH_CPU_MASK_BYTES (sizeof(cpu_set_t)). */
+#define GCH_CPU_MASK_BYTES 128
+GCH_EXPORT int32_t gch_thread_self_id(int32_t *tid_out);
+/* Saves tid's affinity mask, then restricts it to the caller's current CPU. */
+GCH_EXPORT int32_t gch_thread_pin_here(int32_t tid, uint8_t *saved_mask);
+GCH_EXPORT int32_t gch_thread_set_affinity(int32_t tid, const uint8_t *mask);
+
 /* ---------------------------------------------------------------------------------------
  * Allocation prefault: a native thread populates allocation pages ahead of the mutators
  * (native/src/prefault.c has its state machine and errno actions).

@@ -200,6 +200,7 @@ struct gch_compactor {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    uint32_t threads_ready; /* threads that have started and wait for the plan */
     int began;   /* the plan was handed over */
     int resumed; /* the managed side released the mutators (atomic) */
     int abandon; /* destroyed without a plan */
@@ -1282,9 +1283,17 @@ static void serve_stash(gch_compactor *c)
         c->nstash = 0; /* to-space is being unregistered, which wakes every waiter */
 }
 
+/* A thread of this compaction has started and is about to wait for its work (under c->mu). */
+static void started_locked(gch_compactor *c)
+{
+    c->threads_ready++;
+    pthread_cond_broadcast(&c->cv);
+}
+
 static int wait_for_plan(gch_compactor *c)
 {
     pthread_mutex_lock(&c->mu);
+    started_locked(c);
     while (!c->began && !c->abandon)
         pthread_cond_wait(&c->cv, &c->mu);
     int began = c->began;
@@ -1298,6 +1307,9 @@ static void *fault_main(void *arg)
     block_all_signals();
     apply_nice(c);
     pthread_setname_np(pthread_self(), "gch-faults");
+    pthread_mutex_lock(&c->mu);
+    started_locked(c);
+    pthread_mutex_unlock(&c->mu);
     struct uffd_msg msgs[64];
     int settled = 0;
     for (;;) {
@@ -1602,6 +1614,13 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
         }
         c->sweepers[i].started = 1;
     }
+    /* Return only once every thread runs and waits: a thread's first run (stack, TLS, name,
+     * priority) must not land in the flip pause, where a new nice -5 thread preempted the very
+     * mutator the stop was waiting for (docs/design.md section 7, "Time to safepoint"). */
+    pthread_mutex_lock(&c->mu);
+    while (c->threads_ready < 1 + config->workers)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
     *out = c;
     return 0;
 

@@ -101,7 +101,7 @@ public sealed unsafe class Heap : IDisposable
             owned.Add(Prefaulter);
         }
 
-        Safepoints = new SafepointCoordinator();
+        Safepoints = new SafepointCoordinator(Options.StopperHandoff);
         Safepoints.SlowStop += threads => Events.SlowSafepoint(threads);
         Collector = owned.Add(new Collector(this));
         Collector.Completed += OnCollected;

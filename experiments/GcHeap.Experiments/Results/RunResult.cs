@@ -69,6 +69,9 @@ internal sealed class RunResult
     /// <summary>The longest pause minus its time to safepoint: the most work done inside one pause (GcHeap only).</summary>
     public double? MaxPauseInsideMs { get; set; }
 
+    /// <summary>Pauses whose last arriving thread handed its CPU to the sleeping stopper (PauseRecord.StopperHandoff; GcHeap only).</summary>
+    public int? StopperHandoffs { get; set; }
+
     /// <summary>
     /// With --trace-suspensions: the .NET runtime's own suspensions during the run (count, total and
     /// by reason) and, for each GcHeap pause of at least 0.5 ms, how much of it the runtime was

@@ -954,7 +954,11 @@ internal sealed unsafe partial class Collector
             long r = Stopwatch.GetTimestamp();
             long released = _heap.Safepoints.ResumeTheWorld();
             _pauseSteps.Add(($"{kind}: resume", Stopwatch.GetElapsedTime(r, released).TotalMilliseconds));
-            var record = new PauseRecord(kind, Stopwatch.GetElapsedTime(t, released).TotalMilliseconds) { TimeToSafepointMs = stop.WaitMs };
+            var record = new PauseRecord(kind, Stopwatch.GetElapsedTime(t, released).TotalMilliseconds)
+            {
+                TimeToSafepointMs = stop.WaitMs,
+                StopperHandoff = stop.HandedCpu,
+            };
             _pauses.Add(record);
             Heap.Events.Pause(record);
         }

@@ -71,6 +71,12 @@ public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds)
     /// </summary>
     public double TimeToSafepointMs { get; init; }
 
+    /// <summary>
+    /// The thread whose arrival completed the stop handed its CPU to the stopper, which had gone
+    /// to sleep after its 100 us spin (<see cref="HeapOptions.StopperHandoff"/>).
+    /// </summary>
+    public bool StopperHandoff { get; init; }
+
     /// <summary>The part of <see cref="Milliseconds"/> after every thread had stopped: the work inside the pause and the resume.</summary>
     public double InsideMs => Math.Max(0, Milliseconds - TimeToSafepointMs);
 }

@@ -67,6 +67,15 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_discard")]
     public static partial int MemDiscard(ulong addr, ulong len);
 
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_thread_self_id")]
+    public static partial int ThreadSelfId(out int tid);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_thread_pin_here")]
+    public static partial int ThreadPinHere(int tid, byte* savedMask);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_thread_set_affinity")]
+    public static partial int ThreadSetAffinity(int tid, byte* mask);
+
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_mem_populate")]
     public static partial int MemPopulate(ulong addr, ulong len);
 

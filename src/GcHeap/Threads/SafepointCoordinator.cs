@@ -35,6 +35,26 @@ internal sealed class SafepointCoordinator
     private long _stopStart;
     private int _stopper;
 
+    private readonly StopperHandoff _handoff;
+
+    /// <param name="stopperHandoff"><see cref="HeapOptions.StopperHandoff"/>.</param>
+    public SafepointCoordinator(bool stopperHandoff = true)
+    {
+        _handoff = new StopperHandoff(stopperHandoff);
+    }
+
+    /// <summary>Stops in which the thread completing the stop handed its CPU to the sleeping stopper (<see cref="StopperHandoff"/>).</summary>
+    public long StopperHandoffs
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _handoff.Handoffs;
+            }
+        }
+    }
+
     /// <summary>The stopper's list of the threads it still waits for (reused: no allocation per stop).</summary>
     private readonly List<Mutator> _lastAwaited = [];
 
@@ -190,6 +210,12 @@ internal sealed class SafepointCoordinator
             // of a process otherwise compiled the generic code for them while a parked thread
             // waited (~0.8 ms measured); the names are joined once, after the stop.
             _lastAwaited.Clear();
+            bool handedOver = false;
+            if (AnyRunning())
+            {
+                _handoff.StopperSleeps();
+            }
+
             while (AnyRunning())
             {
                 _lastAwaited.Clear();
@@ -212,6 +238,7 @@ internal sealed class SafepointCoordinator
                 {
                     var awaited = Snapshot().Awaited.ToList();
                     _lastAwaited.Clear();
+                    _ = _handoff.StopperAwake();
                     _stopping = false;
                     foreach (var m in _mutators)
                     {
@@ -235,6 +262,7 @@ internal sealed class SafepointCoordinator
             _stopping = false;
             _stopped = true;
             double waitMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            handedOver = _handoff.StopperAwake();
             string? lastAwaited = _lastAwaited.Count switch
             {
                 0 => null,
@@ -255,7 +283,7 @@ internal sealed class SafepointCoordinator
                 }
             }
 
-            return new StopResult(waitMs, lastAwaited);
+            return new StopResult(waitMs, lastAwaited, handedOver);
         }
     }
 
@@ -365,6 +393,7 @@ internal sealed class SafepointCoordinator
             while ((_stopped || _stopping) && !_terminated && m.State == MutatorState.Running)
             {
                 m.State = MutatorState.Parked;
+                HandOverIfLast();
                 Monitor.PulseAll(_lock);
                 while ((_stopped || _stopping) && !_terminated)
                 {
@@ -388,6 +417,7 @@ internal sealed class SafepointCoordinator
         {
             m.State = MutatorState.Safe;
             m.PollFlag = 1;
+            HandOverIfLast();
             Monitor.PulseAll(_lock);
         }
     }
@@ -425,6 +455,28 @@ internal sealed class SafepointCoordinator
 
     /// <summary>Under the lock (the list changes under it): whether a stop on this thread waits for anyone.</summary>
     private bool AnyRunning() => AnyAwaited(_mutators);
+
+    /// <summary>
+    /// Under the lock, on a thread that just stopped (parked or entered a safe region): if that
+    /// completes a stop whose stopper sleeps, this thread's CPU goes to the stopper.
+    /// </summary>
+    private void HandOverIfLast()
+    {
+        if (!_stopping)
+        {
+            return;
+        }
+
+        foreach (var m in _mutators)
+        {
+            if (m.State == MutatorState.Running && m.OwnerThread.ManagedThreadId != _stopper && m.OwnerThread.IsAlive)
+            {
+                return;
+            }
+        }
+
+        _handoff.HandOver();
+    }
 
     private static bool AnyAwaited(IReadOnlyList<Mutator> mutators)
     {
@@ -691,4 +743,7 @@ internal sealed class SafepointCoordinator
 internal readonly record struct HandshakeOutcome(double Ms, int Threads, int AnsweredByThreads, int DoneByCoordinator, int Unanswered, double MaxHeldMs, string? LastAwaited);
 
 /// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (null when none had to be awaited).</summary>
-internal readonly record struct StopResult(double WaitMs, string? LastAwaited);
+/// <param name="WaitMs">Time to safepoint.</param>
+/// <param name="LastAwaited">The threads the stop waited for last.</param>
+/// <param name="HandedCpu">The thread that completed the stop handed its CPU to this (sleeping) stopper.</param>
+internal readonly record struct StopResult(double WaitMs, string? LastAwaited, bool HandedCpu = false);
