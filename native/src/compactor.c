@@ -1290,12 +1290,40 @@ static void started_locked(gch_compactor *c)
     pthread_cond_broadcast(&c->cv);
 }
 
+/* c->cv runs on CLOCK_MONOTONIC (gch_now_ns). */
+static struct timespec monotonic_at(uint64_t ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    return ts;
+}
+
+/* How long a sweeper stays off the CPU after the plan, waiting for the mutators' release. */
+#define SWEEPER_GRACE_NS 1000000u
+
+/*
+ * A sweeper waits for the plan and then for the end of the flip pause: its CPU time belongs to
+ * the collector finishing the pause, and a nice -5 thread woken then preempts it. Nobody wakes
+ * the sweepers when the plan is handed over (inside the pause); gch_compactor_resumed() does,
+ * after it. They never wait for the managed side for long, though (a .NET GC may hold it): until
+ * the plan they look every millisecond, and after the plan at most SWEEPER_GRACE_NS. Faults are
+ * served by the fault thread meanwhile. Returns 0 if the compaction was called off.
+ */
 static int wait_for_plan(gch_compactor *c)
 {
     pthread_mutex_lock(&c->mu);
     started_locked(c);
-    while (!c->began && !c->abandon)
-        pthread_cond_wait(&c->cv, &c->mu);
+    while (!c->abandon) {
+        uint64_t now = gch_now_ns();
+        struct timespec until;
+        if (c->began) {
+            if (__atomic_load_n(&c->resumed, __ATOMIC_ACQUIRE) || now >= c->t_start + SWEEPER_GRACE_NS)
+                break;
+            until = monotonic_at(c->t_start + SWEEPER_GRACE_NS);
+        } else {
+            until = monotonic_at(now + 1000000u);
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    }
     int began = c->began;
     pthread_mutex_unlock(&c->mu);
     return began;
@@ -1475,14 +1503,6 @@ static void *sweeper_main(void *arg)
     if (!wait_for_plan(c))
         return NULL;
 
-    /* Stay off the CPU while the flip pause finishes (faults are served by the fault thread
-     * meanwhile); never wait for the managed side for long: it may be held by a .NET GC. */
-    uint64_t grace_end = gch_now_ns() + 1000000u;
-    while (!__atomic_load_n(&c->resumed, __ATOMIC_ACQUIRE) && gch_now_ns() < grace_end) {
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
-    }
-
     uint64_t cpu0 = gch_thread_cpu_ns();
     const gch_plan *pl = &c->plan;
     const uint32_t B = c->cfg.batch_pages;
@@ -1578,7 +1598,11 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
     }
     gch_fork_gate_init();
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    pthread_condattr_t cva;
+    pthread_condattr_init(&cva);
+    pthread_condattr_setclock(&cva, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &cva);
+    pthread_condattr_destroy(&cva);
     pthread_mutex_init(&c->release_mu, NULL);
     pthread_mutex_init(&c->fail_mu, NULL);
 
@@ -1660,8 +1684,7 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
         STAT_ADD(c, events_harmless, c->removed_count);
     }
     __atomic_store_n(&c->began, 1, __ATOMIC_RELEASE);
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->mu); /* no wake-up inside the pause: see wait_for_plan */
     return 0;
 }
 
@@ -1703,7 +1726,10 @@ void gch_compactor_quiesce(gch_compactor *c)
 
 void gch_compactor_resumed(gch_compactor *c)
 {
+    pthread_mutex_lock(&c->mu);
     __atomic_store_n(&c->resumed, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
 }
 
 int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms)
@@ -1713,14 +1739,7 @@ int32_t gch_compactor_wait(gch_compactor *c, int32_t timeout_ms)
         while (!c->done)
             pthread_cond_wait(&c->cv, &c->mu);
     } else {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        struct timespec deadline = monotonic_at(gch_now_ns() + (uint64_t)timeout_ms * 1000000u);
         while (!c->done)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT)
                 break;
