@@ -1,0 +1,16 @@
+#!/bin/bash
+out=/tmp/ab3; mkdir -p $out
+run() { flock /work/measure.lock "$@" >/dev/null 2>&1; }
+for r in 1 2 3; do
+ for mode in base handoff nohandoff; do
+  R=/tmp/runnerHO/GcHeap.Experiments; X=""
+  [ $mode = base ] && R=/tmp/runnerBase/GcHeap.Experiments
+  [ $mode = nohandoff ] && X="--option StopperHandoff=false"
+  run $R binary-trees --depth 18 -q $X --json $out/bt-$mode-$r.json
+  run $R gcbench -q $X --json $out/gcbench-$mode-$r.json
+  run $R gcperfsim --live-mb 256 --seconds 20 -q $X --json $out/gcperfsim-$mode-$r.json
+  run $R fragment --live-mb 1024 --seconds 30 -q $X --json $out/frag-t1-$mode-$r.json
+  run $R fragment --live-mb 1024 --threads 2 --seconds 30 -q $X --json $out/frag-t2-$mode-$r.json
+ done
+done
+echo done > $out/DONE
