@@ -79,6 +79,7 @@ public sealed unsafe partial class Mutator : IDisposable
         Name = name;
         _threadId = Environment.CurrentManagedThreadId;
         OwnerThread = Thread.CurrentThread;
+        NativeThreadId = Interop.NativeMethods.ThreadSelfId(out int tid) == 0 ? tid : 0;
         HeapTag = heap.Tag;
         FieldKeyBase = GcType.FieldKey(heap.Tag, 0);
         _slots = _handles.Slots;
@@ -115,6 +116,9 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     internal Thread OwnerThread { get; }
+
+    /// <summary>The owner thread's kernel id (gettid), for the stopper's CPU handoffs; 0 if unknown.</summary>
+    internal int NativeThreadId { get; }
 
     internal bool IsDetached => Volatile.Read(ref _detached) != 0;
 
