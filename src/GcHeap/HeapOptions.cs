@@ -50,11 +50,7 @@ public sealed class HeapOptions
     /// .NET's JIT worker, every mutator stopped meanwhile) while the parking thread's CPU goes
     /// idle. With this on, the parking thread restricts the sleeping stopper's affinity to its own
     /// CPU just before waking it, and the stopper restores its mask as soon as it runs (no
-    /// privilege needed: both threads belong to this process). In the other direction, a stop
-    /// that after its spin waits for exactly one thread moves that thread to the stopper's CPU
-    /// (which the stopper is about to give up) until it stops, then restores its mask: a running
-    /// thread preempted on its own CPU stays queued there while another CPU idles. False only to
-    /// compare.
+    /// privilege needed: both threads belong to this process). False only to compare.
     /// </summary>
     public bool StopperHandoff { get; set; } = true;
 

@@ -1,7 +1,7 @@
 namespace GcHeap.Experiments.Results;
 
 /// <summary>One pause of a GcHeap collection.</summary>
-internal sealed record PauseEntry(string Kind, double Ms, double? TimeToSafepointMs = null, bool? StopperHandoff = null, bool? AwaitedMoved = null);
+internal sealed record PauseEntry(string Kind, double Ms, double? TimeToSafepointMs = null, bool? StopperHandoff = null);
 
 /// <summary>One handshake of a GcHeap collection: the collector's wait, the threads asked, answered for by the collector, and the longest any thread was held.</summary>
 internal sealed record HandshakeEntry(string Kind, double Ms, int Threads, int DoneByCollector, int Unanswered, double MaxHeldMs);
@@ -171,7 +171,7 @@ internal sealed class CollectionRecord
         Backend = s.Backend.ToString(),
         Reason = s.Reason.ToString(),
         ConcurrentMarking = s.ConcurrentMarking,
-        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs, p.StopperHandoff, p.AwaitedMoved))],
+        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs, p.StopperHandoff))],
         PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
         Handshakes = [.. s.Handshakes.Select(h => new HandshakeEntry(h.Kind.ToString(), h.Milliseconds, h.Threads, h.DoneByCollector, h.Unanswered, h.MaxHeldMs))],
         FlipPauseMs = s.FlipPauseMs,

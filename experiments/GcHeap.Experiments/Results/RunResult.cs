@@ -72,9 +72,6 @@ internal sealed class RunResult
     /// <summary>Pauses whose last arriving thread handed its CPU to the sleeping stopper (PauseRecord.StopperHandoff; GcHeap only).</summary>
     public int? StopperHandoffs { get; set; }
 
-    /// <summary>Pauses that moved their one remaining awaited thread to the stopper's CPU (PauseRecord.AwaitedMoved; GcHeap only).</summary>
-    public int? AwaitedMoves { get; set; }
-
     /// <summary>
     /// With --trace-suspensions: the .NET runtime's own suspensions during the run (count, total and
     /// by reason) and, for each GcHeap pause of at least 0.5 ms, how much of it the runtime was

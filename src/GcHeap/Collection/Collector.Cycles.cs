@@ -958,7 +958,6 @@ internal sealed unsafe partial class Collector
             {
                 TimeToSafepointMs = stop.WaitMs,
                 StopperHandoff = stop.HandedCpu,
-                AwaitedMoved = stop.MovedAwaited,
             };
             _pauses.Add(record);
             Heap.Events.Pause(record);

@@ -77,12 +77,6 @@ public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds)
     /// </summary>
     public bool StopperHandoff { get; init; }
 
-    /// <summary>
-    /// The stop still waited for exactly one thread after its spin, and moved it to the stopper's
-    /// CPU (which the stopper then gave up) until it stopped (<see cref="HeapOptions.StopperHandoff"/>).
-    /// </summary>
-    public bool AwaitedMoved { get; init; }
-
     /// <summary>The part of <see cref="Milliseconds"/> after every thread had stopped: the work inside the pause and the resume.</summary>
     public double InsideMs => Math.Max(0, Milliseconds - TimeToSafepointMs);
 }

@@ -79,7 +79,6 @@ public sealed unsafe partial class Mutator : IDisposable
         Name = name;
         _threadId = Environment.CurrentManagedThreadId;
         OwnerThread = Thread.CurrentThread;
-        NativeThreadId = Interop.NativeMethods.ThreadSelfId(out int tid) == 0 ? tid : 0;
         HeapTag = heap.Tag;
         FieldKeyBase = GcType.FieldKey(heap.Tag, 0);
         _slots = _handles.Slots;
@@ -116,9 +115,6 @@ public sealed unsafe partial class Mutator : IDisposable
     }
 
     internal Thread OwnerThread { get; }
-
-    /// <summary>The owner thread's kernel id (gettid), for the stopper's CPU handoffs; 0 if unknown.</summary>
-    internal int NativeThreadId { get; }
 
     internal bool IsDetached => Volatile.Read(ref _detached) != 0;
 

@@ -43,18 +43,6 @@ internal sealed class SafepointCoordinator
         _handoff = new StopperHandoff(stopperHandoff);
     }
 
-    /// <summary>Stops in which the one thread still awaited after the spin was moved to the stopper's CPU.</summary>
-    public long AwaitedMoves
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _handoff.Moves;
-            }
-        }
-    }
-
     /// <summary>Stops in which the thread completing the stop handed its CPU to the sleeping stopper (<see cref="StopperHandoff"/>).</summary>
     public long StopperHandoffs
     {
@@ -226,10 +214,6 @@ internal sealed class SafepointCoordinator
             if (AnyRunning())
             {
                 _handoff.StopperSleeps();
-                if (SingleAwaited() is { } only)
-                {
-                    _handoff.MoveAwaited(only);
-                }
             }
 
             while (AnyRunning())
@@ -255,7 +239,6 @@ internal sealed class SafepointCoordinator
                     var awaited = Snapshot().Awaited.ToList();
                     _lastAwaited.Clear();
                     _ = _handoff.StopperAwake();
-                    _ = _handoff.RestoreMoved();
                     _stopping = false;
                     foreach (var m in _mutators)
                     {
@@ -280,7 +263,6 @@ internal sealed class SafepointCoordinator
             _stopped = true;
             double waitMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             handedOver = _handoff.StopperAwake();
-            bool moved = _handoff.RestoreMoved();
             string? lastAwaited = _lastAwaited.Count switch
             {
                 0 => null,
@@ -301,7 +283,7 @@ internal sealed class SafepointCoordinator
                 }
             }
 
-            return new StopResult(waitMs, lastAwaited, handedOver, moved);
+            return new StopResult(waitMs, lastAwaited, handedOver);
         }
     }
 
@@ -473,26 +455,6 @@ internal sealed class SafepointCoordinator
 
     /// <summary>Under the lock (the list changes under it): whether a stop on this thread waits for anyone.</summary>
     private bool AnyRunning() => AnyAwaited(_mutators);
-
-    /// <summary>The only thread the stopper still waits for, or null if none or several.</summary>
-    private Mutator? SingleAwaited()
-    {
-        Mutator? only = null;
-        foreach (var m in _mutators)
-        {
-            if (IsAwaited(m))
-            {
-                if (only is not null)
-                {
-                    return null;
-                }
-
-                only = m;
-            }
-        }
-
-        return only;
-    }
 
     /// <summary>
     /// Under the lock, on a thread that just stopped (parked or entered a safe region): if that
@@ -784,5 +746,4 @@ internal readonly record struct HandshakeOutcome(double Ms, int Threads, int Ans
 /// <param name="WaitMs">Time to safepoint.</param>
 /// <param name="LastAwaited">The threads the stop waited for last.</param>
 /// <param name="HandedCpu">The thread that completed the stop handed its CPU to this (sleeping) stopper.</param>
-/// <param name="MovedAwaited">The one thread still awaited after the spin was moved to this stopper's CPU.</param>
-internal readonly record struct StopResult(double WaitMs, string? LastAwaited, bool HandedCpu = false, bool MovedAwaited = false);
+internal readonly record struct StopResult(double WaitMs, string? LastAwaited, bool HandedCpu = false);

@@ -19,8 +19,6 @@ internal sealed unsafe class StopperHandoff
     private readonly bool _enabled;
     private readonly byte[] _savedMask = new byte[128];
     private int _sleepingStopper;
-    private readonly byte[] _movedMask = new byte[128];
-    private Mutator? _moved;
     private bool _pinned;
 
     /// <param name="enabled"><see cref="HeapOptions.StopperHandoff"/>.</param>
@@ -55,49 +53,6 @@ internal sealed unsafe class StopperHandoff
 
         return true;
     }
-
-    /// <summary>
-    /// The stopper, before it first sleeps in a stop that still waits for exactly one thread: that
-    /// thread may only run on the stopper's CPU, which is about to go idle, until the stop is
-    /// complete. A running thread preempted on its own CPU (the kernel's kdamond, the JIT worker)
-    /// stays queued there even while another CPU idles, because it is cache-hot.
-    /// </summary>
-    public void MoveAwaited(Mutator m)
-    {
-        if (!_enabled || m.NativeThreadId <= 0 || _moved is not null)
-        {
-            return;
-        }
-
-        fixed (byte* mask = _movedMask)
-        {
-            if (NativeMethods.ThreadPinHere(m.NativeThreadId, mask) == 0)
-            {
-                _moved = m;
-                Moves++;
-            }
-        }
-    }
-
-    /// <summary>The stopper, once the stop is complete or given up: the moved thread's mask back (it is parked, so nothing migrates).</summary>
-    public bool RestoreMoved()
-    {
-        if (_moved is not { } m)
-        {
-            return false;
-        }
-
-        _moved = null;
-        fixed (byte* mask = _movedMask)
-        {
-            _ = NativeMethods.ThreadSetAffinity(m.NativeThreadId, mask);
-        }
-
-        return true;
-    }
-
-    /// <summary>Stops in which the one thread still awaited was moved to the stopper's CPU.</summary>
-    public long Moves { get; private set; }
 
     /// <summary>The thread whose arrival completes the stop, before it wakes the stopper and sleeps.</summary>
     public void HandOver()
