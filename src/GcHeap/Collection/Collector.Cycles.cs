@@ -390,7 +390,8 @@ internal sealed unsafe partial class Collector
                             // they may block in a fault, and if serving it waited for this (managed) thread,
                             // a .NET GC suspending this thread would wait for the blocked mutator forever
                             // (the deadlock hazard; DeadlockHazardTests caught exactly that). The threads
-                            // themselves were created before the pause; this only signals them.
+                            // were created (and have started) before the pause; this only publishes the
+                            // plan: the fault thread sees it at once, the sweepers are woken by the resume.
                             if (_plan.ToPages > 0)
                             {
                                 compactor!.Begin(_nativePlan);

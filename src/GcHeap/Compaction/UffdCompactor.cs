@@ -28,7 +28,7 @@ internal sealed unsafe class UffdCompactor : IDisposable
         return new UffdCompactor(handle);
     }
 
-    /// <summary>The world has resumed: the collector thread may take the CPU now (it serves faults regardless).</summary>
+    /// <summary>The world has resumed: wakes the sweepers, which stay off the CPU during the flip (the fault thread serves faults regardless).</summary>
     public void Resumed() => NativeMethods.CompactorResumed(_handle);
 
     /// <summary>Hands over the plan: the collector thread starts serving faults and building pages.</summary>
