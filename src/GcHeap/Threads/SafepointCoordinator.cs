@@ -184,8 +184,8 @@ internal sealed class SafepointCoordinator
             // little with the lock released before sleeping, so that the stop does not also pay
             // for waking this thread up. The spin never yields: a sched_yield hands this CPU to
             // whatever else is runnable here (the runtime's JIT worker, the prefault thread) for
-            // a whole time slice, and the stop then noticed a thread parked at 9 us only after
-            // 1.2-2.9 ms (docs/design.md section 7). The spin reads a copy of the list: a thread
+            // a whole time slice, and the stop then noticed threads parked within 150 us only
+            // milliseconds later (docs/design.md section 7). The spin reads a copy of the list: a thread
             // attaching or detaching meanwhile changes the list itself (enumerating it here threw
             // "Collection was modified" in the collector, failing the heap: found by the stress
             // command), and one that attaches now is seen under the lock below.
@@ -208,9 +208,7 @@ internal sealed class SafepointCoordinator
             bool warned = false;
             // The threads still awaited are collected without LINQ or strings: the first slow stop
             // of a process otherwise compiled the generic code for them while a parked thread
-            // waited (~0.8 ms measured); the names are joined once, after the stop.
-            _lastAwaited.Clear();
-            bool handedOver = false;
+            // waited (~0.8 ms in one trace); the names are joined once, after the stop.
             if (AnyRunning())
             {
                 _handoff.StopperSleeps();
@@ -262,7 +260,7 @@ internal sealed class SafepointCoordinator
             _stopping = false;
             _stopped = true;
             double waitMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            handedOver = _handoff.StopperAwake();
+            bool handedOver = _handoff.StopperAwake();
             string? lastAwaited = _lastAwaited.Count switch
             {
                 0 => null,
@@ -319,7 +317,7 @@ internal sealed class SafepointCoordinator
                 MutatorState.Safe => MutatorThreadState.InSafeRegion,
                 _ => MutatorThreadState.Detached,
             };
-            bool awaited = (_stopping && m.State == MutatorState.Running && alive && m.OwnerThread.ManagedThreadId != _stopper) ||
+            bool awaited = (_stopping && HoldsUpStop(m)) ||
                            (_handshakeOperation is not null && IsAwaitedByHandshake(m));
             list.Add(new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, alive, awaited));
         }
@@ -332,7 +330,6 @@ internal sealed class SafepointCoordinator
             HandshakeWaitMs = handshaking ? Stopwatch.GetElapsedTime(_handshakeStart).TotalMilliseconds : 0,
         };
     }
-
 
     /// <summary>
     /// Stops the world only if no mutator is attached, so that nobody waits (the collector's
@@ -469,7 +466,7 @@ internal sealed class SafepointCoordinator
 
         foreach (var m in _mutators)
         {
-            if (m.State == MutatorState.Running && m.OwnerThread.ManagedThreadId != _stopper && m.OwnerThread.IsAlive)
+            if (HoldsUpStop(m))
             {
                 return;
             }
@@ -477,6 +474,9 @@ internal sealed class SafepointCoordinator
 
         _handoff.HandOver();
     }
+
+    /// <summary>Under the lock, on any thread: whether the stop in progress still waits for <paramref name="m"/> (<see cref="IsAwaited"/> as seen from the stopper).</summary>
+    private bool HoldsUpStop(Mutator m) => m.State == MutatorState.Running && m.OwnerThread.ManagedThreadId != _stopper && m.OwnerThread.IsAlive;
 
     private static bool AnyAwaited(IReadOnlyList<Mutator> mutators)
     {
