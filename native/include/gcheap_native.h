@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 21
+#define GCH_ABI_VERSION 22
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -483,6 +483,8 @@ typedef struct gch_snapshot_stats {
     int32_t error;                     /* 0, or the negative errno that failed the snapshot          */
     int32_t error_op;                  /* GCH_SNAP_OP_*                                             */
     uint64_t error_addr;
+    uint64_t refaults;                 /* pre-copy: writes to a listed page that a round protected
+                                          again across a gap (unprotected again, listed once)      */
 } gch_snapshot_stats;
 
 enum { GCH_SNAP_OP_NONE = 0, GCH_SNAP_OP_PROTECT = 1, GCH_SNAP_OP_UNPROTECT = 2, GCH_SNAP_OP_READ = 3 };
@@ -491,8 +493,11 @@ enum { GCH_SNAP_OP_NONE = 0, GCH_SNAP_OP_PROTECT = 1, GCH_SNAP_OP_UNPROTECT = 2,
 GCH_EXPORT int32_t gch_snapshot_create(const gch_snapshot_config *config, gch_snapshot **out);
 /* Pre-copy, mutators running: protects [first, first + count); slices must follow each other. */
 GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_t count);
-/* Pre-copy round, mutators running: re-protects pages written since they were protected. */
-GCH_EXPORT int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out);
+/* Pre-copy round, mutators running, in two steps: take the list of pages written since they were
+ * protected (count_out: how many), then re-protect them. Faults are served between and during
+ * the two (the list is taken under the saver's lock; the ioctls run without it). */
+GCH_EXPORT int32_t gch_snapshot_round_take(gch_snapshot *s, uint32_t *count_out);
+GCH_EXPORT int32_t gch_snapshot_round_protect(gch_snapshot *s);
 /* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
 GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
 /* Tracking (config.track): once every page of the image is written out, later writes keep being

@@ -11,9 +11,11 @@
  *
  *   PRECOPY  the managed caller protects [0, pages) in slices while mutators run
  *            (gch_snapshot_protect) and re-protects what was written meanwhile
- *            (gch_snapshot_reprotect), like live migration's pre-copy rounds. A write fault now
- *            only means "written before the snapshot point": the thread unprotects the page
- *            (which wakes the writer) and remembers it as DIRTY.
+ *            (gch_snapshot_round_take, then gch_snapshot_round_protect without the lock), like
+ *            live migration's pre-copy rounds. A write fault now only means "written before the
+ *            snapshot point": the thread unprotects the page (which wakes the writer) and
+ *            remembers it as DIRTY. A DIRTY page protected again by a round's run joined across
+ *            a gap is unprotected again on its next fault (listed once).
  *   FROZEN   inside the stop-the-world pause, gch_snapshot_freeze re-protects the DIRTY pages
  *            and protects the pages allocated since the last slice: from now on every page of
  *            [0, frozen_pages) is write-protected and holds its contents at the pause.
@@ -32,7 +34,7 @@
  *                                           |    ^   \ save (background, tracking: copy only)  ^
  *             PRECOPY write fault: unprotect|    |    `---------------> SAVED_WP ---write fault-'
  *                                           v    |re-protect
- *                                           DIRTY  <---- PRECOPY write fault ---- KEPT
+ *         (fault after a joined run: unprotect) DIRTY  <---- PRECOPY write fault ---- KEPT
  *                                                                                 |  COW/TRACK
  *   begin_increment: STAGED(_FAR), WRITTEN -> DIRTY; SAVED_WP, KEPT -> KEPT       v  write fault
  *                                                                               WRITTEN
@@ -99,8 +101,10 @@ struct gch_snapshot {
     uint8_t *state;
     char *ring;    /* window_pages slots, populated once, reused */
     char *staging; /* overflow: page p at p * 4096, for pages saved beyond the window */
-    uint32_t *dirty; /* pages unprotected by pre-copy faults, not yet re-protected */
+    uint32_t *dirty; /* pages unprotected by pre-copy faults, not yet re-protected (under mu) */
     uint32_t ndirty;
+    uint32_t *round; /* the list a pre-copy round is re-protecting, swapped with dirty under mu */
+    uint32_t nround; /* its length; 0 once protected (the managed caller's thread only) */
     uint32_t protected_upto; /* [0, protected_upto) protected by slices */
     uint32_t frozen_pages;
     uint32_t bg;       /* next page the background saves */
@@ -217,6 +221,20 @@ static void serve_fault(gch_snapshot *s, uint64_t addr)
     }
     uint32_t p = (uint32_t)((addr - base) >> GCH_PAGE_SHIFT);
     uint8_t st = get_state(s, p);
+    if (st == SNAP_DIRTY && s->phase == PHASE_PRECOPY) {
+        /* Listed already, but protected again: a round re-protecting a run across a gap (outside
+         * mu) covered it after this fault listed it. Unprotect it again; the next round or the
+         * freeze re-protects it. (A fault queued before the unprotect lands here too: the
+         * unprotect is then a no-op that wakes the writer.) */
+        int rc = writeprotect(s, p, 1, 0);
+        if (rc != 0) {
+            pthread_mutex_unlock(&s->mu);
+            snap_fail(s, rc, GCH_SNAP_OP_UNPROTECT, page_addr(s, p));
+            pthread_mutex_lock(&s->mu);
+        }
+        ST_ADD(s, refaults, 1);
+        return;
+    }
     if (!is_protected(st)) {
         /* Unprotected already (a batch or an earlier fault got there first): the waiter was woken
          * by that unprotect or is about to retry; wake it in case it queued after. */
@@ -369,9 +387,10 @@ int32_t gch_snapshot_create(const gch_snapshot_config *config, gch_snapshot **ou
     int rc = 0;
     s->state = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     s->dirty = mmap(NULL, cap * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    s->round = mmap(NULL, cap * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     s->staging = mmap(NULL, cap << GCH_PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     s->ring = mmap(NULL, (size_t)config->window_pages << GCH_PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (s->state == MAP_FAILED || s->dirty == MAP_FAILED || s->staging == MAP_FAILED || s->ring == MAP_FAILED) {
+    if (s->state == MAP_FAILED || s->dirty == MAP_FAILED || s->round == MAP_FAILED || s->staging == MAP_FAILED || s->ring == MAP_FAILED) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -430,54 +449,82 @@ int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_t count)
     return 0;
 }
 
-/* Re-protects the DIRTY pages (under mu), coalescing neighbours into one ioctl. */
-static int reprotect_dirty(gch_snapshot *s, uint32_t *count_out)
+static int cmp_page(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Takes the DIRTY list (called with mu held): marks its pages PROTECTED and hands it over as
+ * *list (n pages), leaving an empty list for the faults that follow. Marking first keeps the
+ * order the protect of a slice uses: once the ioctl protects a page, a fault on it must find it
+ * PROTECTED. */
+static uint32_t take_dirty(gch_snapshot *s, uint32_t **list)
 {
     uint32_t n = s->ndirty;
+    uint32_t *taken = s->dirty;
+    s->dirty = s->round;
+    s->round = taken;
     s->ndirty = 0;
-    /* The list is in fault order; sorting keeps neighbours together for one ioctl per run
-     * (a round leaves few pages: insertion sort). */
-    if (n > 1) {
-        for (uint32_t i = 1; i < n; i++) {
-            uint32_t v = s->dirty[i], j = i;
-            while (j > 0 && s->dirty[j - 1] > v) {
-                s->dirty[j] = s->dirty[j - 1];
-                j--;
-            }
-            s->dirty[j] = v;
-        }
-    }
     for (uint32_t i = 0; i < n; i++)
-        set_state(s, s->dirty[i], SNAP_PROTECTED);
-    /* One ioctl per run, runs joined across gaps of up to REPROTECT_GAP pages: every page in
-     * such a gap is below protected_upto and protected already (PROTECTED or KEPT), so protecting
-     * it again changes nothing, and an ioctl costs far more than a page (design section 15). */
+        set_state(s, taken[i], SNAP_PROTECTED);
+    *list = taken;
+    return n;
+}
+
+/* Protects the listed pages, coalescing neighbours into one ioctl per run. The list is in fault
+ * order; sorting keeps neighbours together. Runs are joined across gaps of up to REPROTECT_GAP
+ * pages: a gap page is below protected_upto, so it is protected already (PROTECTED, KEPT) or was
+ * written since the list was taken (DIRTY: listed for the next round, and a fault on it while
+ * it is protected again is served by unprotecting it again, see serve_fault); an ioctl costs far
+ * more than a page (design section 15). */
+static int protect_runs(gch_snapshot *s, uint32_t *list, uint32_t n)
+{
+    if (n > 1)
+        qsort(list, n, sizeof list[0], cmp_page);
     uint32_t i = 0;
     while (i < n) {
         uint32_t j = i + 1;
-        while (j < n && s->dirty[j] - s->dirty[j - 1] <= REPROTECT_GAP + 1)
+        while (j < n && list[j] - list[j - 1] <= REPROTECT_GAP + 1)
             j++;
-        int rc = writeprotect(s, s->dirty[i], s->dirty[j - 1] - s->dirty[i] + 1, 1);
+        int rc = writeprotect(s, list[i], list[j - 1] - list[i] + 1, 1);
         if (rc != 0)
             return rc;
         i = j;
     }
-    if (count_out)
-        *count_out = n;
     return 0;
 }
 
-int32_t gch_snapshot_reprotect(gch_snapshot *s, uint32_t *count_out)
+/* A pre-copy round, first step. The list is taken under mu; the ioctls (second step) run without
+ * it: faults arriving meanwhile are served at once instead of waiting for the whole round (a
+ * writer held for a round of several milliseconds was then also a stop-the-world waiting for
+ * that writer: the snapshot command's longest pauses before this change). */
+int32_t gch_snapshot_round_take(gch_snapshot *s, uint32_t *count_out)
 {
     *count_out = 0;
+    if (s->uffd < 0 || s->nround != 0)
+        return -EINVAL;
+    uint32_t *list = NULL;
+    pthread_mutex_lock(&s->mu);
+    int rc = s->phase == PHASE_PRECOPY ? 0 : -EINVAL;
+    if (rc == 0)
+        s->nround = take_dirty(s, &list);
+    pthread_mutex_unlock(&s->mu);
+    *count_out = s->nround;
+    return rc;
+}
+
+/* A pre-copy round, second step: re-protects the taken list, mutators running. */
+int32_t gch_snapshot_round_protect(gch_snapshot *s)
+{
     if (s->uffd < 0)
         return -EINVAL;
-    pthread_mutex_lock(&s->mu);
-    int rc = s->phase == PHASE_PRECOPY ? reprotect_dirty(s, count_out) : -EINVAL;
-    pthread_mutex_unlock(&s->mu);
+    uint32_t n = s->nround;
+    s->nround = 0;
+    int rc = protect_runs(s, s->round, n);
     if (rc == 0) {
         ST_ADD(s, reprotect_rounds, 1);
-        ST_ADD(s, pages_reprotected, *count_out);
+        ST_ADD(s, pages_reprotected, n);
     }
     return rc;
 }
@@ -500,15 +547,16 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
         s->st.freeze_ns = gch_now_ns() - t0;
         return 0;
     }
-    if (pages < s->protected_upto)
-        return -EINVAL; /* the space never shrinks while the collector is held off */
+    if (pages < s->protected_upto || s->nround != 0)
+        return -EINVAL; /* the space never shrinks while the collector is held off; a round is whole */
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     if (__atomic_load_n(&s->failed, __ATOMIC_ACQUIRE)) {
         rc = s->st.error ? s->st.error : -EIO;
     } else {
-        uint32_t n = 0;
-        rc = reprotect_dirty(s, &n);
+        uint32_t *list = NULL;
+        uint32_t n = take_dirty(s, &list);
+        rc = protect_runs(s, list, n); /* in the pause: nothing else writes, mu may stay held */
         s->st.pause_pages_reprotected = n;
         if (rc == 0 && pages > s->protected_upto) {
             uint32_t first = s->protected_upto;
@@ -688,6 +736,8 @@ void gch_snapshot_destroy(gch_snapshot *s)
         munmap(s->state, cap);
     if (s->dirty && s->dirty != MAP_FAILED)
         munmap(s->dirty, cap * 4);
+    if (s->round && s->round != MAP_FAILED)
+        munmap(s->round, cap * 4);
     if (s->staging && s->staging != MAP_FAILED)
         munmap(s->staging, cap << GCH_PAGE_SHIFT);
     if (s->ring && s->ring != MAP_FAILED)

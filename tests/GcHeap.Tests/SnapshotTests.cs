@@ -373,6 +373,80 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void AWriteDuringAPrecopyRoundIsServedAndAPageProtectedAgainAcrossAGapIsReleasedAgain()
+    {
+        // A round takes its list under the saver's lock and re-protects without it, joining
+        // neighbouring pages into one ioctl across gaps. Staged for real: A and C are written
+        // before round 0 (listed), B between them is written after the list is taken (served at
+        // once, listed for the next round) and then protected again by the run [A, C]; B's next
+        // write must be let through (unprotected again), not woken into the same fault forever.
+        using var heap = NewHeap();
+        using var m = heap.AttachCurrentThread();
+        GcRoot a, b, c;
+        using (m.OpenScope())
+        {
+            a = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+            b = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+            c = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+        }
+
+        void Write(GcRoot r, byte v)
+        {
+            using var w = heap.AttachCurrentThread();
+            w.SetItem<byte>(r.Ref, 0, v);
+        }
+
+        bool WriteWithin(GcRoot r, byte v)
+        {
+            var t = new Thread(() => Write(r, v)) { IsBackground = true, Name = "precopy writer" };
+            t.Start();
+            return t.Join(TimeSpan.FromSeconds(30));
+        }
+
+        var hung = new List<string>();
+        heap.SnapshotHooks.BeforeRound = round =>
+        {
+            if (round == 0)
+            {
+                Write(a, 1);
+                Write(c, 1);
+            }
+            else if (round == 1 && !WriteWithin(b, 2))
+            {
+                hung.Add("the write to B after its page was protected again never completed");
+            }
+        };
+        heap.SnapshotHooks.RoundTaken = round =>
+        {
+            if (round == 0 && !WriteWithin(b, 1))
+            {
+                hung.Add("a write during the round's ioctls waited for the round");
+            }
+        };
+        var ms = new MemoryStream();
+        var names = new Dictionary<string, GcRoot> { ["a"] = a, ["b"] = b, ["c"] = c };
+        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(ms, new SnapshotOptions { RootNames = names, PrecopyConvergedPages = 0, MaxPrecopyRounds = 3 }));
+        using (m.EnterSafeRegion())
+        {
+            Assert.True(save.Wait(TimeSpan.FromSeconds(120)), "the snapshot did not finish");
+        }
+
+        Assert.Empty(hung);
+        var st = save.Result;
+        Assert.True(st.Live, st.FallbackReason);
+        Assert.True(st.PrecopyFaults >= 3, st.ToString());
+        Assert.True(st.PrecopyRefaults >= 1, $"B's second write did not take the refault path: {st}");
+        Assert.Equal(2, m.GetItem<byte>(b.Ref, 0));
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        using var m2 = loaded.Heap.AttachCurrentThread();
+        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("a").Ref, 0));
+        Assert.Equal(2, m2.GetItem<byte>(loaded.Root("b").Ref, 0));
+        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("c").Ref, 0));
+    }
+
+    [Fact]
     public void AKernelWriteIntoAPageNotSavedYetWaitsForThatPage()
     {
         using var heap = NewHeap();

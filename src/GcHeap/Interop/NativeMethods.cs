@@ -149,8 +149,11 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_protect")]
     public static partial int SnapshotProtect(SnapshotSafeHandle snapshot, uint first, uint count);
 
-    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_reprotect")]
-    public static partial int SnapshotReprotect(SnapshotSafeHandle snapshot, out uint count);
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_round_take")]
+    public static partial int SnapshotRoundTake(SnapshotSafeHandle snapshot, out uint count);
+
+    [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_round_protect")]
+    public static partial int SnapshotRoundProtect(SnapshotSafeHandle snapshot);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_freeze")]
     public static partial int SnapshotFreeze(SnapshotSafeHandle snapshot, uint pages);

@@ -280,4 +280,5 @@ internal struct NativeSnapshotStats
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
+    public ulong Refaults;
 }

@@ -116,6 +116,7 @@ internal static unsafe class SnapshotSaver
                 PagesProtected = (long)ns.PagesProtected,
                 PrecopyRounds = (long)ns.ReprotectRounds,
                 PrecopyFaults = (long)ns.PrecopyFaults,
+                PrecopyRefaults = (long)ns.Refaults,
                 PagesReprotectedInPause = (long)ns.PausePagesReprotected,
                 PagesProtectedInPause = (long)ns.PausePagesProtected,
                 Pages = captured.Pages,
@@ -194,13 +195,18 @@ internal static unsafe class SnapshotSaver
         for (int round = 0; round < o.MaxPrecopyRounds; round++)
         {
             ThrowIfDisposing(heap);
+            heap.SnapshotHooks.BeforeRound?.Invoke(round);
             int now = space.HighWater;
             if (now > hw)
             {
                 Fail(NativeMethods.SnapshotProtect(saver, (uint)hw, (uint)(now - hw)), "protecting new pages");
             }
 
-            Fail(NativeMethods.SnapshotReprotect(saver, out uint again), "re-protecting written pages");
+            // Two steps: the list is taken under the saver's lock, the ioctls run without it, so
+            // a write meanwhile is served at once (and cannot delay a stop that follows).
+            Fail(NativeMethods.SnapshotRoundTake(saver, out uint again), "re-protecting written pages");
+            heap.SnapshotHooks.RoundTaken?.Invoke(round);
+            Fail(NativeMethods.SnapshotRoundProtect(saver), "re-protecting written pages");
             bool converged = again + (uint)(now - hw) <= (uint)o.PrecopyConvergedPages;
             hw = now;
             if (converged)

@@ -61,6 +61,13 @@ public sealed record SnapshotStats
     /// <summary>Pages written during the pre-copy (each a write fault the saver thread resolved at once).</summary>
     public long PrecopyFaults { get; init; }
 
+    /// <summary>
+    /// Pre-copy writes to a page already written in that pre-copy, which a round had protected again
+    /// because it lay in a gap of a run the round joined into one ioctl: unprotected again at once,
+    /// counted once in <see cref="PrecopyFaults"/>.
+    /// </summary>
+    public long PrecopyRefaults { get; init; }
+
     /// <summary>Pages re-protected inside the pause (written during the last pre-copy round).</summary>
     public long PagesReprotectedInPause { get; init; }
 
