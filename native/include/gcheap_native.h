@@ -454,7 +454,9 @@ typedef struct gch_snapshot_config {
                                  for gch_snapshot_begin_increment (see snapshot.c)              */
     int32_t thread_nice;      /* nice value of the saver thread (0: inherit; below 0 needs
                                  CAP_SYS_NICE, silently kept otherwise): it serves faults       */
-    uint32_t reserved;
+    uint32_t pause_copy_pages; /* the freeze copies up to this many pages written since the last
+                                 round (their staging slots populated when they were written)
+                                 and re-protects only the rest                                  */
 } gch_snapshot_config;
 
 typedef struct gch_snapshot_stats {
@@ -483,6 +485,8 @@ typedef struct gch_snapshot_stats {
     int32_t error;                     /* 0, or the negative errno that failed the snapshot          */
     int32_t error_op;                  /* GCH_SNAP_OP_*                                             */
     uint64_t error_addr;
+    uint64_t pause_pages_copied;       /* written since the last round, copied inside the pause      */
+    uint64_t pause_copy_ns;            /* time in those copies                                       */
     uint64_t refaults;                 /* pre-copy: writes to a listed page that a round protected
                                           again across a gap (unprotected again, listed once)      */
 } gch_snapshot_stats;

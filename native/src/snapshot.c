@@ -210,38 +210,36 @@ static uint8_t copy_page(gch_snapshot *s, uint32_t p)
     return st;
 }
 
-/* One write fault (called with mu held). */
-static void serve_fault(gch_snapshot *s, uint64_t addr)
+/* One write fault (called with mu held); returns the page when the fault listed it DIRTY
+ * (pre-copy), UINT32_MAX otherwise. */
+static uint32_t serve_fault(gch_snapshot *s, uint64_t addr)
 {
     uint64_t base = s->cfg.base;
     uint64_t end = base + ((uint64_t)s->cfg.capacity_pages << GCH_PAGE_SHIFT);
     ST_ADD(s, write_faults, 1);
     if (addr < base || addr >= end) {
-        return; /* not ours: cannot happen (only the space is registered) */
+        return UINT32_MAX; /* not ours: cannot happen (only the space is registered) */
     }
     uint32_t p = (uint32_t)((addr - base) >> GCH_PAGE_SHIFT);
     uint8_t st = get_state(s, p);
-    if (st == SNAP_DIRTY && s->phase == PHASE_PRECOPY) {
-        /* Listed already, but protected again: a round re-protecting a run across a gap (outside
-         * mu) covered it after this fault listed it. Unprotect it again; the next round or the
-         * freeze re-protects it. (A fault queued before the unprotect lands here too: the
-         * unprotect is then a no-op that wakes the writer.) */
+    if (!is_protected(st)) {
+        /* Unprotected as far as the states go. Either a fault queued before an unprotect that
+         * released it (the ioctl below is then a no-op that wakes the writer), or a page that a
+         * pre-copy round protected again because it lay in the gap of a joined run after this
+         * page had been listed DIRTY (the DIRTY page may then also have been copied by the
+         * freeze, STAGED): unprotect it again, never only wake (the writer would fault again,
+         * forever). A DIRTY page stays listed once. */
         int rc = writeprotect(s, p, 1, 0);
         if (rc != 0) {
             pthread_mutex_unlock(&s->mu);
             snap_fail(s, rc, GCH_SNAP_OP_UNPROTECT, page_addr(s, p));
             pthread_mutex_lock(&s->mu);
         }
-        ST_ADD(s, refaults, 1);
-        return;
-    }
-    if (!is_protected(st)) {
-        /* Unprotected already (a batch or an earlier fault got there first): the waiter was woken
-         * by that unprotect or is about to retry; wake it in case it queued after. */
-        struct uffdio_range r = {.start = page_addr(s, p), .len = GCH_PAGE_SIZE};
-        (void)ioctl(s->uffd, UFFDIO_WAKE, &r);
-        ST_ADD(s, stale_faults, 1);
-        return;
+        if (st == SNAP_DIRTY || st == SNAP_STAGED || st == SNAP_STAGED_FAR)
+            ST_ADD(s, refaults, 1);
+        else
+            ST_ADD(s, stale_faults, 1);
+        return UINT32_MAX;
     }
     uint8_t next;
     if (s->phase == PHASE_PRECOPY) {
@@ -261,14 +259,30 @@ static void serve_fault(gch_snapshot *s, uint64_t addr)
         pthread_mutex_unlock(&s->mu);
         snap_fail(s, rc, GCH_SNAP_OP_UNPROTECT, page_addr(s, p));
         pthread_mutex_lock(&s->mu);
-        return;
+        return UINT32_MAX;
     }
     set_state(s, p, next);
-    if (next == SNAP_DIRTY) {
-        s->dirty[s->ndirty++] = p;
-        ST_ADD(s, precopy_faults, 1);
-    }
     pthread_cond_broadcast(&s->cv);
+    if (next != SNAP_DIRTY)
+        return UINT32_MAX;
+    s->dirty[s->ndirty++] = p;
+    ST_ADD(s, precopy_faults, 1);
+    return p;
+}
+
+/* A page listed DIRTY may be copied by the freeze, inside the pause: populate its overflow slot
+ * now (after the writer was released, outside mu), so that the copy does not pay a first touch
+ * there (~13 us here, docs/results/2026-11-29/populate-touch.txt). MADV_POPULATE_WRITE never
+ * changes contents, so racing a copy into the slot is harmless; EINVAL (before 5.14) leaves the
+ * first touch to the copy. Slots below window_pages are ring slots, populated at creation. */
+static void populate_slots(gch_snapshot *s, const uint32_t *pages, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (pages[i] < s->cfg.window_pages || s->cfg.pause_copy_pages == 0)
+            continue;
+        if (madvise(s->staging + ((uint64_t)pages[i] << GCH_PAGE_SHIFT), GCH_PAGE_SIZE, MADV_POPULATE_WRITE) != 0)
+            return;
+    }
 }
 
 /* Reads and serves every queued fault; returns without blocking. */
@@ -281,11 +295,18 @@ static void drain_faults(gch_snapshot *s)
             continue;
         if (n <= 0)
             return; /* EAGAIN: nothing queued (the uffd is non-blocking) */
+        uint32_t listed[32];
+        uint32_t nlisted = 0;
         pthread_mutex_lock(&s->mu);
-        for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++)
-            if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-                serve_fault(s, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1));
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
+            if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+                continue;
+            uint32_t p = serve_fault(s, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1));
+            if (p != UINT32_MAX)
+                listed[nlisted++] = p;
+        }
         pthread_mutex_unlock(&s->mu);
+        populate_slots(s, listed, nlisted);
     }
 }
 
@@ -554,8 +575,27 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
     if (__atomic_load_n(&s->failed, __ATOMIC_ACQUIRE)) {
         rc = s->st.error ? s->st.error : -EIO;
     } else {
+        /* The pages written since the last round: copy them as they are now (the pause's
+         * contents) into their staging slots, populated when they were written, up to
+         * pause_copy_pages; a copy costs a fraction of a microsecond where re-protecting a
+         * scattered page costs an ioctl and a TLB flush (~26 us each here). Only the rest is
+         * re-protected. A copied page stays writable (STAGED: saved for this image). */
+        uint32_t n = s->ndirty, copied = 0, left = 0;
+        uint64_t tc = gch_now_ns();
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t p = s->dirty[i];
+            if (copied < s->cfg.pause_copy_pages) {
+                set_state(s, p, copy_page(s, p));
+                copied++;
+            } else {
+                s->dirty[left++] = p;
+            }
+        }
+        s->ndirty = left;
+        s->st.pause_pages_copied = copied;
+        s->st.pause_copy_ns = gch_now_ns() - tc;
         uint32_t *list = NULL;
-        uint32_t n = take_dirty(s, &list);
+        n = take_dirty(s, &list);
         rc = protect_runs(s, list, n); /* in the pause: nothing else writes, mu may stay held */
         s->st.pause_pages_reprotected = n;
         if (rc == 0 && pages > s->protected_upto) {

@@ -112,7 +112,7 @@ public class SnapshotTests
         Assert.True(st.Live, st.FallbackReason);
         Assert.True(st.PagesSavedByFault > 0, st.ToString());
         Assert.True(st.WriteFaults >= st.PagesSavedByFault, st.ToString());
-        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault);
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause);
         Assert.True(st.PagesProtected > 0);
         Assert.True(atPause.Objects > 100, $"{atPause.Objects} objects at the pause");
 
@@ -443,6 +443,104 @@ public class SnapshotTests
         using var m2 = loaded.Heap.AttachCurrentThread();
         Assert.Equal(1, m2.GetItem<byte>(loaded.Root("a").Ref, 0));
         Assert.Equal(2, m2.GetItem<byte>(loaded.Root("b").Ref, 0));
+        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("c").Ref, 0));
+    }
+
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(0)]
+    public void PagesWrittenAfterTheLastRoundAreCopiedInThePauseOrProtectedAgain(int pauseCopyPages)
+    {
+        // One pre-copy round. A and C are written before it (listed, protected again by it); B
+        // between them is written after its list was taken, so at the pause B is DIRTY and, in
+        // the kernel, protected again by the run [A, C]. The pause copies B (or, with
+        // PauseCopyPages = 0, protects it again). After the pause B's write must go through (a
+        // fault on a page already saved is unprotected again) and the image holds B's value at
+        // the pause. A, B and C lie beyond the window the background save may run ahead of the
+        // stream (which waits in AfterPause), so they are still unsaved after the pause.
+        using var heap = NewHeap();
+        using var m = heap.AttachCurrentThread();
+        GcRoot a, b, c;
+        var filler = new List<GcRoot>();
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                filler.Add(m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 8000)));
+            }
+
+            a = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+            b = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+            c = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+        }
+
+        bool WriteWithin(GcRoot r, byte v)
+        {
+            var t = new Thread(() =>
+            {
+                using var w = heap.AttachCurrentThread();
+                w.SetItem<byte>(r.Ref, 0, v);
+            })
+            { IsBackground = true, Name = "snapshot writer" };
+            t.Start();
+            return t.Join(TimeSpan.FromSeconds(30));
+        }
+
+        var hung = new List<string>();
+        heap.SnapshotHooks.BeforeRound = _ =>
+        {
+            if (!WriteWithin(a, 1) || !WriteWithin(c, 1))
+            {
+                hung.Add("a pre-copy write did not complete");
+            }
+        };
+        heap.SnapshotHooks.RoundTaken = _ =>
+        {
+            if (!WriteWithin(b, 1))
+            {
+                hung.Add("a write during the round did not complete");
+            }
+        };
+        heap.SnapshotHooks.AfterPause = () =>
+        {
+            if (!WriteWithin(b, 2) || !WriteWithin(a, 2))
+            {
+                hung.Add("a write after the pause did not complete");
+            }
+        };
+        var ms = new MemoryStream();
+        var names = new Dictionary<string, GcRoot> { ["a"] = a, ["b"] = b, ["c"] = c };
+        var options = new SnapshotOptions { RootNames = names, MaxPrecopyRounds = 1, PauseCopyPages = pauseCopyPages, WindowPages = 64 };
+        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(ms, options));
+        using (m.EnterSafeRegion())
+        {
+            Assert.True(save.Wait(TimeSpan.FromSeconds(120)), "the snapshot did not finish");
+        }
+
+        Assert.Empty(hung);
+        var st = save.Result;
+        Assert.True(st.Live, st.FallbackReason);
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause);
+        if (pauseCopyPages > 0)
+        {
+            Assert.True(st.DirtyPagesCopiedInPause >= 1, st.ToString());
+            Assert.True(st.PrecopyRefaults >= 1, $"B's write after the pause did not take the refault path: {st}");
+        }
+        else
+        {
+            Assert.Equal(0, st.DirtyPagesCopiedInPause);
+            Assert.True(st.PagesReprotectedInPause >= 1, st.ToString());
+        }
+
+        Assert.True(st.PagesSavedByFault >= 1, $"A's write after the pause was not saved first: {st}");
+        Assert.Equal(2, m.GetItem<byte>(b.Ref, 0));
+        Assert.Equal(2, m.GetItem<byte>(a.Ref, 0));
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        using var m2 = loaded.Heap.AttachCurrentThread();
+        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("a").Ref, 0));
+        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("b").Ref, 0));
         Assert.Equal(1, m2.GetItem<byte>(loaded.Root("c").Ref, 0));
     }
 

@@ -248,7 +248,7 @@ internal struct NativeSnapshotConfig
     public int AllowedMethods;
     public uint Track;
     public int ThreadNice;
-    public uint Reserved;
+    public uint PauseCopyPages;
 }
 
 /// <summary>gch_snapshot_stats: counters of one snapshot, measured natively.</summary>
@@ -280,5 +280,7 @@ internal struct NativeSnapshotStats
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;
+    public ulong PausePagesCopied;
+    public ulong PauseCopyNs;
     public ulong Refaults;
 }

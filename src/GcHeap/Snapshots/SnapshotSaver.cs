@@ -118,6 +118,8 @@ internal static unsafe class SnapshotSaver
                 PrecopyFaults = (long)ns.PrecopyFaults,
                 PrecopyRefaults = (long)ns.Refaults,
                 PagesReprotectedInPause = (long)ns.PausePagesReprotected,
+                DirtyPagesCopiedInPause = (long)ns.PausePagesCopied,
+                DirtyCopyInPauseMs = ns.PauseCopyNs / 1e6,
                 PagesProtectedInPause = (long)ns.PausePagesProtected,
                 Pages = captured.Pages,
                 PagesSavedInBackground = (long)ns.PagesSavedBackground,
@@ -165,6 +167,7 @@ internal static unsafe class SnapshotSaver
             AllowedMethods = methods,
             Track = track ? 1u : 0u,
             ThreadNice = nice,
+            PauseCopyPages = (uint)o.PauseCopyPages,
         };
         rc = NativeMethods.SnapshotCreate(config, out var h);
         if (rc != 0)

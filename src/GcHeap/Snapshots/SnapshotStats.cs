@@ -62,11 +62,22 @@ public sealed record SnapshotStats
     public long PrecopyFaults { get; init; }
 
     /// <summary>
-    /// Pre-copy writes to a page already written in that pre-copy, which a round had protected again
-    /// because it lay in a gap of a run the round joined into one ioctl: unprotected again at once,
-    /// counted once in <see cref="PrecopyFaults"/>.
+    /// Writes to a page written during the pre-copy that a round had protected again because it lay
+    /// in the gap of a run the round joined into one ioctl: unprotected again at once (it was saved
+    /// or will be), counted once in <see cref="PrecopyFaults"/>.
     /// </summary>
     public long PrecopyRefaults { get; init; }
+
+    /// <summary>
+    /// Pages written since the last pre-copy round that the pause copied as they were (up to
+    /// <see cref="SnapshotOptions.PauseCopyPages"/>) instead of protecting them again: saved, and
+    /// writable again at once. The image's pages are
+    /// <see cref="PagesSavedInBackground"/> + <see cref="PagesSavedByFault"/> + this.
+    /// </summary>
+    public long DirtyPagesCopiedInPause { get; init; }
+
+    /// <summary>Time inside the pause spent on <see cref="DirtyPagesCopiedInPause"/>, ms.</summary>
+    public double DirtyCopyInPauseMs { get; init; }
 
     /// <summary>Pages re-protected inside the pause (written during the last pre-copy round).</summary>
     public long PagesReprotectedInPause { get; init; }
@@ -113,7 +124,8 @@ public sealed record SnapshotStats
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it; " +
+            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
+            $"in the pause {DirtyPagesCopiedInPause} written pages copied ({DirtyCopyInPauseMs:F3} ms), {PagesReprotectedInPause} protected again; " +
             $"{Pages} pages ({PagesSavedInBackground} background, {PagesSavedByFault} by fault, {PagesCopiedInPause} in the pause, {ZeroPages} zero), " +
             $"{WriteFaults} write faults ({PrecopyFaults} pre-copy), {Roots} roots, {Types} types, {BytesWritten} bytes in {WriteMs:F1} ms");
 }
