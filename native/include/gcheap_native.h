@@ -455,8 +455,8 @@ typedef struct gch_snapshot_config {
     int32_t thread_nice;      /* nice value of the saver thread (0: inherit; below 0 needs
                                  CAP_SYS_NICE, silently kept otherwise): it serves faults       */
     uint32_t pause_copy_pages; /* the freeze copies up to this many pages written since the last
-                                 round (their staging slots populated when they were written)
-                                 and re-protects only the rest                                  */
+                                 round into a pool of slots touched at creation, and re-protects
+                                 only the rest                                                  */
 } gch_snapshot_config;
 
 typedef struct gch_snapshot_stats {

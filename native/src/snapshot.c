@@ -16,9 +16,11 @@
  *            snapshot point": the thread unprotects the page (which wakes the writer) and
  *            remembers it as DIRTY. A DIRTY page protected again by a round's run joined across
  *            a gap is unprotected again on its next fault (listed once).
- *   FROZEN   inside the stop-the-world pause, gch_snapshot_freeze re-protects the DIRTY pages
- *            and protects the pages allocated since the last slice: from now on every page of
- *            [0, frozen_pages) is write-protected and holds its contents at the pause.
+ *   FROZEN   inside the stop-the-world pause, gch_snapshot_freeze copies the DIRTY pages into
+ *            the pool (slots touched at creation; up to pause_copy_pages, the rest is
+ *            re-protected) and protects the pages allocated since the last slice: from
+ *            now on every page of [0, frozen_pages) is saved or write-protected with its
+ *            contents at the pause.
  *   (COW)    after the pause the thread saves pages in order into the staging area (a copy,
  *            then one UFFDIO_WRITEPROTECT mode 0 per batch, which makes them writable and wakes
  *            anyone waiting), at most window_pages ahead of the managed writer. A write fault
@@ -38,10 +40,13 @@
  *                                                                                 |  COW/TRACK
  *   begin_increment: STAGED(_FAR), WRITTEN -> DIRTY; SAVED_WP, KEPT -> KEPT       v  write fault
  *                                                                               WRITTEN
+ *   freeze: DIRTY --copy into the pool, up to pause_copy_pages (the rest is re-protected)--> STAGED_POOL
+ *   (STAGED_POOL behaves as STAGED: saved, writable; begin_increment makes it DIRTY.)
  *
  *   CLEAN      not part of any image: never protected, or above frozen_pages.
  *   PROTECTED  a member, write-protected, not saved: its memory is the image's contents.
- *   DIRTY      a member written during pre-copy; unprotected; re-protected before the pause ends.
+ *   DIRTY      a member written during pre-copy; unprotected; copied into the pool or
+ *              re-protected inside the pause.
  *   STAGED     a member copied into a staging slot and unprotected: the writer may take it
  *              (_FAR: in the overflow area). Staging is a ring of window_pages pages, populated
  *              once (a fresh page costs ~13 us on its first touch in this project's VM), slot
@@ -87,7 +92,8 @@ enum {
     SNAP_STAGED_FAR = 4,
     SNAP_SAVED_WP = 5,
     SNAP_KEPT = 6,
-    SNAP_WRITTEN = 7
+    SNAP_WRITTEN = 7,
+    SNAP_STAGED_POOL = 8
 };
 enum { PHASE_PRECOPY = 0, PHASE_COW = 1, PHASE_TRACK = 2 };
 
@@ -105,6 +111,9 @@ struct gch_snapshot {
     uint32_t ndirty;
     uint32_t *round; /* the list a pre-copy round is re-protecting, swapped with dirty under mu */
     uint32_t nround; /* its length; 0 once protected (the managed caller's thread only) */
+    char *pool;          /* pause_copy_pages slots, touched at creation: the freeze's copies */
+    uint32_t *pool_page; /* the page in each pool slot, ascending (written by the freeze only) */
+    uint32_t npool;
     uint32_t protected_upto; /* [0, protected_upto) protected by slices */
     uint32_t frozen_pages;
     uint32_t bg;       /* next page the background saves */
@@ -184,15 +193,37 @@ static inline uint8_t get_state(const gch_snapshot *s, uint32_t p)
     return __atomic_load_n(&s->state[p], __ATOMIC_ACQUIRE);
 }
 
-static inline int is_staged(uint8_t st) { return st == SNAP_STAGED || st == SNAP_STAGED_FAR || st == SNAP_SAVED_WP; }
+static inline int is_staged(uint8_t st)
+{
+    return st == SNAP_STAGED || st == SNAP_STAGED_FAR || st == SNAP_STAGED_POOL || st == SNAP_SAVED_WP;
+}
 
-static inline int is_member(uint8_t st) { return st >= SNAP_PROTECTED && st <= SNAP_SAVED_WP; }
+static inline int is_member(uint8_t st) { return (st >= SNAP_PROTECTED && st <= SNAP_SAVED_WP) || st == SNAP_STAGED_POOL; }
+
+/* Copied and unprotected: the page's next write is the writer's own business. */
+static inline int is_saved_writable(uint8_t st) { return st == SNAP_STAGED || st == SNAP_STAGED_FAR || st == SNAP_STAGED_POOL; }
+
+/* The pool slot holding page p (STAGED_POOL): pool_page is ascending. */
+static char *pool_slot(const gch_snapshot *s, uint32_t p)
+{
+    uint32_t lo = 0, hi = s->npool;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->pool_page[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return s->pool + ((uint64_t)lo << GCH_PAGE_SHIFT);
+}
 
 /* Protected right now (a write faults). */
 static inline int is_protected(uint8_t st) { return st == SNAP_PROTECTED || st == SNAP_SAVED_WP || st == SNAP_KEPT; }
 
 static inline char *slot_of(const gch_snapshot *s, uint32_t p, uint8_t st)
 {
+    if (st == SNAP_STAGED_POOL)
+        return pool_slot(s, p);
     return st == SNAP_STAGED_FAR ? s->staging + ((uint64_t)p << GCH_PAGE_SHIFT)
                                  : s->ring + ((uint64_t)(p % s->cfg.window_pages) << GCH_PAGE_SHIFT);
 }
@@ -210,15 +241,14 @@ static uint8_t copy_page(gch_snapshot *s, uint32_t p)
     return st;
 }
 
-/* One write fault (called with mu held); returns the page when the fault listed it DIRTY
- * (pre-copy), UINT32_MAX otherwise. */
-static uint32_t serve_fault(gch_snapshot *s, uint64_t addr)
+/* One write fault (called with mu held). */
+static void serve_fault(gch_snapshot *s, uint64_t addr)
 {
     uint64_t base = s->cfg.base;
     uint64_t end = base + ((uint64_t)s->cfg.capacity_pages << GCH_PAGE_SHIFT);
     ST_ADD(s, write_faults, 1);
     if (addr < base || addr >= end) {
-        return UINT32_MAX; /* not ours: cannot happen (only the space is registered) */
+        return; /* not ours: cannot happen (only the space is registered) */
     }
     uint32_t p = (uint32_t)((addr - base) >> GCH_PAGE_SHIFT);
     uint8_t st = get_state(s, p);
@@ -235,11 +265,11 @@ static uint32_t serve_fault(gch_snapshot *s, uint64_t addr)
             snap_fail(s, rc, GCH_SNAP_OP_UNPROTECT, page_addr(s, p));
             pthread_mutex_lock(&s->mu);
         }
-        if (st == SNAP_DIRTY || st == SNAP_STAGED || st == SNAP_STAGED_FAR)
+        if (st == SNAP_DIRTY || is_saved_writable(st))
             ST_ADD(s, refaults, 1);
         else
             ST_ADD(s, stale_faults, 1);
-        return UINT32_MAX;
+        return;
     }
     uint8_t next;
     if (s->phase == PHASE_PRECOPY) {
@@ -259,30 +289,14 @@ static uint32_t serve_fault(gch_snapshot *s, uint64_t addr)
         pthread_mutex_unlock(&s->mu);
         snap_fail(s, rc, GCH_SNAP_OP_UNPROTECT, page_addr(s, p));
         pthread_mutex_lock(&s->mu);
-        return UINT32_MAX;
+        return;
     }
     set_state(s, p, next);
-    pthread_cond_broadcast(&s->cv);
-    if (next != SNAP_DIRTY)
-        return UINT32_MAX;
-    s->dirty[s->ndirty++] = p;
-    ST_ADD(s, precopy_faults, 1);
-    return p;
-}
-
-/* A page listed DIRTY may be copied by the freeze, inside the pause: populate its overflow slot
- * now (after the writer was released, outside mu), so that the copy does not pay a first touch
- * there (~13 us here, docs/results/2026-11-29/populate-touch.txt). MADV_POPULATE_WRITE never
- * changes contents, so racing a copy into the slot is harmless; EINVAL (before 5.14) leaves the
- * first touch to the copy. Slots below window_pages are ring slots, populated at creation. */
-static void populate_slots(gch_snapshot *s, const uint32_t *pages, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        if (pages[i] < s->cfg.window_pages || s->cfg.pause_copy_pages == 0)
-            continue;
-        if (madvise(s->staging + ((uint64_t)pages[i] << GCH_PAGE_SHIFT), GCH_PAGE_SIZE, MADV_POPULATE_WRITE) != 0)
-            return;
+    if (next == SNAP_DIRTY) {
+        s->dirty[s->ndirty++] = p;
+        ST_ADD(s, precopy_faults, 1);
     }
+    pthread_cond_broadcast(&s->cv);
 }
 
 /* Reads and serves every queued fault; returns without blocking. */
@@ -295,18 +309,11 @@ static void drain_faults(gch_snapshot *s)
             continue;
         if (n <= 0)
             return; /* EAGAIN: nothing queued (the uffd is non-blocking) */
-        uint32_t listed[32];
-        uint32_t nlisted = 0;
         pthread_mutex_lock(&s->mu);
-        for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
-            if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
-                continue;
-            uint32_t p = serve_fault(s, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1));
-            if (p != UINT32_MAX)
-                listed[nlisted++] = p;
-        }
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++)
+            if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+                serve_fault(s, msgs[i].arg.pagefault.address & ~(uint64_t)(GCH_PAGE_SIZE - 1));
         pthread_mutex_unlock(&s->mu);
-        populate_slots(s, listed, nlisted);
     }
 }
 
@@ -419,6 +426,24 @@ int32_t gch_snapshot_create(const gch_snapshot_config *config, gch_snapshot **ou
     (void)madvise(s->ring, (size_t)config->window_pages << GCH_PAGE_SHIFT, MADV_DONTFORK);
     /* Populate the ring now, outside any pause (EINVAL before 5.14: the first copies fault it in). */
     (void)madvise(s->ring, (size_t)config->window_pages << GCH_PAGE_SHIFT, 23 /* MADV_POPULATE_WRITE */);
+    if (config->allowed_methods != 0 && config->pause_copy_pages > 0) {
+        /* The freeze's copies land here inside the pause: touch every slot now, from the CPU.
+         * MADV_POPULATE_WRITE is not enough in this VM: the first access after it still cost
+         * ~9 us per page against ~0.5 us once touched (design.md section 15). */
+        size_t bytes = (size_t)config->pause_copy_pages << GCH_PAGE_SHIFT;
+        s->pool = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        s->pool_page = mmap(NULL, (size_t)config->pause_copy_pages * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (s->pool == MAP_FAILED || s->pool_page == MAP_FAILED) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        (void)madvise(s->pool, bytes, MADV_DONTFORK);
+        for (size_t off = 0; off < bytes; off += GCH_PAGE_SIZE)
+            ((volatile char *)s->pool)[off] = 0;
+        memset(s->pool_page, 0, (size_t)config->pause_copy_pages * 4);
+    } else {
+        s->cfg.pause_copy_pages = 0;
+    }
     s->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->ev_fd < 0) {
         rc = -errno;
@@ -576,23 +601,29 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
         rc = s->st.error ? s->st.error : -EIO;
     } else {
         /* The pages written since the last round: copy them as they are now (the pause's
-         * contents) into their staging slots, populated when they were written, up to
-         * pause_copy_pages; a copy costs a fraction of a microsecond where re-protecting a
-         * scattered page costs an ioctl and a TLB flush (~26 us each here). Only the rest is
-         * re-protected. A copied page stays writable (STAGED: saved for this image). */
-        uint32_t n = s->ndirty, copied = 0, left = 0;
+         * contents) into the pool, up to pause_copy_pages, and re-protect only the rest. A copy
+         * into a slot touched before costs ~0.5 us; re-protecting a scattered page costs an
+         * ioctl and a TLB flush (~26 us each here), and a copy into a slot never touched pays a
+         * first touch (9-30 us here, even after MADV_POPULATE_WRITE: docs/results/2026-11-29/
+         * snapshot-precopy/). A copied page stays writable (STAGED_POOL: saved for this image).
+         * Ascending order: pool_slot() finds a page by binary search. */
+        uint32_t n = s->ndirty, left = 0;
         uint64_t tc = gch_now_ns();
+        if (n > 1)
+            qsort(s->dirty, n, sizeof s->dirty[0], cmp_page);
+        s->npool = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t p = s->dirty[i];
-            if (copied < s->cfg.pause_copy_pages) {
-                set_state(s, p, copy_page(s, p));
-                copied++;
+            if (s->npool < s->cfg.pause_copy_pages) {
+                memcpy(s->pool + ((uint64_t)s->npool << GCH_PAGE_SHIFT), (const void *)page_addr(s, p), GCH_PAGE_SIZE);
+                s->pool_page[s->npool++] = p;
+                set_state(s, p, SNAP_STAGED_POOL);
             } else {
                 s->dirty[left++] = p;
             }
         }
         s->ndirty = left;
-        s->st.pause_pages_copied = copied;
+        s->st.pause_pages_copied = s->npool;
         s->st.pause_copy_ns = gch_now_ns() - tc;
         uint32_t *list = NULL;
         n = take_dirty(s, &list);
@@ -661,7 +692,7 @@ int32_t gch_snapshot_begin_increment(gch_snapshot *s)
     uint32_t written = 0;
     for (uint32_t p = 0; p < s->frozen_pages; p++) {
         uint8_t st = get_state(s, p);
-        if (st == SNAP_STAGED || st == SNAP_STAGED_FAR || st == SNAP_WRITTEN) {
+        if (is_saved_writable(st) || st == SNAP_WRITTEN) {
             set_state(s, p, SNAP_DIRTY);
             s->dirty[s->ndirty++] = p;
             written++;
@@ -748,7 +779,7 @@ int32_t gch_snapshot_get_stats(gch_snapshot *s, gch_snapshot_stats *out)
     out->frozen_pages = s->frozen_pages;
     uint32_t members = 0;
     for (uint32_t p = 0; p < s->frozen_pages; p++)
-        members += is_member(get_state(s, p)) || get_state(s, p) == SNAP_STAGED || get_state(s, p) == SNAP_STAGED_FAR;
+        members += is_member(get_state(s, p));
     out->member_pages = members;
     pthread_mutex_unlock(&s->mu);
     return 0;
@@ -778,6 +809,10 @@ void gch_snapshot_destroy(gch_snapshot *s)
         munmap(s->dirty, cap * 4);
     if (s->round && s->round != MAP_FAILED)
         munmap(s->round, cap * 4);
+    if (s->pool && s->pool != MAP_FAILED)
+        munmap(s->pool, (size_t)s->cfg.pause_copy_pages << GCH_PAGE_SHIFT);
+    if (s->pool_page && s->pool_page != MAP_FAILED)
+        munmap(s->pool_page, (size_t)s->cfg.pause_copy_pages * 4);
     if (s->staging && s->staging != MAP_FAILED)
         munmap(s->staging, cap << GCH_PAGE_SHIFT);
     if (s->ring && s->ring != MAP_FAILED)

@@ -44,10 +44,10 @@ public sealed class SnapshotOptions
     public int MaxPrecopyRounds { get; init; } = 8;
 
     /// <summary>
-    /// Pages written since the last pre-copy round that the pause copies (a fraction of a microsecond
-    /// each, into staging slots populated when they were written) instead of protecting them again
-    /// (an ioctl and a TLB flush, tens of microseconds per scattered page); pages beyond this many are
-    /// protected again. 0 protects them all again. Default 4,096 (16 MiB of staging at most).
+    /// Pages written since the last pre-copy round that the pause copies (about half a microsecond
+    /// each, into a pool of this many slots touched when the saver is created) instead of protecting
+    /// them again (an ioctl and a TLB flush, tens of microseconds per scattered page); pages beyond
+    /// this many are protected again. 0 protects them all again. Default 4,096 (a 16 MiB pool).
     /// </summary>
     public int PauseCopyPages { get; init; } = 4096;
 

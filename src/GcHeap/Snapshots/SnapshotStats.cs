@@ -69,7 +69,7 @@ public sealed record SnapshotStats
     public long PrecopyRefaults { get; init; }
 
     /// <summary>
-    /// Pages written since the last pre-copy round that the pause copied as they were (up to
+    /// Pages written since the last pre-copy round that the pause copied as they were into its pool (up to
     /// <see cref="SnapshotOptions.PauseCopyPages"/>) instead of protecting them again: saved, and
     /// writable again at once. The image's pages are
     /// <see cref="PagesSavedInBackground"/> + <see cref="PagesSavedByFault"/> + this.
