@@ -98,7 +98,8 @@ enum {
 enum { PHASE_PRECOPY = 0, PHASE_COW = 1, PHASE_TRACK = 2 };
 
 #define BG_BATCH 64u      /* pages saved per background step (one unprotect ioctl) */
-#define REPROTECT_GAP 32u /* re-protect runs are joined across gaps of up to this many pages */
+#define REPROTECT_GAP 256u /* re-protect runs are joined across gaps of up to this many pages: an ioctl (~26 us with
+                             its TLB flush here) costs as much as walking ~250 protected pages */
 
 struct gch_snapshot {
     gch_snapshot_config cfg;
@@ -428,8 +429,8 @@ int32_t gch_snapshot_create(const gch_snapshot_config *config, gch_snapshot **ou
     (void)madvise(s->ring, (size_t)config->window_pages << GCH_PAGE_SHIFT, 23 /* MADV_POPULATE_WRITE */);
     if (config->allowed_methods != 0 && config->pause_copy_pages > 0) {
         /* The freeze's copies land here inside the pause: touch every slot now, from the CPU.
-         * MADV_POPULATE_WRITE is not enough in this VM: the first access after it still cost
-         * ~9 us per page against ~0.5 us once touched (design.md section 15). */
+         * MADV_POPULATE_WRITE is not enough in this VM: the first touch after it still cost
+         * ~7 us per page, a touch after a touch 0.03 us (docs/results/2026-11-29/populate-touch.txt). */
         size_t bytes = (size_t)config->pause_copy_pages << GCH_PAGE_SHIFT;
         s->pool = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         s->pool_page = mmap(NULL, (size_t)config->pause_copy_pages * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -604,8 +605,8 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
          * contents) into the pool, up to pause_copy_pages, and re-protect only the rest. A copy
          * into a slot touched before costs ~0.5 us; re-protecting a scattered page costs an
          * ioctl and a TLB flush (~26 us each here), and a copy into a slot never touched pays a
-         * first touch (9-30 us here, even after MADV_POPULATE_WRITE: docs/results/2026-11-29/
-         * snapshot-precopy/). A copied page stays writable (STAGED_POOL: saved for this image).
+         * first touch (~7 us even after MADV_POPULATE_WRITE, ~14 us without: populate-touch.txt;
+         * 15-58 us per copy inside the pause in docs/results/2026-11-29/snapshot-precopy/). A copied page stays writable (STAGED_POOL: saved for this image).
          * Ascending order: pool_slot() finds a page by binary search. */
         uint32_t n = s->ndirty, left = 0;
         uint64_t tc = gch_now_ns();
