@@ -47,7 +47,8 @@ public sealed class SnapshotOptions
     /// Pages written since the last pre-copy round that the pause copies (about half a microsecond
     /// each, into a pool of this many slots touched when the saver is created) instead of protecting
     /// them again (an ioctl and a TLB flush, tens of microseconds per scattered page); pages beyond
-    /// this many are protected again. 0 protects them all again. Default 4,096 (a 16 MiB pool).
+    /// this many are protected again. 0 protects them all again. Default 4,096 (a 16 MiB pool); never
+    /// more than the allocation space's pages.
     /// </summary>
     public int PauseCopyPages { get; init; } = 4096;
 

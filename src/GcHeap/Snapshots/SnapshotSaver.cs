@@ -167,7 +167,7 @@ internal static unsafe class SnapshotSaver
             AllowedMethods = methods,
             Track = track ? 1u : 0u,
             ThreadNice = nice,
-            PauseCopyPages = (uint)o.PauseCopyPages,
+            PauseCopyPages = (uint)Math.Min(o.PauseCopyPages, space.CapacityPages), // a pool larger than the space is never used
         };
         rc = NativeMethods.SnapshotCreate(config, out var h);
         if (rc != 0)
