@@ -603,11 +603,12 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
     } else {
         /* The pages written since the last round: copy them as they are now (the pause's
          * contents) into the pool, up to pause_copy_pages, and re-protect only the rest. A copy
-         * into a slot touched before costs ~0.5 us; re-protecting a scattered page costs an
-         * ioctl and a TLB flush (~26 us each here), and a copy into a slot never touched pays a
-         * first touch (~7 us even after MADV_POPULATE_WRITE, ~14 us without: populate-touch.txt;
-         * 15-58 us per copy inside the pause in docs/results/2026-11-29/snapshot-precopy/). A copied page stays writable (STAGED_POOL: saved for this image).
-         * Ascending order: pool_slot() finds a page by binary search. */
+         * into a slot touched before costs ~1 us here (567 pages in 0.51 ms); re-protecting a
+         * scattered page costs an ioctl and a TLB flush (~26 us each), and a copy into a slot
+         * never touched pays a first touch (~7 us even after MADV_POPULATE_WRITE: 15-58 us per
+         * copy inside the pause, docs/results/2026-11-29/snapshot-precopy/populate/). A copied
+         * page stays writable (STAGED_POOL: saved for this image). Ascending order: pool_slot()
+         * finds a page by binary search. */
         uint32_t n = s->ndirty, left = 0;
         uint64_t tc = gch_now_ns();
         if (n > 1)
