@@ -47,6 +47,8 @@ public class RunnerTests
             // Both measurements saw the same GCs. Whether their pause totals agree within 5% (the
             // JSON's dotnet.agree) is a duration and depends on the machine's load: reported, not asserted.
             var dotnet = r.GetProperty("dotnet");
+            Assert.True(dotnet.GetProperty("external").ValueKind == JsonValueKind.Object,
+                "no external measurement; the run's notes: " + string.Join(" | ", r.GetProperty("notes").EnumerateArray().Select(n => n.GetString())) + "; stderr: " + stderr);
             int external = dotnet.GetProperty("external").GetProperty("gc_count").GetInt32();
             Assert.Equal(external, dotnet.GetProperty("in_process").GetProperty("gc_count").GetInt32());
             Assert.Contains(dotnet.GetProperty("agree").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False }); // computed

@@ -74,7 +74,7 @@ internal static class DotnetParentHarness
     private static DiagnosticsClient WaitForDiagnosticsPort(Process child)
     {
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(20))
+        while (sw.Elapsed < TimeSpan.FromSeconds(60)) // the test suite starts children on a loaded 2-vCPU machine
         {
             if (child.HasExited)
             {
@@ -91,7 +91,7 @@ internal static class DotnetParentHarness
             Thread.Sleep(10);
         }
 
-        throw new TimeoutException("The child's diagnostics port did not appear within 20 s.");
+        throw new TimeoutException("The child's diagnostics port did not appear within 60 s.");
     }
 
     private static void TryResume(Process child)
