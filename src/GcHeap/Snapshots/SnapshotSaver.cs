@@ -245,9 +245,12 @@ internal static unsafe class SnapshotSaver
         }
 
         // Nothing is allocated inside the pause: the page table and root buffers are sized before it.
-        var kindBuffer = heap.SnapshotKindBuffer ??= new byte[space.CapacityPages]; // reused: no large allocation right before a pause
+        // Both buffers are written to every 4 KiB here, before the stop: a fresh array's pages are
+        // only mapped, and their first touch inside the pause cost ~14 us a page in this VM
+        // (docs/results/2026-11-29/populate-touch.txt; the kinds buffer of a 1 GiB heap is ~190 pages).
+        var kindBuffer = heap.SnapshotKindBuffer ??= Touched(new byte[space.CapacityPages]); // reused: no large allocation right before a pause
         int gcs = GC.CollectionCount(0);
-        var rootBuffer = new (int, nint, string)[heap.Handles.GlobalHigh + 1024];
+        var rootBuffer = Touched(new (int, nint, string)[heap.Handles.GlobalHigh + 1024]);
         long t = Stopwatch.GetTimestamp();
         var stop = heap.Safepoints.StopTheWorld();
         int pages;
@@ -300,6 +303,18 @@ internal static unsafe class SnapshotSaver
         // the list read now is the pause's list or a superset (types are never removed).
         var types = heap.Types.AllTypes();
         return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, protectMs, inPauseMs, gcs);
+    }
+
+    /// <summary>Writes the default value into one element of every 4 KiB of <paramref name="a"/>, so that its pages are resident.</summary>
+    private static T[] Touched<T>(T[] a)
+    {
+        int step = Math.Max(1, 4096 / Math.Max(1, System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
+        for (int i = 0; i < a.Length; i += step)
+        {
+            a[i] = default!;
+        }
+
+        return a;
     }
 
     private static void WriteMetadata(SnapshotStreamWriter w, Heap heap, Space space, Captured c, ulong id, ulong parent)
