@@ -502,11 +502,11 @@ static int cmp_page(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Takes the DIRTY list (called with mu held): marks its pages PROTECTED and hands it over as
- * *list (n pages), leaving an empty list for the faults that follow. Marking first keeps the
- * order the protect of a slice uses: once the ioctl protects a page, a fault on it must find it
- * PROTECTED. */
-static uint32_t take_dirty(gch_snapshot *s, uint32_t **list)
+/* Takes the DIRTY list (called with mu held): marks its pages PROTECTED and swaps it into
+ * s->round (returning its length), leaving an empty list for the faults that follow. Marking
+ * first keeps the order the protect of a slice uses: once the ioctl protects a page, a fault on
+ * it must find it PROTECTED. */
+static uint32_t take_dirty(gch_snapshot *s)
 {
     uint32_t n = s->ndirty;
     uint32_t *taken = s->dirty;
@@ -515,7 +515,6 @@ static uint32_t take_dirty(gch_snapshot *s, uint32_t **list)
     s->ndirty = 0;
     for (uint32_t i = 0; i < n; i++)
         set_state(s, taken[i], SNAP_PROTECTED);
-    *list = taken;
     return n;
 }
 
@@ -551,11 +550,10 @@ int32_t gch_snapshot_round_take(gch_snapshot *s, uint32_t *count_out)
     *count_out = 0;
     if (s->uffd < 0 || s->nround != 0)
         return -EINVAL;
-    uint32_t *list = NULL;
     pthread_mutex_lock(&s->mu);
     int rc = s->phase == PHASE_PRECOPY ? 0 : -EINVAL;
     if (rc == 0)
-        s->nround = take_dirty(s, &list);
+        s->nround = take_dirty(s);
     pthread_mutex_unlock(&s->mu);
     *count_out = s->nround;
     return rc;
@@ -627,9 +625,8 @@ int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages)
         s->ndirty = left;
         s->st.pause_pages_copied = s->npool;
         s->st.pause_copy_ns = gch_now_ns() - tc;
-        uint32_t *list = NULL;
-        n = take_dirty(s, &list);
-        rc = protect_runs(s, list, n); /* in the pause: nothing else writes, mu may stay held */
+        n = take_dirty(s);
+        rc = protect_runs(s, s->round, n); /* in the pause: nothing else writes, mu may stay held */
         s->st.pause_pages_reprotected = n;
         if (rc == 0 && pages > s->protected_upto) {
             uint32_t first = s->protected_upto;

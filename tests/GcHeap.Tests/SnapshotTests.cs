@@ -375,6 +375,64 @@ public class SnapshotTests
         graph.Compare("after the chain ended");
     }
 
+    /// <summary>
+    /// Three 16 KiB byte arrays A, B, C allocated one after another (B's first page lies between
+    /// A's and C's, within one re-protect run), after <paramref name="fillerArrays"/> 8,000-byte
+    /// arrays; named roots "a", "b", "c".
+    /// </summary>
+    private static Dictionary<string, GcRoot> ThreeArrays(Heap heap, Mutator m, int fillerArrays)
+    {
+        var roots = new Dictionary<string, GcRoot>();
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < fillerArrays; i++)
+            {
+                roots[$"filler{i}"] = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 8000));
+            }
+
+            foreach (var name in new[] { "a", "b", "c" })
+            {
+                roots[name] = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
+            }
+        }
+
+        return roots;
+    }
+
+    /// <summary>Writes <paramref name="value"/> into byte 0 of <paramref name="array"/> from a thread of its own; false if it did not finish within 30 s (held in a fault).</summary>
+    private static bool WriteWithin(Heap heap, GcRoot array, byte value)
+    {
+        var t = new Thread(() =>
+        {
+            using var w = heap.AttachCurrentThread();
+            w.SetItem<byte>(array.Ref, 0, value);
+        })
+        { IsBackground = true, Name = "snapshot writer" };
+        t.Start();
+        return t.Join(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Saves on a thread of its own while <paramref name="m"/> waits in a safe region; returns the stats.</summary>
+    private static SnapshotStats SaveBeside(Heap heap, Mutator m, Stream stream, SnapshotOptions options)
+    {
+        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(stream, options));
+        using (m.EnterSafeRegion())
+        {
+            Assert.True(save.Wait(TimeSpan.FromSeconds(120)), "the snapshot did not finish");
+        }
+
+        return save.Result;
+    }
+
+    /// <summary>Byte 0 of the arrays "a", "b", "c" in the heap loaded from <paramref name="ms"/>.</summary>
+    private static (byte A, byte B, byte C) LoadedFirstBytes(MemoryStream ms)
+    {
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        using var m2 = loaded.Heap.AttachCurrentThread();
+        return (m2.GetItem<byte>(loaded.Root("a").Ref, 0), m2.GetItem<byte>(loaded.Root("b").Ref, 0), m2.GetItem<byte>(loaded.Root("c").Ref, 0));
+    }
+
     [Fact]
     public void AWriteDuringAPrecopyRoundIsServedAndAPageProtectedAgainAcrossAGapIsReleasedAgain()
     {
@@ -385,68 +443,36 @@ public class SnapshotTests
         // write must be let through (unprotected again), not woken into the same fault forever.
         using var heap = NewHeap();
         using var m = heap.AttachCurrentThread();
-        GcRoot a, b, c;
-        using (m.OpenScope())
-        {
-            a = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
-            b = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
-            c = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
-        }
-
-        void Write(GcRoot r, byte v)
-        {
-            using var w = heap.AttachCurrentThread();
-            w.SetItem<byte>(r.Ref, 0, v);
-        }
-
-        bool WriteWithin(GcRoot r, byte v)
-        {
-            var t = new Thread(() => Write(r, v)) { IsBackground = true, Name = "precopy writer" };
-            t.Start();
-            return t.Join(TimeSpan.FromSeconds(30));
-        }
-
+        var roots = ThreeArrays(heap, m, fillerArrays: 0);
+        GcRoot a = roots["a"], b = roots["b"], c = roots["c"];
         var hung = new List<string>();
         heap.SnapshotHooks.BeforeRound = round =>
         {
-            if (round == 0)
+            if (round == 0 && (!WriteWithin(heap, a, 1) || !WriteWithin(heap, c, 1)))
             {
-                Write(a, 1);
-                Write(c, 1);
+                hung.Add("a pre-copy write did not complete");
             }
-            else if (round == 1 && !WriteWithin(b, 2))
+            else if (round == 1 && !WriteWithin(heap, b, 2))
             {
                 hung.Add("the write to B after its page was protected again never completed");
             }
         };
         heap.SnapshotHooks.RoundTaken = round =>
         {
-            if (round == 0 && !WriteWithin(b, 1))
+            if (round == 0 && !WriteWithin(heap, b, 1))
             {
                 hung.Add("a write during the round's ioctls waited for the round");
             }
         };
         var ms = new MemoryStream();
-        var names = new Dictionary<string, GcRoot> { ["a"] = a, ["b"] = b, ["c"] = c };
-        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(ms, new SnapshotOptions { RootNames = names, PrecopyConvergedPages = 0, MaxPrecopyRounds = 3 }));
-        using (m.EnterSafeRegion())
-        {
-            Assert.True(save.Wait(TimeSpan.FromSeconds(120)), "the snapshot did not finish");
-        }
+        var st = SaveBeside(heap, m, ms, new SnapshotOptions { RootNames = roots, PrecopyConvergedPages = 0, MaxPrecopyRounds = 3 });
 
         Assert.Empty(hung);
-        var st = save.Result;
         Assert.True(st.Live, st.FallbackReason);
         Assert.True(st.PrecopyFaults >= 3, st.ToString());
         Assert.True(st.PrecopyRefaults >= 1, $"B's second write did not take the refault path: {st}");
         Assert.Equal(2, m.GetItem<byte>(b.Ref, 0));
-
-        ms.Position = 0;
-        using var loaded = Heap.LoadSnapshot(ms);
-        using var m2 = loaded.Heap.AttachCurrentThread();
-        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("a").Ref, 0));
-        Assert.Equal(2, m2.GetItem<byte>(loaded.Root("b").Ref, 0));
-        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("c").Ref, 0));
+        Assert.Equal(((byte)1, (byte)2, (byte)1), LoadedFirstBytes(ms));
     }
 
     [Theory]
@@ -463,65 +489,34 @@ public class SnapshotTests
         // stream (which waits in AfterPause), so they are still unsaved after the pause.
         using var heap = NewHeap();
         using var m = heap.AttachCurrentThread();
-        GcRoot a, b, c;
-        var filler = new List<GcRoot>();
-        using (m.OpenScope())
-        {
-            for (int i = 0; i < 64; i++)
-            {
-                filler.Add(m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 8000)));
-            }
-
-            a = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
-            b = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
-            c = m.CreateRoot(m.AllocateArray(heap.Types.ByteArray, 16384));
-        }
-
-        bool WriteWithin(GcRoot r, byte v)
-        {
-            var t = new Thread(() =>
-            {
-                using var w = heap.AttachCurrentThread();
-                w.SetItem<byte>(r.Ref, 0, v);
-            })
-            { IsBackground = true, Name = "snapshot writer" };
-            t.Start();
-            return t.Join(TimeSpan.FromSeconds(30));
-        }
-
+        var roots = ThreeArrays(heap, m, fillerArrays: 64);
+        GcRoot a = roots["a"], b = roots["b"], c = roots["c"];
         var hung = new List<string>();
         heap.SnapshotHooks.BeforeRound = _ =>
         {
-            if (!WriteWithin(a, 1) || !WriteWithin(c, 1))
+            if (!WriteWithin(heap, a, 1) || !WriteWithin(heap, c, 1))
             {
                 hung.Add("a pre-copy write did not complete");
             }
         };
         heap.SnapshotHooks.RoundTaken = _ =>
         {
-            if (!WriteWithin(b, 1))
+            if (!WriteWithin(heap, b, 1))
             {
                 hung.Add("a write during the round did not complete");
             }
         };
         heap.SnapshotHooks.AfterPause = () =>
         {
-            if (!WriteWithin(b, 2) || !WriteWithin(a, 2))
+            if (!WriteWithin(heap, b, 2) || !WriteWithin(heap, a, 2))
             {
                 hung.Add("a write after the pause did not complete");
             }
         };
         var ms = new MemoryStream();
-        var names = new Dictionary<string, GcRoot> { ["a"] = a, ["b"] = b, ["c"] = c };
-        var options = new SnapshotOptions { RootNames = names, MaxPrecopyRounds = 1, PauseCopyPages = pauseCopyPages, WindowPages = 64 };
-        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(ms, options));
-        using (m.EnterSafeRegion())
-        {
-            Assert.True(save.Wait(TimeSpan.FromSeconds(120)), "the snapshot did not finish");
-        }
+        var st = SaveBeside(heap, m, ms, new SnapshotOptions { RootNames = roots, MaxPrecopyRounds = 1, PauseCopyPages = pauseCopyPages, WindowPages = 64 });
 
         Assert.Empty(hung);
-        var st = save.Result;
         Assert.True(st.Live, st.FallbackReason);
         Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause);
         if (pauseCopyPages > 0)
@@ -538,13 +533,7 @@ public class SnapshotTests
         Assert.True(st.PagesSavedByFault >= 1, $"A's write after the pause was not saved first: {st}");
         Assert.Equal(2, m.GetItem<byte>(b.Ref, 0));
         Assert.Equal(2, m.GetItem<byte>(a.Ref, 0));
-
-        ms.Position = 0;
-        using var loaded = Heap.LoadSnapshot(ms);
-        using var m2 = loaded.Heap.AttachCurrentThread();
-        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("a").Ref, 0));
-        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("b").Ref, 0));
-        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("c").Ref, 0));
+        Assert.Equal(((byte)1, (byte)1, (byte)1), LoadedFirstBytes(ms));
     }
 
     [Fact]

@@ -1,12 +1,20 @@
 #!/bin/bash
-# A/B: before (af54970, /tmp/runnerS) vs copy-in-pause (/tmp/runnerP), alternating, snapshot 1 GiB, 1 and 2 mutators
-cd /tmp/snapab3
-for r in 1 2; do
- for t in 2 1; do
-  for mode in after before; do
-   R=/tmp/runnerS; [ $mode = after ] && R=/tmp/runnerP
-   uptime > $mode-1024-t$t-r$r.txt
-   flock /work/measure.lock $R/GcHeap.Experiments snapshot --live-mb 1024 --threads $t --snapshots 5 --json $mode-1024-t$t-r$r.json >> $mode-1024-t$t-r$r.txt 2>&1
+# Runs the snapshot command for each mode in turn (modes alternate within a round), writing
+# OUT/MODE-LIVE-tT-rR.json and .txt (the .txt starts with the load average).
+#   ab.sh OUT ROUNDS LIVE_MB THREADS MODE=RUNNER_DIR [MODE=RUNNER_DIR ...]
+# THREADS is a comma-separated list of mutator counts, in the order run (e.g. 2,1).
+# Runner directories are copies of experiments/GcHeap.Experiments/bin/Release/net10.0.
+set -e
+out=$1 rounds=$2 live=$3 threads=$4
+shift 4
+mkdir -p "$out"
+for r in $(seq 1 "$rounds"); do
+  for t in ${threads//,/ }; do
+    for m in "$@"; do
+      mode=${m%%=*} runner=${m#*=}
+      f="$out/$mode-$live-t$t-r$r"
+      uptime > "$f.txt"
+      flock /work/measure.lock "$runner/GcHeap.Experiments" snapshot --live-mb "$live" --threads "$t" --snapshots 5 --json "$f.json" >> "$f.txt" 2>&1
+    done
   done
- done
 done
