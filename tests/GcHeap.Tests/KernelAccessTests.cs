@@ -114,7 +114,7 @@ public class KernelAccessTests
         using var heap = TestHeaps.Create(GcBackend.Move, configure: o =>
         {
             o.UffdOpenMethods = allowed;
-            o.SweepDelayMicros = 3000;
+            o.SweepDelayMicros = 20_000; // ~150 pages: the last is installed seconds after the cycle starts (3 ms a page lost the race once under a loaded fresh-clone run)
             o.VerifyHeap = false;
             o.DensePageThreshold = 0; // every page moves whole, in address order
         });
