@@ -475,16 +475,48 @@ public sealed unsafe class Heap : IDisposable
         return SnapshotLoader.Load(chain, options);
     }
 
-    /// <summary>Saves a snapshot to a new file at <paramref name="path"/> (replaced if it exists); see <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <summary>
+    /// Saves a snapshot to a new file at <paramref name="path"/> (replaced if it exists); see
+    /// <see cref="SaveSnapshot(Stream, SnapshotOptions?)"/>. From an attached thread, opening the
+    /// file (replacing a large file can take a file system hundreds of milliseconds) and closing it
+    /// happen inside the safe region too, so a collection never waits for them.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty, or a named root is invalid.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (checked before the file is touched).</exception>
     /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be written.</exception>
     /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed before.</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     /// <exception cref="GcSnapshotFailedException">The native saver failed.</exception>
-    public SnapshotStats SaveSnapshot(string path, SnapshotOptions? options = null)
+    public SnapshotStats SaveSnapshot(string path, SnapshotOptions? options = null) => SaveToFile(path, options, incremental: false);
+
+    /// <summary>
+    /// Saves an increment (see <see cref="SaveIncrementalSnapshot(Stream, SnapshotOptions?)"/>) to a
+    /// new file at <paramref name="path"/> (replaced if it exists); the file is opened and closed
+    /// inside the safe region, as for <see cref="SaveSnapshot(string, SnapshotOptions?)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty, or a named root is invalid.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (checked before the file is touched).</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be written.</exception>
+    /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed before.</exception>
+    /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
+    /// <exception cref="GcSnapshotFailedException">The native saver failed; the chain ends.</exception>
+    public SnapshotStats SaveIncrementalSnapshot(string path, SnapshotOptions? options = null) => SaveToFile(path, options, incremental: true);
+
+    private SnapshotStats SaveToFile(string path, SnapshotOptions? options, bool incremental)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        return SaveSnapshot(f, options);
+        var o = options ?? new SnapshotOptions();
+        o.Validate();
+        Collector.ThrowIfCollectorThread("A snapshot"); // before the file is replaced
+        return WhileSafe(() =>
+        {
+            using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            return SnapshotSaver.Save(this, f, o, incremental);
+        });
     }
 
     /// <summary>

@@ -73,6 +73,24 @@ public class SafepointWaitTests
     }
 
     [Fact]
+    public void ASnapshotsStatisticsNameTheThreadItsPauseWaitedFor()
+    {
+        using var heap = TestHeaps.Create(GcBackend.Move);
+        using var blocker = new BlockedMutator(heap, "late");
+        blocker.BlockOutsideSafeRegion();
+        var save = new BackgroundCall<SnapshotStats>(() => heap.SaveSnapshot(new MemoryStream()));
+
+        // The pre-copy does not need the thread; the pause's stop waits for it.
+        WaitForStatus(heap, s => s.Stopping && s.Awaited.Any(m => m.Name == "late") && s.StopWaitMs > 500);
+        Assert.False(save.IsCompleted);
+        blocker.Release();
+        Assert.True(save.Wait(Patience));
+        Assert.Equal("late", save.Result.SafepointAwaitedThread);
+        Assert.True(save.Result.TimeToSafepointMs > 500, $"{save.Result}");
+        Assert.Contains("waiting last for late", save.Result.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void StatusNamesTheThreadAHandshakeWaitsForAndTheStatisticsKeepIt()
     {
         // Mark start by handshake: the thread that does not poll holds up marking, not the others;

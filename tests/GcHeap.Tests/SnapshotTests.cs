@@ -277,6 +277,85 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void SavingToAPathOpensTheFileInsideTheSafeRegionSoACollectionNeverWaitsForIt()
+    {
+        using var heap = NewHeap();
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 11);
+        graph.Grow(8, 200);
+        var names = graph.NamedRoots("r").ToDictionary(x => x.Name, x => x.Root);
+        string dir = Directory.CreateTempSubdirectory("gcheap-path-").FullName;
+        try
+        {
+            // Options are checked before the file is touched.
+            string existing = Path.Combine(dir, "existing.snap");
+            File.WriteAllBytes(existing, [1, 2, 3]);
+            Assert.Throws<ArgumentOutOfRangeException>(() => heap.SaveSnapshot(existing, new SnapshotOptions { PauseCopyPages = -1 }));
+            Assert.Equal(3, new FileInfo(existing).Length);
+
+            // Opening a FIFO for writing blocks until a reader opens it (as replacing a large file
+            // can take a file system hundreds of milliseconds). The saving thread is attached and
+            // inside a heap call; a collection requested meanwhile must not wait for that open.
+            string fifo = Path.Combine(dir, "snapshot.fifo");
+            Fifo.Create(fifo);
+            var saving = new BackgroundCall<SnapshotStats>(() =>
+            {
+                using var sm = heap.AttachCurrentThread();
+                return heap.SaveSnapshot(fifo, new SnapshotOptions { RootNames = names });
+            });
+            var collecting = new BackgroundCall<CollectionStats>(heap.Collect);
+            bool collected;
+            var image = new MemoryStream();
+            using (m.EnterSafeRegion()) // this thread blocks too: the snapshot's own pause must not wait for it
+            {
+                collected = collecting.Wait(TimeSpan.FromSeconds(60));
+                using (var reader = Fifo.OpenReader(fifo))
+                {
+                    reader.CopyTo(image);
+                }
+
+                Assert.True(saving.Wait(TimeSpan.FromSeconds(60)), "the snapshot did not finish once the file was read");
+            }
+
+            Assert.True(collected, "the collection waited for a thread opening its snapshot file");
+            Assert.True(collecting.Result.Verified);
+            var st = saving.Result;
+            Assert.Equal(image.Length, st.BytesWritten);
+            image.Position = 0;
+            using (var loaded = Heap.LoadSnapshot(image))
+            {
+                using var m2 = loaded.Heap.AttachCurrentThread();
+                graph.CompareWith(m2, new ModelTypes(loaded.Heap), i => loaded.Root($"r{i}").Ref, "loaded from the FIFO");
+            }
+
+            // The incremental overload: a chain of two files, loaded back to the graph at the second.
+            string basePath = Path.Combine(dir, "base.snap");
+            string incPath = Path.Combine(dir, "inc.snap");
+            Assert.False(heap.SaveSnapshot(basePath, new SnapshotOptions { TrackChanges = true, RootNames = names }).Incremental);
+            for (int i = 0; i < 300; i++)
+            {
+                graph.Step(allowRootChanges: false);
+            }
+
+            var inc = heap.SaveIncrementalSnapshot(incPath, new SnapshotOptions { RootNames = names });
+            Assert.True(inc.Incremental, inc.IncrementalFallbackReason);
+            Assert.Equal(new FileInfo(incPath).Length, inc.BytesWritten);
+            using (var b = File.OpenRead(basePath))
+            using (var i = File.OpenRead(incPath))
+            using (var loaded = Heap.LoadSnapshot([b, i]))
+            {
+                using var m2 = loaded.Heap.AttachCurrentThread();
+                graph.CompareWith(m2, new ModelTypes(loaded.Heap), k => loaded.Root($"r{k}").Ref, "loaded from base + increment files");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void IncrementsWhileMutatorsMutateRestoreTheGraphAtEachPause()
     {
         const int Threads = 2;

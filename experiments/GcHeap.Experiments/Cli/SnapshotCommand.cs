@@ -48,11 +48,20 @@ internal static class SnapshotCommand
         return v.Length == 0 ? 0 : v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
     }
 
+    /// <summary>A collection that ran during the command: when, in which phase of the run, its pauses and what its longest stop waited for.</summary>
+    internal sealed record CollectionRow(long Cycle, string Reason, string Phase, double EndedAtSeconds, double PauseMs, double TimeToSafepointMs, string? AwaitedThread,
+        double DotnetGcPauseMs, PauseRow[] Pauses);
+
+    /// <summary>One pause of a collection.</summary>
+    internal sealed record PauseRow(string Kind, double Milliseconds, double TimeToSafepointMs);
+
     internal sealed record Row(string Kind, SnapshotStats Stats, double OpsPerSecBefore, double OpsPerSecDuring, double Slowdown);
 
     private static int Run(int liveMb, int heapMb, int threads, int count, double baselineSeconds, int seed, string? outFile, string? json)
     {
-        var collectionPauses = new System.Collections.Concurrent.ConcurrentBag<(double Pause, double Safepoint)>();
+        var collectionPauses = new List<CollectionRow>();
+        var runStart = Stopwatch.GetTimestamp();
+        string phase = "build";
         string path = outFile ?? Path.Combine(Path.GetTempPath(), $"gcheap-snapshot-{Environment.ProcessId}.snap");
         var options = new HeapOptions { MaxHeapBytes = (long)(heapMb > 0 ? heapMb : 3 * liveMb) << 20 };
         using var heap = new Heap(options);
@@ -62,7 +71,16 @@ internal static class SnapshotCommand
         heap.Collect();
         Console.Error.WriteLine($"built {built.Items:N0} items ({built.BuiltBytes >> 20} MiB), heap {heap.BytesInUse >> 20} MiB in use after a collection");
 
-        heap.CollectionCompleted += cs => collectionPauses.Add((cs.MaxPauseMs, cs.MaxTimeToSafepointMs));
+        phase = "baseline";
+        heap.CollectionCompleted += cs =>
+        {
+            var row = new CollectionRow(cs.Cycle, cs.Reason.ToString(), Volatile.Read(ref phase), Stopwatch.GetElapsedTime(runStart).TotalSeconds, cs.MaxPauseMs, cs.MaxTimeToSafepointMs,
+                cs.SafepointAwaitedThread, cs.DotnetGcPauseDuringStopsMs, [.. cs.Pauses.Select(p => new PauseRow(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs))]);
+            lock (collectionPauses)
+            {
+                collectionPauses.Add(row);
+            }
+        };
         var counters = Enumerable.Range(0, threads).Select(_ => new MutatorCounters()).ToArray();
         using var stop = new CancellationTokenSource();
         var workers = Enumerable.Range(0, threads).Select(i => new Thread(() => graph.Mutate(i, seed, counters[i], stop.Token)) { Name = $"mutator {i}", IsBackground = true }).ToList();
@@ -73,16 +91,19 @@ internal static class SnapshotCommand
         Row Measure(string kind, SnapshotOptions o, bool incremental = false)
         {
             long o0 = Ops();
+            Volatile.Write(ref phase, $"baseline before {kind} #{rows.Count}");
             var t0 = Stopwatch.GetTimestamp();
             graph.WhileBlocked(() => Thread.Sleep(TimeSpan.FromSeconds(baselineSeconds)));
             double before = (Ops() - o0) / Stopwatch.GetElapsedTime(t0).TotalSeconds;
             long o1 = Ops();
             var t1 = Stopwatch.GetTimestamp();
             SnapshotStats st;
-            using (var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                st = incremental ? heap.SaveIncrementalSnapshot(f, o) : heap.SaveSnapshot(f, o);
-            }
+            Volatile.Write(ref phase, $"{kind} #{rows.Count}");
+            // The path overloads open (replacing the last image: an ftruncate of 1-2 GiB took ~0.6 s
+            // here) and close the file inside the safe region; opened on this attached thread
+            // outside it, a collection's stop waited for the truncate
+            // (docs/results/2026-12-07/collection-tts/).
+            st = incremental ? heap.SaveIncrementalSnapshot(path, o) : heap.SaveSnapshot(path, o);
 
             double during = (Ops() - o1) / Stopwatch.GetElapsedTime(t1).TotalSeconds;
             var row = new Row(kind, st, before, during, before > 0 ? during / before : 0);
@@ -100,6 +121,7 @@ internal static class SnapshotCommand
 
         // Two collections with the same mutators: the same stop-the-world handshake, for comparison
         // (their pauses are printed at the end).
+        phase = "explicit collections";
         heap.Collect();
         heap.Collect();
 
@@ -118,11 +140,12 @@ internal static class SnapshotCommand
         // The last live file back into a new heap (verified by LoadSnapshot).
         Measure("live (kept)", new SnapshotOptions());
         var tl = Stopwatch.GetTimestamp();
-        long loadedPages;
-        using (var loaded = Heap.LoadSnapshot(path))
+        long loadedPages = 0;
+        graph.WhileBlocked(() =>
         {
+            using var loaded = Heap.LoadSnapshot(path);
             loadedPages = loaded.Info.Pages;
-        }
+        });
 
         double loadMs = Stopwatch.GetElapsedTime(tl).TotalMilliseconds;
         if (outFile is null)
@@ -139,11 +162,22 @@ internal static class SnapshotCommand
             $"mutator rate during a live snapshot {live.Average(r => r.Slowdown):P0} of before; written {live.Average(r => r.Stats.BytesPerSecond) / (1 << 20):F0} MiB/s; " +
             $"pages saved by fault {live.Sum(r => r.Stats.PagesSavedByFault):N0} of {live.Sum(r => r.Stats.Pages):N0}; loaded {loadedPages:N0} pages in {loadMs:F0} ms (verified)"));
         // The same handshake stops the world for the collections of this run: their pauses, for comparison.
-        if (!collectionPauses.IsEmpty)
+        CollectionRow[] cp;
+        lock (collectionPauses)
         {
-            var cp = collectionPauses.ToArray();
+            cp = [.. collectionPauses];
+        }
+
+        if (cp.Length > 0)
+        {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"collections during the run: {cp.Length}, longest pause {cp.Max(c => c.Pause):F3} ms (median of their longest {Median(cp.Select(c => c.Pause)):F3}), longest time to safepoint {cp.Max(c => c.Safepoint):F3} ms"));
+                $"collections during the run: {cp.Length}, longest pause {cp.Max(c => c.PauseMs):F3} ms (median of their longest {Median(cp.Select(c => c.PauseMs)):F3}), longest time to safepoint {cp.Max(c => c.TimeToSafepointMs):F3} ms"));
+            foreach (var c in cp)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  cycle {c.Cycle} ({c.Reason}) ended at {c.EndedAtSeconds:F1} s during {c.Phase}: pauses {string.Join(", ", c.Pauses.Select(p => $"{p.Kind} {p.Milliseconds:F3} ms (to safepoint {p.TimeToSafepointMs:F3})"))}" +
+                    $"{(c.AwaitedThread is null ? "" : $"; longest stop waited last for {c.AwaitedThread}")}{(c.DotnetGcPauseMs > 0 ? $"; .NET GC pauses during its stops {c.DotnetGcPauseMs:F3} ms" : "")}"));
+            }
         }
 
         foreach (var inc in rows.Where(r => r.Kind == "increment"))
@@ -168,7 +202,7 @@ internal static class SnapshotCommand
                 medianLivePauseMs = Median(live.Select(r => r.Stats.PauseMs)),
                 pauseOverProtect = maxPause / wholeProtect,
                 loadMs,
-                collections = collectionPauses.Select(c => new { pauseMs = c.Pause, timeToSafepointMs = c.Safepoint }).ToArray(),
+                collections = cp,
                 rows,
             };
             File.WriteAllText(json, JsonSerializer.Serialize(doc, Indented));

@@ -252,7 +252,7 @@ internal sealed partial class Collector : IDisposable
         }
     }
 
-    private void ThrowIfCollectorThread(string what)
+    internal void ThrowIfCollectorThread(string what)
     {
         if (IsCollectorThread)
         {

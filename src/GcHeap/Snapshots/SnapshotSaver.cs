@@ -109,6 +109,7 @@ internal static unsafe class SnapshotSaver
                 TrackedWrites = (long)ns.TrackedWrites,
                 PauseMs = captured.PauseMs,
                 TimeToSafepointMs = captured.SafepointMs,
+                SafepointAwaitedThread = captured.AwaitedThread,
                 FreezeAndCaptureMs = captured.FrozenAndCapturedMs,
                 NetGcsDuringPause = captured.NetGcs,
                 FreezeMs = ns.FreezeNs / 1e6,
@@ -222,7 +223,7 @@ internal static unsafe class SnapshotSaver
     }
 
     internal sealed record Captured(int Pages, byte[] Kinds, (int Slot, nint Address, string Name)[] Roots, List<GcType> Types,
-        double PauseMs, double SafepointMs, double ProtectMs, double FrozenAndCapturedMs, int NetGcs);
+        double PauseMs, double SafepointMs, string? AwaitedThread, double ProtectMs, double FrozenAndCapturedMs, int NetGcs);
 
     private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
     {
@@ -302,7 +303,7 @@ internal static unsafe class SnapshotSaver
         // Types after the pause: every object of the snapshot has a type registered before it, so
         // the list read now is the pause's list or a superset (types are never removed).
         var types = heap.Types.AllTypes();
-        return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, protectMs, inPauseMs, gcs);
+        return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, stop.LastAwaited, protectMs, inPauseMs, gcs);
     }
 
     /// <summary>Writes the default value into one element of every 4 KiB of <paramref name="a"/>, so that its pages are resident.</summary>

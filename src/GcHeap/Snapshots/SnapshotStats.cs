@@ -40,6 +40,9 @@ public sealed record SnapshotStats
     /// <summary>Of the pause, the time the stop waited for threads to reach a safepoint.</summary>
     public double TimeToSafepointMs { get; init; }
 
+    /// <summary>The thread(s) the pause's stop waited for last, once its short spin was over (null when every thread stopped within it), as <see cref="CollectionStats.SafepointAwaitedThread"/>.</summary>
+    public string? SafepointAwaitedThread { get; init; }
+
     /// <summary>Of the pause, from the world stopped until the roots, types and page table were captured (the freeze included); the rest of the pause is stopping and resuming the threads.</summary>
     public double FreezeAndCaptureMs { get; init; }
 
@@ -124,7 +127,7 @@ public sealed record SnapshotStats
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
+            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}{(SafepointAwaitedThread is null ? "" : $" waiting last for {SafepointAwaitedThread}")}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
             $"in the pause {DirtyPagesCopiedInPause} written pages copied ({DirtyCopyInPauseMs:F3} ms), {PagesReprotectedInPause} protected again; " +
             $"{Pages} pages ({PagesSavedInBackground} background, {PagesSavedByFault} by fault, {PagesCopiedInPause} in the pause, {ZeroPages} zero), " +
             $"{WriteFaults} write faults ({PrecopyFaults} pre-copy), {Roots} roots, {Types} types, {BytesWritten} bytes in {WriteMs:F1} ms");
