@@ -514,7 +514,9 @@ public sealed unsafe class Heap : IDisposable
         Collector.ThrowIfCollectorThread("A snapshot"); // before the file is replaced
         return WhileSafe(() =>
         {
-            using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            // A 64 KiB buffer: under the large-object threshold, so saving allocates no large
+            // object that could bring a .NET gen2 collection (which suspends the mutators).
+            using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
             return SnapshotSaver.Save(this, f, o, incremental);
         });
     }

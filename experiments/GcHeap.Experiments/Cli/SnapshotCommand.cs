@@ -55,7 +55,14 @@ internal static class SnapshotCommand
     /// <summary>One pause of a collection.</summary>
     internal sealed record PauseRow(string Kind, double Milliseconds, double TimeToSafepointMs);
 
-    internal sealed record Row(string Kind, SnapshotStats Stats, double OpsPerSecBefore, double OpsPerSecDuring, double Slowdown);
+    internal sealed record Row(string Kind, SnapshotStats Stats, double OpsPerSecBefore, double OpsPerSecDuring, double Slowdown)
+    {
+        /// <summary>.NET collections of the process while the snapshot was saved: gen0, gen1, gen2 counts (a gen2 counts in all three).</summary>
+        public int[] DotnetGcsDuring { get; init; } = [];
+
+        /// <summary>Bytes the saving thread allocated on .NET's heap during the call.</summary>
+        public long SaverAllocatedBytes { get; init; }
+    }
 
     private static int Run(int liveMb, int heapMb, int threads, int count, double baselineSeconds, int seed, string? outFile, string? json)
     {
@@ -99,6 +106,8 @@ internal static class SnapshotCommand
             var t1 = Stopwatch.GetTimestamp();
             SnapshotStats st;
             Volatile.Write(ref phase, $"{kind} #{rows.Count}");
+            long allocated0 = GC.GetAllocatedBytesForCurrentThread();
+            int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
             // The path overloads open (replacing the last image: an ftruncate of 1-2 GiB took ~0.6 s
             // here) and close the file inside the safe region; opened on this attached thread
             // outside it, a collection's stop waited for the truncate
@@ -106,8 +115,12 @@ internal static class SnapshotCommand
             st = incremental ? heap.SaveIncrementalSnapshot(path, o) : heap.SaveSnapshot(path, o);
 
             double during = (Ops() - o1) / Stopwatch.GetElapsedTime(t1).TotalSeconds;
-            var row = new Row(kind, st, before, during, before > 0 ? during / before : 0);
-            Console.Error.WriteLine($"{kind}: {st}; mutator ops/s {before:N0} before, {during:N0} during ({row.Slowdown:P0})");
+            // .NET collections of the process while the snapshot ran (by generation, each counted in
+            // its own and the younger ones) and what the saving thread allocated on .NET's heap.
+            var gcs = new[] { GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2 };
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - allocated0;
+            var row = new Row(kind, st, before, during, before > 0 ? during / before : 0) { DotnetGcsDuring = gcs, SaverAllocatedBytes = allocated };
+            Console.Error.WriteLine($"{kind}: {st}; mutator ops/s {before:N0} before, {during:N0} during ({row.Slowdown:P0}); .NET GCs while saving gen0/1/2 {gcs[0]}/{gcs[1]}/{gcs[2]}, saving thread allocated {allocated:N0} bytes");
             rows.Add(row);
             return row;
         }

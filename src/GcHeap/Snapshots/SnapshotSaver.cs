@@ -128,7 +128,7 @@ internal static unsafe class SnapshotSaver
                 PagesCopiedInPause = (long)ns.PagesCopiedInPause,
                 WriteFaults = (long)ns.WriteFaults,
                 ZeroPages = zeroPages,
-                Roots = captured.Roots.Length,
+                Roots = captured.Roots.Count,
                 Types = captured.Types.Count,
                 BytesWritten = w.BytesWritten,
                 WriteMs = writeMs,
@@ -222,7 +222,8 @@ internal static unsafe class SnapshotSaver
         return protectMs;
     }
 
-    internal sealed record Captured(int Pages, byte[] Kinds, (int Slot, nint Address, string Name)[] Roots, List<GcType> Types,
+    /// <summary>What the pause captured. Kinds and roots are views of reused or pre-sized buffers, not copies: a copy of the kinds is a large-object allocation (one byte per page) per snapshot.</summary>
+    internal sealed record Captured(int Pages, ReadOnlyMemory<byte> Kinds, ArraySegment<(int Slot, nint Address, string Name)> Roots, List<GcType> Types,
         double PauseMs, double SafepointMs, string? AwaitedThread, double ProtectMs, double FrozenAndCapturedMs, int NetGcs);
 
     private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
@@ -303,7 +304,7 @@ internal static unsafe class SnapshotSaver
         // Types after the pause: every object of the snapshot has a type registered before it, so
         // the list read now is the pause's list or a superset (types are never removed).
         var types = heap.Types.AllTypes();
-        return new Captured(pages, kindBuffer[..pages], rootBuffer[..rootCount], types, pauseMs, stopMs, stop.LastAwaited, protectMs, inPauseMs, gcs);
+        return new Captured(pages, kindBuffer.AsMemory(0, pages), new ArraySegment<(int, nint, string)>(rootBuffer, 0, rootCount), types, pauseMs, stopMs, stop.LastAwaited, protectMs, inPauseMs, gcs);
     }
 
     /// <summary>Writes the default value into one element of every 4 KiB of <paramref name="a"/>, so that its pages are resident.</summary>
@@ -329,7 +330,7 @@ internal static unsafe class SnapshotSaver
         w.U32((uint)c.Pages);
         w.U32((uint)heap.CapacityPages);
         w.U32((uint)c.Types.Count + 2);
-        w.U32((uint)c.Roots.Length);
+        w.U32((uint)c.Roots.Count);
         foreach (var t in c.Types)
         {
             w.Str(t.Name);
@@ -356,7 +357,7 @@ internal static unsafe class SnapshotSaver
             w.Str(name);
         }
 
-        w.Write(c.Kinds);
+        w.Write(c.Kinds.Span);
     }
 
     /// <summary>Streams the staged pages of the image in order, in blocks; returns how many were in the image and how many of those were zero.</summary>
