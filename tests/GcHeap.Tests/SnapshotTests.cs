@@ -310,6 +310,10 @@ public class SnapshotTests
             using (m.EnterSafeRegion()) // this thread blocks too: the snapshot's own pause must not wait for it
             {
                 collected = collecting.Wait(TimeSpan.FromSeconds(60));
+
+                // The saving thread is now blocked in its open, or failed before it: opening the
+                // read end would then wait forever for a writer, so its error is reported instead.
+                Assert.False(saving.IsCompleted, $"the snapshot ended before opening its file: {saving.Error}");
                 using (var reader = Fifo.OpenReader(fifo))
                 {
                     reader.CopyTo(image);
@@ -362,7 +366,7 @@ public class SnapshotTests
         // byte per page, 0.4 MB at 1 GiB): large objects, whose budget brought .NET gen2
         // collections during snapshots, suspending the mutators inside the snapshot's pause
         // (docs/results/2026-12-07/snapshot-alloc/). Now the buffer is 64 KiB and the table is not
-        // copied: what a save allocates does not grow with the heap.
+        // copied: a save of this heap allocates well under the old buffer alone.
         using var heap = NewHeap(o => o.MaxHeapBytes = 256 << 20);
         var types = new ModelTypes(heap);
         using var m = heap.AttachCurrentThread();
