@@ -151,7 +151,7 @@ internal struct NativeCompactorConfig
     public uint UnitPages;
     public ulong CollectorView;
     public uint HugeBlocks;
-    public uint Reserved1;
+    public uint FaultPageFirst;
 }
 
 /// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>
