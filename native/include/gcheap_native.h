@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 23
+#define GCH_ABI_VERSION 24
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -264,6 +264,11 @@ typedef struct gch_compactor_config {
                                        COPY (MOVE if copy_faulted_pages is 0), which wakes the thread;
                                        then the window around it is built and installed as runs
                                        (the page splits it in two)                                  */
+    uint32_t packed_pages_by_copy;  /* MOVE mode, 1: runs of packed pages (built in the worker's buffer
+                                       ring) go in by COPY; whole pages still MOVE. Keeps the ring's
+                                       frames: refilling a slot whose frame MOVE took costs a fresh
+                                       page, ~7 us on a VM with shadow paging (section 6)          */
+    uint32_t reserved2;
 } gch_compactor_config;
 
 typedef struct gch_compactor gch_compactor;

@@ -589,6 +589,8 @@ static int flush_run(gch_worker *w)
     if (continue_mode(c))
         return install_continue(c, w->run_dst, w->run_kind, n);
     int move = c->cfg.install_mode == GCH_INSTALL_MOVE && n >= c->cfg.min_move_pages;
+    if (c->cfg.packed_pages_by_copy && w->run_kind[0] == SRC_RING)
+        move = 0; /* a run never mixes ring slots and from-space (extends_run) */
     if (install(c, w->run_dst, w->run_src, n, w->run_kind, move) != 0)
         return -1;
     if (move) {
@@ -729,6 +731,7 @@ static int build(gch_worker *w, uint32_t t, uint32_t slot, uint64_t *src, uint8_
     gch_failure f = {0, 0, 0};
     uint64_t t0 = gch_now_ns();
     int rc;
+    gch_prefetch_sources(pl, t + 1); /* most builds go on with the next page */
     if (continue_mode(c)) {
         char *dst = (char *)(c->cfg.collector_view + ((uint64_t)t << GCH_PAGE_SHIFT));
         if (pl->to_kind[t] == GCH_TO_WHOLE) {

@@ -12,7 +12,7 @@
 
 _Static_assert(sizeof(gch_plan) == 104, "gch_plan layout is mirrored in C#");
 _Static_assert(sizeof(gch_compaction_stats) == 432, "gch_compaction_stats layout is mirrored in C#");
-_Static_assert(sizeof(gch_compactor_config) == 72, "gch_compactor_config layout is mirrored in C#");
+_Static_assert(sizeof(gch_compactor_config) == 80, "gch_compactor_config layout is mirrored in C#");
 _Static_assert(sizeof(gch_uffd_caps) == 80, "gch_uffd_caps layout is mirrored in C#");
 _Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");
 _Static_assert(sizeof(gch_continue_answers) == 40, "gch_continue_answers layout is mirrored in C#");
@@ -91,6 +91,29 @@ static inline __attribute__((always_inline)) int forward(const gch_plan *pl, uin
 }
 
 GCH_POPCNT_CLONES int gch_forward(const gch_plan *pl, uint64_t a, uint64_t *out) { return forward(pl, a, out, 1); }
+
+/* Asks the CPU to start loading the from-space bytes to-page t is built from. Hardware prefetchers
+ * do not cross a 4 KiB page, so without this the first reads of every source page wait for memory
+ * (and for its TLB entry). */
+void gch_prefetch_sources(const gch_plan *pl, uint32_t t)
+{
+    if (t >= pl->to_pages)
+        return;
+    const char *src;
+    uint32_t lines = GCH_PAGE_SIZE / 64;
+    if (pl->to_kind[t] == GCH_TO_WHOLE) {
+        src = (const char *)(pl->from_base + ((uint64_t)pl->to_src[t] << GCH_PAGE_SHIFT));
+    } else if (pl->to_kind[t] == GCH_TO_HOLE) {
+        return;
+    } else {
+        /* The stream enters t at this granule; read from there to the end of its page. */
+        uint64_t a = pl->from_base + ((uint64_t)pl->to_src[t] << GCH_GRANULE_SHIFT);
+        src = (const char *)(a & ~(uint64_t)63);
+        lines = (uint32_t)((GCH_PAGE_SIZE - (a & (GCH_PAGE_SIZE - 1)) + 63) / 64);
+    }
+    for (uint32_t i = 0; i < lines; i++)
+        __builtin_prefetch(src + (uint64_t)i * 64, 1, 3);
+}
 
 static inline __attribute__((always_inline)) int fix_slots(const gch_plan *pl, uint64_t *slot, uint64_t *end, int check, gch_build_counters *cnt,
                             gch_failure *f)
@@ -277,6 +300,7 @@ int32_t gch_compact_stw(const gch_plan *pl, int32_t check_forwarding, gch_compac
             stats->pages_holes++;
             continue;
         }
+        gch_prefetch_sources(pl, t + 1);
         if (pl->to_kind[t] == GCH_TO_WHOLE) {
             uint32_t p = pl->to_src[t];
             if (gch_build_whole(pl, p, check_forwarding, &cnt, &f) != 0)

@@ -36,6 +36,8 @@ typedef struct gch_build_counters {
 
 /* Forwards one from-space address of a live object, with every check; 0 on success. */
 int gch_forward(const gch_plan *pl, uint64_t from_addr, uint64_t *to_addr);
+/* Starts loading the source bytes of to-page t into the cache (a hint; nothing if t is past the plan). */
+void gch_prefetch_sources(const gch_plan *pl, uint32_t t);
 
 /* Fixes, in place in from-space, every reference of the live objects on from-page p and
  * turns dead objects into fillers, so the page can be installed as it is. */

@@ -163,7 +163,7 @@ public class RandomGraphTests
     /// <paramref name="keepEvery"/> objects on every <paramref name="thinEvery"/>-th page, collects
     /// once and checks every surviving node. Returns the stats and how many pages were thinned.
     /// </summary>
-    private static (CollectionStats Stats, int Thinned) CollectThinned(Heap heap, int thinEvery, int keepEvery)
+    internal static (CollectionStats Stats, int Thinned) CollectThinned(Heap heap, int thinEvery, int keepEvery)
     {
         var node = heap.Types.DefineObject("ThinNode", t => t.Reference("self").Value<long>("id"));
         var self = node.RefField("self");

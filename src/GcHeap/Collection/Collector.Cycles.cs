@@ -1073,6 +1073,7 @@ internal sealed unsafe partial class Collector
         ThreadNice = _heap.Options.CollectorThreadNice,
         CopyFaultedPages = _heap.Options.CopyFaultedPages ? 1u : 0u,
         FaultPageFirst = _heap.Options.FaultPageFirst ? 1u : 0u,
+        PackedPagesByCopy = _heap.Options.PackedPagesByCopy ? 1u : 0u,
         MinMovePages = (uint)_heap.Options.MinMovePages,
         ReleaseChunkPages = (uint)_heap.Options.SourceReleaseChunkPages,
         HugeBlocks = HugeBlocks(backend) ? 1u : 0u,

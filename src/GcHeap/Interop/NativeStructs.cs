@@ -152,6 +152,8 @@ internal struct NativeCompactorConfig
     public ulong CollectorView;
     public uint HugeBlocks;
     public uint FaultPageFirst;
+    public uint PackedPagesByCopy;
+    public uint Reserved2;
 }
 
 /// <summary>gch_uffd_caps: what the kernel and this process allow.</summary>
