@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 24
+#define GCH_ABI_VERSION 25
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -259,11 +259,7 @@ typedef struct gch_compactor_config {
                                        by a PMD is claimed, built and moved as one run (one PMD move);
                                        a fault in it waits for the block. Needs batch_pages a multiple
                                        of 512 and fault_around_pages <= 512                            */
-    uint32_t fault_page_first;      /* 1 (needs fault_around_pages > 1; not CONTINUE): a fault on a
-                                       pending page builds that page alone and installs it with one
-                                       COPY (MOVE if copy_faulted_pages is 0), which wakes the thread;
-                                       then the window around it is built and installed as runs
-                                       (the page splits it in two)                                  */
+    uint32_t reserved1;
     uint32_t packed_pages_by_copy;  /* MOVE mode, 1: runs of packed pages (built in the worker's buffer
                                        ring) go in by COPY; whole pages still MOVE. Keeps the ring's
                                        frames: refilling a slot whose frame MOVE took costs a fresh

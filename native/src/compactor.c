@@ -105,6 +105,7 @@
 #define MAX_WORKERS 16u
 #define MAX_WAITERS 256u /* faults on pages another worker owns; one per blocked thread at most */
 #define MAX_STASH 1024u  /* faults read while the fault thread consumed events inside an ioctl */
+#define STAMP_EVERY_PAGES 8u /* fault-around: read the uffd this often while building a window */
 #define MAX_PENDING_CHILDREN 16u
 #define EAGAIN_STALL_LIMIT 16      /* zero-progress EAGAINs before letting events be consumed */
 #define EAGAIN_GIVE_UP_NS 10000000000ull /* an event nobody consumes for 10 s: fail         */
@@ -176,7 +177,6 @@ struct gch_compactor {
     uint32_t stall_n;
     stashed_fault stash[MAX_STASH]; /* faults waiting for the plan or read inside do_fill */
     uint32_t nstash;
-    int fault_first;                /* cfg.fault_page_first, where it applies */
     int pending_children[MAX_PENDING_CHILDREN]; /* FORK read before the plan: uffds of children */
     uint32_t npending_children;
     uint64_t removed_lo, removed_hi; /* REMOVE read before the plan: hull of the ranges (mu) */
@@ -1059,31 +1059,14 @@ static int serve_fault(gch_compactor *c, uint64_t addr, uint64_t flags, uint64_t
             }
             if (continue_mode(c) && populate_view(c, w0, w1) != 0)
                 return -1;
-            if (c->fault_first) {
-                /* Fault-first: the page alone, at once (one page of work and one ioctl); then its
-                 * window around it, as two runs. The thread's next fault in the window waits for
-                 * the window, as without this (docs/design.md section 6, "Install policy"). */
-                uint64_t src;
-                uint8_t kind;
-                uint32_t slot = W; /* the ring's spare slot: the window uses [0, W) */
-                if (build(w, t, slot, &src, &kind) != 0)
-                    return -1;
-                int move = c->cfg.install_mode == GCH_INSTALL_MOVE && !c->cfg.copy_faulted_pages;
-                if (install(c, t, src, 1, &kind, move) != 0)
-                    return -1;
-                if (move && kind == SRC_RING)
-                    w->ring_resident[slot] = 0;
-                if (!move && c->cfg.install_mode == GCH_INSTALL_MOVE)
-                    STAT_ADD(c, pages_fault_copied, 1);
-                record_stall(c, gch_now_ns() - t_ns);
-                for (uint32_t u = w0; u < w1; u++)
-                    if (take_page(w, u, u - w0, 0) != 0) /* t, installed, ends the first run */
-                        return -1;
-                return flush_run(w);
-            }
-            for (uint32_t u = w0; u < w1; u++)
+            for (uint32_t u = w0; u < w1; u++) {
+                /* Read what arrives meanwhile, so a fault is timed from about when it happened
+                 * rather than from when this window is done (served after it, from the stash). */
+                if ((u - w0) % STAMP_EVERY_PAGES == STAMP_EVERY_PAGES - 1)
+                    pump_events(c);
                 if (take_page(w, u, u - w0, u == t) != 0)
                     return -1;
+            }
             if (flush_run(w) != 0)
                 return -1;
             record_stall(c, gch_now_ns() - t_ns);
@@ -1637,14 +1620,9 @@ int32_t gch_compactor_create(const gch_compactor_config *config, gch_compactor *
     c->stalls = c->stall_cap ? calloc(c->stall_cap, sizeof(uint64_t)) : NULL;
     if (c->stall_cap && !c->stalls)
         goto fail;
-    /* Fault-first needs windows to build after the page (fault_around_pages > 1); the Continue
-     * backend installs a single page as cheaply as a run, so it keeps the plain window. */
-    c->fault_first = config->fault_page_first && config->fault_around_pages > 1 && config->install_mode != GCH_INSTALL_CONTINUE;
     uint32_t fault_ring = config->fault_around_pages > 1 ? config->fault_around_pages : 1;
     if (config->huge_blocks)
         fault_ring = GCH_PMD_PAGES; /* a huge block is the fault's run */
-    if (c->fault_first)
-        fault_ring++; /* the spare slot of a page served first (index fault_around_pages) */
     if ((rc = worker_init(c, &c->faulter, MAX_WORKERS, fault_ring)) != 0)
         goto fail;
     for (uint32_t i = 0; i < config->workers; i++)

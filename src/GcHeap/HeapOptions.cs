@@ -87,20 +87,6 @@ public sealed class HeapOptions
     public int FaultAroundPages { get; set; } = 64;
 
     /// <summary>
-    /// Move and Copy backends, with <see cref="FaultAroundPages"/> above 1: a fault on a page not
-    /// built yet builds that page alone and installs it at once (UFFDIO_COPY, or MOVE when
-    /// <see cref="CopyFaultedPages"/> is false), so the thread resumes after one page of work;
-    /// then the window around it is built and installed as two runs, and the thread's next fault
-    /// in it waits for the window. Use it with a window of 256 pages, so that both halves stay
-    /// long enough to move. Measured with one mutator at 256 MiB and 1 GiB (docs/design.md
-    /// section 6): fault stall p50 a third of the default's and p99 40-50% lower, with as many
-    /// pages moved zero-copy at 256 MiB (1.3 points fewer at 1 GiB); with two mutators p99 is
-    /// worse, their faults waiting behind the long windows. Default false; the Continue backend
-    /// ignores it.
-    /// </summary>
-    public bool FaultPageFirst { get; set; }
-
-    /// <summary>
     /// Move backend: install packed pages (built in a buffer) with UFFDIO_COPY and move only whole
     /// pages. Default false. Moving a packed page takes its buffer's frame, and the buffer's next
     /// use needs a fresh page; on a virtual machine with shadow paging the first touch of a fresh

@@ -11,22 +11,20 @@ namespace GcHeap.Tests;
 /// </summary>
 public class ConcurrentMutatorTests
 {
-    public static TheoryData<GcBackend, int, bool> FaultModes() => new()
+    public static TheoryData<GcBackend, int> FaultModes() => new()
     {
-        { GcBackend.StopTheWorld, 0, false },
-        { GcBackend.Copy, 0, false },
-        { GcBackend.Copy, 64, false }, // the window goes in with one COPY
-        { GcBackend.Copy, 64, true },  // the page first, alone, then its window
-        { GcBackend.Move, 64, false }, // a fault builds its aligned 64-page window and MOVEs it as one run
-        { GcBackend.Move, 64, true },  // a fault's page goes in alone by COPY, then its window by MOVE
-        { GcBackend.Move, 0, false },  // a fault builds its page alone and COPYs it
-        { GcBackend.Continue, 64, false }, // a fault builds its window in the collector view and CONTINUEs it as one run
-        { GcBackend.Continue, 0, false },  // a fault builds its page alone and CONTINUEs it
+        { GcBackend.StopTheWorld, 0 },
+        { GcBackend.Copy, 0 },
+        { GcBackend.Copy, 64 }, // the window goes in with one COPY
+        { GcBackend.Move, 64 }, // a fault builds its aligned 64-page window and MOVEs it as one run
+        { GcBackend.Move, 0 },  // a fault builds its page alone and COPYs it
+        { GcBackend.Continue, 64 }, // a fault builds its window in the collector view and CONTINUEs it as one run
+        { GcBackend.Continue, 0 },  // a fault builds its page alone and CONTINUEs it
     };
 
     [Theory]
     [MemberData(nameof(FaultModes))]
-    public void ThreadsMutateThroughCollectionsAndGraphsMatchTheirModels(GcBackend backend, int faultAround, bool pageFirst)
+    public void ThreadsMutateThroughCollectionsAndGraphsMatchTheirModels(GcBackend backend, int faultAround)
     {
         const int Threads = 3;
         const int Cycles = 6;
@@ -34,7 +32,6 @@ public class ConcurrentMutatorTests
         {
             o.SweepDelayMicros = 500;
             o.FaultAroundPages = faultAround;
-            o.FaultPageFirst = pageFirst;
         });
         var types = new ModelTypes(heap);
         var errors = new List<Exception>();
@@ -137,15 +134,7 @@ public class ConcurrentMutatorTests
             // The path each fault took: fault-around moves whole windows (MinMovePages = 1 in
             // tests, and no fork: nothing is copied at all); without it the page goes in by COPY.
             long faultCopied = history.Sum(s => s.PagesFaultCopied);
-            if (pageFirst)
-            {
-                // Every fault on an unbuilt page had that page copied in alone, first; the windows
-                // built after it went in by MOVE.
-                Assert.Equal(history.Sum(s => s.FaultsOnPending), faultCopied);
-                Assert.True(faultCopied > 0);
-                Assert.Equal(history.Sum(s => s.PagesInstalled), history.Sum(s => s.PagesMoved) + faultCopied);
-            }
-            else if (faultAround > 1)
+            if (faultAround > 1)
             {
                 Assert.Equal(0, faultCopied);
                 Assert.Equal(0, history.Sum(s => s.PagesCopied));

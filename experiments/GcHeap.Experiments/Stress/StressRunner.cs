@@ -130,7 +130,6 @@ internal sealed class StressRunner
             CollectionTriggerBytes = 2L << 20,
             DontForkHeap = kind != StressPhase.Fork,
             MinMovePages = kind == StressPhase.Fork || rnd.Next(2) == 0 ? 1 : 48,
-            FaultPageFirst = rnd.Next(3) == 0, // a third of the phases serve faulted pages first
             PackedPagesByCopy = rnd.Next(3) == 0,
             SafepointTimeout = _s.SafepointTimeoutMs > 0 ? TimeSpan.FromMilliseconds(_s.SafepointTimeoutMs) : Timeout.InfiniteTimeSpan,
         };

@@ -1072,7 +1072,6 @@ internal sealed unsafe partial class Collector
         CheckForwarding = _heap.Options.VerifyHeap ? 1u : 0u,
         ThreadNice = _heap.Options.CollectorThreadNice,
         CopyFaultedPages = _heap.Options.CopyFaultedPages ? 1u : 0u,
-        FaultPageFirst = _heap.Options.FaultPageFirst ? 1u : 0u,
         PackedPagesByCopy = _heap.Options.PackedPagesByCopy ? 1u : 0u,
         MinMovePages = (uint)_heap.Options.MinMovePages,
         ReleaseChunkPages = (uint)_heap.Options.SourceReleaseChunkPages,

@@ -151,7 +151,7 @@ internal struct NativeCompactorConfig
     public uint UnitPages;
     public ulong CollectorView;
     public uint HugeBlocks;
-    public uint FaultPageFirst;
+    public uint Reserved1;
     public uint PackedPagesByCopy;
     public uint Reserved2;
 }
