@@ -68,7 +68,7 @@ internal static class SnapshotCommand
     {
         var collectionPauses = new List<CollectionRow>();
         var runStart = Stopwatch.GetTimestamp();
-        string phase = "build";
+        string phase = "baseline"; // the run phase a collection ended in (read by the handler below)
         string path = outFile ?? Path.Combine(Path.GetTempPath(), $"gcheap-snapshot-{Environment.ProcessId}.snap");
         var options = new HeapOptions { MaxHeapBytes = (long)(heapMb > 0 ? heapMb : 3 * liveMb) << 20 };
         using var heap = new Heap(options);
@@ -78,7 +78,6 @@ internal static class SnapshotCommand
         heap.Collect();
         Console.Error.WriteLine($"built {built.Items:N0} items ({built.BuiltBytes >> 20} MiB), heap {heap.BytesInUse >> 20} MiB in use after a collection");
 
-        phase = "baseline";
         heap.CollectionCompleted += cs =>
         {
             var row = new CollectionRow(cs.Cycle, cs.Reason.ToString(), Volatile.Read(ref phase), Stopwatch.GetElapsedTime(runStart).TotalSeconds, cs.MaxPauseMs, cs.MaxTimeToSafepointMs,
@@ -134,7 +133,7 @@ internal static class SnapshotCommand
 
         // Two collections with the same mutators: the same stop-the-world handshake, for comparison
         // (their pauses are printed at the end).
-        phase = "explicit collections";
+        Volatile.Write(ref phase, "explicit collections");
         heap.Collect();
         heap.Collect();
 
