@@ -24,7 +24,10 @@ public class KernelAccessTests
         using var heap = TestHeaps.Create(GcBackend.Move, configure: o =>
         {
             o.UffdOpenMethods = allowed;
-            o.SweepDelayMicros = 500;
+            // 10 ms a page (~2 s for the ~210 pages): the sweepers start 1 ms after the plan even
+            // while the flip pause lasts, so a flip held up for a second (1,093 ms once, in a loaded
+            // fresh-clone run) let a 0.5 ms-a-page sweep finish before this thread could fault.
+            o.SweepDelayMicros = 10_000;
             o.VerifyHeap = false; // the mutator, not the verifier, must be the one to fault
         });
         using var m = heap.AttachCurrentThread();
