@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 25
+#define GCH_ABI_VERSION 26
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -104,7 +104,10 @@ typedef struct gch_plan {
     uint32_t from_pages;           /* from-space pages covered                               */
     uint32_t to_pages;             /* to-space pages to build                                */
     uint32_t type_count;
-    uint32_t reserved0;
+    uint32_t nursery_pages;        /* pages [0, n) of both spaces are the heap's nursery: from-space's are
+                                      never given back (the heap zeroes them in place), never moved by
+                                      frame (the plan packs them); to-space's are holes (GCH_TO_HOLE),
+                                      not registered, not counted in pages_holes                      */
     const gch_type_info *types;
     const uint64_t *live_bitmap;   /* 1 bit per granule of from-space: every granule of a live small object */
     const uint8_t *from_class;     /* [from_pages] GCH_FROM_*                                 */

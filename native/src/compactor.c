@@ -157,6 +157,7 @@ struct gch_compactor {
     uint32_t nworkers;
 
     uint32_t next_chunk;     /* atomic: next chunk of batch_pages to-pages a sweeper takes */
+    uint32_t first_page;     /* first to-page a sweeper takes: the nursery's holes below are done */
     uint32_t active;         /* atomic: sweepers still running                              */
     uint64_t installed;      /* atomic: to-pages INSTALLED                                  */
     uint64_t urgent_epoch;   /* atomic: bumped when a fault waits on a page a sweeper owns  */
@@ -167,7 +168,7 @@ struct gch_compactor {
     uint32_t *floor_from;    /* [to_pages + 1] suffix minimum of the first source page      */
     int floor_ready;         /* atomic */
     uint32_t frontier;       /* every to-page below is INSTALLED                           */
-    uint32_t released_upto;  /* from-pages [0, released_upto) given back                    */
+    uint32_t released_upto;  /* from-pages [nursery_pages, released_upto) given back        */
 
     /* fault thread bookkeeping (written by it alone) */
     waiter waiters[MAX_WAITERS];
@@ -788,7 +789,8 @@ static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
 static void take_hole(gch_compactor *c, uint32_t t)
 {
     set_page_state(c, t, GCH_PAGE_INSTALLED);
-    STAT_ADD(c, pages_holes, 1);
+    if (t >= c->plan.nursery_pages)
+        STAT_ADD(c, pages_holes, 1);
     __atomic_fetch_add(&c->installed, 1, __ATOMIC_ACQ_REL);
 }
 
@@ -1523,7 +1525,7 @@ static void *sweeper_main(void *arg)
     int did_work = 0;
     while (!has_failed(c)) {
         uint32_t chunk = __atomic_fetch_add(&c->next_chunk, 1, __ATOMIC_RELAXED);
-        uint64_t first = (uint64_t)chunk * B;
+        uint64_t first = c->first_page + (uint64_t)chunk * B;
         if (first >= pl->to_pages)
             break;
         uint32_t end = first + B < pl->to_pages ? (uint32_t)(first + B) : pl->to_pages;
@@ -1684,6 +1686,12 @@ int32_t gch_compactor_begin(gch_compactor *c, const gch_plan *plan)
         }
     }
     c->plan = *plan;
+    c->released_upto = plan->nursery_pages < plan->from_pages ? plan->nursery_pages : plan->from_pages; /* the nursery stays */
+    /* The to-space nursery's holes are done before anyone looks: sweepers start above them. */
+    c->first_page = plan->nursery_pages < plan->to_pages ? plan->nursery_pages : plan->to_pages;
+    for (uint32_t t = 0; t < c->first_page; t++)
+        __atomic_store_n(&c->plan.to_state[t], GCH_PAGE_INSTALLED, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->installed, (uint64_t)c->first_page, __ATOMIC_RELEASE);
     c->t_start = gch_now_ns();
     if (c->removed_hi && hits_plan(c, c->removed_lo, c->removed_hi)) {
         /* Other code discarded to-space after it was registered: the pages just planned there

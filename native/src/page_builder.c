@@ -297,7 +297,8 @@ int32_t gch_compact_stw(const gch_plan *pl, int32_t check_forwarding, gch_compac
         char *dst = (char *)(pl->to_base + ((uint64_t)t << GCH_PAGE_SHIFT));
         if (pl->to_kind[t] == GCH_TO_HOLE) {
             pl->to_state[t] = GCH_PAGE_INSTALLED; /* nothing lives there */
-            stats->pages_holes++;
+            if (t >= pl->nursery_pages)
+                stats->pages_holes++;
             continue;
         }
         gch_prefetch_sources(pl, t + 1);

@@ -91,8 +91,18 @@ public sealed unsafe class Heap : IDisposable
         var (hugeA, hugeB) = shared && Options.ContinueHugePages ? TryHugePageSpaces() : (null, null);
         ContinueHugePages = hugeA is not null;
         TransparentHugePages = !shared && Options.TransparentHugePages && TransparentHugePageSupport.IsAvailable(out _);
-        _spaceA = owned.Add(hugeA ?? new Space("A", CapacityPages, Options.DontForkHeap, shared, transparentHugePages: TransparentHugePages));
-        _spaceB = owned.Add(hugeB ?? new Space("B", CapacityPages, Options.DontForkHeap, shared, transparentHugePages: TransparentHugePages));
+        int limit = CapacityPages;
+        NurseryPages = hugeA is null ? NurseryPagesFor(Options, limit, TransparentHugePages) : 0;
+        if (NurseryPages > 0)
+        {
+            // Room above the heap limit for a compacted prefix that starts above the nursery: the
+            // limit still bounds what allocation hands out.
+            CapacityPages = limit + NurseryPages;
+        }
+
+        _spaceA = owned.Add(hugeA ?? new Space("A", CapacityPages, Options.DontForkHeap, shared, transparentHugePages: TransparentHugePages, allocationLimitPages: limit, nurseryPages: NurseryPages));
+        _spaceB = owned.Add(hugeB ?? new Space("B", CapacityPages, Options.DontForkHeap, shared, transparentHugePages: TransparentHugePages, allocationLimitPages: limit, nurseryPages: NurseryPages));
+        _spaceA.OpenNursery();
 
         _allocationSpace = _spaceA;
         Prefaulter = AllocationPrefaulter.TryCreate(Options.AllocationPrefaultPages, out _prefaultOff);
@@ -187,7 +197,7 @@ public sealed unsafe class Heap : IDisposable
         get
         {
             ThrowIfDisposed();
-            return (long)AllocationSpace.HighWater << ObjectLayout.PageShift;
+            return (long)AllocationSpace.PagesInUse << ObjectLayout.PageShift;
         }
     }
 
@@ -251,7 +261,26 @@ public sealed unsafe class Heap : IDisposable
     /// <summary>This heap's identity, carried by its handles and field tokens (see <see cref="HeapTagSource"/>).</summary>
     internal uint Tag { get; }
 
+    /// <summary>Pages of each space's virtual range: the heap limit, plus the nursery's pages (see <see cref="Space"/>).</summary>
     internal int CapacityPages { get; private set; }
+
+    /// <summary>Pages of each space's nursery (<see cref="HeapOptions.NurseryBytes"/>); 0 without one.</summary>
+    internal int NurseryPages { get; }
+
+    /// <summary>
+    /// Bytes of each space's allocation nursery (<see cref="HeapOptions.NurseryBytes"/> after its
+    /// cap and rounding); 0 when the heap has none. Once used, both spaces' nurseries stay resident.
+    /// </summary>
+    public long NurseryBytes => (long)NurseryPages << ObjectLayout.PageShift;
+
+    /// <summary>The nursery's size in pages for these options: capped at an eighth of the limit, whole touch units (2 MiB blocks with transparent huge pages), 0 below one unit.</summary>
+    private static int NurseryPagesFor(HeapOptions o, int limitPages, bool transparentHugePages)
+    {
+        long pages = Math.Min(o.NurseryBytes >> ObjectLayout.PageShift, limitPages / 8);
+        int unit = transparentHugePages ? NativeConstants.PmdPages : 1;
+        pages = pages / unit * unit;
+        return pages >= Math.Max(unit, 16) ? (int)pages : 0;
+    }
 
     internal HandleTable Handles { get; }
 

@@ -15,10 +15,17 @@ public class HugeBlockTests
 {
     private const int ArrayLength = 500; // 8 + 500 x 8 = 4,008 bytes: one dense page per array
 
+    /// <summary>Tests that stage whole 2 MiB blocks run without a nursery, which packs every page it hands out.</summary>
+    private static HeapOptions NoNursery(HeapOptions o)
+    {
+        o.NurseryBytes = 0;
+        return o;
+    }
+
     [ThpFact]
     public void WholeBlocksMoveByPmdAndStayHuge()
     {
-        using var heap = TestHeaps.Create(GcBackend.Move, 128L << 20, o => o.MinMovePages = 48, thp: true);
+        using var heap = TestHeaps.Create(GcBackend.Move, 128L << 20, o => NoNursery(o).MinMovePages = 48, thp: true);
         Assert.True(heap.TransparentHugePages, heap.BackendReason);
         using var m = heap.AttachCurrentThread();
 
@@ -66,7 +73,7 @@ public class HugeBlockTests
     [ThpFact]
     public void GarbageBetweenBlocksIsCollectedAndTheRestStaysAligned()
     {
-        using var heap = TestHeaps.Create(GcBackend.Move, 128L << 20, o => o.MinMovePages = 48, thp: true);
+        using var heap = TestHeaps.Create(GcBackend.Move, 128L << 20, o => NoNursery(o).MinMovePages = 48, thp: true);
         using var m = heap.AttachCurrentThread();
         using var chain = BuildChain(m, heap, 4096, out var smallRoot);
 
@@ -98,7 +105,7 @@ public class HugeBlockTests
         // pages it touches are faults; in a huge block the fault's window is the block.
         using var heap = TestHeaps.Create(GcBackend.Move, 128L << 20, o =>
         {
-            o.MinMovePages = 48;
+            NoNursery(o).MinMovePages = 48;
             o.SweepDelayMicros = 200;
         }, thp: true);
         using var m = heap.AttachCurrentThread();

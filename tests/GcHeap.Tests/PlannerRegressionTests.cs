@@ -26,7 +26,7 @@ public class PlannerRegressionTests
     [MemberData(nameof(Cases))]
     public void SplitAcrossManyWholePagesForwardsEveryObject(GcBackend backend, int densePages)
     {
-        using var heap = TestHeaps.Create(backend);
+        using var heap = TestHeaps.Create(backend, configure: o => o.NurseryBytes = 0); // no nursery: the test stages page layouts, and the nursery packs every page it hands out
         var longArray = heap.Types.DefineDataArray<long>("long[]"); // long[16]: 136 bytes, 30 per page
         using var m = heap.AttachCurrentThread();
         using var outer = m.OpenScope();

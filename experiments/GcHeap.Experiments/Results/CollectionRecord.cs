@@ -124,6 +124,8 @@ internal sealed class CollectionRecord
 
     public long PagesHoles { get; init; }
 
+    public long NurseryPagesReused { get; init; }
+
     public long MovesMisreported { get; init; }
 
     public double InPlaceShare { get; init; }
@@ -224,6 +226,7 @@ internal sealed class CollectionRecord
         HugeBlocksMoved = s.HugeBlocksMoved,
         HugeBlocksPlanned = s.HugeBlocksPlanned,
         PagesHoles = s.PagesHoles,
+        NurseryPagesReused = s.NurseryPagesReused,
         MovesMisreported = s.MovesMisreported,
         InPlaceShare = s.InPlaceShare,
         FaultsOnClaimed = s.FaultsOnClaimed,

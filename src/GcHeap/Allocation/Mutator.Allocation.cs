@@ -6,7 +6,8 @@ namespace GcHeap;
 
 // Allocation: bump allocation in a thread-local buffer of one page (TLAB); small objects never
 // cross a page boundary. Large objects take a run of pages of their own. Memory handed out is
-// always zero (spaces are discarded wholesale after evacuation), so only the header is written.
+// always zero (spaces are discarded wholesale after evacuation, their nursery zeroed in place), so
+// only the header is written. Buffers come from the space's nursery first (pages already mapped).
 public sealed unsafe partial class Mutator
 {
     private nint _tlabCursor;
@@ -274,10 +275,14 @@ public sealed unsafe partial class Mutator
         for (int attempt = 0; ; attempt++)
         {
             Space space = _heap.AllocationSpace;
-            int p = space.TryTakePages(1);
-            if (p >= 0)
+            int p = space.TryTakeNurseryPage(); // mapped and zeroed already (see Space)
+            if (p < 0 && (p = space.TryTakePages(1)) >= 0)
             {
                 _heap.Prefaulter?.Ahead(space, p);
+            }
+
+            if (p >= 0)
+            {
                 space.Kinds[p] = PageKind.Small;
                 _heap.Collector.NoteAllocatedPages(1);
                 return space.PageAddress(p);
@@ -295,9 +300,14 @@ public sealed unsafe partial class Mutator
         for (int attempt = 0; ; attempt++)
         {
             Space space = _heap.AllocationSpace;
-            if (pages > space.CapacityPages)
+            if (pages > space.AllocationLimitPages)
             {
                 throw Exhausted(size, "it is larger than the whole heap");
+            }
+
+            if (pages > space.AllocationLimitPages - space.NurseryPages)
+            {
+                throw Exhausted(size, $"it is larger than the heap outside its {_heap.NurseryBytes}-byte nursery (HeapOptions.NurseryBytes)");
             }
 
             int p = space.TryTakePages((int)pages);

@@ -192,6 +192,13 @@ public sealed class CollectionStats
     /// <summary>Pages installed by UFFDIO_COPY (every page with the Copy backend; with Move, EBUSY fallbacks and faulted pages).</summary>
     public long PagesCopied { get; init; }
 
+    /// <summary>
+    /// Nursery pages of the space this collection left that had been handed out (see
+    /// <see cref="HeapOptions.NurseryBytes"/>): their live objects were packed into to-space and the
+    /// pages zeroed in place, kept mapped for the next cycle's allocation instead of given back.
+    /// </summary>
+    public long NurseryPagesReused { get; init; }
+
     /// <summary>From-space pages given back to the kernel while compaction ran (batched releases), before the end of the cycle.</summary>
     public long PagesReleasedEarly { get; init; }
 

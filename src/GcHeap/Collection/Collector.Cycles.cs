@@ -35,6 +35,7 @@ internal sealed unsafe partial class Collector
     private Planner _planner = null!;
     private CompactionPlan _plan = null!;
     private NativePlan* _nativePlan;
+    private int _nurseryReused;
 
     private int _phase;
     private double _maxStopWaitMs;
@@ -47,7 +48,7 @@ internal sealed unsafe partial class Collector
     private int _idsKept;
     private double _idsRekeyMs;
 
-    /// <summary>To-space of the compaction in progress: its base, planned pages and registered pages (tests stage address-space changes there).</summary>
+    /// <summary>To-space of the compaction in progress, from its first planned page above the nursery: that page's address, the planned pages and the registered pages from there (tests stage address-space changes there).</summary>
     internal (nint Base, int PlannedPages, int RegisteredPages) CompactionRange { get; private set; }
 
     private UffdCompactor? _running;
@@ -148,6 +149,7 @@ internal sealed unsafe partial class Collector
                 ForwardWeakRefsAndIds();
                 _plan.WriteToSpaceKinds();
                 _heap.AllocationSpace = to;
+                to.OpenNursery();
                 Step(ref step, "Full: forward roots and weak references");
 
                 if (_heap.Options.VerifyHeap)
@@ -212,6 +214,7 @@ internal sealed unsafe partial class Collector
                     {
                         long step = Stopwatch.GetTimestamp();
                         RetireAllocationBuffers();
+                        from.CloseNursery(); // pages taken from here on are black: above hwMark
                         hwMark = from.HighWater;
                         _marker.Begin(from, hwMark);
                         Step(ref step, "MarkStart: retire allocation buffers");
@@ -303,7 +306,7 @@ internal sealed unsafe partial class Collector
                 {
                     try
                     {
-                        Register(to, 0, reserve);
+                        Register(to, to.NurseryPages, reserve);
                         registeredPages = reserve;
                     }
                     catch (GcNativeException e) when (IsTransient(e))
@@ -340,7 +343,7 @@ internal sealed unsafe partial class Collector
 
                             Step(ref step, "Flip: plan pages allocated since marking began");
                             *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
-                            if (_plan.ToPages > registeredPages)
+                            if (_plan.ToPages > Math.Max(registeredPages, to.NurseryPages))
                             {
                                 if (_heap.Options.VerifyHeap)
                                 {
@@ -350,7 +353,7 @@ internal sealed unsafe partial class Collector
                                 int end = RoundUpToUnit(_plan.ToPages);
                                 try
                                 {
-                                    Register(to, registeredPages, end);
+                                    Register(to, Math.Max(registeredPages, to.NurseryPages), end);
                                 }
                                 catch (GcNativeException e) when (IsTransient(e))
                                 {
@@ -364,7 +367,7 @@ internal sealed unsafe partial class Collector
                             // Allocation resumes above every registered page (unused registered pages read
                             // as Free and are planned as empty next cycle).
                             to.SetHighWater(Math.Max(_plan.ToPages, registeredPages));
-                            CompactionRange = (to.Base, _plan.ToPages, registeredPages);
+                            CompactionRange = (to.PageAddress(to.NurseryPages), _plan.ToPages - to.NurseryPages, Math.Max(0, registeredPages - to.NurseryPages));
                             Step(ref step, "Flip: register the rest of to-space");
 
                             if (_heap.Options.VerifyHeap)
@@ -385,6 +388,7 @@ internal sealed unsafe partial class Collector
                             ForwardWeakRefsAndIds();
                             Step(ref step, $"Flip: forward {roots.Count} roots and the weak references");
                             _heap.AllocationSpace = to;
+                            to.OpenNursery(); // mapped, zeroed, never registered: allocation starts there
 
                             // The plan is handed over inside the pause, never after it: once mutators run
                             // they may block in a fault, and if serving it waited for this (managed) thread,
@@ -465,7 +469,7 @@ internal sealed unsafe partial class Collector
             if (registeredPages > 0)
             {
                 // After a failure the native collector has unregistered already (to wake blocked threads).
-                unregisterRc = NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.Base, (ulong)registeredPages << 12);
+                unregisterRc = NativeMethods.UffdUnregister(_heap.Uffd!.Fd, (ulong)to.PageAddress(to.NurseryPages), (ulong)(registeredPages - to.NurseryPages) << 12);
             }
 
             if (compactor is not null)
@@ -495,6 +499,7 @@ internal sealed unsafe partial class Collector
 
         if (abandoned is not null)
         {
+            from.OpenNursery(); // still the allocation space
             _bitmap.Clear(Math.Max(hwMark, hwFlip));
             _plan.Clear();
             throw abandoned;
@@ -504,6 +509,7 @@ internal sealed unsafe partial class Collector
         {
             // Forget this cycle's marks and plan (they describe the heap at mark start, and dead
             // objects among them may refer to objects allocated since), and collect stop-the-world.
+            from.OpenNursery();
             _bitmap.Clear(Math.Max(hwMark, hwFlip));
             _plan.Clear();
             _fallbackReason = $"{backend} could not start its concurrent compaction ({fallback}); this cycle ran stop-the-world";
@@ -551,11 +557,11 @@ internal sealed unsafe partial class Collector
     /// </summary>
     private string DescribeToSpacePresence(nint address, Space to)
     {
-        int pages = Math.Max(CompactionRange.RegisteredPages, _plan.ToPages);
+        int pages = Math.Max(CompactionRange.RegisteredPages + to.NurseryPages, _plan.ToPages);
         byte* state = _plan.ToState;
         int planned = _plan.ToPages;
         return $"{DescribeAddress(address, _heap.OtherSpace(to), to)}; registered {CompactionRange.RegisteredPages} pages, " +
-               PageMapProbe.DescribeUnexpected(to.Base, pages, p => p < planned && state[p] == NativeConstants.PageInstalled);
+               PageMapProbe.DescribeUnexpected(to.Base, pages, p => p < to.NurseryPages || (p < planned && state[p] == NativeConstants.PageInstalled));
     }
 
     private string DescribeAddress(nint a, Space from, Space to)
@@ -649,6 +655,7 @@ internal sealed unsafe partial class Collector
         var barrier = _heap.Safepoints.Handshake(static _ => { }, _heap.Options.SafepointTimeout, throwOnTimeout: true, whileWaiting: static () => { });
         RecordHandshake(HandshakeKind.MarkStartBarrier, barrier);
 
+        from.CloseNursery(); // pages taken from here on are black, so they must come from above hwMark
         int hwMark = from.HighWater;
         _marker.Begin(from, hwMark);
         long roots = 0;
@@ -699,6 +706,7 @@ internal sealed unsafe partial class Collector
         }
 
         _bitmap.Clear(Math.Max(hwMark, _heap.AllocationSpace.HighWater));
+        _heap.AllocationSpace.OpenNursery(); // nothing moved: allocation goes on in this space
     }
 
     /// <summary>
@@ -1023,7 +1031,7 @@ internal sealed unsafe partial class Collector
     /// </summary>
     private static void CheckToSpaceEmpty(Space to, int pages)
     {
-        for (int p = 0; p < pages; p++)
+        for (int p = to.NurseryPages; p < pages; p++)
         {
             int rc = NativeMethods.MemResidentPages((ulong)to.PageAddress(p), 4096, out ulong resident);
             if (rc == 0 && resident != 0)
@@ -1112,7 +1120,7 @@ internal sealed unsafe partial class Collector
     private void FinishCycle(Space from, int fromPages)
     {
         _heap.Prefaulter?.Drain(); // no populate may land in from-space after it is discarded
-        from.Clear();
+        _nurseryReused = from.Clear();
         _bitmap.Clear(fromPages);
         _plan.Clear();
     }
@@ -1134,8 +1142,8 @@ internal sealed unsafe partial class Collector
         PlanMs = planMs,
         CompactMs = n.WallNs / 1e6,
         CollectorCpuMs = n.CpuNs / 1e6,
-        HeapBytesBefore = (long)fromPages * 4096,
-        HeapBytesAfter = (long)toPages * 4096,
+        HeapBytesBefore = (long)(fromPages - _heap.NurseryPages + _nurseryReused) * 4096, // the nursery's pages taken, and the rest up to the high-water mark
+        HeapBytesAfter = (long)(toPages - _heap.NurseryPages) * 4096, // the plan's to-pages above the nursery's holes
         LiveBytes = live,
         LiveObjects = objects,
         PagesEmpty = _planner.PagesEmpty,
@@ -1174,6 +1182,7 @@ internal sealed unsafe partial class Collector
         MovesMisreported = (long)n.MovesMisreported,
         HugeBlocksPlanned = _planner.HugeBlocksPlanned,
         PagesHoles = _planner.PagesHoles,
+        NurseryPagesReused = _nurseryReused,
         BuffersFresh = (long)n.BuffersFresh,
         BuildMs = n.BuildNs / 1e6,
         MoveMs = n.MoveNs / 1e6,

@@ -96,6 +96,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
         FromPages = (uint)FromPages,
         ToPages = (uint)ToPages,
         TypeCount = (uint)types.Count,
+        NurseryPages = (uint)From.NurseryPages,
         Types = types.Table,
         LiveBitmap = bitmap.Words,
         FromClass = FromClass,
@@ -110,7 +111,8 @@ internal sealed unsafe class CompactionPlan : IDisposable
     /// <summary>Page kinds of the compacted to-space, so the next cycle can parse it.</summary>
     public void WriteToSpaceKinds()
     {
-        for (int t = 0; t < ToPages; t++)
+        // The nursery's holes are skipped: mutators allocate there since the flip.
+        for (int t = To.NurseryPages; t < ToPages; t++)
         {
             PageKind k = PageKind.Small;
             if (ToKind[t] == NativeConstants.ToHole)

@@ -42,6 +42,7 @@ internal sealed unsafe class Planner
     private bool _alignHugeBlocks;
     private int _lastAligned = -1;
     private int _next;
+    private int _nursery;
     private int _open = -1;
     private int _openFill;
 
@@ -90,7 +91,16 @@ internal sealed unsafe class Planner
         _plan = plan;
         _from = plan.From;
         _denseBytes = denseThreshold <= 0 ? 1 : denseThreshold > 1 ? int.MaxValue : (int)Math.Ceiling(denseThreshold * ObjectLayout.PageSize);
+        _nursery = _from.NurseryPages;
         _next = 0;
+        for (int t = 0; t < plan.To.NurseryPages; t++)
+        {
+            // The to-space nursery: holes of the plan, never registered or built.
+            _plan.ToKind[t] = NativeConstants.ToHole;
+            _plan.ToSrc[t] = 0;
+            _next++;
+        }
+
         _open = -1;
         _openFill = 0;
         PagesEmpty = PagesWhole = PagesSparse = PagesLarge = PagesBlack = PagesBridged = PagesPackedShortRuns = PagesHoles = HugeBlocksPlanned = 0;
@@ -198,7 +208,7 @@ internal sealed unsafe class Planner
 
             uint live = _bitmap.LiveBytes[p];
             _plan.FromClass[p] = live == 0 ? NativeConstants.FromEmpty
-                : live >= _denseBytes ? NativeConstants.FromWholeMarked
+                : live >= _denseBytes && p >= _nursery ? NativeConstants.FromWholeMarked
                 : NativeConstants.FromSparse;
         }
     }
@@ -314,7 +324,7 @@ internal sealed unsafe class Planner
     private void BridgeGaps(int first, int end)
     {
         int budget = (int)(_bridgeBudget * (end - first));
-        int p = first;
+        int p = Math.Max(first, _nursery); // nursery pages never move whole
         while (p < end && budget > 0)
         {
             if (!MovesWhole(_plan.FromClass[p]))
@@ -455,12 +465,23 @@ internal sealed unsafe class Planner
         return n;
     }
 
+    /// <summary>The next to-space page; a plan that would outgrow to-space is a broken invariant (allocation keeps what a space holds within what the other can take), never a write past the tables.</summary>
+    private int NextToPage()
+    {
+        if (_next >= _plan.To.CapacityPages)
+        {
+            throw new GcCollectionFailedException($"Planner invariant broken: to-space {_plan.To.Name} would need more than its {_plan.To.CapacityPages} pages (from-space {_from.Name}: high water {_from.HighWater}, nursery pages taken {_from.NurseryTaken}).");
+        }
+
+        return _next++;
+    }
+
     /// <summary>GCH_LARGE_AUX: reference window [begin, end) of a large-object page, and the head flag.</summary>
     internal static uint LargeAux(uint begin, uint end, bool head) => begin | (end << 13) | (head ? 1u << 31 : 0);
 
     private void Whole(int p, byte cls, int aux)
     {
-        int t = _next++;
+        int t = NextToPage();
         _plan.FromClass[p] = cls;
         _plan.FromDest[p] = (uint)t;
         _plan.FromAux[p] = (uint)aux;
@@ -505,7 +526,7 @@ internal sealed unsafe class Planner
             {
                 if (_open < 0 || _openFill + size > ObjectLayout.PageSize)
                 {
-                    int t = _next++;
+                    int t = NextToPage();
                     _plan.ToKind[t] = NativeConstants.ToCompacted;
                     _plan.ToSrc[t] = (uint)g;
                     if (destBase >= 0)

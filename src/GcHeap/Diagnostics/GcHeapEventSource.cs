@@ -263,7 +263,7 @@ public sealed class GcHeapEventSource : EventSource
         long pages = 0;
         foreach (var (heap, _) in _heaps)
         {
-            pages += heap.AllocationSpace.HighWater;
+            pages += heap.AllocationSpace.PagesInUse;
         }
 
         return pages << ObjectLayout.PageShift;

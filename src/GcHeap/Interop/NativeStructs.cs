@@ -24,7 +24,7 @@ internal unsafe struct NativePlan
     public uint FromPages;
     public uint ToPages;
     public uint TypeCount;
-    public uint Reserved0;
+    public uint NurseryPages;
     public NativeTypeInfo* Types;
     public ulong* LiveBitmap;
     public byte* FromClass;

@@ -64,7 +64,7 @@ internal sealed class AllocationPrefaulter : IDisposable
     {
         int populated = space.PopulatedTo;
         int start = Math.Max(populated, lastTaken + 1);
-        int end = (int)Math.Min(space.CapacityPages, (long)lastTaken + 1 + _window);
+        int end = (int)Math.Min(space.AllocationLimitPages, (long)lastTaken + 1 + _window);
         if (end <= start || !space.TryAdvancePopulatedTo(populated, end))
         {
             return; // nothing left, or another thread just asked

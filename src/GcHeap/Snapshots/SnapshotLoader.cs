@@ -148,7 +148,7 @@ internal static unsafe class SnapshotLoader
         }
 
         var space = heap.AllocationSpace;
-        if (h.Pages > pages && space.TryTakePages((int)(h.Pages - pages)) != (int)pages)
+        if (h.Pages > pages && !space.TakeForLoad((int)pages, (int)h.Pages))
         {
             throw new GcSnapshotFormatException("The new heap's allocation space is not where the chain left it."); // a fresh heap always is
         }

@@ -1,0 +1,212 @@
+using GcHeap.Memory;
+
+namespace GcHeap.Tests;
+
+/// <summary>
+/// The allocation nursery (<see cref="HeapOptions.NurseryBytes"/>): allocation buffers come from
+/// pages the heap keeps mapped across collections; a collection packs the nursery's live objects
+/// out (never moving its page frames) and zeroes its pages in place; nothing is lost.
+/// </summary>
+public class NurseryTests
+{
+    private const int Nodes = 20_000; // 24-byte nodes: about 120 pages
+
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void AllocationAfterACollectionWritesToMappedZeroedNurseryPages(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend);
+        Assert.Equal(8L << 20, heap.NurseryBytes); // 16 MiB default, capped at an eighth of 64 MiB
+        int nursery = heap.NurseryPages;
+        var node = heap.Types.DefineObject("Node", b => b.Reference("next").Value<long>("v"));
+        var next = node.RefField("next");
+        var v = node.Field<long>("v");
+        using var m = heap.AttachCurrentThread();
+        using var keep = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, 1));
+
+        long expectedSum = 0;
+        for (int cycle = 0; cycle < 4; cycle++)
+        {
+            Space alloc = heap.AllocationSpace;
+            int mappedBefore = ResidentNurseryPages(alloc);
+
+            // A list of every 4th node kept (the rest garbage), prepended to what survived so far.
+            var ctx = m.GetContext();
+            var head = ctx.View(keep).GetElement(0).ToHandle();
+            var first = ctx.Allocate(node);
+            Assert.True(alloc.PageOf(first.Address) < nursery, $"cycle {cycle}: the first buffer after a collection is not a nursery page");
+            for (int i = 0; i < Nodes; i++)
+            {
+                var n = ctx.Allocate(node);
+                if (i % 4 == 0)
+                {
+                    n.Set(v, i);
+                    n.SetRef(next, ctx.View(head));
+                    head = n.ToHandle();
+                    expectedSum += i;
+                }
+            }
+
+            ctx.View(keep).SetElement(0, ctx.View(head));
+            int taken = alloc.NurseryTaken;
+            Assert.InRange(taken, Nodes * 24 / 4096, nursery);
+            Assert.Equal(taken + alloc.HighWater - nursery, alloc.PagesInUse);
+            if (cycle >= 2)
+            {
+                // This space's nursery was used two cycles ago: its pages were still mapped when
+                // allocation began here (the point of it: no first-touch fault per page).
+                Assert.True(mappedBefore >= taken, $"cycle {cycle}: {mappedBefore} nursery pages were mapped before allocation, {taken} were then used");
+            }
+
+            var st = heap.Collect();
+            Assert.True(st.Verified);
+            Assert.Equal(0, st.Eexist);
+            Assert.Equal(taken, st.NurseryPagesReused);
+
+            // The space just left kept its nursery pages, zeroed; everything above is gone.
+            Space old = heap.OtherSpace(heap.AllocationSpace);
+            Assert.Same(alloc, old);
+            Assert.Equal(0, old.NurseryTaken);
+            Assert.True(ResidentNurseryPages(old) >= taken, "the nursery pages were given back");
+            Assert.Equal(ResidentNurseryPages(old), old.ResidentPages());
+            Assert.True(IsZero(old.Base, taken), "a nursery page was not zeroed");
+
+            Assert.Equal(expectedSum, SumList(m, keep, next, v));
+        }
+    }
+
+    [Theory]
+    [InlineData(GcBackend.Move)]
+    [InlineData(GcBackend.Continue)]
+    public void DenseLiveNurseryPagesArePackedNeverMovedByFrame(GcBackend backend)
+    {
+        // Every object stays live: the nursery's pages are dense, which would move them whole
+        // (by their page frame with Move) anywhere else in the space.
+        using var heap = TestHeaps.Create(backend);
+        var node = heap.Types.DefineObject("Node", b => b.Reference("next").Value<long>("v"));
+        var next = node.RefField("next");
+        var v = node.Field<long>("v");
+        using var m = heap.AttachCurrentThread();
+        using var keep = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, 1));
+        var ctx = m.GetContext();
+        var head = default(GcRef);
+        long sum = 0;
+        for (int i = 0; i < Nodes; i++)
+        {
+            var n = ctx.Allocate(node);
+            n.Set(v, i);
+            n.SetRef(next, head.IsNull ? default : ctx.View(head));
+            head = n.ToHandle();
+            sum += i;
+        }
+
+        ctx.View(keep).SetElement(0, ctx.View(head));
+        Space alloc = heap.AllocationSpace;
+        int taken = alloc.NurseryTaken;
+        Assert.True(taken > 100);
+        Assert.Equal(alloc.NurseryPages, alloc.HighWater); // nothing allocated above the nursery
+
+        var st = heap.Collect();
+        Assert.True(st.Verified);
+        Assert.Equal(0, st.PagesWhole);
+        Assert.Equal(0, st.PagesZeroCopy); // no page frame left the nursery
+        Assert.True(st.PagesCompacted >= taken - 1, $"{st.PagesCompacted} pages packed from {taken} dense nursery pages");
+        Assert.True(ResidentNurseryPages(alloc) >= taken);
+        Assert.Equal(sum, SumList(m, keep, next, v));
+    }
+
+    [Fact]
+    public void OffByOptionEveryPageGoesBack()
+    {
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.NurseryBytes = 0);
+        Assert.Equal(0, heap.NurseryBytes);
+        using var m = heap.AttachCurrentThread();
+        using (m.OpenScope())
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                m.AllocateArray(heap.Types.ByteArray, 2000);
+            }
+        }
+
+        Space alloc = heap.AllocationSpace;
+        Assert.Equal(0, alloc.NurseryTaken);
+        Assert.True(heap.Collect().Verified);
+        Assert.Equal(0, alloc.ResidentPages());
+        Assert.Equal(0, heap.History[^1].NurseryPagesReused);
+    }
+
+    [Theory]
+    [InlineData(0L, 100)]
+    [InlineData(1L << 20, 256)]
+    [InlineData(3L << 20, 768)]
+    [InlineData(64L << 20, 2048)] // capped at an eighth of the heap
+    public void SizeIsCappedAndRounded(long bytes, int pages)
+    {
+        using var heap = TestHeaps.Create(GcBackend.StopTheWorld, configure: o => o.NurseryBytes = bytes + 100);
+        Assert.Equal(pages == 100 ? 0 : pages, heap.NurseryPages);
+    }
+
+    [Fact]
+    public void NegativeOrHugeSizesAreRejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { NurseryBytes = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { NurseryBytes = 2L << 30 }));
+    }
+
+    [Fact]
+    public void TheHeapLimitStillBoundsAllocation()
+    {
+        // 8 MiB limit: 1 MiB nursery; small arrays fill nursery and bump space, then it is full.
+        using var heap = TestHeaps.Create(GcBackend.Move, maxBytes: 8 << 20);
+        Assert.Equal(256, heap.NurseryPages);
+        using var m = heap.AttachCurrentThread();
+        using var keep = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, 4096));
+        void Fill()
+        {
+            for (int i = 0; i < 4096; i++)
+            {
+                using var s = m.OpenScope();
+                m.SetElement(keep, i, m.AllocateArray(heap.Types.ByteArray, 3000));
+            }
+        }
+
+        var ex = Assert.Throws<GcHeapExhaustedException>(Fill);
+        Assert.Equal(8L << 20, ex.HeapLimitBytes);
+        Assert.True(heap.BytesInUse <= 8L << 20, $"{heap.BytesInUse} bytes in use");
+
+        // A large object bigger than the heap outside the nursery says so.
+        var big = Assert.Throws<GcHeapExhaustedException>(() => m.AllocateArray(heap.Types.ByteArray, (8 << 20) - (512 << 10)));
+        Assert.Contains("nursery", big.Message, StringComparison.Ordinal);
+    }
+
+    private static long SumList(Mutator m, GcRoot keep, GcRefField next, GcField<long> v)
+    {
+        var ctx = m.GetContext();
+        long sum = 0;
+        var cur = ctx.View(keep).GetElement(0);
+        while (!cur.IsNull)
+        {
+            sum += cur.Get(v);
+            cur = cur.GetRef(next);
+        }
+
+        return sum;
+    }
+
+    private static int ResidentNurseryPages(Space s)
+    {
+        int n = 0;
+        for (int p = 0; p < s.NurseryPages; p++)
+        {
+            if (GcHeap.Interop.NativeMethods.MemResidentPages((ulong)s.PageAddress(p), 4096, out ulong r) == 0 && r != 0)
+            {
+                n++;
+            }
+        }
+
+        return n;
+    }
+
+    private static unsafe bool IsZero(nint a, int pages) => new ReadOnlySpan<byte>((void*)a, pages * 4096).IndexOfAnyExcept((byte)0) < 0;
+}
