@@ -183,6 +183,8 @@ typedef struct gch_compaction_stats {
     uint64_t moves_misreported; /* pages UFFDIO_MOVE moved although it answered EEXIST (a concurrent
                                    MOVE split the same transparent huge page source; Linux 6.18):
                                    found moved (source gone, destination present) and counted     */
+    uint64_t pages_nursery_copied; /* whole pages from the from-space nursery (taken while marking:
+                                   black), installed by UFFDIO_COPY so their frames stay there   */
     int32_t error;              /* 0, or the negative errno that failed the compaction          */
     int32_t error_op;           /* GCH_OP_* of the failing operation                            */
     uint64_t error_addr;        /* address involved in the failure                               */

@@ -345,6 +345,13 @@ static inline int src_in_from_space(const gch_compactor *c, uint64_t src)
     return src >= c->plan.from_base && src < c->plan.from_base + ((uint64_t)c->plan.from_pages << GCH_PAGE_SHIFT);
 }
 
+/* A whole page whose source is in the from-space nursery: its frame stays there (the heap zeroes
+ * it in place for a later cycle), so it goes in by COPY, never by MOVE. */
+static inline int src_in_nursery(const gch_compactor *c, uint64_t src)
+{
+    return src >= c->plan.from_base && src < c->plan.from_base + ((uint64_t)c->plan.nursery_pages << GCH_PAGE_SHIFT);
+}
+
 enum { HOW_COPIED = 0, HOW_MOVED = 1, HOW_ZERO_FILLED = 2, HOW_CONTINUED = 3 };
 
 /* Counts n installed pages by kind (whole or packed) and by how they went in. */
@@ -592,8 +599,13 @@ static int flush_run(gch_worker *w)
     int move = c->cfg.install_mode == GCH_INSTALL_MOVE && n >= c->cfg.min_move_pages;
     if (c->cfg.packed_pages_by_copy && w->run_kind[0] == SRC_RING)
         move = 0; /* a run never mixes ring slots and from-space (extends_run) */
+    int nursery = src_in_nursery(c, w->run_src);
+    if (nursery)
+        move = 0; /* nor nursery pages and the rest of from-space */
     if (install(c, w->run_dst, w->run_src, n, w->run_kind, move) != 0)
         return -1;
+    if (nursery)
+        STAT_ADD(c, pages_nursery_copied, n);
     if (move) {
         /* MOVE took the ring frames of packed pages with it. */
         for (uint32_t i = 0; i < n; i++)
@@ -625,6 +637,16 @@ static int compute_floors(gch_compactor *c)
             continue;
         }
         uint32_t s = first_source(pl, t);
+        if (s < pl->nursery_pages) {
+            /* The nursery is never released. A whole page reads only its own source: its black
+             * nursery pages, last in to-space, hold nothing back. A packed page starting in the
+             * nursery may read on into the pages above it. */
+            if (pl->to_kind[t] == GCH_TO_WHOLE) {
+                f[t] = f[t + 1];
+                continue;
+            }
+            s = pl->nursery_pages;
+        }
         f[t] = s < f[t + 1] ? s : f[t + 1];
     }
     c->floor_from = f;
@@ -773,7 +795,8 @@ static inline int extends_run(const gch_worker *w, uint32_t t, uint64_t src)
 {
     const gch_compactor *c = w->c;
     return w->run_n > 0 && t == w->run_dst + w->run_n && src == w->run_src + ((uint64_t)w->run_n << GCH_PAGE_SHIFT) &&
-           src_in_from_space(c, src) == src_in_from_space(c, w->run_src);
+           src_in_from_space(c, src) == src_in_from_space(c, w->run_src) &&
+           src_in_nursery(c, src) == src_in_nursery(c, w->run_src);
 }
 
 static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)

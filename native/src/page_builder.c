@@ -11,7 +11,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(gch_plan) == 104, "gch_plan layout is mirrored in C#");
-_Static_assert(sizeof(gch_compaction_stats) == 432, "gch_compaction_stats layout is mirrored in C#");
+_Static_assert(sizeof(gch_compaction_stats) == 440, "gch_compaction_stats layout is mirrored in C#");
 _Static_assert(sizeof(gch_compactor_config) == 80, "gch_compactor_config layout is mirrored in C#");
 _Static_assert(sizeof(gch_uffd_caps) == 80, "gch_uffd_caps layout is mirrored in C#");
 _Static_assert(sizeof(gch_type_info) == 16, "gch_type_info layout is mirrored in C#");

@@ -115,6 +115,105 @@ public class NurseryTests
         Assert.Equal(sum, SumList(m, keep, next, v));
     }
 
+    [Theory]
+    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
+    public void NurseryPagesTakenWhileMarkingAreBlackAndKeepTheirFrames(GcBackend backend)
+    {
+        // A second thread allocates all along; the collector, once marking has begun, waits until
+        // it has taken 20 more nursery pages: those are black (allocated during marking), planned
+        // whole, and installed by copy, so the nursery still has every frame afterwards.
+        using var heap = TestHeaps.Create(backend);
+        var node = heap.Types.DefineObject("Node", b => b.Reference("next").Value<long>("v"));
+        var next = node.RefField("next");
+        var v = node.Field<long>("v");
+        using var stop = new ManualResetEventSlim();
+        var errors = new List<Exception>();
+        long kept = 0;
+        var worker = TestHeaps.StartMutator(heap, "allocator", m =>
+        {
+            using var keep = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, 1));
+            var ctx = m.GetContext();
+            for (long i = 0; !stop.IsSet; i++)
+            {
+                var n = ctx.Allocate(node);
+                if (i % 16 == 0)
+                {
+                    n.Set(v, i);
+                    n.SetRef(next, ctx.View(keep).GetElement(0));
+                    ctx.View(keep).SetElement(0, n);
+                    kept += i;
+                }
+
+                if (i % 1024 == 0)
+                {
+                    ctx = m.GetContext(); // a poll: the handshakes of marking need it
+                    m.Safepoint();
+                }
+            }
+
+            long sum = 0;
+            for (var cur = m.GetContext().View(keep).GetElement(0); !cur.IsNull; cur = cur.GetRef(next))
+            {
+                sum += cur.Get(v);
+            }
+
+            Assert.Equal(kept, sum);
+        }, errors);
+
+        using var m = heap.AttachCurrentThread();
+        long black = 0;
+        for (int cycle = 0; cycle < 3; cycle++)
+        {
+            Space alloc = heap.AllocationSpace;
+            bool sawPages = false;
+            int blackFirst = 0;
+            Diagnostics.PageMapProbe.PageInfo[]? frames = null;
+            heap.Collector.TestHooks.AfterMarkStart = () =>
+            {
+                int at = alloc.NurseryTaken;
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+                while (alloc.NurseryTaken < Math.Min(at + 21, alloc.NurseryPages) && DateTime.UtcNow < deadline)
+                {
+                    Thread.Sleep(1);
+                }
+
+                sawPages = at + 21 <= alloc.NurseryPages && alloc.NurseryTaken >= at + 21;
+                blackFirst = at;
+                frames = Diagnostics.PageMapProbe.Read(alloc.PageAddress(at), 20); // the thread writes the 21st
+            };
+            var st = heap.Collect();
+            heap.Collector.TestHooks.AfterMarkStart = null;
+            Assert.True(st.Verified);
+            Assert.Equal(0, st.Eexist);
+            if (sawPages)
+            {
+                Assert.True(st.PagesBlack >= 20, $"the nursery pages taken while marking were not planned black: {st}");
+                if (backend != GcBackend.Continue)
+                {
+                    Assert.True(st.PagesNurseryCopied >= 20, $"{st.PagesNurseryCopied} black nursery pages installed by copy: {st}");
+                }
+
+                black += st.PagesBlack;
+
+                // Each kept its page frame (pagemap's frame numbers; 0 where they are not readable).
+                var after = Diagnostics.PageMapProbe.Read(alloc.PageAddress(blackFirst), 20);
+                for (int i = 0; frames is not null && after is not null && i < 20; i++)
+                {
+                    Assert.True(frames[i].Pfn == 0 || frames[i].Pfn == after[i].Pfn, $"black nursery page {blackFirst + i} lost its frame ({frames[i].Pfn:x} -> {after[i].Pfn:x}): {st}");
+                }
+            }
+
+            Assert.True(ResidentNurseryPages(alloc) >= st.NurseryPagesReused, $"a nursery page frame left the nursery: {ResidentNurseryPages(alloc)} resident, {st.NurseryPagesReused} used: {st}");
+            Assert.True(IsZero(alloc.Base, (int)st.NurseryPagesReused), "a nursery page was not zeroed");
+        }
+
+        stop.Set();
+        TestHeaps.JoinAll([worker], TimeSpan.FromSeconds(60));
+        TestHeaps.ThrowFirst(errors);
+        Assert.True(black > 0, "no cycle saw nursery pages taken while marking");
+        Assert.True(heap.Verify().IsValid);
+    }
+
     [Fact]
     public void OffByOptionEveryPageGoesBack()
     {

@@ -126,6 +126,8 @@ internal sealed class CollectionRecord
 
     public long NurseryPagesReused { get; init; }
 
+    public long PagesNurseryCopied { get; init; }
+
     public long MovesMisreported { get; init; }
 
     public double InPlaceShare { get; init; }
@@ -227,6 +229,7 @@ internal sealed class CollectionRecord
         HugeBlocksPlanned = s.HugeBlocksPlanned,
         PagesHoles = s.PagesHoles,
         NurseryPagesReused = s.NurseryPagesReused,
+        PagesNurseryCopied = s.PagesNurseryCopied,
         MovesMisreported = s.MovesMisreported,
         InPlaceShare = s.InPlaceShare,
         FaultsOnClaimed = s.FaultsOnClaimed,

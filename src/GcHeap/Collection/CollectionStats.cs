@@ -199,6 +199,13 @@ public sealed class CollectionStats
     /// </summary>
     public long NurseryPagesReused { get; init; }
 
+    /// <summary>
+    /// Whole pages whose source was a nursery page taken while marking (black), installed by
+    /// UFFDIO_COPY so that their frames stay in the nursery (Move and Copy backends; included in
+    /// <see cref="PagesCopied"/>).
+    /// </summary>
+    public long PagesNurseryCopied { get; init; }
+
     /// <summary>From-space pages given back to the kernel while compaction ran (batched releases), before the end of the cycle.</summary>
     public long PagesReleasedEarly { get; init; }
 

@@ -37,6 +37,9 @@ internal sealed unsafe partial class Collector
     private NativePlan* _nativePlan;
     private int _nurseryReused;
 
+    /// <summary>The from-space nursery's cursor when marking began: nursery pages from here on are black.</summary>
+    private int _nurseryMark;
+
     private int _phase;
     private double _maxStopWaitMs;
     private string? _maxStopAwaited;
@@ -214,9 +217,9 @@ internal sealed unsafe partial class Collector
                     {
                         long step = Stopwatch.GetTimestamp();
                         RetireAllocationBuffers();
-                        from.CloseNursery(); // pages taken from here on are black: above hwMark
+                        _nurseryMark = from.NurseryTaken; // nursery pages taken from here on are black
                         hwMark = from.HighWater;
-                        _marker.Begin(from, hwMark);
+                        _marker.Begin(from, hwMark, _nurseryMark);
                         Step(ref step, "MarkStart: retire allocation buffers");
                         lock (_heap.Handles.GlobalLock)
                         {
@@ -263,7 +266,7 @@ internal sealed unsafe partial class Collector
                 bool move = backend == GcBackend.Move;
                 _planner.Begin(_plan, _heap.Options.DensePageThreshold, move ? _heap.Options.RunBridgePages : 0,
                                _heap.Options.MinMovePages, _heap.Options.RunBridgeBudget, move && _heap.Options.PackShortRuns,
-                               alignHugeBlocks: HugeBlocks(backend));
+                               alignHugeBlocks: HugeBlocks(backend), nurseryBlackFrom: _nurseryMark);
                 _planner.Plan(0, hwMark, black: false);
 
                 // Pages allocated since marking began, planned while mutators run, so that the
@@ -339,6 +342,11 @@ internal sealed unsafe partial class Collector
                             else
                             {
                                 _planner.Plan(hwPlanned, hwFlip, black: true);
+
+                                // Nursery pages taken since marking began: black, appended whole.
+                                int nurseryFlip = from.NurseryTaken;
+                                from.CloseNursery();
+                                _planner.PlanNurseryBlack(_nurseryMark, nurseryFlip);
                             }
 
                             Step(ref step, "Flip: plan pages allocated since marking began");
@@ -655,9 +663,11 @@ internal sealed unsafe partial class Collector
         var barrier = _heap.Safepoints.Handshake(static _ => { }, _heap.Options.SafepointTimeout, throwOnTimeout: true, whileWaiting: static () => { });
         RecordHandshake(HandshakeKind.MarkStartBarrier, barrier);
 
-        from.CloseNursery(); // pages taken from here on are black, so they must come from above hwMark
+        // Pages taken from here on are black: above hwMark, or nursery pages from _nurseryMark on
+        // (the nursery's cursor and the high-water mark only grow, so each read splits its pages).
+        _nurseryMark = from.NurseryTaken;
         int hwMark = from.HighWater;
-        _marker.Begin(from, hwMark);
+        _marker.Begin(from, hwMark, _nurseryMark);
         long roots = 0;
         lock (_heap.Handles.GlobalLock)
         {
@@ -1180,6 +1190,7 @@ internal sealed unsafe partial class Collector
         PagesPmdMoved = (long)n.PagesPmdMoved,
         HugeBlocksMoved = (long)n.HugeBlocks,
         MovesMisreported = (long)n.MovesMisreported,
+        PagesNurseryCopied = (long)n.PagesNurseryCopied,
         HugeBlocksPlanned = _planner.HugeBlocksPlanned,
         PagesHoles = _planner.PagesHoles,
         NurseryPagesReused = _nurseryReused,

@@ -43,6 +43,7 @@ internal sealed unsafe class Planner
     private int _lastAligned = -1;
     private int _next;
     private int _nursery;
+    private int _nurseryBlack;
     private int _open = -1;
     private int _openFill;
 
@@ -80,7 +81,7 @@ internal sealed unsafe class Planner
     /// <paramref name="bridgeMinRun"/> are packed instead of moved whole.
     /// Move on transparent huge pages (<paramref name="alignHugeBlocks"/>): keep whole 2 MiB blocks aligned (see <see cref="AlignHugeBlock"/>).
     /// </summary>
-    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0, bool packShortRuns = false, bool alignHugeBlocks = false)
+    public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0, bool packShortRuns = false, bool alignHugeBlocks = false, int nurseryBlackFrom = -1)
     {
         _alignHugeBlocks = alignHugeBlocks;
         _lastAligned = -1;
@@ -92,6 +93,7 @@ internal sealed unsafe class Planner
         _from = plan.From;
         _denseBytes = denseThreshold <= 0 ? 1 : denseThreshold > 1 ? int.MaxValue : (int)Math.Ceiling(denseThreshold * ObjectLayout.PageSize);
         _nursery = _from.NurseryPages;
+        _nurseryBlack = nurseryBlackFrom < 0 ? _nursery : Math.Min(nurseryBlackFrom, _nursery);
         _next = 0;
         for (int t = 0; t < plan.To.NurseryPages; t++)
         {
@@ -140,6 +142,12 @@ internal sealed unsafe class Planner
         int p = first;
         while (p < end)
         {
+            if (p >= _nurseryBlack && p < _nursery)
+            {
+                p = Math.Min(end, _nursery); // nursery pages taken while marking: PlanNurseryBlack
+                continue;
+            }
+
             AlignHugeBlock(p, end, black);
             PageKind kind = _from.Kinds[p];
             switch (kind)
@@ -206,7 +214,7 @@ internal sealed unsafe class Planner
                 continue;
             }
 
-            uint live = _bitmap.LiveBytes[p];
+            uint live = p >= _nurseryBlack && p < _nursery ? 0 : _bitmap.LiveBytes[p]; // black nursery pages: PlanNurseryBlack
             _plan.FromClass[p] = live == 0 ? NativeConstants.FromEmpty
                 : live >= _denseBytes && p >= _nursery ? NativeConstants.FromWholeMarked
                 : NativeConstants.FromSparse;
@@ -418,6 +426,26 @@ internal sealed unsafe class Planner
         _plan.FromPages = p;
         _plan.ToPages = _next;
         return p;
+    }
+
+    /// <summary>
+    /// Nursery pages [first, end) taken since marking began (the flip plans them, with every
+    /// thread's buffer retired): black, so moved whole after everything else. Their frames stay
+    /// in the nursery all the same: the native collector installs whole pages whose source is a
+    /// nursery page by UFFDIO_COPY, never by MOVE.
+    /// </summary>
+    public void PlanNurseryBlack(int first, int end)
+    {
+        for (int p = first; p < end; p++)
+        {
+            if (_from.Kinds[p] == PageKind.Small)
+            {
+                Whole(p, NativeConstants.FromWholeBlack, 0);
+                PagesBlack++;
+            }
+        }
+
+        _plan.ToPages = _next;
     }
 
     private int PlanLarge(int p, bool black, NativeTypeInfo* table, uint typeCount)

@@ -29,7 +29,7 @@ internal static class NativeLibraryCheck
             throw new GcHeapException($"Native library ABI version {version} does not match the managed assembly's {NativeLibraryName.AbiVersion}; rebuild the solution.");
         }
 
-        if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 432 || sizeof(NativeCompactorConfig) != 80 ||
+        if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 440 || sizeof(NativeCompactorConfig) != 80 ||
             sizeof(NativeUffdCaps) != 80 || sizeof(NativeContinueAnswers) != 40 || sizeof(NativeTypeInfo) != 16 || sizeof(NativePrefaultStats) != 40 ||
             sizeof(NativeSnapshotConfig) != 32 || sizeof(NativeSnapshotStats) != 208)
         {

@@ -104,6 +104,7 @@ internal struct NativeCompactionStats
     public ulong HugeBlocks;
     public ulong PagesHoles;
     public ulong MovesMisreported;
+    public ulong PagesNurseryCopied;
     public int Error;
     public int ErrorOp;
     public ulong ErrorAddr;

@@ -21,6 +21,8 @@ internal sealed unsafe class Marker
     private int _blackFrom;
     private nint _base;
     private nuint _markableBytes;
+    private nuint _nurseryBlackOffset;
+    private nuint _nurseryBlackBytes;
     private NativeTypeInfo* _table;
     private uint _typeCount;
     private nint[] _stack = new nint[4096];
@@ -42,13 +44,20 @@ internal sealed unsafe class Marker
 
     public bool IsEmpty => _sp == 0;
 
-    /// <summary>Starts a marking of <paramref name="space"/>: pages [0, blackFrom) are traced, the rest are black.</summary>
-    public void Begin(Space space, int blackFrom)
+    /// <summary>
+    /// Starts a marking of <paramref name="space"/>: pages [0, blackFrom) are traced, the rest are
+    /// black; so are the nursery's pages from <paramref name="nurseryBlackFrom"/> on (taken since
+    /// marking began; -1: none).
+    /// </summary>
+    public void Begin(Space space, int blackFrom, int nurseryBlackFrom = -1)
     {
         _space = space;
         _blackFrom = blackFrom;
         _base = space.Base;
         _markableBytes = (nuint)blackFrom << ObjectLayout.PageShift;
+        int nb = nurseryBlackFrom < 0 ? space.NurseryPages : Math.Min(nurseryBlackFrom, space.NurseryPages);
+        _nurseryBlackOffset = (nuint)nb << ObjectLayout.PageShift;
+        _nurseryBlackBytes = (nuint)(space.NurseryPages - nb) << ObjectLayout.PageShift;
         _table = _types.Table;
         _typeCount = (uint)_types.Count;
         _sp = 0;
@@ -87,7 +96,7 @@ internal sealed unsafe class Marker
             return _space.Contains(a) && (int)(off >> ObjectLayout.PageShift) < _space.HighWater;
         }
 
-        return _bitmap.IsSet(off >> ObjectLayout.GranuleShift);
+        return off - _nurseryBlackOffset < _nurseryBlackBytes || _bitmap.IsSet(off >> ObjectLayout.GranuleShift);
     }
 
     /// <summary>Processes up to <paramref name="budget"/> objects; true when the stack is empty.</summary>
@@ -119,6 +128,11 @@ internal sealed unsafe class Marker
         if ((off & 7) != 0)
         {
             throw Corrupt(a, "is not 8-byte aligned");
+        }
+
+        if (off - _nurseryBlackOffset < _nurseryBlackBytes)
+        {
+            return; // a nursery page taken while marking: black, like the pages above blackFrom
         }
 
         ulong g = off >> ObjectLayout.GranuleShift;
