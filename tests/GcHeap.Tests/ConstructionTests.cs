@@ -77,7 +77,7 @@ public class ConstructionTests
         // A heap of 32 GiB + 3 pages: its mappings have sizes nothing else in the process has.
         const long Pages = (1L << 23) + 3;
         // Each space (and so the collector's tables) spans the limit plus the nursery's pages.
-        const long SpacePages = Pages + ((16L << 20) >> 12);
+        const long SpacePages = Pages + ((32L << 20) >> 12);
         ulong failing = (((ulong)SpacePages * (ulong)bytesPerPage) + 4095) & ~4095UL;
         long sizeBefore = VirtualSize();
         int uffdsBefore = CountUserfaultfds();

@@ -16,7 +16,7 @@ public class NurseryTests
     public void AllocationAfterACollectionWritesToMappedZeroedNurseryPages(GcBackend backend)
     {
         using var heap = TestHeaps.Create(backend);
-        Assert.Equal(8L << 20, heap.NurseryBytes); // 16 MiB default, capped at an eighth of 64 MiB
+        Assert.Equal(8L << 20, heap.NurseryBytes); // 32 MiB default, capped at an eighth of 64 MiB
         int nursery = heap.NurseryPages;
         var node = heap.Types.DefineObject("Node", b => b.Reference("next").Value<long>("v"));
         var next = node.RefField("next");

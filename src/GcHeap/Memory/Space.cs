@@ -182,10 +182,10 @@ internal sealed unsafe class Space : IDisposable
     }
 
     /// <summary>
-    /// Stops handing out nursery pages: at mark start (pages taken after it must be black, and black
-    /// pages are only ever planned above the marked range), and for a snapshot load. Linearizable
-    /// with <see cref="TryTakeNurseryPage"/>: a page taken before this returns is below every page
-    /// handed out after it.
+    /// Stops handing out nursery pages: at the flip that leaves this space (with every thread's
+    /// buffer retired, the pages taken so far are what the plan copies out), and for a snapshot
+    /// load. Linearizable with <see cref="TryTakeNurseryPage"/>. Marking does not close it: its
+    /// cursor read at mark start splits white pages from black ones (see Collector).
     /// </summary>
     public void CloseNursery()
     {
@@ -199,7 +199,7 @@ internal sealed unsafe class Space : IDisposable
         }
     }
 
-    /// <summary>Hands nursery pages out again (at the flip that makes this the allocation space, or when marking is called off).</summary>
+    /// <summary>Hands nursery pages out (at the flip that makes this the allocation space, or again when a flip is called off).</summary>
     public void OpenNursery()
     {
         while (true)
