@@ -131,6 +131,7 @@ internal sealed class StressRunner
             DontForkHeap = kind != StressPhase.Fork,
             MinMovePages = kind == StressPhase.Fork || rnd.Next(2) == 0 ? 1 : 48,
             PackedPagesByCopy = rnd.Next(3) == 0,
+            NurseryBytes = rnd.Next(4) switch { 0 => 0, 1 => 256L << 10, _ => new HeapOptions().NurseryBytes }, // none, one used up every cycle, the default
             SafepointTimeout = _s.SafepointTimeoutMs > 0 ? TimeSpan.FromMilliseconds(_s.SafepointTimeoutMs) : Timeout.InfiniteTimeSpan,
         };
         HeapOptionOverrides.Apply(options, _s.HeapOverrides);
