@@ -16,9 +16,10 @@ namespace GcHeap.Benchmarks;
 /// <para>Collections are included on both sides, as they would be in a program: .NET runs its
 /// gen0 collections, GcHeap its background collections, started every
 /// <see cref="TriggerBytes"/> allocated (the objects are garbage as soon as their scope closes, so
-/// each collection finds at most one batch live, but it does return every page to the kernel,
-/// and fresh pages are zero-filled on first touch). The heap is large enough that an allocation
-/// never waits for a full heap.</para>
+/// each collection finds at most one batch live). The nursery (<see cref="HeapOptions.NurseryBytes"/>)
+/// is sized to the trigger, so allocation buffers come from pages already mapped, zeroed in place
+/// by the collector; <see cref="Kernel_FirstTouchPage"/> shows what a fresh page would cost
+/// instead. The heap is large enough that an allocation never waits for a full heap.</para>
 /// <para>The Allocated column counts managed memory only (process-wide, the collector thread
 /// included): GcHeap objects live in native memory, so it shows what the API costs the .NET heap.</para>
 /// </summary>
@@ -60,6 +61,7 @@ public class AllocationBenchmarks
             MaxHeapBytes = 1L << 30,
             BackgroundCollection = true,
             CollectionTriggerBytes = TriggerBytes,
+            NurseryBytes = TriggerBytes, // a cycle's allocation fits: every buffer comes from mapped pages (docs/design.md, "The nursery")
         });
         _types = new GcTypes(_heap);
         _byteArray = _heap.Types.ByteArray;

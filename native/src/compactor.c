@@ -905,7 +905,8 @@ static int block_is_huge(gch_compactor *c, uint32_t b)
     const gch_plan *pl = &c->plan;
     uint32_t t0 = b * GCH_PMD_PAGES;
     int huge = t0 + GCH_PMD_PAGES <= pl->to_pages && pl->to_kind[t0] == GCH_TO_WHOLE && pl->to_src[t0] % GCH_PMD_PAGES == 0 &&
-               pl->to_src[t0] + GCH_PMD_PAGES <= pl->from_pages;
+               pl->to_src[t0] + GCH_PMD_PAGES <= pl->from_pages &&
+               pl->to_src[t0] >= pl->nursery_pages; /* nursery frames stay: copied, never moved */
     for (uint32_t i = 1; huge && i < GCH_PMD_PAGES; i++)
         huge = pl->to_kind[t0 + i] == GCH_TO_WHOLE && pl->to_src[t0 + i] == pl->to_src[t0] + i;
     if (huge)

@@ -93,7 +93,11 @@ public class AllocationPrefaultTests
     [Fact]
     public void StatisticsStayReadableAfterDisposal()
     {
-        var heap = TestHeaps.Create(GcBackend.Copy, configure: o => o.AllocationPrefaultPages = Window);
+        var heap = TestHeaps.Create(GcBackend.Copy, configure: o =>
+        {
+            o.AllocationPrefaultPages = Window;
+            o.NurseryBytes = 0; // the arrays would come from the nursery, which is never prefaulted
+        });
         using (var m = heap.AttachCurrentThread())
         using (m.OpenScope())
         {

@@ -15,7 +15,11 @@ public class ForkEbusyTests
     public void MoveFallsBackToCopyWhenAForkedChildSharesThePages()
     {
         // DontForkHeap = false so the child really maps the heap.
-        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.DontForkHeap = false);
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o =>
+        {
+            o.DontForkHeap = false;
+            o.NurseryBytes = 0; // no nursery: the test stages whole pages to move, and the nursery copies every page it hands out
+        });
         using var m = heap.AttachCurrentThread();
         using var graph = new MirroredGraph(m, new ModelTypes(heap), seed: 17);
         graph.Grow(24, 300);
@@ -83,6 +87,7 @@ public class ForkEbusyTests
         {
             o.DontForkHeap = false;
             o.MinMovePages = 1; // every run by MOVE: any COPY below is an EBUSY fallback
+            o.NurseryBytes = 0; // no nursery: the test stages whole pages to move, and the nursery copies every page it hands out
         });
         using var m = heap.AttachCurrentThread();
 

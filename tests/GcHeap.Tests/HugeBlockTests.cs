@@ -122,7 +122,7 @@ public class HugeBlockTests
     {
         using var heap = TestHeaps.Create(GcBackend.Move, 64L << 20, o =>
         {
-            o.MinMovePages = 48;
+            NoNursery(o).MinMovePages = 48;
             o.TransparentHugePages = false;
         });
         Assert.False(heap.TransparentHugePages);

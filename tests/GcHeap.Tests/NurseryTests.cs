@@ -214,6 +214,48 @@ public class NurseryTests
         Assert.True(heap.Verify().IsValid);
     }
 
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void LargeObjectsComeFromTheNurseryAndAreCopiedOutWhole(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend);
+        using var m = heap.AttachCurrentThread();
+        using var keep = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, 8));
+        Space alloc = heap.AllocationSpace;
+        var pages = new List<int>();
+        for (int i = 0; i < 16; i++)
+        {
+            using var s = m.OpenScope();
+            var a = m.AllocateArray(heap.Types.ByteArray, 3 * 4096); // a run of 4 pages
+            int first = alloc.PageOf(m.AddressOf(a));
+            Assert.True(first + 4 <= alloc.NurseryPages, $"array {i} at page {first}, above the nursery");
+            m.FillItems(a, 0, 3 * 4096, (byte)(i + 1));
+            if (i % 2 == 0)
+            {
+                m.SetElement(keep, i / 2, a);
+                pages.AddRange(Enumerable.Range(first, 4));
+            }
+        }
+
+        var frames = pages.Select(p => Diagnostics.PageMapProbe.Read(alloc.PageAddress(p), 1)?[0].Pfn ?? 0).ToArray();
+        var st = heap.Collect();
+        Assert.True(st.Verified);
+        Assert.Equal(32, st.PagesLarge); // the live ones, whole
+        Assert.Equal(0, st.PagesZeroCopy); // none moved by frame
+        for (int i = 0; i < pages.Count; i++)
+        {
+            ulong after = Diagnostics.PageMapProbe.Read(alloc.PageAddress(pages[i]), 1)?[0].Pfn ?? 0;
+            Assert.True(frames[i] == 0 || frames[i] == after, $"nursery page {pages[i]} lost its frame");
+        }
+
+        for (int i = 0; i < 8; i++)
+        {
+            var bytes = new byte[3 * 4096];
+            m.ReadItems<byte>(m.GetElement(keep, i), 0, bytes);
+            Assert.All(bytes, b => Assert.Equal((byte)((2 * i) + 1), b));
+        }
+    }
+
     [Fact]
     public void OffByOptionEveryPageGoesBack()
     {

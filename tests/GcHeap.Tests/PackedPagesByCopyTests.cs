@@ -17,6 +17,7 @@ public class PackedPagesByCopyTests
             o.BackgroundCollection = false;
             o.PackedPagesByCopy = packedByCopy;
             o.RunBridgePages = 0;
+            o.NurseryBytes = 0; // no nursery: the test stages whole pages to move, and the nursery copies every page it hands out
         });
         // Every other page thinned to a tenth of its objects, no bridging: those pages are packed,
         // the rest move whole. The helper checks every kept object after the collection.

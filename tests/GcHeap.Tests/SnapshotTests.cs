@@ -161,7 +161,7 @@ public class SnapshotTests
     public void CorruptTruncatedAndForeignFilesThrowFormatExceptions()
     {
         byte[] file;
-        using (var heap = NewHeap())
+        using (var heap = NewHeap(o => o.NurseryBytes = 0)) // the last bytes are then the graph's last page
         {
             var types = new ModelTypes(heap);
             using var m = heap.AttachCurrentThread();

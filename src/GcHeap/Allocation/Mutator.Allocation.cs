@@ -310,10 +310,16 @@ public sealed unsafe partial class Mutator
                 throw Exhausted(size, $"it is larger than the heap outside its {_heap.NurseryBytes}-byte nursery (HeapOptions.NurseryBytes)");
             }
 
-            int p = space.TryTakePages((int)pages);
-            if (p >= 0)
+            // The nursery first, like buffers: its pages are mapped already (a live large object
+            // there is copied out whole by the next collection, its frames staying).
+            int p = space.TryTakeNurseryPage((int)pages);
+            if (p < 0 && (p = space.TryTakePages((int)pages)) >= 0)
             {
                 _heap.Prefaulter?.Ahead(space, p + (int)pages - 1);
+            }
+
+            if (p >= 0)
+            {
 
                 // Tails first, then the head: a collector planning concurrently that sees the
                 // head knows the whole run.

@@ -283,7 +283,7 @@ internal sealed unsafe class Planner
     private void AlignHugeBlock(int p, int end, bool black)
     {
         const int Block = NativeConstants.PmdPages;
-        if (!_alignHugeBlocks || (p & (Block - 1)) != 0 || p + Block > end || p == _lastAligned)
+        if (!_alignHugeBlocks || (p & (Block - 1)) != 0 || p + Block > end || p == _lastAligned || p < _nursery)
         {
             return;
         }
@@ -430,18 +430,31 @@ internal sealed unsafe class Planner
 
     /// <summary>
     /// Nursery pages [first, end) taken since marking began (the flip plans them, with every
-    /// thread's buffer retired): black, so moved whole after everything else. Their frames stay
+    /// thread's buffer retired): black, so moved whole after everything else (buffers and large
+    /// objects alike). Their frames stay
     /// in the nursery all the same: the native collector installs whole pages whose source is a
     /// nursery page by UFFDIO_COPY, never by MOVE.
     /// </summary>
     public void PlanNurseryBlack(int first, int end)
     {
-        for (int p = first; p < end; p++)
+        NativeTypeInfo* table = _types.Table;
+        uint typeCount = (uint)_types.Count;
+        int p = first;
+        while (p < end)
         {
-            if (_from.Kinds[p] == PageKind.Small)
+            switch (_from.Kinds[p])
             {
-                Whole(p, NativeConstants.FromWholeBlack, 0);
-                PagesBlack++;
+                case PageKind.Small:
+                    Whole(p, NativeConstants.FromWholeBlack, 0);
+                    PagesBlack++;
+                    p++;
+                    break;
+                case PageKind.LargeHead:
+                    p += PlanLarge(p, black: true, table, typeCount);
+                    break;
+                default:
+                    p++; // not set up: cannot happen with every thread stopped at the flip
+                    break;
             }
         }
 

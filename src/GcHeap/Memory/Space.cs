@@ -153,19 +153,19 @@ internal sealed unsafe class Space : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Contains(nint address) => (nuint)(address - Base) < (nuint)Bytes;
 
-    /// <summary>Takes one nursery page; -1 when the nursery is closed or used up.</summary>
+    /// <summary>Takes <paramref name="count"/> consecutive nursery pages; -1 when the nursery is closed or has not that many left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int TryTakeNurseryPage()
+    public int TryTakeNurseryPage(int count = 1)
     {
         while (true)
         {
             int n = Volatile.Read(ref _nurseryNext);
-            if (n >= NurseryPages)
+            if (n + count > NurseryPages || n + count < 0)
             {
                 return -1; // used up, or closed (the flag makes n larger than any nursery)
             }
 
-            if (n + 1 + Volatile.Read(ref _highWater) - NurseryPages > AllocationLimitPages)
+            if (n + count + Volatile.Read(ref _highWater) - NurseryPages > AllocationLimitPages)
             {
                 // The heap limit counts the nursery too. Only reachable when a compacted prefix
                 // reaches above the limit (bump allocation is then closed, so the high-water mark
@@ -174,7 +174,7 @@ internal sealed unsafe class Space : IDisposable
                 return -1;
             }
 
-            if (Interlocked.CompareExchange(ref _nurseryNext, n + 1, n) == n)
+            if (Interlocked.CompareExchange(ref _nurseryNext, n + count, n) == n)
             {
                 return n;
             }
