@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The allocation nursery (issue 12): binary-trees and gcbench through the fast path (--api views)
-# with the default nursery (16 MiB), a 32 MiB one, none (NurseryBytes=0), and on .NET objects,
+# with the default nursery (32 MiB since commit e65678e; 16 MiB before, where the labels were
+# nursery16 = default and nursery32), a 16 MiB one, none (NurseryBytes=0), and on .NET objects,
 # alternating, ROUNDS rounds; every GcHeap run verified at the end.
 #
 #   experiments/nursery/measure.sh RUNNER_DIR OUT_DIR [ROUNDS]
@@ -20,7 +21,7 @@ mkdir -p "$out"
 for r in $(seq 1 "$rounds"); do
   for w in "binary-trees --depth 18" "gcbench"; do
     name="${w%% *}"
-    for v in "nursery16:--api views" "nursery32:--api views --option NurseryBytes=33554432" "off:--api views --option NurseryBytes=0" "dotnet:--backend dotnet"; do
+    for v in "default:--api views" "nursery16:--api views --option NurseryBytes=16777216" "off:--api views --option NurseryBytes=0" "dotnet:--backend dotnet"; do
       label="${v%%:*}"; args="${v#*:}"
       # shellcheck disable=SC2086
       dotnet "$runner/GcHeap.Experiments.dll" $w $args -q --json "$out/$name-$label-$r.json" > /dev/null

@@ -8,7 +8,7 @@ for f in sorted(glob.glob(os.path.join(out, '*.json'))):
 for name in sorted({n for n, _ in runs}):
     base = statistics.median(d['elapsed_ms'] for d in runs[(name, 'dotnet')])
     print(f'{name}: .NET median {base:.0f} ms')
-    for label in ['nursery16', 'nursery32', 'off', 'dotnet']:
+    for label in ['default', 'nursery16', 'nursery32', 'off', 'dotnet']:
         ds = runs.get((name, label))
         if not ds:
             continue
