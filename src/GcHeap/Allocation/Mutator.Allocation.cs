@@ -112,7 +112,7 @@ public sealed unsafe partial class Mutator
     }
 
     /// <summary>The fast path's allocation of an object (<see cref="GcContext.Allocate"/>): no thread check, no handle.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     internal nint AllocateObjectFromContext(GcType type)
     {
         ArgumentNullException.ThrowIfNull(type);
@@ -197,7 +197,7 @@ public sealed unsafe partial class Mutator
     }
 
     /// <summary>An allocation covered by a reservation: the current buffer, else the spare page (no poll either way).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private nint AllocateReserved(int size)
     {
         _reservedLeft -= size;
@@ -240,7 +240,7 @@ public sealed unsafe partial class Mutator
         throw new ArgumentException($"'{arrayType.Name}' is not an array type; use Allocate.", nameof(arrayType));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private nint AllocateBytes(long size)
     {
         if (size <= ObjectLayout.LargeObjectThreshold)

@@ -33,7 +33,7 @@ public readonly ref struct GcContext
 
     private Mutator M
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(HotPath.Inline)]
         get
         {
             var m = _m;
@@ -51,7 +51,7 @@ public readonly ref struct GcContext
     /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
     /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
     /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public GcView View(GcRef obj)
     {
         var m = M;
@@ -69,7 +69,7 @@ public readonly ref struct GcContext
     /// <exception cref="GcThreadStateException">Inside a safe region, a default context, or the heap is full and this is the collector thread.</exception>
     /// <exception cref="GcHeapDisposedException">The heap or the mutator is disposed.</exception>
     /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public GcView Allocate(GcType type)
     {
         var m = M;
@@ -101,7 +101,7 @@ public readonly ref struct GcContext
     /// </summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="local"/> is null, released, foreign or another thread's local handle; or <paramref name="value"/> is expired or another heap's.</exception>
     /// <exception cref="GcThreadStateException">Inside a safe region, or a default context.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public void Set(GcRef local, GcView value)
     {
         var m = M;

@@ -44,7 +44,7 @@ public readonly unsafe ref struct GcView
     /// <summary>The object's address after the validity checks.</summary>
     private nint Obj
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(HotPath.Inline)]
         get
         {
             nint a = Address;
@@ -93,7 +93,7 @@ public readonly unsafe ref struct GcView
     /// <summary>Reads a value field.</summary>
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public T Get<T>(GcField<T> field)
         where T : unmanaged
     {
@@ -109,7 +109,7 @@ public readonly unsafe ref struct GcView
     /// <summary>Writes a value field.</summary>
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public void Set<T>(GcField<T> field, T value)
         where T : unmanaged
     {
@@ -125,7 +125,7 @@ public readonly unsafe ref struct GcView
     /// <summary>Reads a reference field as a view (the null view for null); no handle is created.</summary>
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public GcView GetRef(GcRefField field)
     {
         nint a = Obj;
@@ -146,7 +146,7 @@ public readonly unsafe ref struct GcView
     /// <summary>Writes a reference field (the null view clears it), through the write barrier.</summary>
     /// <exception cref="GcInvalidHandleException">A view is expired or belongs to another heap or thread, or this view is null.</exception>
     /// <exception cref="GcFieldAccessException"><paramref name="field"/> belongs to another type or another heap.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public void SetRef(GcRefField field, GcView value)
     {
         nint a = Obj;
@@ -219,7 +219,7 @@ public readonly unsafe ref struct GcView
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
     /// <exception cref="GcFieldAccessException">The object is not a reference array.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public GcView GetElement(int index)
     {
         nint a = Obj;
@@ -232,7 +232,7 @@ public readonly unsafe ref struct GcView
     /// <exception cref="GcInvalidHandleException">A view is expired or belongs to another heap or thread, or this view is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
     /// <exception cref="GcFieldAccessException">The object is not a reference array.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public void SetElement(int index, GcView value)
     {
         nint a = Obj;
@@ -245,7 +245,7 @@ public readonly unsafe ref struct GcView
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
     /// <exception cref="GcFieldAccessException">The object is not an array of <typeparamref name="T"/>.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public T GetItem<T>(int index)
         where T : unmanaged
     {
@@ -258,7 +258,7 @@ public readonly unsafe ref struct GcView
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside the array.</exception>
     /// <exception cref="GcFieldAccessException">The object is not an array of <typeparamref name="T"/>.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public void SetItem<T>(int index, T value)
         where T : unmanaged
     {
@@ -295,7 +295,7 @@ public readonly unsafe ref struct GcView
     public override string ToString() => Address == 0 ? "GcView(null)" : IsCurrent ? $"GcView(0x{Address:x})" : "GcView(expired)";
 
     /// <summary>The address of a non-null view after checking it is current and belongs to <paramref name="m"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     internal nint AddressFor(Mutator m)
     {
         if (!ReferenceEquals(M, m) || Epoch != m.ViewEpoch)
@@ -307,7 +307,7 @@ public readonly unsafe ref struct GcView
     }
 
     /// <summary>The address to store for <paramref name="value"/> (0 for null): checks it is a current view of this thread's heap.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private nint ValueOf(GcView value) => value.Address == 0 ? 0 : value.AddressFor(M!);
 
     // Cold paths are static and take values: an instance call would take the view's address and

@@ -28,7 +28,7 @@ public sealed unsafe partial class Mutator
     private nint[] _satb = [];
     private int _satbCount;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     internal void WriteReference(nint* slot, nint value)
     {
         if (BarrierActive)

@@ -32,16 +32,16 @@ internal static unsafe class ObjectLayout
     public const uint KindRefArray = 3;
     public const uint KindDataArray = 4;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public static uint TypeIdOf(nint obj) => *(uint*)obj;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public static uint LengthOf(nint obj) => *(uint*)(obj + 4);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public static void WriteHeader(nint obj, uint typeId, uint length) => *(ulong*)obj = typeId | ((ulong)length << 32);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public static long AlignUp(long size) => (size + (Granule - 1)) & ~(long)(Granule - 1);
 
     public static long PagesFor(long bytes) => (bytes + PageSize - 1) >> PageShift;
