@@ -1,3 +1,4 @@
+using GcHeap.Model;
 using GcHeap.Memory;
 
 namespace GcHeap.Tests;
@@ -253,6 +254,46 @@ public class NurseryTests
             var bytes = new byte[3 * 4096];
             m.ReadItems<byte>(m.GetElement(keep, i), 0, bytes);
             Assert.All(bytes, b => Assert.Equal((byte)((2 * i) + 1), b));
+        }
+    }
+
+    [Theory]
+    [InlineData(8L << 20, 0L)]
+    [InlineData(0L, 8L << 20)]
+    [InlineData(1L << 20, 8L << 20)]
+    [InlineData(8L << 20, 1L << 20)]
+    public void ASnapshotLoadsIntoAHeapWithAnotherNursery(long savedWith, long loadedWith)
+    {
+        // Objects sit in the saving heap's nursery (and above it); the loading heap's nursery may
+        // cover more or less of those pages. It must load, collect and allocate without losing any.
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.NurseryBytes = savedWith);
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 31);
+        graph.Grow(12, 400);
+        var names = graph.NamedRoots("r").ToDictionary(x => x.Name, x => x.Root);
+        var ms = new MemoryStream();
+        heap.SaveSnapshot(ms, new SnapshotOptions { RootNames = names });
+
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms, new HeapOptions { MaxHeapBytes = 64 << 20, VerifyHeap = true, BackgroundCollection = false, NurseryBytes = loadedWith });
+        var h2 = loaded.Heap;
+        Assert.Equal(loadedWith, h2.NurseryBytes);
+        using var m2 = h2.AttachCurrentThread();
+        var types2 = new ModelTypes(h2);
+        graph.CompareWith(m2, types2, i => loaded.Root($"r{i}").Ref, "in the loaded heap");
+        for (int cycle = 0; cycle < 3; cycle++)
+        {
+            using (m2.OpenScope())
+            {
+                for (int i = 0; i < 5000; i++)
+                {
+                    m2.Allocate(types2.Node); // garbage, from the new heap's nursery after a collection
+                }
+            }
+
+            Assert.True(h2.Collect().Verified);
+            graph.CompareWith(m2, types2, i => loaded.Root($"r{i}").Ref, $"after collection {cycle} of the loaded heap");
         }
     }
 
