@@ -463,6 +463,26 @@ internal sealed unsafe class Planner
 
     private int PlanLarge(int p, bool black, NativeTypeInfo* table, uint typeCount)
     {
+        if (!black && !_bitmap.IsSet((ulong)p * ObjectLayout.GranulesPerPage))
+        {
+            // Dead: its run is its head and the tail pages after it (the page table says so), so
+            // the object's memory is not read at all (with page-sized objects, mostly garbage,
+            // reading every dead header was most of planning).
+            int dead = 1;
+            while (p + dead < _from.CapacityPages && _from.Kinds[p + dead] == PageKind.LargeTail)
+            {
+                dead++;
+            }
+
+            for (int i = 0; i < dead; i++)
+            {
+                _plan.FromClass[p + i] = NativeConstants.FromEmpty;
+            }
+
+            PagesEmpty += dead;
+            return dead;
+        }
+
         nint obj = _from.PageAddress(p);
         long size = ObjectScanner.SizeOf(table, typeCount, obj, out long refs);
         if (size <= ObjectLayout.LargeObjectThreshold)
