@@ -812,8 +812,7 @@ static void append_run(gch_worker *w, uint32_t t, uint64_t src, uint8_t kind)
 static void take_hole(gch_compactor *c, uint32_t t)
 {
     set_page_state(c, t, GCH_PAGE_INSTALLED);
-    if (t >= c->plan.nursery_pages)
-        STAT_ADD(c, pages_holes, 1);
+    STAT_ADD(c, pages_holes, 1); /* never a nursery hole: those are done in gch_compactor_begin */
     __atomic_fetch_add(&c->installed, 1, __ATOMIC_ACQ_REL);
 }
 

@@ -453,8 +453,9 @@ internal sealed unsafe class Planner
                     p += PlanLarge(p, black: true, table, typeCount);
                     break;
                 default:
-                    p++; // not set up: cannot happen with every thread stopped at the flip
-                    break;
+                    // A page is taken and given its kind with no poll in between, so with every
+                    // thread stopped each page taken has its kind, and a tail follows its head.
+                    throw new GcCollectionFailedException($"Heap corruption: nursery page {p} of space {_from.Name} is a {_from.Kinds[p]} page among those taken since marking began.");
             }
         }
 

@@ -187,30 +187,10 @@ internal sealed unsafe class Space : IDisposable
     /// load. Linearizable with <see cref="TryTakeNurseryPage"/>. Marking does not close it: its
     /// cursor read at mark start splits white pages from black ones (see Collector).
     /// </summary>
-    public void CloseNursery()
-    {
-        while (true)
-        {
-            int n = Volatile.Read(ref _nurseryNext);
-            if ((n & NurseryClosed) != 0 || Interlocked.CompareExchange(ref _nurseryNext, n | NurseryClosed, n) == n)
-            {
-                return;
-            }
-        }
-    }
+    public void CloseNursery() => Interlocked.Or(ref _nurseryNext, NurseryClosed);
 
     /// <summary>Hands nursery pages out (at the flip that makes this the allocation space, or again when a flip is called off).</summary>
-    public void OpenNursery()
-    {
-        while (true)
-        {
-            int n = Volatile.Read(ref _nurseryNext);
-            if ((n & NurseryClosed) == 0 || Interlocked.CompareExchange(ref _nurseryNext, n & ~NurseryClosed, n) == n)
-            {
-                return;
-            }
-        }
-    }
+    public void OpenNursery() => Interlocked.And(ref _nurseryNext, ~NurseryClosed);
 
     /// <summary>
     /// A snapshot load into this space, from page <paramref name="previousEnd"/> (0 for the first
