@@ -331,10 +331,15 @@ public class FastPathTests
     [InlineData("class C { System.Func<bool> F(Mutator m) { var v = m.GetContext().View(default); return () => v.IsNull; } }", "CS8175")] // a local
     [InlineData("class C { async System.Threading.Tasks.Task F(GcContext c) { await System.Threading.Tasks.Task.Yield(); } }", "CS4012")] // async parameter
     [InlineData("class C { System.Collections.Generic.List<GcView> L; }", "CS9244")]         // a type argument that does not allow ref structs
+    [InlineData("class Holder { GcReferenceArrayView a; }", "CS8345")]                      // the array views too
+    [InlineData("class Holder { GcArrayView<long> a; }", "CS8345")]
+    [InlineData("class C { object Box(GcArrayView<long> a) => a; }", "CS0029")]
     public void TheCompilerKeepsViewsOnTheirThreadsStack(string code, string expectedError)
     {
         Assert.True(typeof(GcView).IsByRefLike);
         Assert.True(typeof(GcContext).IsByRefLike);
+        Assert.True(typeof(GcReferenceArrayView).IsByRefLike);
+        Assert.True(typeof(GcArrayView<long>).IsByRefLike);
         var errors = Compile("using GcHeap;\n" + code);
         Assert.Contains(expectedError, errors);
         Assert.Empty(Compile("using GcHeap;\nclass Ok { long F(Mutator m, GcRef h, GcField<long> f) { var c = m.GetContext(); return c.View(h).Get(f); } }"));
@@ -376,6 +381,7 @@ public class FastPathTests
         var threads = Enumerable.Range(0, Threads).Select(i => TestHeaps.StartMutator(heap, $"views-{i}", m =>
         {
             var rnd = new Random(17 + i);
+            bool arrayViews = i % 2 == 1; // odd threads reach the list heads through GcReferenceArrayView
             var model = new List<long>[Lists];
             for (int l = 0; l < Lists; l++)
             {
@@ -406,9 +412,19 @@ public class FastPathTests
                             var node = ctx.Allocate(t.Node);
                             long value = nextValue++;
                             node.Set(t.Value, value);
-                            var arr = ctx.View(heads);
-                            node.SetRef(t.Next, arr.GetElement(l));
-                            arr.SetElement(l, node);
+                            if (arrayViews)
+                            {
+                                var av = ctx.View(heads).AsReferenceArray();
+                                node.SetRef(t.Next, av[l]);
+                                av[l] = node;
+                            }
+                            else
+                            {
+                                var arr = ctx.View(heads);
+                                node.SetRef(t.Next, arr.GetElement(l));
+                                arr.SetElement(l, node);
+                            }
+
                             model[l].Insert(0, value);
                             break;
                         }
@@ -416,12 +432,25 @@ public class FastPathTests
                         case 2:
                         {
                             // Pop.
-                            var arr = ctx.View(heads);
-                            var head = arr.GetElement(l);
-                            if (!head.IsNull)
+                            if (arrayViews)
                             {
-                                arr.SetElement(l, head.GetRef(t.Next));
-                                model[l].RemoveAt(0);
+                                var av = ctx.View(heads).AsReferenceArray();
+                                var head = av[l];
+                                if (!head.IsNull)
+                                {
+                                    av[l] = head.GetRef(t.Next);
+                                    model[l].RemoveAt(0);
+                                }
+                            }
+                            else
+                            {
+                                var arr = ctx.View(heads);
+                                var head = arr.GetElement(l);
+                                if (!head.IsNull)
+                                {
+                                    arr.SetElement(l, head.GetRef(t.Next));
+                                    model[l].RemoveAt(0);
+                                }
                             }
 
                             break;
@@ -440,8 +469,17 @@ public class FastPathTests
 
                             var second = first.GetRef(t.Next);
                             first.SetRef(t.Next, second.GetRef(t.Next));
-                            second.SetRef(t.Next, arr.GetElement(k));
-                            arr.SetElement(k, second);
+                            if (arrayViews)
+                            {
+                                var av = arr.AsReferenceArray();
+                                second.SetRef(t.Next, av[k]);
+                                av[k] = second;
+                            }
+                            else
+                            {
+                                second.SetRef(t.Next, arr.GetElement(k));
+                                arr.SetElement(k, second);
+                            }
                             model[k].Insert(0, model[l][1]);
                             model[l].RemoveAt(1);
                             int n = 0;

@@ -10,7 +10,7 @@ public readonly struct GcRefField : IEquatable<GcRefField>
 {
     /// <summary>The heap's tag (high 32 bits) and the type id (low 32 bits): one compare checks both.</summary>
     internal readonly ulong Key;
-    internal readonly int Offset;
+    internal readonly nint Offset; // nint, not int: added to an address on every access, without a sign extension there
 
     internal GcRefField(ulong key, int offset)
     {
@@ -46,7 +46,7 @@ public readonly struct GcField<T> : IEquatable<GcField<T>>
 {
     /// <summary>The heap's tag (high 32 bits) and the type id (low 32 bits): one compare checks both.</summary>
     internal readonly ulong Key;
-    internal readonly int Offset;
+    internal readonly nint Offset; // nint, not int: added to an address on every access, without a sign extension there
 
     internal GcField(ulong key, int offset)
     {

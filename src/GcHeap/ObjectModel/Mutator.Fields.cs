@@ -521,7 +521,7 @@ public sealed unsafe partial class Mutator
     // Cold paths build the exception and the hot path throws it: a `throw` in the inlined check
     // tells the JIT the branch never returns, so callers keep their values in registers.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static ArgumentOutOfRangeException IndexError(int index, uint length) =>
+    internal static ArgumentOutOfRangeException IndexError(int index, uint length) =>
         new(nameof(index), index, $"The array has {length} elements.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -544,6 +544,6 @@ public sealed unsafe partial class Mutator
         new($"The object is a '{_types.ById(t)?.Name}', not {(t == 0 ? "an object" : "the kind of array this call needs")}.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private GcFieldAccessException NotDataArray(uint t, Type element) =>
+    internal GcFieldAccessException NotDataArray(uint t, Type element) =>
         new($"The object is a '{_types.ById(t)?.Name}', not an array of {element.Name}.");
 }

@@ -61,10 +61,10 @@ internal sealed class GcViewGcBenchHeap : IGcBenchHeap
         Populate(ctx, treeDepth, ctx.View(_longLived.Ref));
         ClearFrames(ctx, treeDepth);
         _array = _m.CreateRoot(_m.GetContext().AllocateArray(_t.Doubles, arraySize).ToHandle());
-        var array = _m.GetContext().View(_array.Ref);
+        var array = _m.GetContext().View(_array.Ref).AsArray<double>(); // the element type checked once for the loop
         for (int i = 0; i < arraySize / 2; i++)
         {
-            array.SetItem(i, 1.0 / i);
+            array[i] = 1.0 / i;
         }
     }
 
