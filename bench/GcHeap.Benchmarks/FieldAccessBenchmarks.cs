@@ -21,7 +21,11 @@ namespace GcHeap.Benchmarks;
 /// <para>The <c>_View</c> benchmarks use the fast path (<see cref="GcContext"/>, <see cref="GcView"/>):
 /// one context per invocation, then the N objects are reached through a GcHeap reference array
 /// holding them (as the .NET side reaches them through its array), each access checked against
-/// the thread's safepoint epoch and the field's type, with no handle and no per-access poll.</para>
+/// the thread's safepoint epoch and the field's type, with no handle and no per-access poll. The
+/// <c>_ArrayView</c> benchmarks take the array once as a <see cref="GcReferenceArrayView"/> or a
+/// <see cref="GcArrayView{T}"/> (<see cref="GcView.AsReferenceArray"/>, <see cref="GcView.AsArray{T}"/>),
+/// whose kind is checked once there, as a runtime's loop over an array would: each element access
+/// then checks only the index and the epoch.</para>
 /// <para>None of these allocate managed memory: the Allocated column must show "-". No
 /// collection runs (nothing is allocated; background collection is off), so the write barrier
 /// is off, as it is outside concurrent marking.</para>
@@ -146,6 +150,49 @@ public class FieldAccessBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadLong")]
+    public long GcHeap_ReadLong_ArrayView()
+    {
+        var nodes = _m.GetContext().View(_nodes).AsReferenceArray();
+        GcField<long> value = _value;
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += nodes[i].Get(value);
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// The floor for a checked read: the same loop written by hand on raw addresses with only the
+    /// checks a view access cannot drop (the epoch, the element's null test, its type and heap
+    /// against the field token) and nothing else. Not an API: it shows how much of the ratio the
+    /// checks themselves cost.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadLong")]
+    public unsafe long Floor_ReadLong()
+    {
+        var nodes = _m.GetContext().View(_nodes);
+        Mutator m = _m;
+        nint a = nodes.Address;
+        ulong epoch = nodes.Epoch, keyBase = nodes.KeyBase, key = _value.Key;
+        nint offset = _value.Offset;
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            nint p = *(nint*)(a + 8 + ((nint)i * 8));
+            if (m.ViewEpoch != epoch || p == 0 || (keyBase | *(uint*)p) != key)
+            {
+                throw new InvalidOperationException();
+            }
+
+            sum += *(long*)(p + offset);
+        }
+
+        return sum;
+    }
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
     public void Net_WriteLong()
     {
@@ -178,6 +225,40 @@ public class FieldAccessBenchmarks
         for (int i = 0; i < N; i++)
         {
             nodes.GetElement(i).Set(value, v);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
+    public void GcHeap_WriteLong_ArrayView()
+    {
+        var nodes = _m.GetContext().View(_nodes).AsReferenceArray();
+        GcField<long> value = _value;
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            nodes[i].Set(value, v);
+        }
+    }
+
+    /// <summary>The floor for a checked write, as <see cref="Floor_ReadLong"/>.</summary>
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteLong")]
+    public unsafe void Floor_WriteLong()
+    {
+        var nodes = _m.GetContext().View(_nodes);
+        Mutator m = _m;
+        nint a = nodes.Address;
+        ulong epoch = nodes.Epoch, keyBase = nodes.KeyBase, key = _value.Key;
+        nint offset = _value.Offset;
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            nint p = *(nint*)(a + 8 + ((nint)i * 8));
+            if (m.ViewEpoch != epoch || p == 0 || (keyBase | *(uint*)p) != key)
+            {
+                throw new InvalidOperationException();
+            }
+
+            *(long*)(p + offset) = v;
         }
     }
 
@@ -269,6 +350,50 @@ public class FieldAccessBenchmarks
         return count;
     }
 
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public int GcHeap_ReadRef_ArrayView()
+    {
+        var nodes = _m.GetContext().View(_nodes).AsReferenceArray();
+        GcRefField next = _next;
+        int count = 0;
+        for (int i = 0; i < N; i++)
+        {
+            if (!nodes[i].GetRef(next).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>The floor for a checked reference read, as <see cref="Floor_ReadLong"/>.</summary>
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ReadRef")]
+    public unsafe int Floor_ReadRef()
+    {
+        var nodes = _m.GetContext().View(_nodes);
+        Mutator m = _m;
+        nint a = nodes.Address;
+        ulong epoch = nodes.Epoch, keyBase = nodes.KeyBase, key = _next.Key;
+        nint offset = _next.Offset;
+        int count = 0;
+        for (int i = 0; i < N; i++)
+        {
+            nint p = *(nint*)(a + 8 + ((nint)i * 8));
+            if (m.ViewEpoch != epoch || p == 0 || (keyBase | *(uint*)p) != key)
+            {
+                throw new InvalidOperationException();
+            }
+
+            if (*(nint*)(p + offset) != 0)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("WriteRef")]
     public void Net_WriteRef()
     {
@@ -301,6 +426,19 @@ public class FieldAccessBenchmarks
         for (int i = 0; i < N; i++)
         {
             nodes.GetElement(i).SetRef(next, target);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("WriteRef")]
+    public void GcHeap_WriteRef_ArrayView()
+    {
+        var ctx = _m.GetContext();
+        var nodes = ctx.View(_nodes).AsReferenceArray();
+        var target = ctx.View(_target);
+        GcRefField next = _next;
+        for (int i = 0; i < N; i++)
+        {
+            nodes[i].SetRef(next, target);
         }
     }
 
@@ -346,6 +484,19 @@ public class FieldAccessBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ArrayGet")]
+    public long GcHeap_ArrayGet_ArrayView()
+    {
+        var array = _m.GetContext().View(_longs).AsArray<long>();
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += array[i];
+        }
+
+        return sum;
+    }
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ArraySet")]
     public void Net_ArraySet()
     {
@@ -377,6 +528,17 @@ public class FieldAccessBenchmarks
         for (int i = 0; i < N; i++)
         {
             array.SetItem(i, v + i);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ArraySet")]
+    public void GcHeap_ArraySet_ArrayView()
+    {
+        var array = _m.GetContext().View(_longs).AsArray<long>();
+        long v = _v;
+        for (int i = 0; i < N; i++)
+        {
+            array[i] = v + i;
         }
     }
 
@@ -424,6 +586,22 @@ public class FieldAccessBenchmarks
         for (int i = 0; i < N; i++)
         {
             if (!array.GetElement(i).IsNull)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("RefArrayGet")]
+    public int GcHeap_RefArrayGet_ArrayView()
+    {
+        var array = _m.GetContext().View(_refs).AsReferenceArray();
+        int count = 0;
+        for (int i = 0; i < N; i++)
+        {
+            if (!array[i].IsNull)
             {
                 count++;
             }

@@ -19,25 +19,29 @@ public readonly unsafe ref struct GcReferenceArrayView
     private readonly Mutator? _m;
     private readonly nint _address;
     private readonly ulong _epoch;
-    // The mutator's FieldKeyBase (high half) and the length (low half) in one field: four fields
-    // keep the view in registers, and the element views it makes need the key base for their
-    // field checks without a load from the mutator in the loop.
-    private readonly ulong _keyBaseAndLength;
+    // The mutator's FieldKeyBase, for the element views' field checks: four fields keep the view
+    // in registers (a fifth put it on the stack, every field reloaded each iteration), so the
+    // length is read from the array's header at each index check.
+    private readonly ulong _keyBase;
 
-    internal GcReferenceArrayView(Mutator m, nint address, ulong epoch, uint length)
+    internal GcReferenceArrayView(Mutator m, nint address, ulong epoch, ulong keyBase)
     {
         _m = m;
         _address = address;
         _epoch = epoch;
-        _keyBaseAndLength = m.FieldKeyBase | length;
+        _keyBase = keyBase;
     }
 
-    /// <summary>The number of elements (0 for the default value).</summary>
-    public int Length => (int)_length;
-
-    private uint _length => (uint)_keyBaseAndLength;
-
-    private ulong KeyBase => _keyBaseAndLength & 0xFFFF_FFFF_0000_0000UL;
+    /// <summary>The number of elements (read from the array, so the view must be valid).</summary>
+    /// <exception cref="GcInvalidHandleException">The view is default or expired.</exception>
+    public int Length
+    {
+        get
+        {
+            Check();
+            return (int)ObjectLayout.LengthOf(_address);
+        }
+    }
 
     /// <summary>True when the view was made (not default) and its thread has not passed a safepoint since.</summary>
     public bool IsValid => _address != 0 && _m!.ViewEpoch == _epoch;
@@ -49,7 +53,7 @@ public readonly unsafe ref struct GcReferenceArrayView
         get
         {
             Check();
-            return new GcView(_m!, _address, _epoch, KeyBase);
+            return new GcView(_m!, _address, _epoch, _keyBase);
         }
     }
 
@@ -61,55 +65,38 @@ public readonly unsafe ref struct GcReferenceArrayView
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            if ((uint)index >= _length)
+            Check(); // first: only a valid view's address may be read, for the length too
+            if ((uint)index >= ObjectLayout.LengthOf(_address))
             {
-                throw OutOfRange(_m, _address, _epoch, index, _length);
+                throw Mutator.IndexError(index, ObjectLayout.LengthOf(_address));
             }
 
-            CheckEpoch();
-            return new GcView(_m!, *(nint*)(_address + ObjectLayout.HeaderSize + ((nint)index * 8)), _epoch, KeyBase);
+            return new GcView(_m!, *(nint*)(_address + ObjectLayout.HeaderSize + ((nint)index * 8)), _epoch, _keyBase);
         }
 
         [MethodImpl(HotPath.Inline)]
         set
         {
-            if ((uint)index >= _length)
+            Check();
+            if ((uint)index >= ObjectLayout.LengthOf(_address))
             {
-                throw OutOfRange(_m, _address, _epoch, index, _length);
+                throw Mutator.IndexError(index, ObjectLayout.LengthOf(_address));
             }
 
-            CheckEpoch();
             var m = _m!;
             m.WriteReference((nint*)(_address + ObjectLayout.HeaderSize + ((nint)index * 8)), value.IsNull ? 0 : value.AddressFor(m));
         }
     }
 
     /// <inheritdoc/>
-    public override string ToString() => _address == 0 ? "GcReferenceArrayView(default)" : $"GcReferenceArrayView({_length} elements{(IsValid ? "" : ", expired")})";
+    public override string ToString() => _address == 0 ? "GcReferenceArrayView(default)" : IsValid ? $"GcReferenceArrayView({Length} elements)" : "GcReferenceArrayView(expired)";
 
     [MethodImpl(HotPath.Inline)]
     private void Check()
     {
         if (_m is null || _m.ViewEpoch != _epoch)
         {
-            throw GcView.Unusable(_m is null ? 0 : _address);
+            throw GcView.Unusable(_address); // 0 for the default view: "null"
         }
     }
-
-    // Only after the index check: a default view has length 0, so it never gets here.
-    [MethodImpl(HotPath.Inline)]
-    private void CheckEpoch()
-    {
-        if (_m!.ViewEpoch != _epoch)
-        {
-            throw GcView.Unusable(_address);
-        }
-    }
-
-    // Cold paths are static and take values: an instance call would take the view's address and
-    // keep the JIT from holding its fields in registers (the view then lived on the stack and a
-    // loop reloaded every field each iteration).
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Exception OutOfRange(Mutator? m, nint address, ulong epoch, int index, uint length) =>
-        m is null ? GcView.Unusable(0) : m.ViewEpoch != epoch ? GcView.Unusable(address) : Mutator.IndexError(index, length);
 }

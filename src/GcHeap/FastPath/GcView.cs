@@ -246,7 +246,7 @@ public readonly unsafe ref struct GcView
             throw M.NotArray(t);
         }
 
-        return new GcReferenceArrayView(M, a, Epoch, ObjectLayout.LengthOf(a));
+        return new GcReferenceArrayView(M, a, Epoch, KeyBase);
     }
 
     /// <summary>
