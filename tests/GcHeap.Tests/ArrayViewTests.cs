@@ -94,6 +94,8 @@ public class ArrayViewTests
 
         Assert.False(refs.IsValid);
         Assert.False(longs.IsValid);
+        Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredRefs(m, refsHandle).Length).Problem);
+        Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredLongs(m, longsHandle).Length).Problem);
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredRefs(m, refsHandle)[0].IsNull).Problem);
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredLongs(m, longsHandle)[1]).Problem);
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => { var l = ExpiredLongs(m, longsHandle); l[1] = 5; }).Problem);
@@ -152,6 +154,7 @@ public class ArrayViewTests
         Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => _ = default(GcArrayView<long>).View).Problem);
         Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => default(GcArrayView<long>).CopyTo(0, [])).Problem);
         Assert.Equal(0, default(GcArrayView<long>).Length);
+        Assert.Equal(0, default(GcReferenceArrayView).Length);
         Assert.False(default(GcReferenceArrayView).IsValid);
 
         // Indexes and ranges.

@@ -32,8 +32,20 @@ public readonly unsafe ref struct GcArrayView<T>
         _length = length;
     }
 
-    /// <summary>The number of elements (0 for the default value).</summary>
-    public int Length => (int)_length;
+    /// <summary>The number of elements; 0 for the default value.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is expired (as for <see cref="GcReferenceArrayView.Length"/>).</exception>
+    public int Length
+    {
+        get
+        {
+            if (_m is not null)
+            {
+                CheckEpoch();
+            }
+
+            return (int)_length;
+        }
+    }
 
     /// <summary>True when the view was made (not default) and its thread has not passed a safepoint since.</summary>
     public bool IsValid => _address != 0 && _m!.ViewEpoch == _epoch;

@@ -32,13 +32,18 @@ public readonly unsafe ref struct GcReferenceArrayView
         _keyBase = keyBase;
     }
 
-    /// <summary>The number of elements (read from the array, so the view must be valid).</summary>
-    /// <exception cref="GcInvalidHandleException">The view is default or expired.</exception>
+    /// <summary>The number of elements; 0 for the default value.</summary>
+    /// <exception cref="GcInvalidHandleException">The view is expired.</exception>
     public int Length
     {
         get
         {
-            Check();
+            if (_m is null)
+            {
+                return 0;
+            }
+
+            Check(); // the length is read from the array itself, which may have moved
             return (int)ObjectLayout.LengthOf(_address);
         }
     }
