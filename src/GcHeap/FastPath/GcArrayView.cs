@@ -12,7 +12,7 @@ namespace GcHeap;
 /// <see cref="GcInvalidHandleException"/> (<see cref="GcHandleProblem.ViewExpired"/>). A
 /// <c>ref struct</c>, so it cannot be stored in a class; it gives out values, never a
 /// <c>ref</c> or a span into the heap, which could outlive the safepoint unchecked.
-/// <c>default</c> is unusable (every access throws <see cref="GcInvalidHandleException"/>,
+/// <c>default</c> is unusable (every element access throws <see cref="GcInvalidHandleException"/>,
 /// <see cref="GcHandleProblem.Null"/>).</para>
 /// </summary>
 /// <typeparam name="T">The element type.</typeparam>

@@ -5,14 +5,14 @@ namespace GcHeap;
 
 /// <summary>
 /// A view of one reference array whose kind was checked when it was made
-/// (<see cref="GcView.AsReferenceArray"/>): an element read or write checks the index against the
-/// length kept here and the thread's safepoint epoch, then loads or stores (with the write
+/// (<see cref="GcView.AsReferenceArray"/>): an element read or write checks the thread's safepoint
+/// epoch, then the index against the array's length, then loads or stores (with the write
 /// barrier). The loop a runtime writes over an array's elements therefore repeats no check about
 /// the array itself.
 /// <para>Valid until its thread's next safepoint, like every view: an access after one throws
 /// <see cref="GcInvalidHandleException"/> (<see cref="GcHandleProblem.ViewExpired"/>). A
-/// <c>ref struct</c>, so it cannot be stored in a class. <c>default</c> is unusable (every access
-/// throws <see cref="GcInvalidHandleException"/>, <see cref="GcHandleProblem.Null"/>).</para>
+/// <c>ref struct</c>, so it cannot be stored in a class. <c>default</c> is unusable (every element
+/// access throws <see cref="GcInvalidHandleException"/>, <see cref="GcHandleProblem.Null"/>).</para>
 /// </summary>
 public readonly unsafe ref struct GcReferenceArrayView
 {

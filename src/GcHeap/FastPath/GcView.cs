@@ -26,9 +26,9 @@ public readonly unsafe ref struct GcView
     internal readonly nint Address;
     internal readonly ulong Epoch;
 
-    // The mutator's FieldKeyBase, carried so that a field check compares registers: loaded from
-    // the mutator inside a loop it cost 1.7-1.9x .NET's field read instead of 1.4-1.6x
-    // (docs/results/2026-12-07/views).
+    // The mutator's FieldKeyBase, carried so that a field check compares registers: read from the
+    // mutator it is one more load per access, which the JIT does not hoist out of a loop (seen in
+    // the disassembly; docs/design.md section 9, "Array views").
     internal readonly ulong KeyBase;
 
     internal GcView(Mutator m, nint address, ulong epoch)
@@ -231,8 +231,8 @@ public readonly unsafe ref struct GcView
 
     /// <summary>
     /// This reference array as a <see cref="GcReferenceArrayView"/>: the array's kind is checked
-    /// once, here, and its length kept, so that each element access in a loop checks only the
-    /// index and the epoch. Valid, like the view, until the thread's next safepoint.
+    /// once, here, so that each element access in a loop checks only the epoch and the index.
+    /// Valid, like the view, until the thread's next safepoint.
     /// </summary>
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
     /// <exception cref="GcFieldAccessException">The object is not a reference array.</exception>
