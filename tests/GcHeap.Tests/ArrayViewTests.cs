@@ -49,9 +49,9 @@ public class ArrayViewTests
         }
 
         bs[6] = 0xAB;
-        ls.CopyFrom(10, [7L, 8L, 9L]);
+        ls.WriteItems(10, [7L, 8L, 9L]);
         Span<long> buf = stackalloc long[4];
-        ls.CopyTo(9, buf);
+        ls.ReadItems(9, buf);
         Assert.Equal([27L, 7L, 8L, 9L], buf.ToArray());
         refs[4] = GcContext.Null;
 
@@ -99,7 +99,7 @@ public class ArrayViewTests
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredRefs(m, refsHandle)[0].IsNull).Problem);
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredLongs(m, longsHandle)[1]).Problem);
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => { var l = ExpiredLongs(m, longsHandle); l[1] = 5; }).Problem);
-        Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => ExpiredLongs(m, longsHandle).CopyTo(0, new long[2])).Problem);
+        Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => ExpiredLongs(m, longsHandle).ReadItems(0, new long[2])).Problem);
         Assert.Equal(GcHandleProblem.ViewExpired, Capture(() => _ = ExpiredLongs(m, longsHandle).View).Problem);
 
         // Out of range on an expired view says expired: the index cannot be judged against a moved array.
@@ -152,7 +152,7 @@ public class ArrayViewTests
         Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => _ = default(GcReferenceArrayView)[0].IsNull).Problem);
         Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => _ = default(GcArrayView<long>)[0]).Problem);
         Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => _ = default(GcArrayView<long>).View).Problem);
-        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => default(GcArrayView<long>).CopyTo(0, [])).Problem);
+        Assert.Equal(GcHandleProblem.Null, Assert.Throws<GcInvalidHandleException>(() => default(GcArrayView<long>).ReadItems(0, [])).Problem);
         Assert.Equal(0, default(GcArrayView<long>).Length);
         Assert.Equal(0, default(GcReferenceArrayView).Length);
         Assert.False(default(GcReferenceArrayView).IsValid);
@@ -163,8 +163,8 @@ public class ArrayViewTests
         Assert.Throws<ArgumentOutOfRangeException>(() => { var a = m.GetContext().View(longs).AsArray<long>(); a[int.MinValue] = 1; });
         Assert.Throws<ArgumentOutOfRangeException>(() => _ = m.GetContext().View(refs).AsReferenceArray()[3].IsNull);
         Assert.Throws<ArgumentOutOfRangeException>(() => { var a = m.GetContext().View(refs).AsReferenceArray(); a[-1] = GcContext.Null; });
-        Assert.Throws<ArgumentOutOfRangeException>(() => m.GetContext().View(longs).AsArray<long>().CopyTo(2, new long[2]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => m.GetContext().View(longs).AsArray<long>().CopyFrom(-1, [1L]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.GetContext().View(longs).AsArray<long>().ReadItems(2, new long[2]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.GetContext().View(longs).AsArray<long>().WriteItems(-1, [1L]));
 
         // Storing another heap's object.
         var foreign = Assert.Throws<GcInvalidHandleException>(() =>

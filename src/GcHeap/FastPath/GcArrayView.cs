@@ -94,7 +94,7 @@ public readonly unsafe ref struct GcArrayView<T>
     /// <summary>Copies elements [<paramref name="start"/>, start + destination.Length) into <paramref name="destination"/>.</summary>
     /// <exception cref="GcInvalidHandleException">The view is default or expired.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
-    public void CopyTo(int start, Span<T> destination)
+    public void ReadItems(int start, Span<T> destination)
     {
         Check();
         CheckRange(start, destination.Length);
@@ -104,7 +104,7 @@ public readonly unsafe ref struct GcArrayView<T>
     /// <summary>Copies <paramref name="source"/> into elements [<paramref name="start"/>, start + source.Length).</summary>
     /// <exception cref="GcInvalidHandleException">The view is default or expired.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
-    public void CopyFrom(int start, ReadOnlySpan<T> source)
+    public void WriteItems(int start, ReadOnlySpan<T> source)
     {
         Check();
         CheckRange(start, source.Length);
