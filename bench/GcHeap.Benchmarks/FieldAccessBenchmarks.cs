@@ -26,6 +26,8 @@ namespace GcHeap.Benchmarks;
 /// <see cref="GcArrayView{T}"/> (<see cref="GcView.AsReferenceArray"/>, <see cref="GcView.AsArray{T}"/>),
 /// whose kind is checked once there, as a runtime's loop over an array would: each element access
 /// then checks only the index and the epoch.</para>
+/// <para><c>ListWalk</c> follows a 256-node list (each load depends on the previous one) and sums a field:
+/// there the checks of a view overlap with the load latency.</para>
 /// <para>None of these allocate managed memory: the Allocated column must show "-". No
 /// collection runs (nothing is allocated; background collection is off), so the write barrier
 /// is off, as it is outside concurrent marking.</para>
@@ -52,6 +54,8 @@ public class FieldAccessBenchmarks
     private NetNode _netTarget = null!;
     private long[] _netLongs = null!;
     private NetNode[] _netRefs = null!;
+    private NetNode _netList = null!;
+    private GcRef _list;
 
     private long _v = 42;
 
@@ -80,12 +84,32 @@ public class FieldAccessBenchmarks
             _m.SetElement(_nodes, i, _objs[i]);
         }
 
+        // A list of N nodes, built back to front as a runtime would cons it (each node allocated
+        // before the one that points to it on both sides, so the walk goes the same way in memory).
+        _list = GcRef.Null;
+        for (int i = N - 1; i >= 0; i--)
+        {
+            var node = _m.Allocate(types.Node);
+            _m.Set(node, _value, i);
+            if (!_list.IsNull)
+            {
+                _m.SetRef(node, _next, _list);
+            }
+
+            _list = node;
+        }
+
         _longs = _m.AllocateArray(types.LongArray, N);
         _refs = _m.AllocateArray(_heap.Types.ReferenceArray, N);
         for (int i = 0; i < N; i++)
         {
             _m.SetItem(_longs, i, (long)i);
             _m.SetElement(_refs, i, _target);
+        }
+
+        for (int i = N - 1; i >= 0; i--)
+        {
+            _netList = new NetNode { Next = _netList, Value = i };
         }
 
         _netTarget = new NetNode();
@@ -608,5 +632,50 @@ public class FieldAccessBenchmarks
         }
 
         return count;
+    }
+
+    // ------------------------------------------------------------ walking a linked list (pointer chasing)
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = N), BenchmarkCategory("ListWalk")]
+    public long Net_ListWalk()
+    {
+        long sum = 0;
+        for (var n = _netList; n is not null; n = n.Next)
+        {
+            sum += n.Value;
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ListWalk")]
+    public long GcHeap_ListWalk()
+    {
+        Mutator m = _m;
+        GcField<long> value = _value;
+        GcRefField next = _next;
+        long sum = 0;
+        using var scope = m.OpenScope();
+        for (var h = _list; !h.IsNull; h = m.GetRef(h, next))
+        {
+            sum += m.Get(h, value);
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = N), BenchmarkCategory("ListWalk")]
+    public long GcHeap_ListWalk_View()
+    {
+        var ctx = _m.GetContext();
+        GcField<long> value = _value;
+        GcRefField next = _next;
+        long sum = 0;
+        for (var p = ctx.View(_list); !p.IsNull; p = p.GetRef(next))
+        {
+            sum += p.Get(value);
+        }
+
+        return sum;
     }
 }
