@@ -638,9 +638,9 @@ static int compute_floors(gch_compactor *c)
         }
         uint32_t s = first_source(pl, t);
         if (s < pl->nursery_pages) {
-            /* The nursery is never released. A whole page reads only its own source: its black
-             * nursery pages, last in to-space, hold nothing back. A packed page starting in the
-             * nursery may read on into the pages above it. */
+            /* The nursery is never released. A whole page reads only its own source: black
+             * nursery pages, wherever they are in to-space, hold nothing back. A packed page
+             * starting in the nursery may read on into the pages above it. */
             if (pl->to_kind[t] == GCH_TO_WHOLE) {
                 f[t] = f[t + 1];
                 continue;

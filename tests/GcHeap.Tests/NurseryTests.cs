@@ -120,14 +120,18 @@ public class NurseryTests
     [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
     public void NurseryPagesTakenWhileMarkingAreBlackAndKeepTheirFrames(GcBackend backend)
     {
-        // A second thread allocates all along; the collector, once marking has begun, waits until
-        // it has taken 20 more nursery pages: those are black (allocated during marking), planned
-        // whole, and installed by copy, so the nursery still has every frame afterwards.
+        // A second thread allocates only while the collector lets it: once marking has begun the
+        // collector lets it take 20 more nursery pages and waits for them: those are black
+        // (allocated during marking), planned whole before the flip (not in its pause), and
+        // installed by copy, so the nursery still has every frame afterwards. (Letting it allocate
+        // all along made the test flaky: the nursery could be full before marking began, or the
+        // heap fill up while the collector waited, so that no nursery page could come.)
         using var heap = TestHeaps.Create(backend);
         var node = heap.Types.DefineObject("Node", b => b.Reference("next").Value<long>("v"));
         var next = node.RefField("next");
         var v = node.Field<long>("v");
         using var stop = new ManualResetEventSlim();
+        using var go = new ManualResetEventSlim();
         var errors = new List<Exception>();
         long kept = 0;
         var worker = TestHeaps.StartMutator(heap, "allocator", m =>
@@ -136,6 +140,18 @@ public class NurseryTests
             var ctx = m.GetContext();
             for (long i = 0; !stop.IsSet; i++)
             {
+                if (!go.IsSet)
+                {
+                    using (m.EnterSafeRegion())
+                    {
+                        go.Wait(TimeSpan.FromMilliseconds(5));
+                    }
+
+                    ctx = m.GetContext();
+                    i--;
+                    continue;
+                }
+
                 var n = ctx.Allocate(node);
                 if (i % 16 == 0)
                 {
@@ -172,11 +188,14 @@ public class NurseryTests
             heap.Collector.TestHooks.AfterMarkStart = () =>
             {
                 int at = alloc.NurseryTaken;
+                go.Set();
                 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
                 while (alloc.NurseryTaken < Math.Min(at + 21, alloc.NurseryPages) && DateTime.UtcNow < deadline)
                 {
                     Thread.Sleep(1);
                 }
+
+                go.Reset();
 
                 sawPages = at + 21 <= alloc.NurseryPages && alloc.NurseryTaken >= at + 21;
                 blackFirst = at;
@@ -189,6 +208,7 @@ public class NurseryTests
             if (sawPages)
             {
                 Assert.True(st.PagesBlack >= 20, $"the nursery pages taken while marking were not planned black: {st}");
+                Assert.True(heap.Collector.NurseryPagesPlannedWhileRunning >= 20, $"{heap.Collector.NurseryPagesPlannedWhileRunning} black nursery pages planned before the flip: the pause planned the rest");
                 if (backend != GcBackend.Continue)
                 {
                     Assert.True(st.PagesNurseryCopied >= 20, $"{st.PagesNurseryCopied} black nursery pages installed by copy: {st}");

@@ -40,6 +40,9 @@ internal sealed unsafe partial class Collector
     /// <summary>The from-space nursery's cursor when marking began: nursery pages from here on are black.</summary>
     private int _nurseryMark;
 
+    /// <summary>Test hook: black nursery pages the last concurrent cycle planned before its flip (the flip plans the rest).</summary>
+    internal int NurseryPagesPlannedWhileRunning { get; private set; }
+
     private int _phase;
     private double _maxStopWaitMs;
     private string? _maxStopAwaited;
@@ -178,7 +181,7 @@ internal sealed unsafe partial class Collector
         bool concurrentMark = _heap.Options.ConcurrentMarking;
         Space from = _heap.AllocationSpace, to = _heap.OtherSpace(from);
         double markMs = 0, planMs = 0;
-        int hwMark = 0, hwFlip = 0, hwPlanned = 0;
+        int hwMark = 0, hwFlip = 0, hwPlanned = 0, nurseryPlanned = 0;
         bool verified = false;
         int registeredPages = 0;
         UffdCompactor? compactor = null;
@@ -273,6 +276,8 @@ internal sealed unsafe partial class Collector
                 // flip only plans the few allocated after this (at 1 GiB live this took the flip
                 // from up to 4.7 ms to well under a millisecond).
                 hwPlanned = _planner.PlanBlackWhileRunning(hwMark, from.HighWater);
+                nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(_nurseryMark, from.NurseryTaken);
+                NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
                 planMs = Ms(tp);
             }
 
@@ -346,7 +351,7 @@ internal sealed unsafe partial class Collector
                                 // Nursery pages taken since marking began: black, appended whole.
                                 int nurseryFlip = from.NurseryTaken;
                                 from.CloseNursery();
-                                _planner.PlanNurseryBlack(_nurseryMark, nurseryFlip);
+                                _planner.PlanNurseryBlack(nurseryPlanned, nurseryFlip);
                             }
 
                             Step(ref step, "Flip: plan pages allocated since marking began");
