@@ -348,7 +348,7 @@ internal sealed unsafe partial class Collector
                             {
                                 _planner.Plan(hwPlanned, hwFlip, black: true);
 
-                                // Nursery pages taken since marking began: black, appended whole.
+                                // Nursery pages taken since the concurrent plan (black, whole).
                                 int nurseryFlip = from.NurseryTaken;
                                 from.CloseNursery();
                                 _planner.PlanNurseryBlack(nurseryPlanned, nurseryFlip);
