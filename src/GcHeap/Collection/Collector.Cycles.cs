@@ -294,6 +294,17 @@ internal sealed unsafe partial class Collector
                 fallback = e.Message;
             }
 
+            // Pages allocated while the compactor's threads started: planned now too, so that the
+            // flip plans only what is allocated during the registration below and the stop (with
+            // two mutators at 1 GiB that step of the flip took up to 0.96 ms,
+            // docs/results/2026-12-07/issue11-e9).
+            if (concurrentMark)
+            {
+                hwPlanned = _planner.PlanBlackWhileRunning(hwPlanned, from.HighWater);
+                nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(nurseryPlanned, from.NurseryTaken);
+                NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
+            }
+
             // Nothing can touch to-space before the flip, so it is registered now, outside the
             // pause (UFFDIO_REGISTER takes the mmap lock for writing: up to 0.8 ms measured inside
             // the flip at 1 GiB), with room for the pages allocated until the flip; allocation after
