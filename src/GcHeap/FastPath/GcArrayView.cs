@@ -131,7 +131,8 @@ public readonly unsafe ref struct GcArrayView<T>
         }
     }
 
-    // Only after the index check: a default view has length 0, so it never gets here.
+    // Only where the view cannot be default: after the index check (a default view has length 0)
+    // or a null test.
     [MethodImpl(HotPath.Inline)]
     private void CheckEpoch()
     {
