@@ -333,6 +333,19 @@ internal sealed unsafe partial class Collector
                         fallback = e.Message;
                     }
                 }
+
+                // And the pages allocated while registering, as far as the registered range holds
+                // them (one to-page per black page; huge-block padding adds holes, so not with it):
+                // after the pass above the flip's planning still took up to 1.2 ms in binary-trees
+                // and fragment (docs/results/2026-12-07/issue11-8fa79e0).
+                if (fallback is null && !HugeBlocks(backend))
+                {
+                    int room = Math.Max(0, registeredPages - _plan.ToPages);
+                    hwPlanned = _planner.PlanBlackWhileRunning(hwPlanned, Math.Min(from.HighWater, hwPlanned + room));
+                    room = Math.Max(0, registeredPages - _plan.ToPages);
+                    nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(nurseryPlanned, Math.Min(from.NurseryTaken, nurseryPlanned + room));
+                    NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
+                }
             }
 
             if (fallback is null)
