@@ -194,6 +194,18 @@ internal sealed unsafe partial class Collector
         bool begun = false;
         UffdEventCounts events = UffdEventCounts.None;
 
+        // One planning pass while mutators run: the black pages allocated since the last pass,
+        // above the nursery and then in it, stopping at the first page not set up yet or once the
+        // plan reaches toLimit to-pages (each such page is one to-page).
+        void PlanAllocatedSoFar(int toLimit)
+        {
+            hwPlanned = _planner.PlanBlackWhileRunning(hwPlanned, Bounded(from.HighWater, hwPlanned));
+            nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(nurseryPlanned, Bounded(from.NurseryTaken, nurseryPlanned));
+            NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
+
+            int Bounded(int end, int first) => (int)Math.Min(end, first + Math.Max(0L, (long)toLimit - _plan.ToPages));
+        }
+
         try
         {
             // Slack for pages allocated before the pause; pages allocated later are black.
@@ -275,9 +287,9 @@ internal sealed unsafe partial class Collector
                 // Pages allocated since marking began, planned while mutators run, so that the
                 // flip only plans the few allocated after this (at 1 GiB live this took the flip
                 // from up to 4.7 ms to well under a millisecond).
-                hwPlanned = _planner.PlanBlackWhileRunning(hwMark, from.HighWater);
-                nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(_nurseryMark, from.NurseryTaken);
-                NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
+                hwPlanned = hwMark;
+                nurseryPlanned = _nurseryMark;
+                PlanAllocatedSoFar(int.MaxValue);
                 planMs = Ms(tp);
             }
 
@@ -300,9 +312,7 @@ internal sealed unsafe partial class Collector
             // docs/results/2026-12-07/issue11-e9).
             if (concurrentMark)
             {
-                hwPlanned = _planner.PlanBlackWhileRunning(hwPlanned, from.HighWater);
-                nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(nurseryPlanned, from.NurseryTaken);
-                NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
+                PlanAllocatedSoFar(int.MaxValue);
             }
 
             // Nothing can touch to-space before the flip, so it is registered now, outside the
@@ -340,11 +350,7 @@ internal sealed unsafe partial class Collector
                 // and fragment (docs/results/2026-12-07/issue11-8fa79e0).
                 if (fallback is null && !HugeBlocks(backend))
                 {
-                    int room = Math.Max(0, registeredPages - _plan.ToPages);
-                    hwPlanned = _planner.PlanBlackWhileRunning(hwPlanned, Math.Min(from.HighWater, hwPlanned + room));
-                    room = Math.Max(0, registeredPages - _plan.ToPages);
-                    nurseryPlanned = _planner.PlanNurseryBlackWhileRunning(nurseryPlanned, Math.Min(from.NurseryTaken, nurseryPlanned + room));
-                    NurseryPagesPlannedWhileRunning = nurseryPlanned - _nurseryMark;
+                    PlanAllocatedSoFar(registeredPages);
                 }
             }
 

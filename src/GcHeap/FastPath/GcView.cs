@@ -240,12 +240,7 @@ public readonly unsafe ref struct GcView
     public GcReferenceArrayView AsReferenceArray()
     {
         nint a = Obj;
-        uint t = ObjectLayout.TypeIdOf(a);
-        if (M!.KindTable[t & (TypeRegistry.MaxTypes - 1)] != (byte)GcTypeKind.ReferenceArray)
-        {
-            throw M.NotArray(t);
-        }
-
+        M!.CheckRefArrayRange(a, 0, 0); // the kind; an empty range always fits
         return new GcReferenceArrayView(M, a, Epoch, KeyBase);
     }
 

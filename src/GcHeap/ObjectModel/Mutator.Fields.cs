@@ -463,7 +463,7 @@ public sealed unsafe partial class Mutator
 
     // ---------------------------------------------------------------- checks
 
-    private void CheckRefArrayRange(nint a, int start, int count)
+    internal void CheckRefArrayRange(nint a, int start, int count)
     {
         uint t = ObjectLayout.TypeIdOf(a);
         if (KindTable[t & (TypeRegistry.MaxTypes - 1)] != (byte)GcTypeKind.ReferenceArray)
