@@ -139,6 +139,16 @@ public class BadInputTests
         Assert.Throws<ArgumentException>(() => heap.Types.DefineObject("Node", b => b.Reference("z"))); // name taken
         Assert.Throws<ArgumentException>(() => heap.Types.DefineObject("Dup", b => b.Reference("z").Value<int>("z")));
         Assert.Throws<ArgumentException>(() => heap.Types.DefineObject("Bad", b => b.Value<decimal>("d")));
+
+        // Sizes that would wrap around a 32-bit offset are refused, not laid out over the next object.
+        Assert.Throws<ArgumentException>(() => heap.Types.DefineObject("Huge", b => b.Bytes("a", int.MaxValue)));
+        Assert.Throws<ArgumentException>(() => heap.Types.DefineObject("Huge2", b => b.Bytes("a", int.MaxValue).Bytes("b", int.MaxValue)));
+        Assert.Throws<ArgumentException>(() => heap.Types.DefineObject("Huge3", b => b.Reference("r").Bytes("a", 1 << 30)));
+        var big = heap.Types.DefineObject("Big", b => b.Bytes("a", 1 << 20).Bytes("b", 16));
+        Assert.Equal((1 << 20) + 16 + 8, big.InstanceSize);
+        var o = m.Allocate(big);
+        m.WriteBytes(o, big.BytesField("b"), new byte[16]);
+        Assert.True(heap.Verify().IsValid);
     }
 
     [Fact]

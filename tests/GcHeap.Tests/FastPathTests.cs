@@ -238,6 +238,84 @@ public class FastPathTests
         Assert.Equal(kept, heap.Verify().ReachableObjects / 10);
     }
 
+    [Theory]
+    [MemberData(nameof(TestHeaps.AllBackends), MemberType = typeof(TestHeaps))]
+    public void AReservationEndsAtTheThreadsNextOtherSafepoint(GcBackend backend)
+    {
+        using var heap = TestHeaps.Create(backend, configure: o => o.StrictViews = true); // an allocation outside a reservation expires views
+        var t = new ListTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        int size = t.Node.InstanceSize;
+
+        // A Mutator call ends it: the handle API allocates from the same buffer.
+        var ctx = m.GetContext();
+        ctx.Reserve(8 * size);
+        GcRef keep = ctx.Allocate(t.Node).ToHandle();
+        m.Allocate(t.Node);
+        m.AllocateArray(t.Longs, 200);
+        ctx = m.GetContext();
+        var a = ctx.Allocate(t.Node);
+        ctx.Allocate(t.Node);
+        Assert.False(a.IsValid);
+
+        // So does an allocation it does not cover (a large object here), and ctx.Safepoint().
+        ctx.Reserve(8 * size);
+        ctx.AllocateArray(t.Longs, 1_000);
+        a = ctx.Allocate(t.Node);
+        ctx.Allocate(t.Node);
+        Assert.False(a.IsValid);
+        ctx.Reserve(8 * size);
+        ctx.Safepoint();
+        a = ctx.Allocate(t.Node);
+        ctx.Allocate(t.Node);
+        Assert.False(a.IsValid);
+
+        // A whole buffer's worth, the rest of the current buffer first: every view stays valid.
+        ctx.Reserve(4096);
+        var first = ctx.Allocate(t.Node);
+        var views = 1;
+        while ((views + 1) * size <= 4096)
+        {
+            ctx.Allocate(t.Node).Set(t.Value, views++);
+        }
+
+        Assert.True(first.IsValid);
+
+        // Inside a safe region a reserved allocation is refused (another thread collects meanwhile),
+        // and a view from before the region is dead after it.
+        ctx.Reserve(8 * size);
+        var before = ctx.Allocate(t.Node);
+        using (m.EnterSafeRegion())
+        {
+            Throws<GcThreadStateException>(ctx, c => c.Allocate(t.Node));
+            Throws<GcThreadStateException>(ctx, c => c.AllocateArray(t.Longs, 2));
+            var collector = new Thread(() => heap.Collect());
+            collector.Start();
+            collector.Join();
+        }
+
+        Assert.False(before.IsValid);
+        Assert.Equal(GcHandleProblem.ViewExpired, Throws<GcInvalidHandleException>(before, v => v.Set(t.Value, 1)).Problem);
+        ctx = m.GetContext();
+        ctx.View(keep).Set(t.Value, 7);
+        Assert.Equal(7, m.Get(keep, t.Value));
+        Assert.True(heap.Verify().IsValid);
+    }
+
+    [Fact]
+    public void AReservationOutstandingAtDisposalThrowsInsteadOfWritingFreedMemory()
+    {
+        var heap = TestHeaps.Create(GcBackend.Move);
+        var t = new ListTypes(heap);
+        var m = heap.AttachCurrentThread();
+        var ctx = m.GetContext();
+        ctx.Reserve(4096);
+        heap.Dispose(); // the spaces are unmapped; the reservation's bytes with them
+        Throws<GcHeapDisposedException>(ctx, c => c.Allocate(t.Node));
+        Throws<GcHeapDisposedException>(ctx, c => c.AllocateArray(t.Longs, 4));
+        m.Dispose();
+    }
+
     [Fact]
     public void BadViewsThrowTheDocumentedExceptions()
     {
@@ -253,6 +331,7 @@ public class FastPathTests
 
         // Null view where an object is needed.
         Assert.Equal(GcHandleProblem.Null, Throws<GcInvalidHandleException>(GcContext.Null, v => v.Get(t.Value)).Problem);
+        Assert.Equal(GcHandleProblem.Null, Throws<GcInvalidHandleException>(default(GcView), v => _ = v.Type).Problem);
         Assert.Equal(GcHandleProblem.Null, Throws<GcInvalidHandleException>(node, v => v.GetRef(t.Next).Set(t.Value, 1)).Problem);
 
         // A field of another type, or of another heap's identical type; array calls on an object.

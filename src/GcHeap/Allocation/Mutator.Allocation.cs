@@ -13,7 +13,13 @@ public sealed unsafe partial class Mutator
     private nint _tlabCursor;
     private nint _tlabLimit;
 
-    /// <summary>Bytes <see cref="GcContext.Reserve"/> still covers: small allocations up to this total are not safepoints.</summary>
+    /// <summary>
+    /// Bytes <see cref="GcContext.Reserve"/> still covers: the context's small allocations up to
+    /// this total are not safepoints. Every other safepoint of the thread (a <see cref="Mutator"/>
+    /// call, which includes <see cref="Safepoint"/> and <see cref="EnterSafeRegion"/>; an
+    /// allocation it does not cover) and a collection's flip set it to 0, so the reserved room
+    /// (the rest of the buffer, then the spare page) is never used by anything else meanwhile.
+    /// </summary>
     private long _reservedLeft;
 
     /// <summary>A page taken by <see cref="GcContext.Reserve"/> for what does not fit in the current buffer (0: none); the next buffer.</summary>
@@ -23,7 +29,7 @@ public sealed unsafe partial class Mutator
     /// <exception cref="ArgumentException"><paramref name="type"/> is an array type or belongs to another heap.</exception>
     /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
     /// <exception cref="GcThreadStateException">The heap is full and this is the collector thread (a <see cref="Heap.CollectionCompleted"/> handler), which cannot wait for a collection.</exception>
-    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
+    /// <exception cref="GcHandleLimitException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef Allocate(GcType type)
     {
         Enter();
@@ -94,7 +100,7 @@ public sealed unsafe partial class Mutator
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
     /// <exception cref="GcHeapExhaustedException">No room even after a full collection.</exception>
     /// <exception cref="GcThreadStateException">The heap is full and this is the collector thread (a <see cref="Heap.CollectionCompleted"/> handler), which cannot wait for a collection.</exception>
-    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
+    /// <exception cref="GcHandleLimitException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef AllocateArray(GcType arrayType, int length)
     {
         Enter();
@@ -125,10 +131,12 @@ public sealed unsafe partial class Mutator
         int size = type.InstanceSize;
         if (size <= _reservedLeft && size <= ObjectLayout.LargeObjectThreshold)
         {
-            a = AllocateReserved(size); // inside a reservation: not a safepoint
+            CheckUsableFromContext(); // not a safepoint, but never inside a safe region or after disposal
+            a = AllocateReserved(size);
         }
         else
         {
+            _reservedLeft = 0; // an allocation the reservation does not cover ends it
             PollFromContext();
             if (_strictViews)
             {
@@ -156,10 +164,12 @@ public sealed unsafe partial class Mutator
         nint a;
         if (size <= _reservedLeft && size <= ObjectLayout.LargeObjectThreshold)
         {
-            a = AllocateReserved((int)size); // inside a reservation: not a safepoint
+            CheckUsableFromContext(); // not a safepoint, but never inside a safe region or after disposal
+            a = AllocateReserved((int)size);
         }
         else
         {
+            _reservedLeft = 0; // an allocation the reservation does not cover ends it
             PollFromContext();
             if (_strictViews)
             {
@@ -217,7 +227,9 @@ public sealed unsafe partial class Mutator
         nint page = _sparePage;
         if (page == 0)
         {
-            return AllocateSmallSlow(size); // not reached: a reservation that overflows its buffer always has a spare page
+            // Not reached: a reservation that overflows its buffer always has a spare page, and
+            // whatever else allocates from the buffer ends the reservation first.
+            return AllocateSmallSlow(size);
         }
 
         _sparePage = 0;

@@ -117,9 +117,11 @@ public readonly ref struct GcContext
     /// this way, without holding parts in handles. The call itself is a safepoint (it invalidates
     /// earlier views). Sizes: <see cref="GcType.InstanceSize"/> for objects,
     /// <see cref="GcType.ArraySize"/> for arrays; objects over 2,048 bytes are large and never
-    /// come from a reservation. A safepoint in between (a <see cref="Mutator"/> call,
-    /// <see cref="Safepoint"/>) still expires views as always, and a collection there takes the
-    /// rest of the reservation away (later allocations are ordinary ones again).
+    /// come from a reservation. The reservation ends at the thread's next other safepoint: a
+    /// <see cref="Mutator"/> call (<see cref="Safepoint"/> and
+    /// <see cref="Mutator.EnterSafeRegion"/> among them) or a context allocation it does not cover
+    /// (more bytes than are left, or a large object); later allocations are ordinary ones again.
+    /// An allocation inside a reservation still throws after disposal or inside a safe region.
     /// </summary>
     /// <param name="bytes">Bytes to set aside, at most 4,096 (one buffer).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative or over 4,096.</exception>

@@ -73,7 +73,14 @@ public readonly unsafe ref struct GcView
 
     /// <summary>The object's type.</summary>
     /// <exception cref="GcInvalidHandleException">The view is null or expired.</exception>
-    public GcType Type => M!._types.ById(ObjectLayout.TypeIdOf(Obj))!;
+    public GcType Type
+    {
+        get
+        {
+            nint a = Obj; // first: a null or expired view throws here, before its mutator is read
+            return M!._types.ById(ObjectLayout.TypeIdOf(a))!;
+        }
+    }
 
     /// <summary>True when the view is not null and its object is an instance of <paramref name="type"/> (a null-tolerant type test).</summary>
     /// <exception cref="GcInvalidHandleException">The view is expired.</exception>
@@ -99,7 +106,7 @@ public readonly unsafe ref struct GcView
 
     /// <summary>A local handle to the object, valid across safepoints until its handle scope closes (null for the null view). Not a safepoint.</summary>
     /// <exception cref="GcInvalidHandleException">The view is expired.</exception>
-    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
+    /// <exception cref="GcHandleLimitException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef ToHandle() => Address == 0 ? GcRef.Null : M!.NewLocal(Obj);
 
     // ------------------------------------------------------------ fields

@@ -6,6 +6,9 @@ namespace GcHeap;
 /// <summary>Declares the fields of an object type; see <see cref="TypeRegistry.DefineObject"/>.</summary>
 public sealed class ObjectTypeBuilder
 {
+    /// <summary>The largest instance an object type may have, header included: 1 GiB less one byte (so 1 GiB - 8 once aligned).</summary>
+    internal const int MaxInstanceBytes = int.MaxValue / 2;
+
     private readonly List<(string Name, GcFieldKind Kind, Type? ValueType, int Size)> _fields = [];
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
@@ -43,10 +46,11 @@ public sealed class ObjectTypeBuilder
     {
         // Layout: header, every reference (declaration order), then data fields by decreasing
         // size so that each is naturally aligned, bytes fields last.
+        // Sums in 64 bits: a few bytes fields near int.MaxValue must be refused, not wrap around.
         int refs = _fields.Count(f => f.Kind == GcFieldKind.Reference);
-        int offset = ObjectLayout.HeaderSize + (8 * refs);
-        var offsets = new int[_fields.Count];
-        int refOffset = ObjectLayout.HeaderSize;
+        long offset = ObjectLayout.HeaderSize + (8L * refs);
+        var offsets = new long[_fields.Count];
+        long refOffset = ObjectLayout.HeaderSize;
         for (int i = 0; i < _fields.Count; i++)
         {
             if (_fields[i].Kind == GcFieldKind.Reference)
@@ -77,18 +81,18 @@ public sealed class ObjectTypeBuilder
             }
         }
 
-        int dataBytes = offset - ObjectLayout.HeaderSize - (8 * refs);
         long instance = ObjectLayout.AlignUp(offset);
-        if (instance > int.MaxValue / 2)
+        if (instance > MaxInstanceBytes)
         {
-            throw new ArgumentException($"Type '{name}' is too large ({instance} bytes).");
+            throw new ArgumentException($"Type '{name}' is too large ({instance} bytes; at most {MaxInstanceBytes}).");
         }
 
+        int dataBytes = (int)(offset - ObjectLayout.HeaderSize - (8L * refs));
         var type = new GcType(name, heapTag, id, GcTypeKind.Object, refs, dataBytes, (int)instance, 0, null);
         var infos = new GcFieldInfo[_fields.Count];
         for (int i = 0; i < _fields.Count; i++)
         {
-            infos[i] = new GcFieldInfo(type, _fields[i].Name, i, _fields[i].Kind, _fields[i].ValueType, offsets[i], _fields[i].Size);
+            infos[i] = new GcFieldInfo(type, _fields[i].Name, i, _fields[i].Kind, _fields[i].ValueType, (int)offsets[i], _fields[i].Size);
         }
 
         type.SetFields(infos);

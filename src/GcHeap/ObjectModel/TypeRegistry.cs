@@ -82,7 +82,7 @@ public sealed unsafe class TypeRegistry
     }
 
     /// <summary>Defines an object type with the fields declared by <paramref name="fields"/>.</summary>
-    /// <exception cref="ArgumentException">The name is taken, or a field declaration is invalid.</exception>
+    /// <exception cref="ArgumentException">The name is taken, a field declaration is invalid, or the instance would be 1 GiB or more.</exception>
     /// <exception cref="InvalidOperationException">The heap holds <see cref="MaxTypes"/> types already.</exception>
     /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     public GcType DefineObject(string name, Action<ObjectTypeBuilder> fields)

@@ -254,7 +254,7 @@ public sealed unsafe partial class Mutator : IDisposable
 
     /// <summary>Creates a global handle to <paramref name="obj"/>, valid on every mutator until disposed.</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is null or invalid.</exception>
-    /// <exception cref="GcHeapException">Every global root slot is in use (see <see cref="HeapOptions.HandlesPerSegmentLog2"/>).</exception>
+    /// <exception cref="GcHandleLimitException">Every global root slot is in use (see <see cref="HeapOptions.HandlesPerSegmentLog2"/>).</exception>
     public GcRoot CreateRoot(GcRef obj)
     {
         Enter();
@@ -264,7 +264,7 @@ public sealed unsafe partial class Mutator : IDisposable
 
     /// <summary>A new local handle to the object <paramref name="obj"/> refers to (for example to keep a root's object in this scope).</summary>
     /// <exception cref="GcInvalidHandleException"><paramref name="obj"/> is released, foreign or another thread's local handle.</exception>
-    /// <exception cref="GcHeapException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
+    /// <exception cref="GcHandleLimitException">The thread holds the most local handles it may (open a <see cref="HandleScope"/>).</exception>
     public GcRef Duplicate(GcRef obj)
     {
         Enter();
@@ -345,6 +345,7 @@ public sealed unsafe partial class Mutator : IDisposable
         }
 
         ViewEpoch++; // every handle-API call is a safepoint: views made before it are dead
+        _reservedLeft = 0; // and ends a GcContext.Reserve (it may allocate from the same buffer)
     }
 
     /// <summary>

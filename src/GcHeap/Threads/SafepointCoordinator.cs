@@ -421,6 +421,7 @@ internal sealed class SafepointCoordinator
 
     public void ExitSafe(Mutator m)
     {
+        m.ViewEpoch++; // the owner: a collection may have run while it was away, so no view from before survives
         lock (_lock)
         {
             while ((_stopped || _stopping) && !_terminated)
