@@ -176,6 +176,46 @@ public class SafepointWaitTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(TestHeaps.ConcurrentBackends), MemberType = typeof(TestHeaps))]
+    public void ACollectRequestedDuringACycleThatIsAbandonedGivesUpToo(GcBackend backend)
+    {
+        // Cycle 1 is running (marking has begun) when the second Collect() asks for the cycle
+        // after it; cycle 1 is abandoned, so the next one to start is numbered 1 again. The second
+        // caller waits for that one, and must hear when it is abandoned as well (it once waited
+        // for a cycle 2 that a blocked thread kept from ever starting).
+        using var heap = TestHeaps.Create(backend, configure: o => o.SafepointTimeout = TimeSpan.FromMilliseconds(300));
+        using var blocker = new BlockedMutator(heap, "blocked");
+        blocker.WaitInSafeRegion();
+        using var marking = new ManualResetEventSlim();
+        heap.Collector.TestHooks.AfterMarkStart = () =>
+        {
+            blocker.BlockOutsideSafeRegion();
+            marking.Set();
+        };
+
+        var first = new BackgroundCall<CollectionStats>(heap.Collect);
+        Assert.True(marking.Wait(Patience));
+        var second = new BackgroundCall<CollectionStats>(heap.Collect);
+        Assert.True(first.Wait(Patience), "the first Collect() never returned");
+        Assert.True(second.Wait(Patience), "the second Collect() waited past its timeout");
+        Assert.IsType<GcSafepointTimeoutException>(first.Error);
+        Assert.IsType<GcSafepointTimeoutException>(second.Error);
+        Assert.Equal(0, heap.CollectionCount);
+        long abandoned = heap.AbandonedCollections;
+        Assert.InRange(abandoned, 1, 2);
+
+        // No request is left behind: the collector does not keep retrying for nobody.
+        Thread.Sleep(1_000);
+        Assert.Equal(abandoned, heap.AbandonedCollections);
+
+        heap.Collector.TestHooks.AfterMarkStart = null;
+        blocker.Release();
+        var stats = heap.Collect();
+        Assert.True(stats.Verified);
+        Assert.Equal(1, stats.Cycle);
+    }
+
     private static SafepointStatus WaitForStatus(Heap heap, Func<SafepointStatus, bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;

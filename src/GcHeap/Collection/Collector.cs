@@ -27,8 +27,13 @@ internal sealed partial class Collector : IDisposable
     private long _pagesSinceCycle;
     private long _triggerPages;
     private int _backgroundPending;
-    private long _abandonedCycle;
     private long _abandonedCount;
+
+    // Cycle numbers are reused when a cycle is abandoned; attempts are not. A waiter waits for
+    // the first attempt that starts after its call, and hears if that one is abandoned.
+    private long _attempts;
+    private long _completedAttempt;
+    private long _abandonedAttempt;
     private GcSafepointTimeoutException? _abandonReason;
 
     public Collector(Heap heap)
@@ -115,6 +120,7 @@ internal sealed partial class Collector : IDisposable
         {
             ThrowIfUnusable();
             long target = _started + 1;
+            long first = _attempts + 1; // the first cycle to start after this call, whatever its number
             if (_requested < target)
             {
                 _requested = target;
@@ -122,8 +128,7 @@ internal sealed partial class Collector : IDisposable
             }
 
             Monitor.PulseAll(_lock);
-            long abandoned = _abandonedCount;
-            while (_completed < target && _failure is null && !_shutdown && !(_abandonedCount != abandoned && _abandonedCycle == target))
+            while (_completedAttempt < first && _abandonedAttempt < first && _failure is null && !_shutdown)
             {
                 Monitor.Wait(_lock);
             }
@@ -133,7 +138,7 @@ internal sealed partial class Collector : IDisposable
                 throw new GcCollectionFailedException("The collection failed; the heap cannot be used any more: " + _failure.Message, _failure);
             }
 
-            if (_completed < target && _abandonedCount != abandoned && _abandonedCycle == target && _abandonReason is { } why)
+            if (_completedAttempt < first && _abandonedAttempt >= first && _abandonReason is { } why)
             {
                 throw new GcSafepointTimeoutException(why.Message, why) { Awaited = why.Awaited, Waited = why.Waited };
             }
@@ -290,6 +295,7 @@ internal sealed partial class Collector : IDisposable
         {
             QueuedWork? work = null;
             CollectionReason reason;
+            long attempt = 0;
             lock (_lock)
             {
                 while (_requested <= _started && _work.Count == 0 && !_shutdown)
@@ -311,6 +317,7 @@ internal sealed partial class Collector : IDisposable
                 if (work is null)
                 {
                     _started++;
+                    attempt = ++_attempts;
                 }
             }
 
@@ -334,7 +341,7 @@ internal sealed partial class Collector : IDisposable
             }
             catch (GcSafepointTimeoutException e)
             {
-                Abandon(e);
+                Abandon(e, attempt);
                 continue;
             }
             catch (Exception e)
@@ -380,6 +387,7 @@ internal sealed partial class Collector : IDisposable
             lock (_lock)
             {
                 _completed = _started;
+                _completedAttempt = attempt;
                 Monitor.PulseAll(_lock);
             }
         }
@@ -387,22 +395,19 @@ internal sealed partial class Collector : IDisposable
 
     /// <summary>
     /// A stop of the cycle timed out (<see cref="HeapOptions.SafepointTimeout"/>) before anything
-    /// moved (marks and plan were dropped already): the cycle is dropped (its number is reused), whoever waits for exactly
-    /// that cycle hears why, a later request still runs, and the allocation trigger re-arms.
+    /// moved (marks and plan were dropped already): the cycle is dropped (its number is reused),
+    /// whoever waits for it hears why, a request for a later cycle moves down with the numbering
+    /// (one cycle still runs for it), and the allocation trigger re-arms.
     /// </summary>
-    private void Abandon(GcSafepointTimeoutException e)
+    private void Abandon(GcSafepointTimeoutException e, long attempt)
     {
         Trace.TraceWarning($"GcHeap: collection {_started} abandoned: {e.Message}");
         lock (_lock)
         {
-            _abandonedCycle = _started;
+            _abandonedAttempt = attempt;
             _abandonedCount++;
             _abandonReason = e;
-            if (_requested <= _started)
-            {
-                _requested = _started - 1;
-            }
-
+            _requested--; // at least _started: this cycle ran because it was requested
             _started--;
             Interlocked.Exchange(ref _backgroundPending, 0);
             Monitor.PulseAll(_lock);
