@@ -438,6 +438,7 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="GcCollectionFailedException">A collection failed before.</exception>
     /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     /// <exception cref="GcSnapshotFailedException">The native saver failed (an errno from userfaultfd); no protection is left behind.</exception>
+    /// <exception cref="GcSafepointTimeoutException">With <see cref="HeapOptions.SafepointTimeout"/>: the snapshot's stop waited too long for a thread (named); nothing was saved, no protection is left behind.</exception>
     /// <exception cref="IOException">The stream threw; no protection is left behind and collections go on.</exception>
     public SnapshotStats SaveSnapshot(Stream stream, SnapshotOptions? options = null)
     {
@@ -469,6 +470,7 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable, or a named root is invalid.</exception>
     /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
     /// <exception cref="GcSnapshotFailedException">The native saver failed; the chain ends.</exception>
+    /// <exception cref="GcSafepointTimeoutException">With <see cref="HeapOptions.SafepointTimeout"/>: the snapshot's stop waited too long for a thread (named); nothing was saved, no protection is left behind.</exception>
     public SnapshotStats SaveIncrementalSnapshot(Stream stream, SnapshotOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -518,6 +520,7 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="GcCollectionFailedException">A collection failed before.</exception>
     /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     /// <exception cref="GcSnapshotFailedException">The native saver failed.</exception>
+    /// <exception cref="GcSafepointTimeoutException">With <see cref="HeapOptions.SafepointTimeout"/>: the snapshot's stop waited too long for a thread (named); nothing was saved, no protection is left behind.</exception>
     public SnapshotStats SaveSnapshot(string path, SnapshotOptions? options = null) => SaveToFile(path, options, incremental: false);
 
     /// <summary>
@@ -533,6 +536,7 @@ public sealed unsafe class Heap : IDisposable
     /// <exception cref="GcCollectionFailedException">A collection failed before.</exception>
     /// <exception cref="GcThreadStateException">Called from a <see cref="CollectionCompleted"/> handler (the collector thread).</exception>
     /// <exception cref="GcSnapshotFailedException">The native saver failed; the chain ends.</exception>
+    /// <exception cref="GcSafepointTimeoutException">With <see cref="HeapOptions.SafepointTimeout"/>: the snapshot's stop waited too long for a thread (named); nothing was saved, no protection is left behind.</exception>
     public SnapshotStats SaveIncrementalSnapshot(string path, SnapshotOptions? options = null) => SaveToFile(path, options, incremental: true);
 
     private SnapshotStats SaveToFile(string path, SnapshotOptions? options, bool incremental)

@@ -274,7 +274,8 @@ public sealed class HeapOptions
     /// or the allocation that needed the collection throws
     /// <see cref="GcSafepointTimeoutException"/> naming the threads it waited for (a background
     /// collection is simply retried later; <see cref="Heap.AbandonedCollections"/> counts them).
-    /// <see cref="Heap.Verify"/> gives up the same way. Two stops cannot give up and wait as
+    /// <see cref="Heap.Verify"/> and a snapshot's pause (<see cref="Heap.SaveSnapshot(System.IO.Stream, SnapshotOptions?)"/>,
+    /// before anything is frozen) give up the same way. Two stops cannot give up and wait as
     /// long as it takes: the verification pause after a compaction (<see cref="VerifyHeap"/>) and
     /// <see cref="Heap.Dispose"/>'s. The EventSource event SlowSafepoint names the awaited threads
     /// after this timeout or 5 s, whichever comes first. Default

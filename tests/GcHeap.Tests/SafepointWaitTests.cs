@@ -90,6 +90,54 @@ public class SafepointWaitTests
         Assert.Contains("waiting last for late", save.Result.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ASnapshotsStopGivesUpAfterTheTimeoutAndLeavesNothingBehind(bool incremental)
+    {
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.SafepointTimeout = TimeSpan.FromMilliseconds(200));
+        var type = heap.Types.DefineObject("T", t => t.Value<long>("v"));
+        using var m = heap.AttachCurrentThread();
+        using var root = m.CreateRoot(m.Allocate(type));
+        m.Set(root.Ref, type.Field<long>("v"), 5);
+        var track = new SnapshotOptions { TrackChanges = true };
+        if (incremental)
+        {
+            using (m.EnterSafeRegion())
+            {
+                heap.SaveSnapshot(new MemoryStream(), track);
+            }
+        }
+
+        using var blocker = new BlockedMutator(heap, "blocked");
+        blocker.BlockOutsideSafeRegion();
+        var e = Assert.Throws<GcSafepointTimeoutException>(() =>
+        {
+            using (m.EnterSafeRegion())
+            {
+                _ = incremental ? heap.SaveIncrementalSnapshot(new MemoryStream(), track) : heap.SaveSnapshot(new MemoryStream());
+            }
+        });
+        Assert.Equal("blocked", Assert.Single(e.Awaited).Name);
+
+        // Nothing is write-protected: writes go on without waiting, and the next save is whole.
+        m.Set(root.Ref, type.Field<long>("v"), 6);
+        blocker.Release();
+        var image = new MemoryStream();
+        SnapshotStats st;
+        using (m.EnterSafeRegion())
+        {
+            st = incremental ? heap.SaveIncrementalSnapshot(image, track) : heap.SaveSnapshot(image);
+        }
+
+        Assert.False(st.Incremental); // a failed increment ends its chain
+        image.Position = 0;
+        using var loaded = Heap.LoadSnapshot(image);
+        using var lm = loaded.Heap.AttachCurrentThread();
+        Assert.Equal(6, lm.Get(loaded.Roots[0].Ref, loaded.Heap.Types["T"].Field<long>("v")));
+        Assert.True(heap.Collect().Verified);
+    }
+
     [Fact]
     public void StatusNamesTheThreadAHandshakeWaitsForAndTheStatisticsKeepIt()
     {

@@ -193,6 +193,51 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void SavingAndLoadingKeepsTheHeapLimitAndReadsVersionOneFiles()
+    {
+        const long limit = 64L << 20;
+        byte[] file;
+        SnapshotStats st;
+        using (var heap = TestHeaps.Create(GcBackend.Move, maxBytes: limit))
+        {
+            var types = new ModelTypes(heap);
+            using var m = heap.AttachCurrentThread();
+            using var graph = new MirroredGraph(m, types, seed: 9);
+            graph.Grow(4, 100);
+            var ms = new MemoryStream();
+            st = heap.SaveSnapshot(ms);
+            file = ms.ToArray();
+        }
+
+        // Three generations: the limit stays the saving heap's (it once grew by the nursery each time).
+        for (int generation = 0; generation < 3; generation++)
+        {
+            using var loaded = Heap.LoadSnapshot(new MemoryStream(file));
+            Assert.Equal(limit, loaded.Info.CapacityBytes);
+            Assert.Equal(limit, loaded.Heap.Configuration.MaxHeapBytes);
+            Assert.Equal(st.Types, loaded.Info.Types);
+            Assert.Equal(2, loaded.Info.Version);
+            var ms = new MemoryStream();
+            st = loaded.Heap.SaveSnapshot(ms);
+            file = ms.ToArray();
+        }
+
+        // A version 1 file (no limit field) loads with its capacity as the limit, as it always did.
+        const int limitOffset = 8 + 4 + 4 + 8 + 8 + 8 + 4 + 4;
+        byte[] v1 = [.. file.AsSpan(0, limitOffset), .. file.AsSpan(limitOffset + 4, file.Length - 16 - limitOffset - 4)];
+        v1[8] = 1;
+        var sum = GcHeap.Snapshots.Checksum64.Create();
+        sum.Append(v1);
+        byte[] trailer = new byte[16];
+        "GCHSEND1"u8.CopyTo(trailer);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(trailer.AsSpan(8), sum.Value);
+        using var old = Heap.LoadSnapshot(new MemoryStream([.. v1, .. trailer]));
+        Assert.Equal(1, old.Info.Version);
+        Assert.True(old.Info.CapacityBytes >= limit);
+        Assert.True(old.Heap.Verify().IsValid);
+    }
+
+    [Fact]
     public void AStreamThatThrowsLeavesNoProtectionAndTheHeapGoesOn()
     {
         using var heap = NewHeap();

@@ -41,7 +41,7 @@ public sealed class LoadedSnapshot : IDisposable
 /// <summary>What a loaded snapshot (the last file of its chain) said about itself.</summary>
 /// <param name="Version">Format version.</param>
 /// <param name="Pages">Heap pages saved.</param>
-/// <param name="Types">Types saved.</param>
+/// <param name="Types">Types saved (including the two built-in array types, as <see cref="SnapshotStats.Types"/> counts them).</param>
 /// <param name="Roots">Roots saved.</param>
 /// <param name="CapacityBytes">The saving heap's <see cref="HeapOptions.MaxHeapBytes"/>.</param>
 public sealed record SnapshotInfo(int Version, long Pages, int Types, int Roots, long CapacityBytes)

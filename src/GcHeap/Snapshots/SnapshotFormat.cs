@@ -6,10 +6,11 @@ using System.Text;
 namespace GcHeap.Snapshots;
 
 /// <summary>
-/// The snapshot file format, version 1 (little endian; docs/design.md section 15):
+/// The snapshot file format, version 2 (little endian; docs/design.md section 15):
 /// <code>
 /// header   "GCHSNAP1" u32 version u32 flags (1: increment) u64 id u64 parentId (0: none) u64 spaceBase u32 pages
-///          u32 capacityPages u32 typeCount u32 rootCount
+///          u32 capacityPages (the space: limit and nursery) u32 limitPages (MaxHeapBytes; not in version 1)
+///          u32 typeCount u32 rootCount
 /// types    per type id 2..typeCount-1: str name, u8 kind, i32 instanceSize, i32 refCount, i32 elementSize,
 ///          u8 elementCode, i32 fieldCount, per field (str name, u8 kind, u8 valueCode, i32 size)
 /// roots    per root: u32 slot, u64 address, str name ("" = unnamed)
@@ -22,7 +23,10 @@ namespace GcHeap.Snapshots;
 /// </summary>
 internal static class SnapshotFormat
 {
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>Version 1 files (no limitPages field) still load; their limit is their capacity.</summary>
+    public const int OldestReadable = 1;
     public const uint FlagIncrement = 1;
     public const int BlockPages = 64;
     public const int MaxString = 4096;

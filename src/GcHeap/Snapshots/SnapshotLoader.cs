@@ -14,7 +14,7 @@ namespace GcHeap.Snapshots;
 /// </summary>
 internal static unsafe class SnapshotLoader
 {
-    private sealed record Header(uint Version, uint Flags, ulong Id, ulong Parent, ulong OldBase, uint Pages, uint Capacity, uint TypeCount, uint RootCount);
+    private sealed record Header(uint Version, uint Flags, ulong Id, ulong Parent, ulong OldBase, uint Pages, uint Capacity, uint Limit, uint TypeCount, uint RootCount);
 
     public static LoadedSnapshot Load(IReadOnlyList<Stream> chain, HeapOptions? options)
     {
@@ -28,7 +28,9 @@ internal static unsafe class SnapshotLoader
         var o = options?.Clone() ?? new HeapOptions();
         if (options is null)
         {
-            o.MaxHeapBytes = (long)first.Capacity << ObjectLayout.PageShift;
+            // The saving heap's limit; an image reaching above it (a compacted prefix starts above
+            // the nursery, so a full heap's pages may) raises it just enough to hold the pages.
+            o.MaxHeapBytes = (long)Math.Max(first.Limit, first.Pages) << ObjectLayout.PageShift;
         }
         else if (o.MaxHeapBytes < (long)first.Pages << ObjectLayout.PageShift)
         {
@@ -95,7 +97,7 @@ internal static unsafe class SnapshotLoader
                 throw new GcSnapshotFormatException($"The loaded heap does not verify: {report}");
             }
 
-            return new LoadedSnapshot(heap, list, byName, new SnapshotInfo((int)h.Version, pages, (int)h.TypeCount, roots.Length, (long)first.Capacity << ObjectLayout.PageShift)
+            return new LoadedSnapshot(heap, list, byName, new SnapshotInfo((int)h.Version, pages, (int)h.TypeCount - 2, roots.Length, (long)first.Limit << ObjectLayout.PageShift)
             {
                 Files = chain.Count,
             });
@@ -117,13 +119,17 @@ internal static unsafe class SnapshotLoader
         }
 
         uint version = r.U32();
-        if (version != SnapshotFormat.Version)
+        if (version < SnapshotFormat.OldestReadable || version > SnapshotFormat.Version)
         {
-            throw new GcSnapshotFormatException($"Snapshot format version {version} is not supported (this library reads version {SnapshotFormat.Version}).");
+            throw new GcSnapshotFormatException($"Snapshot format version {version} is not supported (this library reads versions {SnapshotFormat.OldestReadable} to {SnapshotFormat.Version}).");
         }
 
-        var h = new Header(version, r.U32(), r.U64(), r.U64(), r.U64(), r.U32(), r.U32(), r.U32(), r.U32());
-        if (h.Pages > h.Capacity || h.Capacity > int.MaxValue / 2 || h.TypeCount < 4 || h.TypeCount > TypeRegistry.MaxTypes || (h.OldBase & 4095) != 0 ||
+        uint flags = r.U32();
+        ulong id = r.U64(), parent = r.U64(), oldBase = r.U64();
+        uint pages = r.U32(), capacity = r.U32();
+        uint limit = version >= 2 ? r.U32() : capacity;
+        var h = new Header(version, flags, id, parent, oldBase, pages, capacity, limit, r.U32(), r.U32());
+        if (h.Pages > h.Capacity || h.Limit > h.Capacity || h.Limit == 0 || h.Capacity > int.MaxValue / 2 || h.TypeCount < 4 || h.TypeCount > TypeRegistry.MaxTypes || (h.OldBase & 4095) != 0 ||
             h.RootCount > 1u << 24 || (h.Flags & ~SnapshotFormat.FlagIncrement) != 0 || ((h.Flags & SnapshotFormat.FlagIncrement) != 0) != (h.Parent != 0))
         {
             throw new GcSnapshotFormatException($"The snapshot's header is corrupt (flags {h.Flags}, pages {h.Pages}, capacity {h.Capacity}, types {h.TypeCount}, roots {h.RootCount}).");

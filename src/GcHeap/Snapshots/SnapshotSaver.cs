@@ -135,6 +135,11 @@ internal static unsafe class SnapshotSaver
                 TotalMs = Stopwatch.GetElapsedTime(t0).TotalMilliseconds,
             };
         }
+        catch (Exception e) when (incremental)
+        {
+            heap.SnapshotChainBroken = $"the previous incremental snapshot failed ({e.GetType().Name})";
+            throw;
+        }
         finally
         {
             if (!keep)
@@ -254,7 +259,9 @@ internal static unsafe class SnapshotSaver
         int gcs = GC.CollectionCount(0);
         var rootBuffer = Touched(new (int, nint, string)[heap.Handles.GlobalHigh + 1024]);
         long t = Stopwatch.GetTimestamp();
-        var stop = heap.Safepoints.StopTheWorld();
+        // Bounded like a collection's stops (HeapOptions.SafepointTimeout): nothing is frozen yet,
+        // so giving up leaves nothing behind (the caller's finally disposes the saver).
+        var stop = heap.Safepoints.StopTheWorld(heap.Options.SafepointTimeout, abandonable: true);
         int pages;
         int rootCount = 0;
         int rc;
@@ -329,6 +336,7 @@ internal static unsafe class SnapshotSaver
         w.U64((ulong)space.Base);
         w.U32((uint)c.Pages);
         w.U32((uint)heap.CapacityPages);
+        w.U32((uint)(heap.Options.MaxHeapBytes >> ObjectLayout.PageShift));
         w.U32((uint)c.Types.Count + 2);
         w.U32((uint)c.Roots.Count);
         foreach (var t in c.Types)
