@@ -341,20 +341,30 @@ public sealed unsafe class Heap : IDisposable
     /// <summary>Attaches the calling thread. Dispose the mutator on this thread to detach.</summary>
     /// <exception cref="GcThreadStateException">The thread is already attached to this heap, or 255 threads are.</exception>
     /// <exception cref="GcHeapDisposedException">The heap is disposed.</exception>
+    /// <exception cref="GcCollectionFailedException">A collection failed; the heap refuses further use.</exception>
     public Mutator AttachCurrentThread(string? name = null)
     {
         ThrowIfDisposed();
+        ThrowIfFaulted();
         if (CurrentMutator() is { IsDetached: false })
         {
             throw new GcThreadStateException("This thread is already attached to the heap; use its existing Mutator.");
         }
 
         var m = new Mutator(this, name ?? Thread.CurrentThread.Name ?? $"thread {Environment.CurrentManagedThreadId}");
-        lock (Safepoints.SyncRoot)
+        try
         {
-            m.BarrierActive = Collector.BarrierOn;
-            m.BarrierShadesNew = Collector.BarrierShadesNew;
-            Safepoints.Register(m);
+            lock (Safepoints.SyncRoot)
+            {
+                m.BarrierActive = Collector.BarrierOn;
+                m.BarrierShadesNew = Collector.BarrierShadesNew;
+                Safepoints.Register(m);
+            }
+        }
+        catch (GcHeapDisposedException)
+        {
+            ThrowIfFaulted(); // a collection failed meanwhile (which also terminates the threads): say so
+            throw;
         }
 
         try

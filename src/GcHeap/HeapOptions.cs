@@ -3,8 +3,14 @@ namespace GcHeap;
 /// <summary>Configuration of a <see cref="Heap"/>. Every property has a sensible default.</summary>
 public sealed class HeapOptions
 {
-    /// <summary>The heap limit in bytes (rounded up to pages). Default 256 MiB. Address space of twice this is reserved.</summary>
+    /// <summary>
+    /// The heap limit in bytes (rounded up to pages): 64 KiB to <see cref="MaxHeapBytesLimit"/>
+    /// (4 TiB less 4 KiB). Default 256 MiB. Address space of twice this is reserved.
+    /// </summary>
     public long MaxHeapBytes { get; set; } = 256L << 20;
+
+    /// <summary>The largest <see cref="MaxHeapBytes"/> accepted: 2^30 - 1 pages of 4 KiB.</summary>
+    public const long MaxHeapBytesLimit = (long)(int.MaxValue / 2) << 12;
 
     /// <summary>The compaction backend wanted. Default <see cref="GcBackend.Move"/>; see <see cref="RequireBackend"/>.</summary>
     public GcBackend Backend { get; set; } = GcBackend.Move;
@@ -256,7 +262,7 @@ public sealed class HeapOptions
     /// </summary>
     public int MaxWeakReferences { get; set; } = 1 << 22;
 
-    /// <summary>Fault stall samples kept per collection for percentiles. Default 65,536.</summary>
+    /// <summary>Fault stall samples kept per collection for percentiles: 0 to 16,777,216 (8 bytes each). Default 65,536.</summary>
     public int StallSampleCapacity { get; set; } = 1 << 16;
 
     /// <summary>
@@ -283,7 +289,7 @@ public sealed class HeapOptions
     /// </summary>
     public TimeSpan SafepointTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
-    /// <summary>Collections kept in <see cref="Heap.History"/>. Default 256.</summary>
+    /// <summary>Collections kept in <see cref="Heap.History"/>: 1 to 1,048,576. Default 256.</summary>
     public int HistoryLength { get; set; } = 256;
 
     /// <summary>
@@ -296,7 +302,7 @@ public sealed class HeapOptions
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHeapBytes, 64L * 1024, nameof(MaxHeapBytes));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxHeapBytes, 8L << 40, nameof(MaxHeapBytes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxHeapBytes, MaxHeapBytesLimit, nameof(MaxHeapBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchPages, 1, nameof(BatchPages));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(BatchPages, 4096, nameof(BatchPages));
         ArgumentOutOfRangeException.ThrowIfLessThan(HandlesPerSegmentLog2, 10, nameof(HandlesPerSegmentLog2));
@@ -304,6 +310,9 @@ public sealed class HeapOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWeakReferences, 1, nameof(MaxWeakReferences));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxWeakReferences, 1 << 28, nameof(MaxWeakReferences));
         ArgumentOutOfRangeException.ThrowIfNegative(StallSampleCapacity, nameof(StallSampleCapacity));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(StallSampleCapacity, 1 << 24, nameof(StallSampleCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HistoryLength, 1, nameof(HistoryLength));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(HistoryLength, 1 << 20, nameof(HistoryLength));
         ArgumentOutOfRangeException.ThrowIfNegative(CollectionTriggerBytes, nameof(CollectionTriggerBytes));
         ArgumentOutOfRangeException.ThrowIfNegative(NurseryBytes, nameof(NurseryBytes));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(NurseryBytes, 1L << 30, nameof(NurseryBytes));
@@ -324,6 +333,11 @@ public sealed class HeapOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(AllocationPrefaultPages, 65536, nameof(AllocationPrefaultPages));
         ArgumentOutOfRangeException.ThrowIfLessThan(CollectorThreadNice, -20, nameof(CollectorThreadNice));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(CollectorThreadNice, 19, nameof(CollectorThreadNice));
+        if ((UffdOpenMethods & ~UffdOpenMethods.All) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(UffdOpenMethods), UffdOpenMethods, "Unknown open methods: combine Syscall, DevUserfaultfd and UserModeOnly (or None).");
+        }
+
         if (!Enum.IsDefined(Backend))
         {
             throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");

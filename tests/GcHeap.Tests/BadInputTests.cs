@@ -255,5 +255,46 @@ public class BadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { BatchPages = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { Backend = (GcBackend)42 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { DensePageThreshold = double.NaN }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { MaxHeapBytes = HeapOptions.MaxHeapBytesLimit + 1 })); // once silently capped
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { StallSampleCapacity = int.MaxValue })); // once failed the first collection
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { HistoryLength = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Heap(new HeapOptions { UffdOpenMethods = (UffdOpenMethods)64 }));
+    }
+
+    [Fact]
+    public void ADisposedRootIsStale()
+    {
+        var (heap, node, _, value) = NewHeap();
+        using var _ = heap;
+        using var m = heap.AttachCurrentThread();
+        var root = m.CreateRoot(m.Allocate(node));
+        root.Dispose();
+        Assert.True(root.IsDisposed);
+        Assert.Equal(GcHandleProblem.Stale, Assert.Throws<GcInvalidHandleException>(() => m.Get(root.Ref, value)).Problem);
+        Assert.Equal(GcHandleProblem.Stale, Assert.Throws<GcInvalidHandleException>(() => m.Duplicate(root)).Problem);
+        var again = m.CreateRoot(m.Allocate(node)); // reuses the slot: the old handle stays stale
+        Assert.Equal(GcHandleProblem.Stale, Assert.Throws<GcInvalidHandleException>(() => m.Get(root.Ref, value)).Problem);
+        m.Set(again.Ref, value, 3);
+        Assert.Equal(3, m.Get(again.Ref, value));
+    }
+
+    [Fact]
+    public void ACopyOfAClosedScopeClosesNothingLater()
+    {
+        var (heap, node, _, value) = NewHeap();
+        using var _ = heap;
+        using var m = heap.AttachCurrentThread();
+        var first = m.OpenScope();
+        var copy = first;
+        first.Dispose();
+        var second = m.OpenScope(); // the same depth as the closed one
+        var a = m.Allocate(node);
+        m.Set(a, value, 42);
+        copy.Dispose();
+        Assert.Equal(GcRef.Null, copy.Escape(a));
+        Assert.Equal(42, m.Get(a, value)); // still open: its handle is alive
+        var escaped = second.Escape(a);
+        Assert.Equal(42, m.Get(escaped, value));
+        Assert.Equal(GcHandleProblem.Stale, Assert.Throws<GcInvalidHandleException>(() => m.Get(a, value)).Problem);
     }
 }

@@ -263,4 +263,17 @@ public class LifecycleTests
         Assert.False(finishedEarly, "Dispose() unmapped the heap while a thread was still running heap code");
         Assert.IsType<GcCollectionFailedException>(afterwards);
     }
+
+    [Fact]
+    public void AfterAFailedCollectionEveryCallSaysSoAttachingIncluded()
+    {
+        using var heap = TestHeaps.Create(GcBackend.StopTheWorld);
+        heap.Fault(new InvalidOperationException("injected collection failure"));
+        Exception? attach = null;
+        var t = new Thread(() => attach = Record.Exception(() => heap.AttachCurrentThread()));
+        t.Start();
+        t.Join();
+        Assert.IsType<GcCollectionFailedException>(attach);
+        Assert.Throws<GcCollectionFailedException>(() => heap.Collect());
+    }
 }

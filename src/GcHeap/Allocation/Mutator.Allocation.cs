@@ -314,12 +314,12 @@ public sealed unsafe partial class Mutator
             Space space = _heap.AllocationSpace;
             if (pages > space.AllocationLimitPages)
             {
-                throw Exhausted(size, "it is larger than the whole heap");
+                throw Exhausted(size, "because it is larger than the whole heap");
             }
 
             if (pages > space.AllocationLimitPages - space.NurseryPages)
             {
-                throw Exhausted(size, $"it is larger than the heap outside its {_heap.NurseryBytes}-byte nursery (HeapOptions.NurseryBytes)");
+                throw Exhausted(size, $"because it is larger than the heap outside its {_heap.NurseryBytes}-byte nursery (HeapOptions.NurseryBytes)");
             }
 
             // The nursery first, like buffers: its pages are mapped already (a live large object

@@ -22,6 +22,7 @@ public sealed unsafe partial class Mutator
     /// <exception cref="GcFieldAccessException"><paramref name="byteArray"/> is not a byte array.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
     /// <exception cref="IOException">The write failed.</exception>
+    /// <exception cref="UnauthorizedAccessException">The handle was not opened for writing (EBADF), or the file may not be written.</exception>
     public void WriteToFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);
@@ -50,6 +51,7 @@ public sealed unsafe partial class Mutator
     /// <exception cref="GcFieldAccessException"><paramref name="byteArray"/> is not a byte array.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the array.</exception>
     /// <exception cref="IOException">The read failed.</exception>
+    /// <exception cref="UnauthorizedAccessException">The handle was not opened for reading, or the file may not be read.</exception>
     public int ReadFromFile(SafeFileHandle file, long fileOffset, GcRef byteArray, int start, int count)
     {
         ArgumentNullException.ThrowIfNull(file);

@@ -9,7 +9,8 @@ namespace GcHeap;
 public sealed class GcRoot : IDisposable
 {
     private readonly Roots.HandleTable _table;
-    private GcRef _ref;
+    private readonly GcRef _ref;
+    private int _disposed;
 
     internal GcRoot(Roots.HandleTable table, GcRef handle)
     {
@@ -17,11 +18,14 @@ public sealed class GcRoot : IDisposable
         _ref = handle;
     }
 
-    /// <summary>The global handle; usable from every mutator of the heap. Invalid after disposal.</summary>
+    /// <summary>
+    /// The global handle; usable from every mutator of the heap. After disposal it is stale: using
+    /// it throws <see cref="GcInvalidHandleException"/> with <see cref="GcHandleProblem.Stale"/>.
+    /// </summary>
     public GcRef Ref => _ref;
 
     /// <summary>True after <see cref="Dispose"/>.</summary>
-    public bool IsDisposed => _ref.IsNull;
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Implicit conversion to the underlying handle.</summary>
     public static implicit operator GcRef(GcRoot root) => root?.Ref ?? GcRef.Null;
@@ -44,13 +48,12 @@ public sealed class GcRoot : IDisposable
     public void Set(Mutator mutator, GcRef value)
     {
         ArgumentNullException.ThrowIfNull(mutator);
-        var r = _ref;
-        if (r.IsNull)
+        if (IsDisposed)
         {
             throw new GcInvalidHandleException("The root is disposed.") { Problem = GcHandleProblem.Stale };
         }
 
-        mutator.SetRoot(r, value);
+        mutator.SetRoot(_ref, value);
     }
 
     /// <summary>
@@ -60,11 +63,9 @@ public sealed class GcRoot : IDisposable
     /// </summary>
     public void Dispose()
     {
-        var r = _ref;
-        if (!r.IsNull)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && !_ref.IsNull)
         {
-            _ref = GcRef.Null;
-            _table.FreeGlobal(r);
+            _table.FreeGlobal(_ref);
         }
     }
 }

@@ -238,8 +238,8 @@ internal static unsafe class SnapshotSaver
         {
             foreach (var (name, root) in o.RootNames)
             {
-                var r = root.Ref;
-                if (r.IsNull || r.HeapTag != heap.Tag)
+                var r = root?.Ref ?? GcRef.Null;
+                if (r.IsNull || root!.IsDisposed || r.HeapTag != heap.Tag)
                 {
                     throw new ArgumentException($"The root named '{name}' is disposed or belongs to another heap.", nameof(o));
                 }

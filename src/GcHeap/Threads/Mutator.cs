@@ -68,6 +68,8 @@ public sealed unsafe partial class Mutator : IDisposable
     private readonly HandleTable _handles;
     internal readonly TypeRegistry _types;
     private int[] _scopeMarks = new int[16];
+    private long[] _scopeIds = new long[16]; // which opening owns each depth: a copy of a closed scope must not close a later one
+    private long _scopesOpened;
     private int _scopeDepth;
     private int _detached;
 
@@ -177,16 +179,22 @@ public sealed unsafe partial class Mutator : IDisposable
         if (_scopeDepth == _scopeMarks.Length)
         {
             Array.Resize(ref _scopeMarks, _scopeMarks.Length * 2);
+            Array.Resize(ref _scopeIds, _scopeMarks.Length);
         }
 
+        long id = ++_scopesOpened;
+        _scopeIds[_scopeDepth] = id;
         _scopeMarks[_scopeDepth++] = _top;
-        return new HandleScope(this, _scopeDepth);
+        return new HandleScope(this, _scopeDepth, id);
     }
 
-    internal GcRef CloseScope(int depth, GcRef result)
+    /// <summary>False when the scope opened as <paramref name="id"/> at <paramref name="depth"/> is closed already (with an outer one, or a later scope holds that depth now).</summary>
+    private bool IsOpen(int depth, long id) => depth <= _scopeDepth && _scopeIds[depth - 1] == id;
+
+    internal GcRef CloseScope(int depth, long id, GcRef result)
     {
         CheckThread();
-        if (depth > _scopeDepth)
+        if (!IsOpen(depth, id))
         {
             return GcRef.Null; // already closed, possibly with an outer scope
         }
@@ -206,10 +214,10 @@ public sealed unsafe partial class Mutator : IDisposable
         return keep == 0 ? GcRef.Null : NewLocal(keep);
     }
 
-    internal void CloseScope(int depth, Span<GcRef> values)
+    internal void CloseScope(int depth, long id, Span<GcRef> values)
     {
         CheckThread();
-        if (depth > _scopeDepth || (Volatile.Read(ref PollFlag) != 0 && !MayCloseScope()))
+        if (!IsOpen(depth, id) || (Volatile.Read(ref PollFlag) != 0 && !MayCloseScope()))
         {
             values.Clear();
             return;
