@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using GcHeap.Compaction;
 using GcHeap.Diagnostics;
+using GcHeap.Interop;
 using GcHeap.Marking;
 using GcHeap.Memory;
 using GcHeap.Roots;
@@ -21,10 +22,10 @@ internal static class CollectorWarmup
     [
         typeof(Collector), typeof(Marker), typeof(Planner), typeof(CompactionPlan), typeof(SafepointCoordinator),
         typeof(HandleTable), typeof(RootSet), typeof(UffdCompactor), typeof(StopTheWorldCompactor), typeof(MarkBitmap),
-        typeof(Space), typeof(GraphChecksum), typeof(HeapVerifier), typeof(Interop.NativeMethods), typeof(Mutator),
+        typeof(Space), typeof(GraphChecksum), typeof(HeapVerifier), typeof(NativeMethods), typeof(Mutator),
         typeof(HeapOptions), typeof(Heap), typeof(ObjectModel.ObjectScanner), typeof(CollectionStats), typeof(PauseRecord),
-        typeof(SatbQueue), typeof(Interop.UffdSafeHandle), typeof(Interop.CompactorSafeHandle), typeof(TypeRegistry),
-        typeof(GcHeapEventSource),
+        typeof(SatbQueue), typeof(UffdSafeHandle), typeof(CompactorSafeHandle), typeof(TypeRegistry),
+        typeof(GcHeapEventSource), typeof(StopperHandoff),
     ];
 
     /// <summary>Precompiles the collector's methods, then runs the pause machinery once if no mutator is attached.</summary>
@@ -54,6 +55,21 @@ internal static class CollectorWarmup
         _ = satb.TryTake(out _, out _);
         ulong[] pooled = System.Buffers.ArrayPool<ulong>.Shared.Rent(16);
         System.Buffers.ArrayPool<ulong>.Shared.Return(pooled);
+        WarmStopperHandoff();
+    }
+
+    /// <summary>
+    /// The handoff's system calls run on the thread that completes a stop, inside the stop: their
+    /// first call in the process (the P/Invoke stubs' generation and JIT) would count as time to
+    /// safepoint. Made here on the collector thread itself: pinned to its own CPU, then its mask back.
+    /// </summary>
+    private static unsafe void WarmStopperHandoff()
+    {
+        byte* mask = stackalloc byte[128];
+        if (NativeMethods.ThreadSelfId(out int tid) == 0 && NativeMethods.ThreadPinHere(tid, mask) == 0)
+        {
+            _ = NativeMethods.ThreadSetAffinity(0, mask);
+        }
     }
 
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Warm-up only: a method the trimmer removed is simply not precompiled.")]
