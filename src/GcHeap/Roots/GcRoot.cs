@@ -63,7 +63,7 @@ public sealed class GcRoot : IDisposable
     /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && !_ref.IsNull)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _table.FreeGlobal(_ref);
         }

@@ -135,9 +135,10 @@ internal static unsafe class SnapshotSaver
                 TotalMs = Stopwatch.GetElapsedTime(t0).TotalMilliseconds,
             };
         }
-        catch (Exception e) when (incremental)
+        catch (Exception e)
         {
-            heap.SnapshotChainBroken = $"the previous incremental snapshot failed ({e.GetType().Name})";
+            // The tracker was taken at the start: whatever failed, there is no chain to extend.
+            heap.SnapshotChainBroken = $"the previous snapshot failed ({e.GetType().Name})";
             throw;
         }
         finally

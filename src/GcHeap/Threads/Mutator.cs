@@ -67,8 +67,9 @@ public sealed unsafe partial class Mutator : IDisposable
     private readonly Heap _heap;
     private readonly HandleTable _handles;
     internal readonly TypeRegistry _types;
-    private int[] _scopeMarks = new int[16];
-    private long[] _scopeIds = new long[16]; // which opening owns each depth: a copy of a closed scope must not close a later one
+    // Per open scope: the handle stack's top when it opened, and which opening it is (a copy of a
+    // closed scope must not close a later one opened at the same depth).
+    private (int Mark, long Id)[] _scopes = new (int, long)[16];
     private long _scopesOpened;
     private int _scopeDepth;
     private int _detached;
@@ -176,20 +177,18 @@ public sealed unsafe partial class Mutator : IDisposable
     public HandleScope OpenScope()
     {
         Enter();
-        if (_scopeDepth == _scopeMarks.Length)
+        if (_scopeDepth == _scopes.Length)
         {
-            Array.Resize(ref _scopeMarks, _scopeMarks.Length * 2);
-            Array.Resize(ref _scopeIds, _scopeMarks.Length);
+            Array.Resize(ref _scopes, _scopes.Length * 2);
         }
 
         long id = ++_scopesOpened;
-        _scopeIds[_scopeDepth] = id;
-        _scopeMarks[_scopeDepth++] = _top;
+        _scopes[_scopeDepth++] = (_top, id);
         return new HandleScope(this, _scopeDepth, id);
     }
 
     /// <summary>False when the scope opened as <paramref name="id"/> at <paramref name="depth"/> is closed already (with an outer one, or a later scope holds that depth now).</summary>
-    private bool IsOpen(int depth, long id) => depth <= _scopeDepth && _scopeIds[depth - 1] == id;
+    private bool IsOpen(int depth, long id) => depth <= _scopeDepth && _scopes[depth - 1].Id == id;
 
     internal GcRef CloseScope(int depth, long id, GcRef result)
     {
@@ -207,7 +206,7 @@ public sealed unsafe partial class Mutator : IDisposable
         }
 
         nint keep = result.IsNull ? 0 : ResolveNoPoll(result);
-        int mark = _scopeMarks[depth - 1];
+        int mark = _scopes[depth - 1].Mark;
         _handles.ReleaseRange(mark, _top);
         _top = mark;
         _scopeDepth = depth - 1;
@@ -229,7 +228,7 @@ public sealed unsafe partial class Mutator : IDisposable
             keep[i] = values[i].IsNull ? 0 : ResolveNoPoll(values[i]); // all validated before anything is released
         }
 
-        int mark = _scopeMarks[depth - 1];
+        int mark = _scopes[depth - 1].Mark;
         _handles.ReleaseRange(mark, _top);
         _top = mark;
         _scopeDepth = depth - 1;
