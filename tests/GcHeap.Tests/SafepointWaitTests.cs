@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GcHeap.Model;
 using GcHeap.Tests.Support;
 
@@ -50,6 +51,7 @@ public class SafepointWaitTests
     [Fact]
     public void StatusNamesTheThreadAStopWaitsForAndTheStatisticsKeepIt()
     {
+        long before = Stopwatch.GetTimestamp();
         using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.MarkStartHandshake = false); // mark start is a stop
         using var blocker = new BlockedMutator(heap, "late");
         blocker.BlockOutsideSafeRegion();
@@ -59,6 +61,9 @@ public class SafepointWaitTests
         var status = WaitForStatus(heap, s => s.Stopping && s.Awaited.Any(m => m.Name == "late") && s.StopWaitMs > 1000);
         Assert.Equal(MutatorThreadState.Running, status.Mutators.Single(m => m.Name == "late").State);
         Assert.False(collect.IsCompleted);
+        int lateTid = Directory.GetDirectories("/proc/self/task")
+            .Select(d => (Tid: int.Parse(Path.GetFileName(d)), Comm: File.ReadAllText(Path.Combine(d, "comm")).TrimEnd('\n')))
+            .Single(t => t.Comm == "late").Tid; // .NET gives the kernel thread its name
 
         blocker.Release();
         Assert.True(collect.Wait(Patience));
@@ -70,6 +75,13 @@ public class SafepointWaitTests
         Assert.True(longest.TimeToSafepointMs > 1000, $"{longest}");
         Assert.True(longest.InsideMs < longest.TimeToSafepointMs);
         Assert.All(collect.Result.Pauses, p => Assert.InRange(p.TimeToSafepointMs, 0, p.Milliseconds));
+
+        // And it says when it began and which kernel thread it waited for, to line it up with a
+        // scheduler trace.
+        Assert.Equal("late", longest.AwaitedThread);
+        Assert.InRange(longest.StartTimestamp, before, Stopwatch.GetTimestamp());
+        Assert.Equal(lateTid, longest.AwaitedOsThreadId);
+        Assert.All(collect.Result.Pauses.Where(p => p.AwaitedThread is null), p => Assert.Equal(0, p.AwaitedOsThreadId));
     }
 
     [Fact]

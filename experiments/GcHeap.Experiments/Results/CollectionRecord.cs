@@ -1,7 +1,7 @@
 namespace GcHeap.Experiments.Results;
 
 /// <summary>One pause of a GcHeap collection.</summary>
-internal sealed record PauseEntry(string Kind, double Ms, double? TimeToSafepointMs = null, bool? StopperHandoff = null);
+internal sealed record PauseEntry(string Kind, double Ms, double? TimeToSafepointMs = null, bool? StopperHandoff = null, long? StartNs = null, string? AwaitedThread = null, int? AwaitedTid = null);
 
 /// <summary>One handshake of a GcHeap collection: the collector's wait, the threads asked, answered for by the collector, and the longest any thread was held.</summary>
 internal sealed record HandshakeEntry(string Kind, double Ms, int Threads, int DoneByCollector, int Unanswered, double MaxHeldMs);
@@ -169,13 +169,17 @@ internal sealed class CollectionRecord
 
     public bool Verified { get; init; }
 
+    /// <summary>A Stopwatch timestamp as CLOCK_MONOTONIC nanoseconds (what perf -k CLOCK_MONOTONIC prints); null when unset.</summary>
+    private static long? MonotonicNs(long timestamp) =>
+        timestamp == 0 ? null : (long)(timestamp * (1_000_000_000.0 / System.Diagnostics.Stopwatch.Frequency));
+
     public static CollectionRecord From(CollectionStats s) => new()
     {
         Cycle = s.Cycle,
         Backend = s.Backend.ToString(),
         Reason = s.Reason.ToString(),
         ConcurrentMarking = s.ConcurrentMarking,
-        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs, p.StopperHandoff))],
+        Pauses = [.. s.Pauses.Select(p => new PauseEntry(p.Kind.ToString(), p.Milliseconds, p.TimeToSafepointMs, p.StopperHandoff, MonotonicNs(p.StartTimestamp), p.AwaitedThread, p.AwaitedOsThreadId == 0 ? null : p.AwaitedOsThreadId))],
         PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
         Handshakes = [.. s.Handshakes.Select(h => new HandshakeEntry(h.Kind.ToString(), h.Milliseconds, h.Threads, h.DoneByCollector, h.Unanswered, h.MaxHeldMs))],
         FlipPauseMs = s.FlipPauseMs,

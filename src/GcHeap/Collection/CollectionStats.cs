@@ -303,8 +303,9 @@ public sealed class CollectionStats
     public string? SafepointAwaitedThread { get; init; }
 
     /// <summary>
-    /// .NET GC pauses that ended while this cycle's handshakes waited, in milliseconds: time the
-    /// awaited threads could not run because .NET's own collector had suspended the process.
+    /// .NET GC pauses that ended while this cycle's stops waited or inside its pauses, in
+    /// milliseconds: time the awaited threads (or the collector doing the pause's work) could not
+    /// run because .NET's own collector had suspended the process.
     /// </summary>
     public double DotnetGcPauseDuringStopsMs { get; init; }
 

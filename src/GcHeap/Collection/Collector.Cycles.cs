@@ -994,6 +994,7 @@ internal sealed unsafe partial class Collector
         }
 
         _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? $"{kind}: stop the world" : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t)));
+        var dotnetPausedBefore = GC.GetTotalPauseDuration();
         try
         {
             body();
@@ -1006,12 +1007,24 @@ internal sealed unsafe partial class Collector
         finally
         {
             long r = Stopwatch.GetTimestamp();
+            var dotnetInside = GC.GetTotalPauseDuration() - dotnetPausedBefore;
+            if (dotnetInside > TimeSpan.Zero)
+            {
+                // A .NET GC (another thread's allocation, or this pause's) suspended this thread
+                // inside the pause: its steps then look slow for no reason of their own.
+                _dotnetGcDuringStopsMs += dotnetInside.TotalMilliseconds;
+                _pauseSteps.Add(($"{kind}: .NET GC pauses inside it (part of the steps above)", dotnetInside.TotalMilliseconds));
+            }
+
             long released = _heap.Safepoints.ResumeTheWorld();
             _pauseSteps.Add(($"{kind}: resume", Stopwatch.GetElapsedTime(r, released).TotalMilliseconds));
             var record = new PauseRecord(kind, Stopwatch.GetElapsedTime(t, released).TotalMilliseconds)
             {
                 TimeToSafepointMs = stop.WaitMs,
                 StopperHandoff = stop.HandedCpu,
+                StartTimestamp = t,
+                AwaitedThread = stop.LastAwaited,
+                AwaitedOsThreadId = stop.LastAwaitedOsThreadId,
             };
             _pauses.Add(record);
             Heap.Events.Pause(record);

@@ -77,6 +77,22 @@ public readonly record struct PauseRecord(PauseKind Kind, double Milliseconds)
     /// </summary>
     public bool StopperHandoff { get; init; }
 
+    /// <summary>
+    /// <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> at the stop request (on Linux the
+    /// ticks are CLOCK_MONOTONIC nanoseconds, the clock of <c>perf record -k CLOCK_MONOTONIC</c>),
+    /// to line a pause up with a scheduler trace.
+    /// </summary>
+    public long StartTimestamp { get; init; }
+
+    /// <summary>
+    /// The thread (or threads, comma-separated) that the stop was still waiting for after its
+    /// 100 us spin and reached a safepoint last; null when every thread stopped within the spin.
+    /// </summary>
+    public string? AwaitedThread { get; init; }
+
+    /// <summary>The kernel's thread id (gettid) of the first thread in <see cref="AwaitedThread"/>; 0 when none.</summary>
+    public int AwaitedOsThreadId { get; init; }
+
     /// <summary>The part of <see cref="Milliseconds"/> after every thread had stopped: the work inside the pause and the resume.</summary>
     public double InsideMs => Math.Max(0, Milliseconds - TimeToSafepointMs);
 }

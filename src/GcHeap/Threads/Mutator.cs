@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Interop;
 using GcHeap.Roots;
 using GcHeap.Threads;
 
@@ -82,6 +83,7 @@ public sealed unsafe partial class Mutator : IDisposable
         Name = name;
         _threadId = Environment.CurrentManagedThreadId;
         OwnerThread = Thread.CurrentThread;
+        OsThreadId = NativeMethods.ThreadSelfId(out int tid) == 0 ? tid : 0;
         HeapTag = heap.Tag;
         FieldKeyBase = GcType.FieldKey(heap.Tag, 0);
         _slots = _handles.Slots;
@@ -101,6 +103,9 @@ public sealed unsafe partial class Mutator : IDisposable
 
     /// <summary>The name given at attach time (the thread's name by default).</summary>
     public string Name { get; }
+
+    /// <summary>The kernel's id of the owning thread (gettid), to line pauses up with scheduler traces; 0 if unknown.</summary>
+    internal int OsThreadId { get; }
 
     /// <summary>The heap this mutator is attached to.</summary>
     public Heap Heap => _heap;

@@ -267,6 +267,7 @@ internal sealed class SafepointCoordinator
                 1 => _lastAwaited[0].Name,
                 _ => string.Join(", ", _lastAwaited.ConvertAll(m => m.Name)),
             };
+            int lastAwaitedTid = _lastAwaited.Count == 0 ? 0 : _lastAwaited[0].OsThreadId;
             _lastAwaited.Clear();
 
             // Threads that ended without detaching: drop them (their handles die with them).
@@ -281,7 +282,7 @@ internal sealed class SafepointCoordinator
                 }
             }
 
-            return new StopResult(waitMs, lastAwaited, handedOver);
+            return new StopResult(waitMs, lastAwaited, handedOver, lastAwaitedTid);
         }
     }
 
@@ -747,4 +748,5 @@ internal readonly record struct HandshakeOutcome(double Ms, int Threads, int Ans
 /// <param name="WaitMs">Time to safepoint.</param>
 /// <param name="LastAwaited">The threads the stop waited for last.</param>
 /// <param name="HandedCpu">The thread that completed the stop handed its CPU to this (sleeping) stopper.</param>
-internal readonly record struct StopResult(double WaitMs, string? LastAwaited, bool HandedCpu = false);
+/// <param name="LastAwaitedOsThreadId">The kernel's thread id of the first of <paramref name="LastAwaited"/> (0 when none).</param>
+internal readonly record struct StopResult(double WaitMs, string? LastAwaited, bool HandedCpu = false, int LastAwaitedOsThreadId = 0);
