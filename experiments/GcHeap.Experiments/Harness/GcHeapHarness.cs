@@ -29,10 +29,13 @@ internal static class GcHeapHarness
         result.HeapLimitBytes = heap.Configuration.MaxHeapBytes;
 
         long start = Stopwatch.GetTimestamp();
+        var jitBefore = (Methods: System.Runtime.JitInfo.GetCompiledMethodCount(), Time: System.Runtime.JitInfo.GetCompilationTime());
         WorkloadContext? context = null;
         void EndOfWork()
         {
             result.ElapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            result.JitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Methods;
+            result.JitMs = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Time).TotalMilliseconds;
             result.RssAfterBytes = ProcStatus.RssBytes();
             result.RssPeakBytes = ProcStatus.PeakRssBytes();
             result.HeapResidentBytes = heap.ResidentBytes;

@@ -42,6 +42,12 @@ internal sealed class RunResult
 
     public double ElapsedMs { get; set; }
 
+    /// <summary>Methods the JIT compiled during the work (every thread: tier-0, tier-1, OSR), and the time it spent (JitInfo).</summary>
+    public long? JitMethods { get; set; }
+
+    /// <summary>See <see cref="JitMethods"/>, in milliseconds.</summary>
+    public double? JitMs { get; set; }
+
     public int GcCount { get; set; }
 
     /// <summary>Every pause of the run, in order, in milliseconds.</summary>

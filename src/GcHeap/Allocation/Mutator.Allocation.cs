@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Memory;
 using GcHeap.ObjectModel;
 
@@ -386,6 +387,7 @@ public sealed unsafe partial class Mutator
     }
 
     /// <summary>Gives up the rest of the current page; called with the world stopped or by the owner.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     internal void RetireAllocationBuffer()
     {
         _tlabCursor = 0;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using GcHeap.Compaction;
 using GcHeap.Diagnostics;
@@ -29,7 +31,18 @@ internal sealed unsafe partial class Collector
 {
     private readonly List<PauseRecord> _pauses = [];
     private readonly List<HandshakeRecord> _handshakes = [];
-    private readonly List<(string Step, double Ms)> _pauseSteps = [];
+    /// <summary>
+    /// The steps of this cycle's pauses. A step's name is a constant (a composite format when
+    /// <c>Count</c> is not -1): nothing is formatted inside a pause, where formatting would
+    /// allocate and, once called often enough, have the runtime's JIT worker compile the
+    /// formatting code (tier-1) while the world is stopped. Formatted when the cycle's
+    /// statistics are made.
+    /// </summary>
+    private readonly List<(string Step, double Ms, long Count)> _pauseSteps = [];
+
+    // Step names per pause kind, made once: a pause formats nothing (see _pauseSteps).
+    private static readonly string[] StopStepNames = [.. Enum.GetValues<PauseKind>().Select(k => $"{k}: stop the world")];
+    private static readonly string[] ResumeStepNames = [.. Enum.GetValues<PauseKind>().Select(k => $"{k}: resume")];
     private MarkBitmap _bitmap = null!;
     private Marker _marker = null!;
     private Planner _planner = null!;
@@ -78,6 +91,7 @@ internal sealed unsafe partial class Collector
 
     private static double Ms(long fromTimestamp) => Stopwatch.GetElapsedTime(fromTimestamp).TotalMilliseconds;
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void InitCycleState()
     {
         int capacity = _heap.CapacityPages;
@@ -96,6 +110,7 @@ internal sealed unsafe partial class Collector
         _nativePlan = null;
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private CollectionStats RunCycle(long cycle, CollectionReason reason)
     {
         _pauses.Clear();
@@ -114,6 +129,7 @@ internal sealed unsafe partial class Collector
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private CollectionStats RunStopTheWorld(long cycle, CollectionReason reason)
     {
         long t0 = Stopwatch.GetTimestamp();
@@ -132,7 +148,7 @@ internal sealed unsafe partial class Collector
             lock (_heap.Handles.GlobalLock)
             {
                 var roots = CaptureRoots();
-                Step(ref step, $"Full: retire allocation buffers, capture {roots.Count} roots");
+                Step(ref step, "Full: retire allocation buffers, capture {0} roots", roots.Count);
                 ulong before = 0;
                 if (_heap.Options.VerifyHeap)
                 {
@@ -141,16 +157,16 @@ internal sealed unsafe partial class Collector
                 }
 
                 (markMs, planMs) = MarkAndPlanStopped(from, to, hw, roots);
-                _pauseSteps.Add(("Full: mark", markMs));
-                _pauseSteps.Add(("Full: plan", planMs));
+                _pauseSteps.Add(("Full: mark", markMs, -1));
+                _pauseSteps.Add(("Full: plan", planMs, -1));
                 step = Stopwatch.GetTimestamp();
                 ClearDeadWeakRefs();
-                Step(ref step, $"Full: clear {_weakCleared} dead weak references");
+                Step(ref step, "Full: clear {0} dead weak references", _weakCleared);
                 *_nativePlan = _plan.ToNative(_bitmap, _heap.Types);
 
                 to.SetHighWater(_plan.ToPages);
                 native = StopTheWorldCompactor.Run(_nativePlan, _heap.Options.VerifyHeap, (op, a) => Describe(op, a, from, to));
-                Step(ref step, $"Full: build {_plan.ToPages} to-space pages (copy and forward)");
+                Step(ref step, "Full: build {0} to-space pages (copy and forward)", _plan.ToPages);
                 ForwardRoots(roots);
                 ForwardWeakRefsAndIds();
                 _plan.WriteToSpaceKinds();
@@ -174,6 +190,7 @@ internal sealed unsafe partial class Collector
         return BuildStats(cycle, reason, GcBackend.StopTheWorld, false, t0, markMs, planMs, hw, toPages, live, objects, native, (0, 0, 0, 0, []), verified);
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private CollectionStats RunConcurrent(long cycle, CollectionReason reason)
     {
         long t0 = Stopwatch.GetTimestamp();
@@ -240,7 +257,7 @@ internal sealed unsafe partial class Collector
                         {
                             var roots = CaptureRoots();
                             GreyRoots(roots);
-                            Step(ref step, $"MarkStart: grey {roots.Count} roots");
+                            Step(ref step, "MarkStart: grey {0} roots", roots.Count);
                         }
 
                         DiscardBarrierLogs(); // none expected: a late log of the last cycle holds stale addresses
@@ -429,7 +446,7 @@ internal sealed unsafe partial class Collector
 
                             ForwardRoots(roots);
                             ForwardWeakRefsAndIds();
-                            Step(ref step, $"Flip: forward {roots.Count} roots and the weak references");
+                            Step(ref step, "Flip: forward {0} roots and the weak references", roots.Count);
                             _heap.AllocationSpace = to;
                             to.OpenNursery(); // mapped, zeroed, never registered: allocation starts there
 
@@ -622,9 +639,10 @@ internal sealed unsafe partial class Collector
         return $"0x{a:x} in {(s == from ? "from" : "to")}-space {s.Name} page {p} offset {a - s.PageAddress(p)} kind {s.Kinds[p]}{plan} (hwMark/flip from {from.HighWater}, to hw {to.HighWater})";
     }
 
-    private void Step(ref long since, string name)
+    [MethodImpl(CollectorCode.OptimizeOnce)]
+    private void Step(ref long since, string name, long count = -1)
     {
-        _pauseSteps.Add((name, Ms(since)));
+        _pauseSteps.Add((name, Ms(since), count));
         since = Stopwatch.GetTimestamp();
     }
 
@@ -643,6 +661,7 @@ internal sealed unsafe partial class Collector
         return (markMs, Ms(t));
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ConcurrentMark()
     {
         long budget = TestHooks.AfterScan is null ? 8192 : 1;
@@ -682,6 +701,7 @@ internal sealed unsafe partial class Collector
     /// loses objects: a greyed thread reads X.f into a handle, a thread not yet at its poll
     /// overwrites X.f unlogged, and the object lives only in a handle nobody rescans.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private int StartMarkingByHandshakes(Space from)
     {
         lock (_heap.Weak.Lock)
@@ -737,6 +757,7 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>A stop or handshake before the flip gave up: nothing has moved; drop the marks and turn every barrier off. Logs written meanwhile hold addresses of objects that stay where they are; the next mark start discards them.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void AbandonMarking(int hwMark)
     {
         SetBarrier(false, shadeNew: false);
@@ -774,6 +795,7 @@ internal sealed unsafe partial class Collector
     /// queue marks nothing new, in the same critical section that switches marking off for weak
     /// loads and clears the dead slots.</para>
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void FinishMarkingByHandshakes()
     {
         var weak = _heap.Weak;
@@ -839,6 +861,7 @@ internal sealed unsafe partial class Collector
     /// draining inside the pause without it), then the pause drains the rest, rescans the roots,
     /// finishes marking and clears dead weak references.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void FinishMarkingInPause()
     {
         var outcome = _heap.Safepoints.Handshake(
@@ -866,7 +889,7 @@ internal sealed unsafe partial class Collector
             {
                 var roots = CaptureRoots();
                 GreyRoots(roots);
-                Step(ref step, $"MarkEnd: rescan {roots.Count} roots");
+                Step(ref step, "MarkEnd: rescan {0} roots", roots.Count);
             }
 
             _marker.Drain();
@@ -883,10 +906,11 @@ internal sealed unsafe partial class Collector
                 ClearDeadWeakRefsLocked();
             }
 
-            Step(ref step, $"MarkEnd: clear {_weakCleared} dead weak references");
+            Step(ref step, "MarkEnd: clear {0} dead weak references", _weakCleared);
         }, abandonable: true);
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void RecordHandshake(HandshakeKind kind, Threads.HandshakeOutcome o)
     {
         var record = new HandshakeRecord(kind, o.Ms)
@@ -902,6 +926,7 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>With the world stopped: drops every published and unpublished barrier log (their addresses are stale once objects move).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void DiscardBarrierLogs()
     {
         foreach (var m in _heap.Safepoints.Mutators)
@@ -913,6 +938,7 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>Drops logs left from an earlier cycle (none are expected: mark end drains them all).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void DiscardStaleSatb()
     {
         while (Satb.TryTake(out var buffer, out _))
@@ -921,6 +947,7 @@ internal sealed unsafe partial class Collector
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private bool DrainSatb()
     {
         bool any = false;
@@ -958,6 +985,7 @@ internal sealed unsafe partial class Collector
         return any;
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void SetBarrier(bool on, bool shadeNew)
     {
         lock (_heap.Safepoints.SyncRoot)
@@ -980,6 +1008,7 @@ internal sealed unsafe partial class Collector
     /// <see cref="HeapOptions.SafepointTimeout"/> with <see cref="GcSafepointTimeoutException"/>
     /// before its body runs; the caller undoes what the cycle did so far.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void Pause(PauseKind kind, Action body, bool abandonable = false)
     {
         long t = Stopwatch.GetTimestamp();
@@ -993,7 +1022,7 @@ internal sealed unsafe partial class Collector
             _maxStopAwaited = stop.LastAwaited;
         }
 
-        _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? $"{kind}: stop the world" : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t)));
+        _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? StopStepNames[(int)kind] : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t), -1));
         var dotnetPausedBefore = GC.GetTotalPauseDuration();
         try
         {
@@ -1013,11 +1042,11 @@ internal sealed unsafe partial class Collector
                 // A .NET GC (another thread's allocation, or this pause's) suspended this thread
                 // inside the pause: its steps then look slow for no reason of their own.
                 _dotnetGcDuringStopsMs += dotnetInside.TotalMilliseconds;
-                _pauseSteps.Add(($"{kind}: .NET GC pauses inside it (part of the steps above)", dotnetInside.TotalMilliseconds));
+                _pauseSteps.Add(($"{kind}: .NET GC pauses inside it (part of the steps above)", dotnetInside.TotalMilliseconds, -1));
             }
 
             long released = _heap.Safepoints.ResumeTheWorld();
-            _pauseSteps.Add(($"{kind}: resume", Stopwatch.GetElapsedTime(r, released).TotalMilliseconds));
+            _pauseSteps.Add((ResumeStepNames[(int)kind], Stopwatch.GetElapsedTime(r, released).TotalMilliseconds, -1));
             var record = new PauseRecord(kind, Stopwatch.GetElapsedTime(t, released).TotalMilliseconds)
             {
                 TimeToSafepointMs = stop.WaitMs,
@@ -1031,6 +1060,7 @@ internal sealed unsafe partial class Collector
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void RetireAllocationBuffers()
     {
         foreach (var m in _heap.Safepoints.Mutators)
@@ -1041,6 +1071,7 @@ internal sealed unsafe partial class Collector
 
     private RootSet CaptureRoots() => RootSet.Capture(_heap.Handles, _heap.Safepoints.Mutators);
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void GreyRoots(RootSet roots)
     {
         nint* slots = _heap.Handles.Slots;
@@ -1053,6 +1084,7 @@ internal sealed unsafe partial class Collector
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ForwardRoots(RootSet roots)
     {
         nint* slots = _heap.Handles.Slots;
@@ -1066,6 +1098,7 @@ internal sealed unsafe partial class Collector
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void Register(Space to, int firstPage, int endPage)
     {
         // Continue registers MINOR for pages in the page cache (built, or being built) and MISSING
@@ -1087,6 +1120,7 @@ internal sealed unsafe partial class Collector
     /// Every page the compactor will install must be missing: a present page (even the shared
     /// zero page) would be read without a fault and refused by MOVE/COPY with EEXIST.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static void CheckToSpaceEmpty(Space to, int pages)
     {
         for (int p = to.NurseryPages; p < pages; p++)
@@ -1109,6 +1143,7 @@ internal sealed unsafe partial class Collector
     /// sweeper's chunk alignment; from-space is zeroed at the end of the cycle rather than given back
     /// while compacting (punching a hugetlbfs hole gives the reservation back too).
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static NativeCompactorConfig HugePageConfig(NativeCompactorConfig c)
     {
         const uint Unit = NativeConstants.HugePagePages;
@@ -1148,6 +1183,7 @@ internal sealed unsafe partial class Collector
     private bool HugeBlocks(GcBackend backend) => backend == GcBackend.Move && _heap.TransparentHugePages;
 
     /// <summary>With huge blocks a sweeper's chunk covers whole blocks and a fault window stays inside one.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static NativeCompactorConfig ForHugeBlocks(NativeCompactorConfig c)
     {
         if (c.HugeBlocks == 0)
@@ -1161,6 +1197,7 @@ internal sealed unsafe partial class Collector
         return c;
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void VerifyOrThrow(Space space, ulong? expectedChecksum, string when)
     {
         var report = HeapVerifier.Verify(space, _heap.Handles, CaptureRoots(), _heap.Types);
@@ -1175,6 +1212,7 @@ internal sealed unsafe partial class Collector
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void FinishCycle(Space from, int fromPages)
     {
         _heap.Prefaulter?.Drain(); // no populate may land in from-space after it is discarded
@@ -1194,7 +1232,7 @@ internal sealed unsafe partial class Collector
         ConcurrentMarking = concurrentMark,
         Pauses = [.. _pauses],
         Handshakes = [.. _handshakes],
-        PauseSteps = [.. _pauseSteps],
+        PauseSteps = [.. _pauseSteps.Select(p => (p.Count < 0 ? p.Step : string.Format(CultureInfo.InvariantCulture, p.Step, p.Count), p.Ms))],
         CycleMs = Ms(t0),
         MarkMs = markMs,
         PlanMs = planMs,
@@ -1272,6 +1310,7 @@ internal sealed unsafe partial class Collector
     /// Marking is complete (world stopped): clears every weak reference whose target was not
     /// marked. Objects on pages allocated since marking began are live by definition.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ClearDeadWeakRefs()
     {
         lock (_heap.Weak.Lock)
@@ -1281,6 +1320,7 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>Under the weak table's lock: <see cref="ClearDeadWeakRefs"/>.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ClearDeadWeakRefsLocked()
     {
         var weak = _heap.Weak;
@@ -1300,6 +1340,7 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>Right after the roots (world stopped): forwards the weak slots, sets the identity table aside for its rebuild.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ForwardWeakRefsAndIds()
     {
         var weak = _heap.Weak;
@@ -1317,6 +1358,7 @@ internal sealed unsafe partial class Collector
     }
 
     /// <summary>Mutators running, plan and marks still valid: re-keys the identity table by the new addresses.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void RebuildIds()
     {
         if (!_idsSetAside)

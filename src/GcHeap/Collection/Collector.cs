@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using GcHeap.Marking;
 
 namespace GcHeap.Collection;
@@ -152,6 +153,7 @@ internal sealed partial class Collector : IDisposable
     public void CollectForAllocation() => CollectAndWait(CollectionReason.HeapFull);
 
     /// <summary>Counts pages handed to mutators; starts a background collection past the trigger.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void NoteAllocatedPages(int pages)
     {
         long total = Interlocked.Add(ref _pagesSinceCycle, pages);
@@ -236,6 +238,7 @@ internal sealed partial class Collector : IDisposable
         DisposeCycleState();
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static long InitialTriggerPages(HeapOptions o)
     {
         long pages = o.CollectionTriggerBytes > 0 ? o.CollectionTriggerBytes / 4096 : Math.Max(1024, o.MaxHeapBytes / 4096 / 4);
@@ -243,6 +246,7 @@ internal sealed partial class Collector : IDisposable
     }
 
     /// <summary>Frees what a failed <c>InitCycleState</c> had created (its last step, the native plan, cannot have succeeded).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ReleasePartialCycleState()
     {
         _bitmap?.Dispose();
@@ -268,6 +272,7 @@ internal sealed partial class Collector : IDisposable
     }
 
     /// <summary>Empties the work queue; called under the lock.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private List<QueuedWork> TakeQueuedWork()
     {
         var taken = new List<QueuedWork>(_work);
@@ -288,6 +293,7 @@ internal sealed partial class Collector : IDisposable
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void Run()
     {
         CollectorWarmup.Run(_heap);
@@ -399,6 +405,7 @@ internal sealed partial class Collector : IDisposable
     /// whoever waits for it hears why, a request for a later cycle moves down with the numbering
     /// (one cycle still runs for it), and the allocation trigger re-arms.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void Abandon(GcSafepointTimeoutException e, long attempt)
     {
         Trace.TraceWarning($"GcHeap: collection {_started} abandoned: {e.Message}");
@@ -426,6 +433,7 @@ internal sealed partial class Collector : IDisposable
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private long NextTriggerPages(CollectionStats s)
     {
         var o = _heap.Options;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.Marking;
 using GcHeap.Memory;
@@ -80,6 +82,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
     /// <summary>To-space pages the plan fills.</summary>
     public int ToPages { get; set; }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Reset(Space from, Space to)
     {
         From = from;
@@ -109,6 +112,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
     };
 
     /// <summary>Page kinds of the compacted to-space, so the next cycle can parse it.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void WriteToSpaceKinds()
     {
         // The nursery's holes are skipped: mutators allocate there since the flip.
@@ -133,6 +137,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
     }
 
     /// <summary>Zeroes the used part of every table (the to-state table must start zeroed).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Clear()
     {
         ClearPrefix(_fromClass, (ulong)FromPages);
@@ -157,6 +162,7 @@ internal sealed unsafe class CompactionPlan : IDisposable
         _toState.Dispose();
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static void ClearPrefix(NativeRegion r, ulong bytes)
     {
         ulong whole = bytes & ~4095UL;

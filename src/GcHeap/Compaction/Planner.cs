@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.Marking;
 using GcHeap.Memory;
@@ -81,6 +83,7 @@ internal sealed unsafe class Planner
     /// <paramref name="bridgeMinRun"/> are packed instead of moved whole.
     /// Move on transparent huge pages (<paramref name="alignHugeBlocks"/>): keep whole 2 MiB blocks aligned (see <see cref="AlignHugeBlock"/>).
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Begin(CompactionPlan plan, double denseThreshold, int bridgeGap = 0, int bridgeMinRun = 0, double bridgeBudget = 0, bool packShortRuns = false, bool alignHugeBlocks = false, int nurseryBlackFrom = -1)
     {
         _alignHugeBlocks = alignHugeBlocks;
@@ -188,6 +191,7 @@ internal sealed unsafe class Planner
     }
 
     /// <summary>First pass over marked pages: the class of every small page, from its live bytes alone.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ClassifySmall(int first, int end)
     {
         // Liveness of the large object whose pages are being walked: read once at its head, not
@@ -221,6 +225,7 @@ internal sealed unsafe class Planner
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private bool IsLiveLarge(int p)
     {
         while (_from.Kinds[p] == PageKind.LargeTail)
@@ -236,6 +241,7 @@ internal sealed unsafe class Planner
     /// dense small pages instead puts their objects into the packed stream, which goes in as long
     /// runs (and drops their dead bytes). Large-object pages cannot be packed and stay whole.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void PackShortRuns(int first, int end)
     {
         int p = first;
@@ -280,6 +286,7 @@ internal sealed unsafe class Planner
     /// only: never populated, parsed as free pages next cycle. Padding never puts the block above its
     /// own from-space position, so to-space never outgrows from-space.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void AlignHugeBlock(int p, int end, bool black)
     {
         const int Block = NativeConstants.PmdPages;
@@ -329,6 +336,7 @@ internal sealed unsafe class Planner
     /// pages into segments; where a segment reaches <c>_bridgeMinRun</c> pages (a run worth a
     /// MOVE), its gap pages move whole too, while the budget lasts.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void BridgeGaps(int first, int end)
     {
         int budget = (int)(_bridgeBudget * (end - first));
@@ -391,6 +399,7 @@ internal sealed unsafe class Planner
     /// Large objects publish their tail pages before their head page, so a head seen here has
     /// its whole run.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public int PlanBlackWhileRunning(int first, int end)
     {
         int p = PlanTakenWhileRunning(first, end);
@@ -450,6 +459,7 @@ internal sealed unsafe class Planner
     /// in the nursery all the same: the native collector installs whole pages whose source is a
     /// nursery page by UFFDIO_COPY, never by MOVE.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void PlanNurseryBlack(int first, int end)
     {
         NativeTypeInfo* table = _types.Table;
@@ -477,6 +487,7 @@ internal sealed unsafe class Planner
         _plan.ToPages = _next;
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private int PlanLarge(int p, bool black, NativeTypeInfo* table, uint typeCount)
     {
         if (!black && !_bitmap.IsSet((ulong)p * ObjectLayout.GranulesPerPage))
@@ -543,6 +554,7 @@ internal sealed unsafe class Planner
     }
 
     /// <summary>The next to-space page; a plan that would outgrow to-space is a broken invariant (allocation keeps what a space holds within what the other can take), never a write past the tables.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private int NextToPage()
     {
         if (_next >= _plan.To.CapacityPages)
@@ -556,6 +568,7 @@ internal sealed unsafe class Planner
     /// <summary>GCH_LARGE_AUX: reference window [begin, end) of a large-object page, and the head flag.</summary>
     internal static uint LargeAux(uint begin, uint end, bool head) => begin | (end << 13) | (head ? 1u << 31 : 0);
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void Whole(int p, byte cls, int aux)
     {
         int t = NextToPage();

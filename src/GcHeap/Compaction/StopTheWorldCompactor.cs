@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 
 namespace GcHeap.Compaction;
@@ -9,6 +11,7 @@ namespace GcHeap.Compaction;
 /// </summary>
 internal static unsafe class StopTheWorldCompactor
 {
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public static NativeCompactionStats Run(NativePlan* plan, bool checkForwarding, Func<int, nint, string> describe)
     {
         int rc = NativeMethods.CompactStopTheWorld(plan, checkForwarding ? 1 : 0, out var stats);

@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CommunityToolkit.HighPerformance.Buffers;
+using GcHeap.Collection;
 using GcHeap.Interop;
 
 namespace GcHeap.Compaction;
@@ -35,6 +37,7 @@ internal sealed unsafe class UffdCompactor : IDisposable
     public void Begin(NativePlan* plan) => Errno.ThrowIfFailed(NativeMethods.CompactorBegin(_handle, plan), "starting the concurrent compaction");
 
     /// <summary>Blocks (in native code, so the .NET GC is never held up) until every page is installed.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public NativeCompactionStats WaitForCompletion(Func<int, nint, string> describe)
     {
         int rc = NativeMethods.CompactorWait(_handle, -1);
@@ -61,6 +64,7 @@ internal sealed unsafe class UffdCompactor : IDisposable
     public void WaitQuietly() => _ = NativeMethods.CompactorWait(_handle, -1);
 
     /// <summary>After to-space is unregistered: reads the last events, stops the fault thread, and returns the final event counts.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public UffdEventCounts Quiesce()
     {
         NativeMethods.CompactorQuiesce(_handle);
@@ -131,6 +135,7 @@ internal sealed unsafe class UffdCompactor : IDisposable
         _ => "an unknown step",
     };
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static double Percentile(Span<ulong> sorted, double q)
     {
         int i = (int)Math.Ceiling(q * sorted.Length) - 1;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.ObjectModel;
 using GcHeap.Roots;
@@ -16,6 +17,7 @@ internal static unsafe class GraphChecksum
 {
     public readonly record struct Result(ulong Checksum, long Objects, long Bytes);
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public static Result Compute(HandleTable handles, RootSet roots, TypeRegistry types, Func<nint, string>? describe = null)
     {
         var addresses = new List<nint>();
@@ -31,6 +33,7 @@ internal static unsafe class GraphChecksum
     }
 
     /// <summary>The same fingerprint from root addresses in order (0 for a null root); the graph of another heap (a loaded snapshot) compares equal when it is the same graph.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public static Result Compute(IReadOnlyList<nint> roots, TypeRegistry types, Func<nint, string>? describe = null)
     {
         NativeTypeInfo* table = types.Table;
@@ -83,6 +86,7 @@ internal static unsafe class GraphChecksum
         return new Result(h, ids.Count, bytes);
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static ulong Visit(nint a, Dictionary<nint, long> ids, Queue<nint> queue)
     {
         if (a == 0)

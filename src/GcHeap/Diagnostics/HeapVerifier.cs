@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.Memory;
 using GcHeap.ObjectModel;
@@ -16,6 +18,7 @@ internal static unsafe class HeapVerifier
 {
     private const int MaxErrors = 20;
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public static HeapVerificationReport Verify(Space space, HandleTable handles, RootSet roots, TypeRegistry types)
     {
         var errors = new List<string>();
@@ -94,6 +97,7 @@ internal static unsafe class HeapVerifier
             }
         }
 
+        [MethodImpl(CollectorCode.OptimizeOnce)]
         bool IsStart(nint a) => space.Contains(a) && (a & 7) == 0 && (long)space.PageOf(a) < pages && IsMarked(starts, space, a);
 
         // Pass 2: every reference and every root points at an object start.
@@ -124,6 +128,7 @@ internal static unsafe class HeapVerifier
             }
         }
 
+        [MethodImpl(CollectorCode.OptimizeOnce)]
         void CheckRefs(nint obj, long refs)
         {
             nint* slots = (nint*)(obj + ObjectLayout.HeaderSize);
@@ -172,12 +177,14 @@ internal static unsafe class HeapVerifier
         };
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static void MarkStart(ulong[] starts, Space space, nint a)
     {
         long g = (a - space.Base) >> ObjectLayout.GranuleShift;
         starts[g >> 6] |= 1UL << (int)(g & 63);
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static bool IsMarked(ulong[] starts, Space space, nint a)
     {
         long g = (a - space.Base) >> ObjectLayout.GranuleShift;

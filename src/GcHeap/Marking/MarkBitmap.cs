@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.ObjectModel;
 
@@ -58,6 +59,7 @@ internal sealed unsafe class MarkBitmap : IDisposable
     }
 
     /// <summary>Offset within page <paramref name="page"/> of its first live granule, or -1.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public int FirstLiveOffset(int page)
     {
         ulong* w = Words + ((long)page * ObjectLayout.BitmapWordsPerPage);
@@ -76,6 +78,7 @@ internal sealed unsafe class MarkBitmap : IDisposable
     /// Makes the bitmap and counters of pages [0, pages) resident before a cycle starts, so the
     /// mark-start pause never takes a page fault on them. Bounded by the heap in use.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Prefault(int pages)
     {
         ulong bits = ((ulong)pages * ObjectLayout.BitmapWordsPerPage * 8 + 4095) & ~4095UL;
@@ -89,6 +92,7 @@ internal sealed unsafe class MarkBitmap : IDisposable
     /// The memory is zeroed, not given back: discarded pages would fault back in one by one
     /// when the next mark-start pause greys the roots (measured: ~5 us per root).
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Clear(int pages)
     {
         if (pages <= 0)

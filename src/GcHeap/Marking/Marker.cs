@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.Memory;
 using GcHeap.ObjectModel;
@@ -49,6 +50,7 @@ internal sealed unsafe class Marker
     /// black; so are the nursery's pages from <paramref name="nurseryBlackFrom"/> on (taken since
     /// marking began; -1: none).
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Begin(Space space, int blackFrom, int nurseryBlackFrom = -1)
     {
         _space = space;
@@ -88,6 +90,7 @@ internal sealed unsafe class Marker
     /// After marking (until the bitmap is cleared): whether the object at <paramref name="a"/> in
     /// the marked space survives: marked, or on a page allocated since marking began.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public bool IsLive(nint a)
     {
         nuint off = (nuint)(a - _base);

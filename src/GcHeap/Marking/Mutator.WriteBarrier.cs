@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 
 namespace GcHeap;
 
@@ -77,6 +78,7 @@ public sealed unsafe partial class Mutator
     /// the log, so the marker greys them. Run by the thread at its poll, or for it by the
     /// coordinator while it cannot run.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     internal void LogLocalRoots()
     {
         for (int i = _segmentBase; i < _top; i++)
@@ -118,6 +120,7 @@ public sealed unsafe partial class Mutator
     }
 
     /// <summary>Publishes this mutator's SATB buffer to the marker. Called by the mutator, or by the collector with the world stopped.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     internal void FlushSatb()
     {
         if (_satbCount > 0)

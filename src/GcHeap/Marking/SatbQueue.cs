@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 
 namespace GcHeap.Marking;
 
@@ -20,6 +22,7 @@ internal sealed class SatbQueue
 
     public void Publish(nint[] buffer, int count) => _full.Enqueue((buffer, count));
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public bool TryTake(out nint[] buffer, out int count)
     {
         if (_full.TryDequeue(out var item))

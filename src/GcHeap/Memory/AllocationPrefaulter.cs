@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.ObjectModel;
 
@@ -59,7 +60,7 @@ internal sealed class AllocationPrefaulter : IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | CollectorCode.OptimizeOnce)]
     private void RequestWindow(Space space, int lastTaken)
     {
         int populated = space.PopulatedTo;

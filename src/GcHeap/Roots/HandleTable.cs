@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 
 namespace GcHeap.Roots;
@@ -129,6 +130,7 @@ internal sealed unsafe class HandleTable : IDisposable
     public bool MarkingBarrier { get; set; }
 
     /// <summary>The collector: takes the values queued since the last call (the list is reused by the caller until the next call).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public List<nint> TakeShaded()
     {
         lock (_globalLock)

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
+
 namespace GcHeap.Roots;
 
 /// <summary>
@@ -34,6 +37,7 @@ internal readonly struct RootSet
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public static RootSet Capture(HandleTable handles, List<Mutator> mutators)
     {
         var ranges = new (int First, int End)[mutators.Count + 1];

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 
 namespace GcHeap.Roots;
@@ -130,6 +132,7 @@ internal sealed unsafe class WeakTable : IDisposable
     }
 
     /// <summary>The collector: hands over the targets kept since the last call (the list is reused by the caller until the next call).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public List<nint> TakeKept()
     {
         lock (Lock)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.Roots;
 using GcHeap.Threads;
@@ -534,7 +535,7 @@ public sealed unsafe partial class Mutator : IDisposable
         return _top;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | CollectorCode.OptimizeOnce)]
     private void SlowEnter()
     {
         CheckThread();

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 
 namespace GcHeap.Threads;
 
@@ -162,6 +164,7 @@ internal sealed class SafepointCoordinator
     /// when <paramref name="abandonable"/>, gives up: the world resumes and
     /// <see cref="GcSafepointTimeoutException"/> names them.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public StopResult StopTheWorld(TimeSpan timeout, bool abandonable)
     {
         lock (_lock)
@@ -336,6 +339,7 @@ internal sealed class SafepointCoordinator
     /// Stops the world only if no mutator is attached, so that nobody waits (the collector's
     /// warm-up); false, and nothing stopped, otherwise. Release with <see cref="ResumeTheWorld"/>.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public bool TryStopTheWorldUnattended()
     {
         lock (_lock)
@@ -351,6 +355,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Releases the mutators; returns the timestamp of the release (when the pause ended for them).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public long ResumeTheWorld()
     {
         lock (_lock)
@@ -383,6 +388,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Called by a mutator whose poll flag is set: parks while the world is stopped.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void Park(Mutator m)
     {
         m.ViewEpoch++; // the owner, before anything can move: its views die here even if the poll throws
@@ -408,6 +414,7 @@ internal sealed class SafepointCoordinator
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void EnterSafe(Mutator m)
     {
         m.ViewEpoch++; // called by the owner (or for it, with the world stopped)
@@ -420,6 +427,7 @@ internal sealed class SafepointCoordinator
         }
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void ExitSafe(Mutator m)
     {
         m.ViewEpoch++; // the owner: a collection may have run while it was away, so no view from before survives
@@ -441,6 +449,7 @@ internal sealed class SafepointCoordinator
     /// After <see cref="Terminate"/>: waits until no other thread is in the middle of a heap call
     /// (each is parked, in a safe region, detached or dead), so the heap's memory can be freed.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void WaitUntilNoneRunning()
     {
         lock (_lock)
@@ -459,6 +468,7 @@ internal sealed class SafepointCoordinator
     /// Under the lock, on a thread that just stopped (parked or entered a safe region): if that
     /// completes a stop whose stopper sleeps, this thread's CPU goes to the stopper.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void HandOverIfLast()
     {
         if (!_stopping)
@@ -480,6 +490,7 @@ internal sealed class SafepointCoordinator
     /// <summary>Under the lock, on any thread: whether the stop in progress still waits for <paramref name="m"/> (<see cref="IsAwaited"/> as seen from the stopper).</summary>
     private bool HoldsUpStop(Mutator m) => m.State == MutatorState.Running && m.OwnerThread.ManagedThreadId != _stopper && m.OwnerThread.IsAlive;
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static bool AnyAwaited(IReadOnlyList<Mutator> mutators)
     {
         for (int i = 0; i < mutators.Count; i++)
@@ -507,6 +518,7 @@ internal sealed class SafepointCoordinator
     /// it throws <see cref="GcSafepointTimeoutException"/> naming them, otherwise the result says
     /// how many did not answer.
     /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public HandshakeOutcome Handshake(Action<Mutator> operation, TimeSpan timeout, bool throwOnTimeout, Action whileWaiting)
     {
         var pending = new List<Mutator>();
@@ -624,6 +636,7 @@ internal sealed class SafepointCoordinator
     private int _handshakeAnswered;
 
     /// <summary>Called by a mutator at its poll when a handshake is asked of it: runs it and goes on.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void AnswerHandshake(Mutator m)
     {
         if (Interlocked.CompareExchange(ref m.HandshakeState, Mutator.HandshakeRunning, Mutator.HandshakeRequested) != Mutator.HandshakeRequested)
@@ -652,6 +665,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Under the lock: runs the handshake for every pending thread that is not running (it cannot start running: that needs this lock).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private int AnswerForIdle(List<Mutator> pending)
     {
         int n = 0;
@@ -693,6 +707,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Under the lock: takes the handshake back from threads that have not answered; waits for one answering right now.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private int Withdraw(List<Mutator> pending)
     {
         int unanswered = 0;
