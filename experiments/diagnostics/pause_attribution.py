@@ -64,6 +64,8 @@ for path in perf_files:
             if ev == "<stack trace>":
                 cur = last_switch.get(cpu)
                 continue
+            if ev == "sched_waking":
+                ev = "sched_wakeup"  # the waker's context (a remote sched_wakeup runs on the target CPU)
             cur = [t, "sched:" + ev, cpu, tid, comm, " " + rest.strip(), []]
             events.append(cur)
             if ev == "sched_switch":

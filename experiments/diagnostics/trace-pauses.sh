@@ -3,9 +3,11 @@
 #   experiments/diagnostics/trace-pauses.sh OUT_PREFIX RUNNER WORKLOAD [ARGS...]
 # Needs root (ftrace, perf -a). SKIP_ANALYSIS=1 leaves the analysis out (run pause_attribution.py
 # later, e.g. outside a measurement lock). Writes OUT_PREFIX.json (the runner's), OUT_PREFIX.sched (ftrace:
-# sched_switch with the kernel stack of every blocking switch, sched_wakeup, sched_migrate_task;
+# sched_switch with the kernel stack of every blocking switch, sched_waking (in the waker's context:
+# sched_wakeup of a remote wake-up runs on the target CPU, often in its idle task), sched_migrate_task;
 # mono clock), OUT_PREFIX.samples (perf cpu-clock at 4 kHz on every CPU with call stacks; .NET
-# frames resolve through DOTNET_PerfMapEnabled=1) and OUT_PREFIX.attribution (pause_attribution.py
+# frames resolve through DOTNET_PerfMapEnabled=1, with .NET's W^X off, DOTNET_EnableWriteXorExecute=0,
+# unless TRACE_WX=1: its double-mapped code defeats the perf map) and OUT_PREFIX.attribution (pause_attribution.py
 # over both). ftrace rather than perf for the scheduler events: perf's sched tracepoints dropped
 # about a third of the context switches on this VM (a CPU's samples then named a thread that no
 # switch had put there); ftrace's per-CPU buffer, sized here, reported no overrun.
@@ -28,11 +30,11 @@ echo > $T/trace
 echo mono > $T/trace_clock
 echo 262144 > $T/buffer_size_kb
 echo 0 > $T/events/enable
-for e in sched_switch sched_wakeup sched_migrate_task; do echo 1 > $T/events/sched/$e/enable; done
+for e in sched_switch sched_waking sched_migrate_task; do echo 1 > $T/events/sched/$e/enable; done
 echo 'stacktrace if prev_state & 3' > $T/events/sched/sched_switch/trigger
 echo 1 > $T/tracing_on
 rc=0
-DOTNET_PerfMapEnabled=1 perf record -q -a -k CLOCK_MONOTONIC -F 4000 -g -e cpu-clock -o "$out.perf" -- \
+DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute="${TRACE_WX:-0}" perf record -q -a -k CLOCK_MONOTONIC -F 4000 -g -e cpu-clock -o "$out.perf" -- \
   "$runner" "$@" -q --json "$out.json" > "$out.out" 2>&1 || rc=$?
 echo 0 > $T/tracing_on
 for c in $T/per_cpu/cpu*; do

@@ -1016,11 +1016,6 @@ internal sealed unsafe partial class Collector
         var stop = _heap.Safepoints.StopTheWorld(_heap.Options.SafepointTimeout, abandonable);
         dotnetPaused = GC.GetTotalPauseDuration() - dotnetPaused;
         _dotnetGcDuringStopsMs += dotnetPaused.TotalMilliseconds;
-        if (stop.WaitMs >= _maxStopWaitMs)
-        {
-            _maxStopWaitMs = stop.WaitMs;
-            _maxStopAwaited = stop.LastAwaited;
-        }
 
         _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? StopStepNames[(int)kind] : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t), -1));
         var dotnetPausedBefore = GC.GetTotalPauseDuration();
@@ -1047,6 +1042,12 @@ internal sealed unsafe partial class Collector
 
             long released = _heap.Safepoints.ResumeTheWorld();
             _pauseSteps.Add((ResumeStepNames[(int)kind], Stopwatch.GetElapsedTime(r, released).TotalMilliseconds, -1));
+            if (stop.WaitMs >= _maxStopWaitMs)
+            {
+                _maxStopWaitMs = stop.WaitMs;
+                _maxStopAwaited = stop.LastAwaited;
+            }
+
             var record = new PauseRecord(kind, Stopwatch.GetElapsedTime(t, released).TotalMilliseconds)
             {
                 TimeToSafepointMs = stop.WaitMs,

@@ -264,13 +264,10 @@ internal sealed class SafepointCoordinator
             _stopped = true;
             double waitMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             bool handedOver = _handoff.StopperAwake();
-            string? lastAwaited = _lastAwaited.Count switch
-            {
-                0 => null,
-                1 => _lastAwaited[0].Name,
-                _ => string.Join(", ", _lastAwaited.ConvertAll(m => m.Name)),
-            };
-            int lastAwaitedTid = _lastAwaited.Count == 0 ? 0 : _lastAwaited[0].OsThreadId;
+            // The world is stopped from here: the names are joined by the caller after it resumes
+            // (a first join of two names compiled generic code here, and waited for a runtime lock
+            // the JIT worker held: 1.2 ms of one traced flip).
+            Mutator[]? lastAwaited = _lastAwaited.Count == 0 ? null : _lastAwaited.ToArray();
             _lastAwaited.Clear();
 
             // Threads that ended without detaching: drop them (their handles die with them).
@@ -285,7 +282,7 @@ internal sealed class SafepointCoordinator
                 }
             }
 
-            return new StopResult(waitMs, lastAwaited, handedOver, lastAwaitedTid);
+            return new StopResult(waitMs, lastAwaited, handedOver);
         }
     }
 
@@ -462,6 +459,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Under the lock (the list changes under it): whether a stop on this thread waits for anyone.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private bool AnyRunning() => AnyAwaited(_mutators);
 
     /// <summary>
@@ -488,6 +486,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Under the lock, on any thread: whether the stop in progress still waits for <paramref name="m"/> (<see cref="IsAwaited"/> as seen from the stopper).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private bool HoldsUpStop(Mutator m) => m.State == MutatorState.Running && m.OwnerThread.ManagedThreadId != _stopper && m.OwnerThread.IsAlive;
 
     [MethodImpl(CollectorCode.OptimizeOnce)]
@@ -505,6 +504,7 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>On the stopping thread: whether the stop waits for <paramref name="m"/>.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static bool IsAwaited(Mutator m) => m.State == MutatorState.Running && !m.IsCurrentThread && m.OwnerThread.IsAlive;
 
     /// <summary>
@@ -731,11 +731,13 @@ internal sealed class SafepointCoordinator
     }
 
     /// <summary>Under the lock: the outcome; its time runs from the request to the last answer (not to this call: the caller's work between checks is not the threads' latency).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private HandshakeOutcome Outcome(long start, int threads, int byCoordinator, int unanswered, string? lastAwaited) =>
         new(Stopwatch.GetElapsedTime(start, unanswered > 0 ? Stopwatch.GetTimestamp() : _handshakeLastAnswer).TotalMilliseconds, threads, _handshakeAnswered, byCoordinator, unanswered,
             _handshakeMaxHeldTicks * 1000.0 / Stopwatch.Frequency, lastAwaited);
 
     /// <summary>Under the lock: whether the handshake in progress waits for <paramref name="m"/> (asked, not answered, running).</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static bool IsAwaitedByHandshake(Mutator m) =>
         Volatile.Read(ref m.HandshakeState) != Mutator.HandshakeNone && m.State == MutatorState.Running && m.OwnerThread.IsAlive && !m.IsCurrentThread;
 
@@ -751,6 +753,7 @@ internal sealed class SafepointCoordinator
         return new MutatorStatus(m.Name, m.OwnerThread.ManagedThreadId, state, m.OwnerThread.IsAlive, awaited);
     }
 
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void RefreshPollFlag(Mutator m) =>
         m.PollFlag = _terminated || _stopped || _stopping || m.State != MutatorState.Running || m.IsDetached ||
                      Volatile.Read(ref m.HandshakeState) != Mutator.HandshakeNone ? 1 : 0;
@@ -761,7 +764,18 @@ internal readonly record struct HandshakeOutcome(double Ms, int Threads, int Ans
 
 /// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (null when none had to be awaited).</summary>
 /// <param name="WaitMs">Time to safepoint.</param>
-/// <param name="LastAwaited">The threads the stop waited for last.</param>
+/// <param name="Awaited">The threads the stop waited for last (after its spin); null when none.</param>
 /// <param name="HandedCpu">The thread that completed the stop handed its CPU to this (sleeping) stopper.</param>
-/// <param name="LastAwaitedOsThreadId">The kernel's thread id of the first of <paramref name="LastAwaited"/> (0 when none).</param>
-internal readonly record struct StopResult(double WaitMs, string? LastAwaited, bool HandedCpu = false, int LastAwaitedOsThreadId = 0);
+internal readonly record struct StopResult(double WaitMs, Mutator[]? Awaited, bool HandedCpu = false)
+{
+    /// <summary>The names of <see cref="Awaited"/>, comma-separated (formats: call it after the world resumes).</summary>
+    public string? LastAwaited => Awaited switch
+    {
+        null => null,
+        [var one] => one.Name,
+        _ => string.Join(", ", Awaited.Select(m => m.Name)),
+    };
+
+    /// <summary>The kernel's thread id of the first of <see cref="Awaited"/> (0 when none).</summary>
+    public int LastAwaitedOsThreadId => Awaited is [var first, ..] ? first.OsThreadId : 0;
+}

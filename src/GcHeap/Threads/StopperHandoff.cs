@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using GcHeap.Collection;
 using GcHeap.Interop;
 
 namespace GcHeap.Threads;
@@ -28,6 +30,7 @@ internal sealed unsafe class StopperHandoff
     public long Handoffs { get; private set; }
 
     /// <summary>The stopper, before it first sleeps in a stop.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void StopperSleeps()
     {
         if (_enabled)
@@ -37,6 +40,7 @@ internal sealed unsafe class StopperHandoff
     }
 
     /// <summary>The stopper, once every thread has stopped (or the stop is given up): its own mask back. True if it had been handed a CPU.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public bool StopperAwake()
     {
         _sleepingStopper = 0;
@@ -55,6 +59,7 @@ internal sealed unsafe class StopperHandoff
     }
 
     /// <summary>The thread whose arrival completes the stop, before it wakes the stopper and sleeps.</summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
     public void HandOver()
     {
         if (_sleepingStopper == 0 || _pinned)
