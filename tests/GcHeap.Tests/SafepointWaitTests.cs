@@ -61,9 +61,8 @@ public class SafepointWaitTests
         var status = WaitForStatus(heap, s => s.Stopping && s.Awaited.Any(m => m.Name == "late") && s.StopWaitMs > 1000);
         Assert.Equal(MutatorThreadState.Running, status.Mutators.Single(m => m.Name == "late").State);
         Assert.False(collect.IsCompleted);
-        int lateTid = Directory.GetDirectories("/proc/self/task")
-            .Select(d => (Tid: int.Parse(Path.GetFileName(d)), Comm: File.ReadAllText(Path.Combine(d, "comm")).TrimEnd('\n')))
-            .Single(t => t.Comm == "late").Tid; // .NET gives the kernel thread its name
+        int lateTid = blocker.OsThreadId;
+        Assert.Equal("late", File.ReadAllText($"/proc/self/task/{lateTid}/comm").TrimEnd('\n')); // .NET gives the kernel thread its name
 
         blocker.Release();
         Assert.True(collect.Wait(Patience));
@@ -302,11 +301,15 @@ public class SafepointWaitTests
         private readonly ManualResetEventSlim _attached = new();
         private bool _safeFirst;
 
+        /// <summary>The kernel's id of the thread (gettid).</summary>
+        public int OsThreadId { get; private set; }
+
         public BlockedMutator(Heap heap, string name)
         {
             _thread = new Thread(() =>
             {
                 using var m = heap.AttachCurrentThread(name);
+                OsThreadId = int.Parse(Path.GetFileName(new FileInfo("/proc/thread-self").LinkTarget!)); // "<pid>/task/<tid>"
                 _attached.Set();
                 _goOutside.Wait();
                 if (_safeFirst)

@@ -43,6 +43,8 @@ internal sealed unsafe partial class Collector
     // Step names per pause kind, made once: a pause formats nothing (see _pauseSteps).
     private static readonly string[] StopStepNames = [.. Enum.GetValues<PauseKind>().Select(k => $"{k}: stop the world")];
     private static readonly string[] ResumeStepNames = [.. Enum.GetValues<PauseKind>().Select(k => $"{k}: resume")];
+    private static readonly string[] StopDuringDotnetGcStepNames = [.. Enum.GetValues<PauseKind>().Select(k => $"{k}: stop the world (.NET GC pauses ended meanwhile: {{0}} us)")];
+    private static readonly string[] DotnetGcInsideStepNames = [.. Enum.GetValues<PauseKind>().Select(k => $"{k}: .NET GC pauses inside it (part of the steps above)")];
     private MarkBitmap _bitmap = null!;
     private Marker _marker = null!;
     private Planner _planner = null!;
@@ -1017,7 +1019,9 @@ internal sealed unsafe partial class Collector
         dotnetPaused = GC.GetTotalPauseDuration() - dotnetPaused;
         _dotnetGcDuringStopsMs += dotnetPaused.TotalMilliseconds;
 
-        _pauseSteps.Add((dotnetPaused == TimeSpan.Zero ? StopStepNames[(int)kind] : $"{kind}: stop the world (.NET GC pauses ended meanwhile: {dotnetPaused.TotalMilliseconds:F3} ms)", Ms(t), -1));
+        _pauseSteps.Add(dotnetPaused == TimeSpan.Zero
+            ? (StopStepNames[(int)kind], Ms(t), -1)
+            : (StopDuringDotnetGcStepNames[(int)kind], Ms(t), (long)dotnetPaused.TotalMicroseconds));
         var dotnetPausedBefore = GC.GetTotalPauseDuration();
         try
         {
@@ -1037,7 +1041,7 @@ internal sealed unsafe partial class Collector
                 // A .NET GC (another thread's allocation, or this pause's) suspended this thread
                 // inside the pause: its steps then look slow for no reason of their own.
                 _dotnetGcDuringStopsMs += dotnetInside.TotalMilliseconds;
-                _pauseSteps.Add(($"{kind}: .NET GC pauses inside it (part of the steps above)", dotnetInside.TotalMilliseconds, -1));
+                _pauseSteps.Add((DotnetGcInsideStepNames[(int)kind], dotnetInside.TotalMilliseconds, -1));
             }
 
             long released = _heap.Safepoints.ResumeTheWorld();
