@@ -39,12 +39,6 @@ internal sealed class RunOptions
         Description = "Record the .NET runtime's own suspensions (any reason) and tier-1 JIT work next to GcHeap's pauses, in-process; the JSON says how much of each pause they cover",
     };
 
-    private readonly Option<int> _warmUpCollections = new("--warm-up-collections")
-    {
-        Description = "Collections of the unreported warm-up heap before the measured one (default 2: start-up costs only; 40 or more also lets .NET's tiered compilation finish recompiling what a cycle runs, to measure a process past its first cycles)",
-        DefaultValueFactory = _ => 2,
-    };
-
     private readonly Option<string[]> _heapOptions = HeapOptionOverrides.CreateOption();
 
     private readonly Option<bool> _child = new("--child") { Hidden = true };
@@ -57,7 +51,6 @@ internal sealed class RunOptions
         _api.AcceptOnlyFromAmong("views", "handles");
         Positive(_threads, 1);
         Positive(_liveMb, 1);
-        Positive(_warmUpCollections, 0);
         _seconds.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<double>() < 0)
@@ -76,7 +69,7 @@ internal sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _traceSuspensions, _warmUpCollections, _heapOptions, _child, _childResult })
+        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _traceSuspensions, _heapOptions, _child, _childResult })
         {
             command.Options.Add(o);
         }
@@ -95,7 +88,6 @@ internal sealed class RunOptions
         Api = Enum.Parse<RunApi>(p.GetValue(_api)!, ignoreCase: true),
         Quiet = p.GetValue(_quiet),
         TraceSuspensions = p.GetValue(_traceSuspensions),
-        WarmUpCollections = p.GetValue(_warmUpCollections),
         HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(_heapOptions)),
         Child = p.GetValue(_child),
         ChildResultPath = p.GetValue(_childResult),

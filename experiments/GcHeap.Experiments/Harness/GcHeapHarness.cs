@@ -101,7 +101,7 @@ internal static class GcHeapHarness
         return summary;
     }
 
-    /// <summary>One small heap of the same backend, collected <see cref="RunSettings.WarmUpCollections"/> times (twice by default) and dropped, so the first measured pauses do not pay the process's start-up costs.</summary>
+    /// <summary>One small heap of the same backend, collected twice and dropped, so the first measured pauses do not pay the process's start-up costs.</summary>
     private static void WarmUp(RunSettings s)
     {
         using var heap = new Heap(new HeapOptions { Backend = s.GcBackend, MaxHeapBytes = 64 << 20, BackgroundCollection = false });
@@ -118,17 +118,8 @@ internal static class GcHeapHarness
                 m.SetElement(list, i % 4096, n);
             }
 
-            for (int c = 0; c < s.WarmUpCollections; c++)
-            {
-                heap.Collect();
-            }
-
-            if (s.WarmUpCollections > 2)
-            {
-                // Tiered compilation recompiles in the background after a 100 ms quiet period:
-                // give it that time, so that what the warm-up made hot is compiled before the run.
-                Thread.Sleep(500);
-            }
+            heap.Collect();
+            heap.Collect();
         }
     }
 
@@ -153,7 +144,6 @@ internal static class GcHeapHarness
         if (s.Backend != RunBackend.Dotnet)
         {
             r.Parameters["api"] = s.Api == RunApi.Views ? "views" : "handles";
-            r.Parameters["warm_up_collections"] = s.WarmUpCollections;
         }
 
         if (s.HeapOverrides.Count > 0)

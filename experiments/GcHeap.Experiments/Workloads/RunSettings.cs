@@ -55,9 +55,6 @@ internal sealed record RunSettings
     /// <summary>Record the .NET runtime's own suspensions next to GcHeap's pauses (--trace-suspensions).</summary>
     public bool TraceSuspensions { get; init; }
 
-    /// <summary>Collections of the unreported warm-up heap (--warm-up-collections).</summary>
-    public int WarmUpCollections { get; init; } = 2;
-
     /// <summary>HeapOptions properties set with --option Name=Value.</summary>
     public IReadOnlyList<(string Name, string Value)> HeapOverrides { get; init; } = [];
 
