@@ -96,6 +96,15 @@ public class RunnerTests
         Assert.All(pauses.Zip(ttsp), p => Assert.InRange(p.Second, 0, p.First));
         Assert.Equal(ttsp.Max(), r.GetProperty("max_time_to_safepoint_ms").GetDouble());
         Assert.True(r.GetProperty("max_pause_inside_ms").GetDouble() <= r.GetProperty("max_pause_ms").GetDouble());
+
+        // Each pause says when it began (monotonic, in order), and the run how much the JIT did.
+        var starts = r.GetProperty("collections").EnumerateArray()
+            .SelectMany(c => c.GetProperty("pauses").EnumerateArray())
+            .Select(p => p.GetProperty("start_ns").GetInt64()).ToList();
+        Assert.Equal(pauses.Count, starts.Count);
+        Assert.All(starts, t => Assert.True(t > 0));
+        Assert.Equal(starts.Order().ToList(), starts);
+        Assert.True(r.GetProperty("jit_methods").GetInt64() >= 0);
     }
 
     [Fact]
