@@ -110,19 +110,6 @@ def window(a, b):
     return events[i:j]
 
 
-def cpu_at(tid, t):
-    """The CPU tid was last seen on before t."""
-    i = bisect.bisect_right(times, t) - 1
-    while i >= 0 and i > bisect.bisect_right(times, t - 5.0):
-        e = events[i]
-        if e[3] == tid:
-            return e[2]
-        if e[1] == "sched:sched_switch" and f"next_pid={tid} " in e[5] + " ":
-            return e[2]
-        i -= 1
-    return None
-
-
 def gaps(cpu, a, b, min_gap_us=1000.0):
     s = samples_by_cpu.get(cpu, [])
     i = bisect.bisect_left(s, a)

@@ -104,7 +104,7 @@ public class RunnerTests
         Assert.Equal(pauses.Count, starts.Count);
         Assert.All(starts, t => Assert.True(t > 0));
         Assert.Equal(starts.Order().ToList(), starts);
-        Assert.True(r.GetProperty("jit_methods").GetInt64() >= 0);
+        Assert.True(r.GetProperty("jit_methods").GetInt64() > 0); // a run compiles something: the field measures, it is not a constant
     }
 
     [Fact]

@@ -1046,10 +1046,11 @@ internal sealed unsafe partial class Collector
 
             long released = _heap.Safepoints.ResumeTheWorld();
             _pauseSteps.Add((ResumeStepNames[(int)kind], Stopwatch.GetElapsedTime(r, released).TotalMilliseconds, -1));
+            string? awaited = stop.LastAwaited; // formats: only now that the world runs again
             if (stop.WaitMs >= _maxStopWaitMs)
             {
                 _maxStopWaitMs = stop.WaitMs;
-                _maxStopAwaited = stop.LastAwaited;
+                _maxStopAwaited = awaited;
             }
 
             var record = new PauseRecord(kind, Stopwatch.GetElapsedTime(t, released).TotalMilliseconds)
@@ -1057,7 +1058,7 @@ internal sealed unsafe partial class Collector
                 TimeToSafepointMs = stop.WaitMs,
                 StopperHandoff = stop.HandedCpu,
                 StartTimestamp = t,
-                AwaitedThread = stop.LastAwaited,
+                AwaitedThread = awaited,
                 AwaitedOsThreadId = stop.LastAwaitedOsThreadId,
             };
             _pauses.Add(record);

@@ -238,7 +238,6 @@ internal sealed partial class Collector : IDisposable
         DisposeCycleState();
     }
 
-    [MethodImpl(CollectorCode.OptimizeOnce)]
     private static long InitialTriggerPages(HeapOptions o)
     {
         long pages = o.CollectionTriggerBytes > 0 ? o.CollectionTriggerBytes / 4096 : Math.Max(1024, o.MaxHeapBytes / 4096 / 4);
@@ -246,7 +245,6 @@ internal sealed partial class Collector : IDisposable
     }
 
     /// <summary>Frees what a failed <c>InitCycleState</c> had created (its last step, the native plan, cannot have succeeded).</summary>
-    [MethodImpl(CollectorCode.OptimizeOnce)]
     private void ReleasePartialCycleState()
     {
         _bitmap?.Dispose();
