@@ -392,3 +392,68 @@ public class ConcurrentMarkingTests
         }
     }
 }
+
+/// <summary>What marking allocates on .NET's heap.</summary>
+public class MarkStackTests
+{
+    [Fact]
+    public void MarkingAWideGraphAllocatesNothingOnTheDotnetHeap()
+    {
+        // 20,000 objects with references, all reachable from one array: the marker pushes every
+        // one of them when it scans the array (once they are out of the nursery). Its stack, kept
+        // on .NET's heap, grew from 4,096 entries by doubling, each a large-object allocation on
+        // the collector thread (0.1-2 MiB, which started gen2 collections of the host process:
+        // docs/results/2026-12-07/snapshot-first-gc/). Native now: the collector thread allocates
+        // (almost) nothing while it marks, summed over every cycle's concurrent marking.
+        using var heap = new Heap(new HeapOptions { MaxHeapBytes = 64 << 20 });
+        var n = heap.Types.DefineObject("N", b => b.Reference("f").Value<long>("id"));
+        var id = n.Field<long>("id");
+        using var m = heap.AttachCurrentThread();
+        const int Count = 20_000;
+        using var root = m.CreateRoot(m.AllocateArray(heap.Types.ReferenceArray, Count));
+        for (int i = 0; i < Count; i++)
+        {
+            using var s = m.OpenScope();
+            var o = m.Allocate(n);
+            m.Set(o, id, i);
+            m.SetElement(root.Ref, i, o);
+        }
+
+        long allocated = 0, atMarkStart = -1;
+        int marked = 0;
+        // With mark start by handshake the marker drains while the second round waits: measured
+        // from before that round, else from the end of the mark-start pause.
+        heap.Collector.TestHooks.BeforeMarkStartRoots = () => atMarkStart = GC.GetAllocatedBytesForCurrentThread();
+        heap.Collector.TestHooks.AfterMarkStart = () =>
+        {
+            if (atMarkStart < 0)
+            {
+                atMarkStart = GC.GetAllocatedBytesForCurrentThread();
+            }
+        };
+        heap.Collector.TestHooks.BeforeFlip = () =>
+        {
+            allocated += GC.GetAllocatedBytesForCurrentThread() - atMarkStart;
+            atMarkStart = -1;
+            marked++;
+        };
+        long live = 0;
+        for (int c = 0; c < 3; c++)
+        {
+            live = heap.Collect().LiveObjects;
+        }
+
+        heap.Collector.TestHooks.BeforeMarkStartRoots = null;
+        heap.Collector.TestHooks.AfterMarkStart = null;
+        heap.Collector.TestHooks.BeforeFlip = null;
+
+        Assert.True(live > Count, $"live {live}");
+        Assert.True(marked == 3, $"concurrent markings seen: {marked} (backend {heap.Backend})");
+        Assert.True(allocated < 16 << 10, $"the collector thread allocated {allocated:N0} bytes on .NET's heap while marking {live:N0} objects three times");
+        for (int i = 0; i < Count; i += 997)
+        {
+            using var s = m.OpenScope();
+            Assert.Equal(i, m.Get(m.GetElement(root.Ref, i), id));
+        }
+    }
+}

@@ -356,3 +356,73 @@ public class SafepointWaitTests
         }
     }
 }
+
+/// <summary>What a stop-the-world handshake allocates on .NET's heap.</summary>
+public class StopAllocationTests
+{
+    [Fact]
+    public void AStopThatWaitsForAThreadAllocatesNothingOnTheDotnetHeap()
+    {
+        // Any allocation inside a stop can be the one that starts a .NET collection, which then
+        // runs inside the pause (a snapshot's 4.6 ms increment pause was 4.0 ms of a gen0 its
+        // stopper started: docs/results/2026-12-07/snapshot-first-gc/). The stop copied its list of
+        // threads for the spin and its awaited threads into new arrays; now into reused buffers.
+        using var heap = TestHeaps.Create(GcBackend.Move, configure: o => o.BackgroundCollection = false);
+        int stop = 0;
+        long polls = 0;
+        using var attached = new ManualResetEventSlim();
+        var late = new Thread(() =>
+        {
+            using var m = heap.AttachCurrentThread("late");
+            attached.Set();
+            while (Volatile.Read(ref stop) == 0)
+            {
+                Interlocked.Increment(ref polls);
+                Thread.Sleep(5); // outside heap calls well past the stopper's 100 us spin
+                m.Safepoint();
+            }
+        });
+        late.Start();
+        attached.Wait();
+        try
+        {
+            int awaited = 0;
+            // Each stop is requested once the late thread has left its last poll (it is then asleep
+            // outside heap calls, so the stop must wait for it), not while it is still parked.
+            void AfterNextPoll()
+            {
+                long seen = Volatile.Read(ref polls);
+                var sw = new SpinWait();
+                while (Volatile.Read(ref polls) == seen)
+                {
+                    sw.SpinOnce();
+                }
+            }
+
+            for (int i = 0; i < 3; i++) // warm: this thread's awaited buffer, first-call paths
+            {
+                AfterNextPoll();
+                _ = heap.Safepoints.StopTheWorld();
+                heap.Safepoints.ResumeTheWorld();
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                AfterNextPoll();
+                var r = heap.Safepoints.StopTheWorld();
+                awaited += r.AwaitedCount;
+                heap.Safepoints.ResumeTheWorld();
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(awaited > 0, "no stop had to wait for the late thread: the path under test did not run");
+            Assert.Equal(0, allocated);
+        }
+        finally
+        {
+            Volatile.Write(ref stop, 1);
+            late.Join();
+        }
+    }
+}

@@ -106,6 +106,7 @@ internal sealed unsafe partial class Collector
 
     private void DisposeCycleState()
     {
+        _marker.Dispose();
         _bitmap.Dispose();
         _plan.Dispose();
         NativeMemory.Free(_nativePlan);

@@ -247,6 +247,7 @@ internal sealed partial class Collector : IDisposable
     /// <summary>Frees what a failed <c>InitCycleState</c> had created (its last step, the native plan, cannot have succeeded).</summary>
     private void ReleasePartialCycleState()
     {
+        _marker?.Dispose();
         _bitmap?.Dispose();
         _plan?.Dispose();
     }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using GcHeap.Collection;
 using GcHeap.Interop;
 using GcHeap.Memory;
@@ -14,8 +15,10 @@ namespace GcHeap.Marking;
 /// Runs on one thread at a time: stop-the-world inside a pause, or concurrently on the
 /// collector thread while mutators run with the write barrier on.
 /// </summary>
-internal sealed unsafe class Marker
+internal sealed unsafe class Marker : IDisposable
 {
+    private const int InitialStackEntries = 4096;
+
     private readonly MarkBitmap _bitmap;
     private readonly TypeRegistry _types;
     private Space _space = null!;
@@ -26,7 +29,12 @@ internal sealed unsafe class Marker
     private nuint _nurseryBlackBytes;
     private NativeTypeInfo* _table;
     private uint _typeCount;
-    private nint[] _stack = new nint[4096];
+    // The mark stack is native memory: grown on .NET's heap it was a large-object allocation per
+    // doubling (128 KiB to 2 MiB at 1 GiB live), which counted towards .NET's large-object budget
+    // and started gen2 collections of the host process that held every managed thread, mutators
+    // included, for 14 ms (docs/results/2026-12-07/snapshot-first-gc/).
+    private nint* _stack = (nint*)NativeMemory.Alloc(InitialStackEntries, (nuint)sizeof(nint));
+    private int _capacity = InitialStackEntries;
     private int _sp;
     private long[]? _typeCounts;
     private long[]? _typeBytes;
@@ -178,13 +186,31 @@ internal sealed unsafe class Marker
         }
         if (refs > 0)
         {
-            if (_sp == _stack.Length)
+            if (_sp == _capacity)
             {
-                Array.Resize(ref _stack, _stack.Length * 2);
+                GrowStack();
             }
 
             _stack[_sp++] = a;
         }
+    }
+
+    /// <summary>Doubles the mark stack (rare: once per new peak depth in the life of the heap).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowStack()
+    {
+        int capacity = checked(_capacity * 2);
+        _stack = (nint*)NativeMemory.Realloc(_stack, (nuint)capacity * (nuint)sizeof(nint)); // throws OutOfMemoryException, leaving the old stack
+        _capacity = capacity;
+    }
+
+    /// <summary>Frees the mark stack (the collector's thread has stopped).</summary>
+    public void Dispose()
+    {
+        NativeMemory.Free(_stack);
+        _stack = null;
+        _capacity = 0;
+        _sp = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

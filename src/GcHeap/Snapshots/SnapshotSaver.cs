@@ -110,8 +110,11 @@ internal static unsafe class SnapshotSaver
                 PauseMs = captured.PauseMs,
                 TimeToSafepointMs = captured.SafepointMs,
                 SafepointAwaitedThread = captured.AwaitedThread,
+                SafepointAwaitedOsThreadId = captured.AwaitedOsThreadId,
+                PauseStartTimestamp = captured.StartTimestamp,
                 FreezeAndCaptureMs = captured.FrozenAndCapturedMs,
                 NetGcsDuringPause = captured.NetGcs,
+                NetGcPauseMsDuringPause = captured.NetGcPauseMs,
                 FreezeMs = ns.FreezeNs / 1e6,
                 ProtectMs = captured.ProtectMs,
                 PagesProtected = (long)ns.PagesProtected,
@@ -230,7 +233,17 @@ internal static unsafe class SnapshotSaver
 
     /// <summary>What the pause captured. Kinds and roots are views of reused or pre-sized buffers, not copies: a copy of the kinds is a large-object allocation (one byte per page) per snapshot.</summary>
     internal sealed record Captured(int Pages, ReadOnlyMemory<byte> Kinds, ArraySegment<(int Slot, nint Address, string Name)> Roots, List<GcType> Types,
-        double PauseMs, double SafepointMs, string? AwaitedThread, double ProtectMs, double FrozenAndCapturedMs, int NetGcs);
+        double PauseMs, double SafepointMs, string? AwaitedThread, double ProtectMs, double FrozenAndCapturedMs, int NetGcs)
+    {
+        /// <summary>Stopwatch timestamp of the stop request.</summary>
+        public long StartTimestamp { get; init; }
+
+        /// <summary>gettid of the first thread the stop waited for last; 0 when none.</summary>
+        public int AwaitedOsThreadId { get; init; }
+
+        /// <summary>.NET's own GC pauses (GC.GetTotalPauseDuration) from the stop request to the resume.</summary>
+        public double NetGcPauseMs { get; init; }
+    }
 
     private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
     {
@@ -257,8 +270,9 @@ internal static unsafe class SnapshotSaver
         // only mapped, and their first touch inside the pause cost ~14 us a page in this VM
         // (docs/results/2026-11-29/populate-touch.txt; the kinds buffer of a 1 GiB heap is ~190 pages).
         var kindBuffer = heap.SnapshotKindBuffer ??= Touched(new byte[space.CapacityPages]); // reused: no large allocation right before a pause
-        int gcs = GC.CollectionCount(0);
         var rootBuffer = Touched(new (int, nint, string)[heap.Handles.GlobalHigh + 1024]);
+        int gcs = GC.CollectionCount(0);
+        var netPaused = GC.GetTotalPauseDuration();
         long t = Stopwatch.GetTimestamp();
         // Bounded like a collection's stops (HeapOptions.SafepointTimeout): nothing is frozen yet,
         // so giving up leaves nothing behind (the caller's finally disposes the saver).
@@ -305,6 +319,7 @@ internal static unsafe class SnapshotSaver
         double pauseMs = Stopwatch.GetElapsedTime(t, released).TotalMilliseconds;
         NativeMethods.SnapshotResumed(saver);
         gcs = GC.CollectionCount(0) - gcs;
+        netPaused = GC.GetTotalPauseDuration() - netPaused;
         Fail(rc, "freezing the snapshot in the pause");
         double stopMs = Stopwatch.GetElapsedTime(t, tStopped).TotalMilliseconds;
         double inPauseMs = Stopwatch.GetElapsedTime(tStopped, tCaptured).TotalMilliseconds;
@@ -312,7 +327,12 @@ internal static unsafe class SnapshotSaver
         // Types after the pause: every object of the snapshot has a type registered before it, so
         // the list read now is the pause's list or a superset (types are never removed).
         var types = heap.Types.AllTypes();
-        return new Captured(pages, kindBuffer.AsMemory(0, pages), new ArraySegment<(int, nint, string)>(rootBuffer, 0, rootCount), types, pauseMs, stopMs, stop.LastAwaited, protectMs, inPauseMs, gcs);
+        return new Captured(pages, kindBuffer.AsMemory(0, pages), new ArraySegment<(int, nint, string)>(rootBuffer, 0, rootCount), types, pauseMs, stopMs, stop.LastAwaited, protectMs, inPauseMs, gcs)
+        {
+            StartTimestamp = t,
+            AwaitedOsThreadId = stop.LastAwaitedOsThreadId,
+            NetGcPauseMs = netPaused.TotalMilliseconds,
+        };
     }
 
     /// <summary>Writes the default value into one element of every 4 KiB of <paramref name="a"/>, so that its pages are resident.</summary>

@@ -43,11 +43,24 @@ public sealed record SnapshotStats
     /// <summary>The thread(s) the pause's stop waited for last, once its short spin was over (null when every thread stopped within it), as <see cref="CollectionStats.SafepointAwaitedThread"/>.</summary>
     public string? SafepointAwaitedThread { get; init; }
 
+    /// <summary>The kernel's thread id (gettid) of the first thread in <see cref="SafepointAwaitedThread"/>; 0 when none.</summary>
+    public int SafepointAwaitedOsThreadId { get; init; }
+
+    /// <summary>
+    /// <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the pause's stop was requested (on
+    /// Linux CLOCK_MONOTONIC nanoseconds), as <see cref="PauseRecord.StartTimestamp"/>: to line the
+    /// pause up with a scheduler trace.
+    /// </summary>
+    public long PauseStartTimestamp { get; init; }
+
     /// <summary>Of the pause, from the world stopped until the roots, types and page table were captured (the freeze included); the rest of the pause is stopping and resuming the threads.</summary>
     public double FreezeAndCaptureMs { get; init; }
 
     /// <summary>.NET collections that ran during the pause (any thread's allocation can start one; the pause then includes it).</summary>
     public int NetGcsDuringPause { get; init; }
+
+    /// <summary>How long .NET's own collections of <see cref="NetGcsDuringPause"/> kept the process's threads suspended (<see cref="GC.GetTotalPauseDuration"/>): a stop cannot finish while .NET holds the threads it waits for.</summary>
+    public double NetGcPauseMsDuringPause { get; init; }
 
     /// <summary>Of the pause, the native freeze: re-protecting pages written since the pre-copy and protecting pages allocated since (or copying every page without write-protect).</summary>
     public double FreezeMs { get; init; }
@@ -127,7 +140,7 @@ public sealed record SnapshotStats
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}{(SafepointAwaitedThread is null ? "" : $" waiting last for {SafepointAwaitedThread}")}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
+            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}{(SafepointAwaitedThread is null ? "" : $" waiting last for {SafepointAwaitedThread}")}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}{(NetGcsDuringPause > 0 ? $" pausing {NetGcPauseMsDuringPause:F3} ms" : "")}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
             $"in the pause {DirtyPagesCopiedInPause} written pages copied ({DirtyCopyInPauseMs:F3} ms), {PagesReprotectedInPause} protected again; " +
             $"{Pages} pages ({PagesSavedInBackground} background, {PagesSavedByFault} by fault, {PagesCopiedInPause} in the pause, {ZeroPages} zero), " +
             $"{WriteFaults} write faults ({PrecopyFaults} pre-copy), {Roots} roots, {Types} types, {BytesWritten} bytes in {WriteMs:F1} ms");

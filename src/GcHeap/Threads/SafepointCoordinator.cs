@@ -32,6 +32,13 @@ internal sealed class SafepointCoordinator
     private static readonly TimeSpan SlowStopWarning = TimeSpan.FromSeconds(5);
     private readonly object _lock = new();
     private readonly List<Mutator> _mutators = [];
+
+    /// <summary>Per stopping thread: the threads its last stop waited for last (<see cref="StopResult.Awaited"/>; valid until its next stop).</summary>
+    [ThreadStatic]
+    private static Mutator[]? t_awaited;
+
+    /// <summary>The stop's spin reads this copy of <see cref="_mutators"/> (one stopper at a time; reused: no allocation per stop).</summary>
+    private Mutator[] _spinOver = new Mutator[8];
     private bool _stopped;
     private bool _stopping;
     private bool _terminated;
@@ -168,6 +175,7 @@ internal sealed class SafepointCoordinator
     [MethodImpl(CollectorCode.OptimizeOnce)]
     public StopResult StopTheWorld(TimeSpan timeout, bool abandonable)
     {
+        t_awaited ??= new Mutator[4]; // before the stop: its one allocation per stopping thread
         lock (_lock)
         {
             while (_stopping || _stopped)
@@ -193,10 +201,20 @@ internal sealed class SafepointCoordinator
             // attaching or detaching meanwhile changes the list itself (enumerating it here threw
             // "Collection was modified" in the collector, failing the heap: found by the stress
             // command), and one that attaches now is seen under the lock below.
-            Mutator[] spinOver = [.. _mutators];
+            // The copy goes into a buffer kept across stops: an allocation here can be the one
+            // that starts a .NET collection, which then runs inside this stop (one suspended the
+            // process for 4-7 ms in the snapshot runs, docs/results/2026-12-07/snapshot-first-gc/).
+            int count = _mutators.Count;
+            if (_spinOver.Length < count)
+            {
+                _spinOver = new Mutator[Math.Max(count, 2 * _spinOver.Length)];
+            }
+
+            _mutators.CopyTo(_spinOver);
             Monitor.Exit(_lock);
             try
             {
+                var spinOver = new ReadOnlySpan<Mutator>(_spinOver, 0, count);
                 long spinUntil = start + (Stopwatch.Frequency / 10_000); // 100 us
                 while (AnyAwaited(spinOver) && Stopwatch.GetTimestamp() < spinUntil)
                 {
@@ -206,6 +224,7 @@ internal sealed class SafepointCoordinator
             finally
             {
                 Monitor.Enter(_lock);
+                Array.Clear(_spinOver, 0, count); // no detached thread kept alive by the buffer
             }
 
             TimeSpan warnAfter = timeout == Timeout.InfiniteTimeSpan || timeout > SlowStopWarning ? SlowStopWarning : timeout;
@@ -268,7 +287,22 @@ internal sealed class SafepointCoordinator
             // The world is stopped from here: the names are joined by the caller after it resumes
             // (a first join of two names compiled generic code here, and waited for a runtime lock
             // the JIT worker held: 1.2 ms of one traced flip).
-            Mutator[]? lastAwaited = _lastAwaited.Count == 0 ? null : _lastAwaited.ToArray();
+            // Copied into this stopping thread's own buffer, not a new array: an allocation inside
+            // the pause can start a .NET collection there (docs/results/2026-12-07/snapshot-first-gc/:
+            // a snapshot's increment paused 4.6 ms, 4.0 of it a gen0 its stopper started).
+            int awaitedCount = _lastAwaited.Count;
+            Mutator[]? awaitedBuffer = null;
+            if (awaitedCount > 0)
+            {
+                awaitedBuffer = t_awaited!;
+                if (awaitedBuffer.Length < awaitedCount)
+                {
+                    awaitedBuffer = t_awaited = new Mutator[2 * awaitedCount]; // more threads awaited than ever before on this thread: rare
+                }
+
+                _lastAwaited.CopyTo(awaitedBuffer);
+            }
+
             _lastAwaited.Clear();
 
             // Threads that ended without detaching: drop them (their handles die with them).
@@ -283,7 +317,7 @@ internal sealed class SafepointCoordinator
                 }
             }
 
-            return new StopResult(waitMs, lastAwaited, handedOver);
+            return new StopResult(waitMs, awaitedBuffer, awaitedCount, handedOver);
         }
     }
 
@@ -765,20 +799,42 @@ internal sealed class SafepointCoordinator
 /// <summary>How a handshake went: from the request to the last answer, threads asked, answered by themselves, done for them by the coordinator, withdrawn unanswered, and the longest any one thread spent answering.</summary>
 internal readonly record struct HandshakeOutcome(double Ms, int Threads, int AnsweredByThreads, int DoneByCoordinator, int Unanswered, double MaxHeldMs, string? LastAwaited);
 
-/// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (null when none had to be awaited).</summary>
+/// <summary>How a stop went: how long it waited for threads to reach a poll, and the thread(s) it waited for last (none when every thread stopped within the spin).</summary>
 /// <param name="WaitMs">Time to safepoint.</param>
-/// <param name="Awaited">The threads the stop waited for last (after its spin); null when none.</param>
+/// <param name="AwaitedBuffer">The stopping thread's buffer holding the threads the stop waited for last (after its spin) in its first <paramref name="AwaitedCount"/> entries; null when none. Reused by that thread's next stop: read it before.</param>
+/// <param name="AwaitedCount">How many threads the stop waited for last.</param>
 /// <param name="HandedCpu">The thread that completed the stop handed its CPU to this (sleeping) stopper.</param>
-internal readonly record struct StopResult(double WaitMs, Mutator[]? Awaited, bool HandedCpu = false)
+internal readonly record struct StopResult(double WaitMs, Mutator[]? AwaitedBuffer, int AwaitedCount, bool HandedCpu = false)
 {
+    /// <summary>The threads the stop waited for last.</summary>
+    public ReadOnlySpan<Mutator> Awaited => AwaitedBuffer is null ? default : AwaitedBuffer.AsSpan(0, AwaitedCount);
+
     /// <summary>The names of <see cref="Awaited"/>, comma-separated (formats: call it after the world resumes).</summary>
-    public string? LastAwaited => Awaited switch
+    public string? LastAwaited
     {
-        null => null,
-        [var one] => one.Name,
-        _ => string.Join(", ", Awaited.Select(m => m.Name)),
-    };
+        get
+        {
+            var awaited = Awaited;
+            if (awaited.IsEmpty)
+            {
+                return null;
+            }
+
+            if (awaited.Length == 1)
+            {
+                return awaited[0].Name;
+            }
+
+            var names = new string[awaited.Length];
+            for (int i = 0; i < names.Length; i++)
+            {
+                names[i] = awaited[i].Name;
+            }
+
+            return string.Join(", ", names);
+        }
+    }
 
     /// <summary>The kernel's thread id of the first of <see cref="Awaited"/> (0 when none).</summary>
-    public int LastAwaitedOsThreadId => Awaited is [var first, ..] ? first.OsThreadId : 0;
+    public int LastAwaitedOsThreadId => AwaitedCount > 0 ? AwaitedBuffer![0].OsThreadId : 0;
 }
