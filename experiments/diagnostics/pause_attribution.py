@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What the thread a slow stop waited for was doing: one paragraph per slow pause.
 
-Input: the runner's JSON of a run (each pause has `start_ns`, `time_to_safepoint_ms`,
+Input: the runner's JSON of a run (or of the snapshot command: each save's pause; the stopper is
+then the saving thread, `saverTid`) (each pause has `start_ns`, `time_to_safepoint_ms`,
 `awaited_thread` and `awaited_tid`: the thread the stop was still waiting for after its spin)
 and a scheduler trace of the same run with call stacks:
 
@@ -185,6 +186,22 @@ collector_counts = Counter(e[3] for e in events if e[1] == "cpu-clock" and e[4].
 stopper = collector_counts.most_common(1)[0][0] if collector_counts else None
 verdicts = Counter()
 d = json.load(open(run_json))
+if "rows" in d and "saverTid" in d:
+    # The snapshot command's JSON: each save's pause, stopped by the saving (main) thread.
+    stopper = d["saverTid"]
+    d = {
+        "workload": "snapshot", "threads": d.get("threads"), "verified": True,
+        "pauses_ms": [r["Stats"]["PauseMs"] for r in d["rows"]],
+        "collections": [{
+            "cycle": f"{r['Kind']} #{i}",
+            "pause_steps": [],
+            "pauses": [{
+                "kind": "Snapshot", "ms": r["Stats"]["PauseMs"], "start_ns": r["Stats"].get("PauseStartTimestamp"),
+                "time_to_safepoint_ms": r["Stats"]["TimeToSafepointMs"],
+                "awaited_thread": r["Stats"].get("SafepointAwaitedThread"), "awaited_tid": r["Stats"].get("SafepointAwaitedOsThreadId"),
+            }],
+        } for i, r in enumerate(d["rows"])],
+    }
 print(f"# {run_json}: {d['workload']} {d.get('threads')} thread(s), {len(d['pauses_ms'])} pauses, verified {d['verified']}; stopper (collector thread) {stopper}")
 for c in d["collections"]:
     for p in c["pauses"]:

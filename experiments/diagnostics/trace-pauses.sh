@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One runner run under a scheduler trace, then what each slow pause waited for.
 #   experiments/diagnostics/trace-pauses.sh OUT_PREFIX RUNNER WORKLOAD [ARGS...]
-# Needs root (ftrace, perf -a). SKIP_ANALYSIS=1 leaves the analysis out (run pause_attribution.py
+# Needs root (ftrace, perf -a). TRACE_QUIET= (empty) for a command without -q (snapshot). SKIP_ANALYSIS=1 leaves the analysis out (run pause_attribution.py
 # later, e.g. outside a measurement lock). Writes OUT_PREFIX.json (the runner's), OUT_PREFIX.sched (ftrace:
 # sched_switch with the kernel stack of every blocking switch, sched_waking (in the waker's context:
 # sched_wakeup of a remote wake-up runs on the target CPU, often in its idle task), sched_migrate_task;
@@ -35,7 +35,7 @@ echo 'stacktrace if prev_state & 3' > $T/events/sched/sched_switch/trigger
 echo 1 > $T/tracing_on
 rc=0
 DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute="${TRACE_WX:-0}" perf record -q -a -k CLOCK_MONOTONIC -F 4000 -g -e cpu-clock -o "$out.perf" -- \
-  "$runner" "$@" -q --json "$out.json" > "$out.out" 2>&1 || rc=$?
+  "$runner" "$@" ${TRACE_QUIET--q} --json "$out.json" > "$out.out" 2>&1 || rc=$?
 echo 0 > $T/tracing_on
 for c in $T/per_cpu/cpu*; do
   o=$(awk '/^overrun/ {print $2}' $c/stats)

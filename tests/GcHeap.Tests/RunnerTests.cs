@@ -105,6 +105,10 @@ public class RunnerTests
         Assert.All(starts, t => Assert.True(t > 0));
         Assert.Equal(starts.Order().ToList(), starts);
         Assert.True(r.GetProperty("jit_methods").GetInt64() > 0); // a run compiles something: the field measures, it is not a constant
+        var dotnetGcs = r.GetProperty("dotnet_gcs_during_work").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        Assert.Equal(3, dotnetGcs.Length); // gen0, gen1, gen2: each generation's count includes the older ones'
+        Assert.True(dotnetGcs[0] >= dotnetGcs[1] && dotnetGcs[1] >= dotnetGcs[2] && dotnetGcs[2] >= 0, string.Join("/", dotnetGcs));
+        Assert.True(r.GetProperty("dotnet_gc_pause_ms_during_work").GetDouble() >= 0);
     }
 
     [Fact]

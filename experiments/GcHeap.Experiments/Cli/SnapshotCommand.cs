@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using GcHeap.Experiments.Harness;
 using GcHeap.Experiments.Terminal;
 using GcHeap.Experiments.Workloads.Fragment;
 
@@ -29,16 +30,17 @@ internal static class SnapshotCommand
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 7 };
         var outFile = new Option<string?>("--out") { Description = "Write snapshots to this file (default: a temporary file, deleted at the end)" };
         var json = new Option<string?>("--json") { Description = "Write every measurement as JSON to this file" };
+        var logGcs = new Option<bool>("--log-dotnet-gcs") { Description = "Log every .NET collection of the process (generation, reason, the thread that started it, the run phase) to stderr and the JSON" };
         RunOptions.Positive(liveMb, 1);
         RunOptions.Positive(threads, 1);
         RunOptions.Positive(snapshots, 1);
-        foreach (var o in new Option[] { liveMb, heapMb, threads, snapshots, baseline, seed, outFile, json })
+        foreach (var o in new Option[] { liveMb, heapMb, threads, snapshots, baseline, seed, outFile, json, logGcs })
         {
             command.Options.Add(o);
         }
 
         command.SetAction(p => Run(p.GetValue(liveMb), p.GetValue(heapMb), p.GetValue(threads), p.GetValue(snapshots), p.GetValue(baseline),
-            p.GetValue(seed), p.GetValue(outFile), p.GetValue(json)));
+            p.GetValue(seed), p.GetValue(outFile), p.GetValue(json), p.GetValue(logGcs)));
         return command;
     }
 
@@ -64,11 +66,12 @@ internal static class SnapshotCommand
         public long SaverAllocatedBytes { get; init; }
     }
 
-    private static int Run(int liveMb, int heapMb, int threads, int count, double baselineSeconds, int seed, string? outFile, string? json)
+    private static int Run(int liveMb, int heapMb, int threads, int count, double baselineSeconds, int seed, string? outFile, string? json, bool logGcs)
     {
         var collectionPauses = new List<CollectionRow>();
         var runStart = Stopwatch.GetTimestamp();
         string phase = "baseline"; // the run phase a collection ended in (read by the handler below)
+        using var gcLog = logGcs ? new DotnetGcLog(() => Volatile.Read(ref phase)) : null;
         string path = outFile ?? Path.Combine(Path.GetTempPath(), $"gcheap-snapshot-{Environment.ProcessId}.snap");
         var options = new HeapOptions { MaxHeapBytes = (long)(heapMb > 0 ? heapMb : 3 * liveMb) << 20 };
         using var heap = new Heap(options);
@@ -76,6 +79,18 @@ internal static class SnapshotCommand
         using var graph = new GcFragmentGraph(heap, views: false);
         var built = RunProgress.Run(quiet: true, p => graph.Build((long)liveMb << 20, 0.2, seed, p));
         heap.Collect();
+        // As BenchmarkDotNet does before it measures: .NET's own heap collected once after the
+        // build. The build's allocations left the process's first .NET collection due at the first
+        // live snapshot, where a .NET collection suspends every thread, mutators included, for
+        // 4-7 ms on these two busy vCPUs; it landed inside that snapshot's stop in two of four runs
+        // (docs/results/2026-12-07/snapshot-first-gc/). A .NET collection that still lands in a
+        // pause is counted in the snapshot's figures (NetGcsDuringPause, NetGcPauseMsDuringPause).
+        var settleFrom = GC.GetTotalPauseDuration();
+        int gcsBefore = GC.CollectionCount(0);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $".NET heap settled after the build: {gcsBefore} .NET collections before it; a full collection paused {(GC.GetTotalPauseDuration() - settleFrom).TotalMilliseconds:F3} ms, promoted {GC.GetGCMemoryInfo(GCKind.Any).PromotedBytes >> 10:N0} KiB"));
         Console.Error.WriteLine($"built {built.Items:N0} items ({built.BuiltBytes >> 20} MiB), heap {heap.BytesInUse >> 20} MiB in use after a collection");
 
         heap.CollectionCompleted += cs =>
@@ -199,6 +214,18 @@ internal static class SnapshotCommand
                 $"{inc.Stats.PagesWrittenSincePrevious:N0} pages written since the previous one, mutator rate while tracking {inc.OpsPerSecBefore:N0} ops/s, during {inc.Slowdown:P0} of that"));
         }
 
+        foreach (var g in gcLog?.Entries ?? [])
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $".NET GC #{g.Count} gen{g.Generation} ({g.Reason}) started by {g.ThreadName} ({g.OsThreadId}) during {g.Label}: runtime suspended {g.SuspendedMs:F3} ms"));
+        }
+
+        foreach (var a in gcLog?.LargeAllocations ?? [])
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"large allocation {a.TypeName} {a.ObjectSize:N0} bytes by {a.ThreadName} ({a.OsThreadId}) during {a.Label}"));
+        }
+
         if (json is not null)
         {
             var doc = new
@@ -209,12 +236,17 @@ internal static class SnapshotCommand
                 seed,
                 arguments = CommandLine.Arguments,
                 kernel = heap.Capabilities.KernelRelease,
+                // The snapshots are saved on this (main) thread, whose kernel id is the process id:
+                // the stopper of every snapshot pause, for a scheduler trace (pause_attribution.py).
+                saverTid = Environment.ProcessId,
                 wholeHeapProtectMs = wholeProtect,
                 maxLivePauseMs = maxPause,
                 medianLivePauseMs = Median(live.Select(r => r.Stats.PauseMs)),
                 pauseOverProtect = maxPause / wholeProtect,
                 loadMs,
                 collections = cp,
+                dotnetGcs = gcLog?.Entries,
+                largeAllocations = gcLog?.LargeAllocations,
                 rows,
             };
             File.WriteAllText(json, JsonSerializer.Serialize(doc, Indented));

@@ -30,12 +30,16 @@ internal static class GcHeapHarness
 
         long start = Stopwatch.GetTimestamp();
         var jitBefore = (Methods: System.Runtime.JitInfo.GetCompiledMethodCount(), Time: System.Runtime.JitInfo.GetCompilationTime());
+        int[] dotnetGcsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        var dotnetPausedBefore = GC.GetTotalPauseDuration();
         WorkloadContext? context = null;
         void EndOfWork()
         {
             result.ElapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             result.JitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Methods;
             result.JitMs = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Time).TotalMilliseconds;
+            result.DotnetGcsDuringWork = [GC.CollectionCount(0) - dotnetGcsBefore[0], GC.CollectionCount(1) - dotnetGcsBefore[1], GC.CollectionCount(2) - dotnetGcsBefore[2]];
+            result.DotnetGcPauseMsDuringWork = (GC.GetTotalPauseDuration() - dotnetPausedBefore).TotalMilliseconds;
             result.RssAfterBytes = ProcStatus.RssBytes();
             result.RssPeakBytes = ProcStatus.PeakRssBytes();
             result.HeapResidentBytes = heap.ResidentBytes;

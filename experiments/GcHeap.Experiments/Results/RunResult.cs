@@ -48,6 +48,16 @@ internal sealed class RunResult
     /// <summary>See <see cref="JitMethods"/>, in milliseconds.</summary>
     public double? JitMs { get; set; }
 
+    /// <summary>
+    /// GcHeap runs: .NET's own collections of this process during the work, gen0/gen1/gen2 (each
+    /// counted in its generation and the younger ones, as GC.CollectionCount), and how long they
+    /// held the process's threads (GC.GetTotalPauseDuration): mutator time GcHeap's pauses do not show.
+    /// </summary>
+    public int[]? DotnetGcsDuringWork { get; set; }
+
+    /// <summary>See <see cref="DotnetGcsDuringWork"/>: their pauses in milliseconds.</summary>
+    public double? DotnetGcPauseMsDuringWork { get; set; }
+
     public int GcCount { get; set; }
 
     /// <summary>Every pause of the run, in order, in milliseconds.</summary>
