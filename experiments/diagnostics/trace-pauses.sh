@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One runner run under a scheduler trace, then what each slow pause waited for.
 #   experiments/diagnostics/trace-pauses.sh OUT_PREFIX RUNNER WORKLOAD [ARGS...]
-# Needs root (ftrace, perf -a). TRACE_QUIET= (empty) for a command without -q (snapshot). SKIP_ANALYSIS=1 leaves the analysis out (run pause_attribution.py
+# Needs root (ftrace, perf -a). TRACE_QUIET= (empty) for a command without -q (snapshot);
+# TRACE_PERF=0 records the ftrace events only (no perf samples); TRACE_PERF_ARGS (default
+# "-F 4000 -g") sets perf's sampling, e.g. "-F 1000" for a lighter trace without call stacks. SKIP_ANALYSIS=1 leaves the analysis out (run pause_attribution.py
 # later, e.g. outside a measurement lock). Writes OUT_PREFIX.json (the runner's), OUT_PREFIX.sched (ftrace:
 # sched_switch with the kernel stack of every blocking switch, sched_waking (in the waker's context:
 # sched_wakeup of a remote wake-up runs on the target CPU, often in its idle task), sched_migrate_task;
@@ -34,16 +36,25 @@ for e in sched_switch sched_waking sched_migrate_task; do echo 1 > $T/events/sch
 echo 'stacktrace if prev_state & 3' > $T/events/sched/sched_switch/trigger
 echo 1 > $T/tracing_on
 rc=0
-DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute="${TRACE_WX:-0}" perf record -q -a -k CLOCK_MONOTONIC -F 4000 -g -e cpu-clock -o "$out.perf" -- \
+if [ "${TRACE_PERF:-1}" = 0 ]; then
+  # ftrace alone (no sampling): lighter, for pauses a heavier trace does not reproduce.
   "$runner" "$@" ${TRACE_QUIET--q} --json "$out.json" > "$out.out" 2>&1 || rc=$?
+else
+DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute="${TRACE_WX:-0}" perf record -q -a -k CLOCK_MONOTONIC ${TRACE_PERF_ARGS:--F 4000 -g} -e cpu-clock -o "$out.perf" -- \
+  "$runner" "$@" ${TRACE_QUIET--q} --json "$out.json" > "$out.out" 2>&1 || rc=$?
+fi
 echo 0 > $T/tracing_on
 for c in $T/per_cpu/cpu*; do
   o=$(awk '/^overrun/ {print $2}' $c/stats)
   [ "$o" = 0 ] || echo "warning: $(basename $c) ftrace overrun $o (the trace has holes)" >&2
 done
 cat $T/trace > "$out.sched"
-perf script -i "$out.perf" -F comm,tid,cpu,time,event,ip,sym,dso > "$out.samples" 2>/dev/null
-rm -f "$out.perf"
+if [ -f "$out.perf" ]; then
+  perf script -i "$out.perf" -F comm,tid,cpu,time,event,ip,sym,dso > "$out.samples" 2>/dev/null
+  rm -f "$out.perf"
+else
+  : > "$out.samples"
+fi
 if [ "${SKIP_ANALYSIS:-0}" != 1 ]; then
   python3 "$here/pause_attribution.py" "$out.sched" "$out.samples" "$out.json" "${MIN_PAUSE_MS:-0.8}" > "$out.attribution"
   tail -1 "$out.attribution"

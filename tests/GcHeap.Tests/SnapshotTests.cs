@@ -104,6 +104,7 @@ public class SnapshotTests
         };
 
         var ms = new MemoryStream();
+        long saveStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var st = heap.SaveSnapshot(ms, new SnapshotOptions { WindowPages = 64 });
         Volatile.Write(ref stop, 1);
         TestHeaps.JoinAll(threads, TimeSpan.FromSeconds(60));
@@ -115,6 +116,11 @@ public class SnapshotTests
         Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause);
         Assert.True(st.PagesProtected > 0);
         Assert.True(atPause.Objects > 100, $"{atPause.Objects} objects at the pause");
+
+        // The pause lines up with a trace: it began inside the call, and names what it waited for.
+        Assert.InRange(st.PauseStartTimestamp, saveStarted, System.Diagnostics.Stopwatch.GetTimestamp());
+        Assert.True(st.SafepointAwaitedThread is null ? st.SafepointAwaitedOsThreadId == 0 : st.SafepointAwaitedOsThreadId > 0, st.ToString());
+        Assert.True(st.NetGcPauseMsDuringPause >= 0 && (st.NetGcsDuringPause > 0 || st.NetGcPauseMsDuringPause == 0), st.ToString());
 
         ms.Position = 0;
         using var loaded = Heap.LoadSnapshot(ms);
