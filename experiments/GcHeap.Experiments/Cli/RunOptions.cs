@@ -39,6 +39,11 @@ internal sealed class RunOptions
         Description = "Record the .NET runtime's own suspensions (any reason) and tier-1 JIT work next to GcHeap's pauses, in-process; the JSON says how much of each pause they cover",
     };
 
+    private readonly Option<bool> _logDotnetGcs = new("--log-dotnet-gcs")
+    {
+        Description = "Log every .NET collection of the process during a GcHeap run (generation, reason, the thread that started it) and sampled large allocations, to the JSON and standard error",
+    };
+
     private readonly Option<string[]> _heapOptions = HeapOptionOverrides.CreateOption();
 
     private readonly Option<bool> _child = new("--child") { Hidden = true };
@@ -69,7 +74,7 @@ internal sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _traceSuspensions, _heapOptions, _child, _childResult })
+        foreach (var o in new Option[] { _backend, _threads, _liveMb, _seconds, _seed, _json, _heapMb, _verify, _api, _quiet, _traceSuspensions, _logDotnetGcs, _heapOptions, _child, _childResult })
         {
             command.Options.Add(o);
         }
@@ -88,6 +93,7 @@ internal sealed class RunOptions
         Api = Enum.Parse<RunApi>(p.GetValue(_api)!, ignoreCase: true),
         Quiet = p.GetValue(_quiet),
         TraceSuspensions = p.GetValue(_traceSuspensions),
+        LogDotnetGcs = p.GetValue(_logDotnetGcs),
         HeapOverrides = HeapOptionOverrides.Parse(p.GetValue(_heapOptions)),
         Child = p.GetValue(_child),
         ChildResultPath = p.GetValue(_childResult),

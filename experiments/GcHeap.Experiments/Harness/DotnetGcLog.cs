@@ -22,6 +22,7 @@ internal sealed class DotnetGcLog : EventListener
     private readonly object _lock = new();
     private readonly List<Entry> _entries = [];
     private readonly List<LargeAllocation> _large = [];
+    private readonly Dictionary<(string Thread, string Type), long> _smallTicks = [];
     private Func<string>? _label;
     private DateTime? _suspendStart;
     private readonly DateTime _utc0 = DateTime.UtcNow;
@@ -60,6 +61,22 @@ internal sealed class DotnetGcLog : EventListener
             lock (_lock)
             {
                 return [.. _large];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Small-object allocation ticks (one per ~100 KB allocated on the small-object heap) by
+    /// thread name and the type of the allocation that crossed the tick, most first: what keeps
+    /// gen0 filling.
+    /// </summary>
+    public IReadOnlyList<(string Thread, string Type, long Ticks)> SmallAllocationTicks
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _smallTicks.OrderByDescending(kv => kv.Value).Select(kv => (kv.Key.Thread, kv.Key.Type, kv.Value))];
             }
         }
     }
@@ -105,6 +122,10 @@ internal sealed class DotnetGcLog : EventListener
                     int tid = (int)e.OSThreadId;
                     _entries.Add(new Entry(e.TimeStamp, Timestamp(e.TimeStamp), Convert.ToInt64(p[0], CultureInfo.InvariantCulture), Convert.ToInt32(p[1], CultureInfo.InvariantCulture),
                         ReasonName(Convert.ToInt32(p[2], CultureInfo.InvariantCulture)), tid, ThreadName(tid), _label!()));
+                    break;
+                case AllocationTick when e.Payload is { } sp && e.PayloadNames is { } sn && Convert.ToInt32(sp[sn.IndexOf("AllocationKind")], CultureInfo.InvariantCulture) == 0:
+                    var key = (ThreadName((int)e.OSThreadId), (string)sp[sn.IndexOf("TypeName")]!);
+                    _smallTicks[key] = _smallTicks.GetValueOrDefault(key) + 1;
                     break;
                 case AllocationTick when e.Payload is { } p && e.PayloadNames is { } names && Convert.ToInt32(p[names.IndexOf("AllocationKind")], CultureInfo.InvariantCulture) == 1:
                     int at = (int)e.OSThreadId;

@@ -20,6 +20,8 @@ internal static class GcHeapHarness
         };
         Cli.HeapOptionOverrides.Apply(options, s.HeapOverrides);
         using var trace = s.TraceSuspensions ? new RuntimeSuspensionTrace() : null;
+        string phase = "warm-up and setup";
+        using var gcLog = s.LogDotnetGcs ? new DotnetGcLog(() => Volatile.Read(ref phase)) : null;
         using var heap = new Heap(options);
         using var recorder = new CollectionRecorder(heap);
         var result = NewResult(workload, s);
@@ -28,6 +30,7 @@ internal static class GcHeapHarness
         result.UffdOpenMethod = heap.UffdOpenMethod.ToString();
         result.HeapLimitBytes = heap.Configuration.MaxHeapBytes;
 
+        Volatile.Write(ref phase, "work");
         long start = Stopwatch.GetTimestamp();
         var jitBefore = (Methods: System.Runtime.JitInfo.GetCompiledMethodCount(), Time: System.Runtime.JitInfo.GetCompilationTime());
         int[] dotnetGcsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
@@ -54,6 +57,28 @@ internal static class GcHeapHarness
             result.VerifierReport = report.ToString();
             result.LiveBytes = report.ReachableBytes;
             ResultFiller.FillFromCollections(result, recorder.Freeze(), heap.Backend);
+            if (gcLog is not null)
+            {
+                Volatile.Write(ref phase, "after the work");
+                result.DotnetGcLog = gcLog.Entries;
+                result.DotnetLargeAllocations = gcLog.LargeAllocations;
+                foreach (var g in gcLog.Entries)
+                {
+                    Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $".NET GC #{g.Count} gen{g.Generation} ({g.Reason}) started by {g.ThreadName} ({g.OsThreadId}) during {g.Label}: runtime suspended {g.SuspendedMs:F3} ms"));
+                }
+
+                foreach (var (thread, type, ticks) in gcLog.SmallAllocationTicks.Take(12))
+                {
+                    Console.Error.WriteLine($"small-object allocation ticks (~100 KB each): {ticks} by {thread}, crossing at {type}");
+                }
+
+                foreach (var a in gcLog.LargeAllocations)
+                {
+                    Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"large allocation {a.TypeName} {a.ObjectSize:N0} bytes by {a.ThreadName} ({a.OsThreadId}) during {a.Label}"));
+                }
+            }
             if (trace is not null)
             {
                 result.RuntimeSuspensions = Summarize(trace);

@@ -58,6 +58,12 @@ internal sealed class RunResult
     /// <summary>See <see cref="DotnetGcsDuringWork"/>: their pauses in milliseconds.</summary>
     public double? DotnetGcPauseMsDuringWork { get; set; }
 
+    /// <summary>With --log-dotnet-gcs: each .NET collection of the process (whole run, the warm-up included), and sampled large allocations.</summary>
+    public IReadOnlyList<Harness.DotnetGcLog.Entry>? DotnetGcLog { get; set; }
+
+    /// <summary>See <see cref="DotnetGcLog"/>.</summary>
+    public IReadOnlyList<Harness.DotnetGcLog.LargeAllocation>? DotnetLargeAllocations { get; set; }
+
     public int GcCount { get; set; }
 
     /// <summary>Every pause of the run, in order, in milliseconds.</summary>

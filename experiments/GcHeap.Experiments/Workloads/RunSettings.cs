@@ -55,6 +55,9 @@ internal sealed record RunSettings
     /// <summary>Record the .NET runtime's own suspensions next to GcHeap's pauses (--trace-suspensions).</summary>
     public bool TraceSuspensions { get; init; }
 
+    /// <summary>Log .NET's own collections and sampled large allocations during a GcHeap run (--log-dotnet-gcs).</summary>
+    public bool LogDotnetGcs { get; init; }
+
     /// <summary>HeapOptions properties set with --option Name=Value.</summary>
     public IReadOnlyList<(string Name, string Value)> HeapOverrides { get; init; } = [];
 
