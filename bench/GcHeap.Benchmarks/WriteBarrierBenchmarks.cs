@@ -179,7 +179,7 @@ public class WriteBarrierBenchmarks
     }
 
     /// <summary>What the marker does with published SATB buffers, minus greying: give them back to the pool.</summary>
-    private void RecycleSatb()
+    private unsafe void RecycleSatb()
     {
         var queue = _heap.Collector.Satb;
         while (queue.TryTake(out var buffer, out _))

@@ -675,6 +675,7 @@ public sealed unsafe class Heap : IDisposable
                 Uffd?.Dispose();
                 _spaceA.Dispose();
                 _spaceB.Dispose();
+                Collector.Satb.Dispose(); // the barrier logs: no thread runs a barrier any more
                 Handles.Dispose();
                 Weak.Dispose();
                 Identity.Dispose();

@@ -60,6 +60,7 @@ internal sealed partial class Collector : IDisposable
         catch
         {
             DisposeCycleState();
+            Satb.Dispose(); // no mutator can have attached: the heap is not constructed
             throw;
         }
     }
@@ -247,6 +248,7 @@ internal sealed partial class Collector : IDisposable
     /// <summary>Frees what a failed <c>InitCycleState</c> had created (its last step, the native plan, cannot have succeeded).</summary>
     private void ReleasePartialCycleState()
     {
+        Satb.Dispose();
         _marker?.Dispose();
         _bitmap?.Dispose();
         _plan?.Dispose();

@@ -29,7 +29,7 @@ internal static class CollectorWarmup
     ];
 
     /// <summary>Precompiles the collector's methods, then runs the pause machinery once if no mutator is attached.</summary>
-    public static void Run(Heap heap)
+    public static unsafe void Run(Heap heap)
     {
         PrepareMethods();
 
@@ -50,9 +50,14 @@ internal static class CollectorWarmup
         var steps = new List<(string, double)> { ("warm-up", 0) };
         _ = new CollectionStats { Pauses = [.. pauses], PauseSteps = [.. steps] }.MaxPauseMs;
         _ = pauses.Sum(p => p.Milliseconds) + pauses.Where(p => p.Kind == PauseKind.Full).Sum(p => p.Milliseconds);
-        var satb = new SatbQueue();
-        satb.Publish(satb.Rent(), 0);
-        _ = satb.TryTake(out _, out _);
+        using (var satb = new SatbQueue())
+        {
+            satb.Publish(satb.Rent(), 0);
+            if (satb.TryTake(out var taken, out _))
+            {
+                satb.Return(taken);
+            }
+        }
         ulong[] pooled = System.Buffers.ArrayPool<ulong>.Shared.Rent(16);
         System.Buffers.ArrayPool<ulong>.Shared.Return(pooled);
         WarmStopperHandoff();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using GcHeap.Collection;
+using GcHeap.Marking;
 
 namespace GcHeap;
 
@@ -26,7 +27,8 @@ public sealed unsafe partial class Mutator
     /// </summary>
     internal bool BarrierShadesNew;
 
-    private nint[] _satb = [];
+    // The thread's log buffer (native, SatbQueue.BufferSize entries, owned by the heap's queue).
+    private nint* _satb;
     private int _satbCount;
 
     [MethodImpl(HotPath.Inline)]
@@ -111,7 +113,7 @@ public sealed unsafe partial class Mutator
             return;
         }
 
-        if (_satbCount == _satb.Length)
+        if (_satbCount == SatbQueue.BufferSize)
         {
             FlushSatb();
         }
@@ -129,6 +131,30 @@ public sealed unsafe partial class Mutator
             _satb = _heap.Collector.Satb.Rent();
             _satbCount = 0;
         }
+    }
+
+    /// <summary>
+    /// Detaching: hands the log to the marker (while the heap lives) and keeps no buffer. A
+    /// detached mutator runs no barrier (every call throws first).
+    /// </summary>
+    internal void ReleaseSatb()
+    {
+        var queue = _heap.Collector.Satb;
+        if (_satb != null)
+        {
+            if (_satbCount > 0 && !_heap.Safepoints.Terminated)
+            {
+                queue.Publish(_satb, _satbCount);
+            }
+            else
+            {
+                queue.Return(_satb);
+            }
+
+            _satb = null;
+        }
+
+        _satbCount = 0;
     }
 
     /// <summary>Drops this mutator's unpublished log (the owner is stopped, or it is the owner): its addresses may be stale after a flip.</summary>

@@ -330,7 +330,7 @@ public sealed unsafe partial class Mutator : IDisposable
         Volatile.Write(ref _detached, 1);
         ViewEpoch++;
         RetireAllocationBuffer();
-        FlushSatb();
+        ReleaseSatb();
         if (releaseHandles)
         {
             _handles.ReleaseSegment(_segment, _top - _segmentBase);
