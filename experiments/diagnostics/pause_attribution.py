@@ -190,7 +190,7 @@ if "rows" in d and "saverTid" in d:
     # The snapshot command's JSON: each save's pause, stopped by the saving (main) thread.
     stopper = d["saverTid"]
     d = {
-        "workload": "snapshot", "threads": d.get("threads"), "verified": True,
+        "workload": "snapshot", "threads": d.get("threads"), "verified": "(loaded and verified by the command)",
         "pauses_ms": [r["Stats"]["PauseMs"] for r in d["rows"]],
         "collections": [{
             "cycle": f"{r['Kind']} #{i}",

@@ -22,6 +22,7 @@ internal sealed class DotnetGcLog : EventListener
     private readonly object _lock = new();
     private readonly List<Entry> _entries = [];
     private readonly List<LargeAllocation> _large = [];
+    private readonly Dictionary<int, string> _names = [];
     private readonly Dictionary<(string Thread, string Type), long> _smallTicks = [];
     private Func<string>? _label;
     private DateTime? _suspendStart;
@@ -147,16 +148,25 @@ internal sealed class DotnetGcLog : EventListener
 
     private long Timestamp(DateTime utc) => _ts0 + (long)((utc - _utc0).Ticks * (System.Diagnostics.Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond));
 
-    private static string ThreadName(int tid)
+    /// <summary>The thread's name (its comm), read once per thread: allocation ticks come often, and a file read per event would weigh on the run it observes (a thread renamed after its first event keeps its first name).</summary>
+    private string ThreadName(int tid)
     {
+        if (_names.TryGetValue(tid, out var name))
+        {
+            return name;
+        }
+
         try
         {
-            return File.ReadAllText($"/proc/self/task/{tid}/comm").Trim();
+            name = File.ReadAllText($"/proc/self/task/{tid}/comm").Trim();
         }
         catch (IOException)
         {
-            return "?";
+            name = "?";
         }
+
+        _names[tid] = name;
+        return name;
     }
 
     // gc_reason in the runtime's gc.h.

@@ -592,7 +592,9 @@ internal sealed class SafepointCoordinator
 
         TimeSpan warnAfter = timeout == Timeout.InfiniteTimeSpan || timeout > SlowStopWarning ? SlowStopWarning : timeout;
         bool warned = false;
-        string? lastAwaited = null;
+        // The threads still pending at the last check, named once the handshake is over: joining
+        // their names at every check allocated on each turn of this loop.
+        var lastPending = new List<Mutator>(pending.Count);
         var spin = default(SpinWait);
         while (true)
         {
@@ -619,7 +621,8 @@ internal sealed class SafepointCoordinator
                     break;
                 }
 
-                lastAwaited = string.Join(", ", pending.Select(static m => m.Name));
+                lastPending.Clear();
+                lastPending.AddRange(pending);
 
                 TimeSpan waited = Stopwatch.GetElapsedTime(start);
                 if (!warned && waited > warnAfter)
@@ -644,7 +647,7 @@ internal sealed class SafepointCoordinator
                         };
                     }
 
-                    return Outcome(start, threads, byCoordinator, unanswered, lastAwaited);
+                    return Outcome(start, threads, byCoordinator, unanswered, Names(lastPending));
                 }
 
                 if (spin.NextSpinWillYield && waited > SpinBeforeSleep)
@@ -660,9 +663,11 @@ internal sealed class SafepointCoordinator
         lock (_lock)
         {
             _handshakeOperation = null;
-            return Outcome(start, threads, byCoordinator, 0, lastAwaited);
+            return Outcome(start, threads, byCoordinator, 0, Names(lastPending));
         }
     }
+
+    private static string? Names(List<Mutator> mutators) => mutators.Count == 0 ? null : string.Join(", ", mutators.Select(static m => m.Name));
 
     private static readonly TimeSpan SpinBeforeSleep = TimeSpan.FromMilliseconds(0.1);
 
