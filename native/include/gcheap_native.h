@@ -511,7 +511,9 @@ GCH_EXPORT int32_t gch_snapshot_protect(gch_snapshot *s, uint32_t first, uint32_
  * protected (count_out: how many), then re-protect them. Faults are served between and during
  * the two (the list is taken under the saver's lock; the ioctls run without it). */
 GCH_EXPORT int32_t gch_snapshot_round_take(gch_snapshot *s, uint32_t *count_out);
-GCH_EXPORT int32_t gch_snapshot_round_protect(gch_snapshot *s);
+/* left_out: the pages written since the list was taken, i.e. what the pause would face if it
+ * began now (the managed side's convergence test). */
+GCH_EXPORT int32_t gch_snapshot_round_protect(gch_snapshot *s, uint32_t *left_out);
 /* Inside the pause: the snapshot is [0, pages) as it is now (see snapshot.c). */
 GCH_EXPORT int32_t gch_snapshot_freeze(gch_snapshot *s, uint32_t pages);
 /* Tracking (config.track): once every page of the image is written out, later writes keep being

@@ -700,6 +700,50 @@ public class SnapshotTests
         Assert.Equal(((byte)1, (byte)1, (byte)1), LoadedFirstBytes(ms));
     }
 
+    [Theory]
+    [InlineData(512, false, 1)] // the default: a few pages left after the last round are the pause's to copy
+    [InlineData(0, false, 2)] // more left than allowed: one more round, after which nothing is left
+    [InlineData(0, true, 2)] // written during every round: the rounds stop at twice MaxPrecopyRounds
+    public void RoundsGoOnPastTheirLimitWhileMorePagesAreLeftThanThePauseShouldCopy(int maxLeft, bool writeInEveryRound, int expectedRounds)
+    {
+        // Convergence is judged by the pages written while a round ran (what the pause would be
+        // left with), not by the length of the list the round took. A, B and C are written while
+        // round 0 protects; with writeInEveryRound, three other arrays while round 1 does (a page
+        // written again before its round protects it faults no more: it is written while listed).
+        using var heap = NewHeap();
+        using var m = heap.AttachCurrentThread();
+        var roots = ThreeArrays(heap, m, fillerArrays: 3);
+        var hung = new List<string>();
+        heap.SnapshotHooks.RoundTaken = round =>
+        {
+            var names = round == 0 ? new[] { "a", "b", "c" } : writeInEveryRound ? new[] { "filler0", "filler1", "filler2" } : [];
+            foreach (var name in names)
+            {
+                if (!WriteWithin(heap, roots[name], (byte)(round + 1)))
+                {
+                    hung.Add($"a write during round {round} did not complete");
+                }
+            }
+        };
+        var ms = new MemoryStream();
+        var st = SaveBeside(heap, m, ms, new SnapshotOptions { RootNames = roots, PrecopyConvergedPages = 0, MaxPrecopyRounds = 1, PrecopyMaxLeftPages = maxLeft });
+
+        Assert.Empty(hung);
+        Assert.True(st.Live, st.FallbackReason);
+        Assert.Equal(expectedRounds, st.PrecopyRounds);
+        long leftToThePause = st.DirtyPagesCopiedInPause + st.PagesReprotectedInPause;
+        if (expectedRounds == 1 || writeInEveryRound)
+        {
+            Assert.True(leftToThePause >= 3, $"the writes of the last round were not left to the pause: {st}");
+        }
+        else
+        {
+            Assert.Equal(0, leftToThePause);
+        }
+
+        Assert.Equal(((byte)1, (byte)1, (byte)1), LoadedFirstBytes(ms));
+    }
+
     [Fact]
     public void AKernelWriteIntoAPageNotSavedYetWaitsForThatPage()
     {

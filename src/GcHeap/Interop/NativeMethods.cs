@@ -153,7 +153,7 @@ internal static unsafe partial class NativeMethods
     public static partial int SnapshotRoundTake(SnapshotSafeHandle snapshot, out uint count);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_round_protect")]
-    public static partial int SnapshotRoundProtect(SnapshotSafeHandle snapshot);
+    public static partial int SnapshotRoundProtect(SnapshotSafeHandle snapshot, out uint left);
 
     [LibraryImport(NativeLibraryName.Name, EntryPoint = "gch_snapshot_freeze")]
     public static partial int SnapshotFreeze(SnapshotSafeHandle snapshot, uint pages);

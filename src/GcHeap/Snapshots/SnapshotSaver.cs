@@ -203,9 +203,15 @@ internal static unsafe class SnapshotSaver
 
         double protectMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
 
-        // Rounds: protect the pages allocated since, re-protect the pages written since, until a
-        // round finds few of either; the pause then only has the last round's leftovers.
-        for (int round = 0; round < o.MaxPrecopyRounds; round++)
+        // Rounds: protect the pages allocated since, re-protect the pages written since, until what
+        // is left for the pause (written or allocated while the last round ran) is few; after
+        // MaxPrecopyRounds, go on (up to as many again) only while more is left than the pause
+        // should copy. Under steady writes the rounds stop shrinking (each re-protected scattered
+        // page costs about what the writers take to dirty another) and end on their limit with a
+        // few hundred pages left, copied in the pause at ~1 us each; a round slowed down (this
+        // thread kept off its CPU) can leave thousands.
+        int limit = o.MaxPrecopyRounds * 2;
+        for (int round = 0; round < limit; round++)
         {
             ThrowIfDisposing(heap);
             heap.SnapshotHooks.BeforeRound?.Invoke(round);
@@ -217,12 +223,12 @@ internal static unsafe class SnapshotSaver
 
             // Two steps: the list is taken under the saver's lock, the ioctls run without it, so
             // a write meanwhile is served at once (and cannot delay a stop that follows).
-            Fail(NativeMethods.SnapshotRoundTake(saver, out uint again), "re-protecting written pages");
+            Fail(NativeMethods.SnapshotRoundTake(saver, out _), "re-protecting written pages");
             heap.SnapshotHooks.RoundTaken?.Invoke(round);
-            Fail(NativeMethods.SnapshotRoundProtect(saver), "re-protecting written pages");
-            bool converged = again + (uint)(now - hw) <= (uint)o.PrecopyConvergedPages;
+            Fail(NativeMethods.SnapshotRoundProtect(saver, out uint written), "re-protecting written pages");
             hw = now;
-            if (converged)
+            long left = written + Math.Max(0, space.HighWater - hw);
+            if (left <= o.PrecopyConvergedPages || (round + 1 >= o.MaxPrecopyRounds && left <= o.PrecopyMaxLeftPages))
             {
                 break;
             }
