@@ -23,7 +23,7 @@ extern "C" {
 #define GCH_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever a struct or signature below changes; checked by the managed side. */
-#define GCH_ABI_VERSION 26
+#define GCH_ABI_VERSION 27
 
 /* ---------------------------------------------------------------------------------------
  * Heap geometry and object layout
@@ -499,6 +499,8 @@ typedef struct gch_snapshot_stats {
     uint64_t pause_copy_ns;            /* time in those copies                                       */
     uint64_t refaults;                 /* pre-copy: writes to a listed page that a round protected
                                           again across a gap (unprotected again, listed once)      */
+    uint64_t pause_new_pages_copied;   /* allocated since the last round, copied inside the pause
+                                          (pause_copy_ns includes them)                             */
 } gch_snapshot_stats;
 
 enum { GCH_SNAP_OP_NONE = 0, GCH_SNAP_OP_PROTECT = 1, GCH_SNAP_OP_UNPROTECT = 2, GCH_SNAP_OP_READ = 3 };

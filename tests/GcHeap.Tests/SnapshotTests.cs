@@ -113,7 +113,7 @@ public class SnapshotTests
         Assert.True(st.Live, st.FallbackReason);
         Assert.True(st.PagesSavedByFault > 0, st.ToString());
         Assert.True(st.WriteFaults >= st.PagesSavedByFault, st.ToString());
-        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause);
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause + st.NewPagesCopiedInPause);
         Assert.True(st.PagesProtected > 0);
         Assert.True(atPause.Objects > 100, $"{atPause.Objects} objects at the pause");
 
@@ -682,7 +682,7 @@ public class SnapshotTests
 
         Assert.Empty(hung);
         Assert.True(st.Live, st.FallbackReason);
-        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause);
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause + st.NewPagesCopiedInPause);
         if (pauseCopyPages > 0)
         {
             Assert.True(st.DirtyPagesCopiedInPause >= 1, st.ToString());
@@ -742,6 +742,67 @@ public class SnapshotTests
         }
 
         Assert.Equal(((byte)1, (byte)1, (byte)1), LoadedFirstBytes(ms));
+    }
+
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(0)]
+    public void PagesAllocatedAfterTheLastRoundAreCopiedInThePauseOrProtected(int pauseCopyPages)
+    {
+        // An array allocated (on fresh pages above the high-water mark) while the last round
+        // protects is not protected by any round: the pause copies its pages into the pool (they
+        // stay writable) or, with no pool, protects them. Either way a write after the pause goes
+        // through and the image holds the array as it was at the pause.
+        using var heap = NewHeap(o => o.NurseryBytes = 0);
+        using var m = heap.AttachCurrentThread();
+        var roots = ThreeArrays(heap, m, fillerArrays: 0);
+        var hung = new List<string>();
+        heap.SnapshotHooks.RoundTaken = _ =>
+        {
+            var t = new Thread(() =>
+            {
+                using var w = heap.AttachCurrentThread();
+                using var scope = w.OpenScope();
+                var d = w.AllocateArray(heap.Types.ByteArray, 3 * 4096);
+                w.SetItem<byte>(d, 0, 1);
+                roots["d"] = w.CreateRoot(d);
+            })
+            { IsBackground = true };
+            t.Start();
+            if (!t.Join(TimeSpan.FromSeconds(30)))
+            {
+                hung.Add("the allocation during the round did not complete");
+            }
+        };
+        heap.SnapshotHooks.AfterPause = () =>
+        {
+            if (!WriteWithin(heap, roots["d"], 2))
+            {
+                hung.Add("a write to the new array after the pause did not complete");
+            }
+        };
+        var ms = new MemoryStream();
+        var st = SaveBeside(heap, m, ms, new SnapshotOptions { RootNames = roots, MaxPrecopyRounds = 1, PauseCopyPages = pauseCopyPages, WindowPages = 64 });
+
+        Assert.Empty(hung);
+        Assert.True(st.Live, st.FallbackReason);
+        Assert.Equal(st.Pages, st.PagesSavedInBackground + st.PagesSavedByFault + st.DirtyPagesCopiedInPause + st.NewPagesCopiedInPause);
+        if (pauseCopyPages > 0)
+        {
+            Assert.True(st.NewPagesCopiedInPause >= 3, st.ToString());
+            Assert.Equal(0, st.PagesProtectedInPause);
+        }
+        else
+        {
+            Assert.Equal(0, st.NewPagesCopiedInPause);
+            Assert.True(st.PagesProtectedInPause >= 3, st.ToString());
+        }
+
+        Assert.Equal(2, m.GetItem<byte>(roots["d"].Ref, 0));
+        ms.Position = 0;
+        using var loaded = Heap.LoadSnapshot(ms);
+        using var m2 = loaded.Heap.AttachCurrentThread();
+        Assert.Equal(1, m2.GetItem<byte>(loaded.Root("d").Ref, 0));
     }
 
     [Fact]

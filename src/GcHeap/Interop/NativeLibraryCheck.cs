@@ -31,7 +31,7 @@ internal static class NativeLibraryCheck
 
         if (sizeof(NativePlan) != 104 || sizeof(NativeCompactionStats) != 440 || sizeof(NativeCompactorConfig) != 80 ||
             sizeof(NativeUffdCaps) != 80 || sizeof(NativeContinueAnswers) != 40 || sizeof(NativeTypeInfo) != 16 || sizeof(NativePrefaultStats) != 40 ||
-            sizeof(NativeSnapshotConfig) != 32 || sizeof(NativeSnapshotStats) != 208)
+            sizeof(NativeSnapshotConfig) != 32 || sizeof(NativeSnapshotStats) != 216)
         {
             throw new GcHeapException("Native struct layout mismatch between GcHeap and its native library.");
         }

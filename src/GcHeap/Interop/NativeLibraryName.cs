@@ -11,5 +11,5 @@ internal static class NativeLibraryName
     public const string Name = "gcheap_native";
 
     /// <summary>The ABI version this assembly was written against (GCH_ABI_VERSION).</summary>
-    public const int AbiVersion = 26;
+    public const int AbiVersion = 27;
 }

@@ -286,4 +286,5 @@ internal struct NativeSnapshotStats
     public ulong PausePagesCopied;
     public ulong PauseCopyNs;
     public ulong Refaults;
+    public ulong PauseNewPagesCopied;
 }

@@ -123,6 +123,7 @@ internal static unsafe class SnapshotSaver
                 PrecopyRefaults = (long)ns.Refaults,
                 PagesReprotectedInPause = (long)ns.PausePagesReprotected,
                 DirtyPagesCopiedInPause = (long)ns.PausePagesCopied,
+                NewPagesCopiedInPause = (long)ns.PauseNewPagesCopied,
                 DirtyCopyInPauseMs = ns.PauseCopyNs / 1e6,
                 PagesProtectedInPause = (long)ns.PausePagesProtected,
                 Pages = captured.Pages,
