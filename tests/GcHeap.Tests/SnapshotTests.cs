@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GcHeap.Model;
 using GcHeap.Tests.Support;
 
@@ -803,6 +804,71 @@ public class SnapshotTests
         using var loaded = Heap.LoadSnapshot(ms);
         using var m2 = loaded.Heap.AttachCurrentThread();
         Assert.Equal(1, m2.GetItem<byte>(loaded.Root("d").Ref, 0));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AStopAThreadHoldsUpIsGivenUpAndTriedAgain(bool budgeted)
+    {
+        // A thread that computes without heap calls (not at a safepoint) holds the snapshot's stop
+        // up. With a budget the stop is given up (the threads it had stopped go on) and tried again;
+        // here the thread reaches its safepoint once the first attempt was given up. Without one
+        // the single stop waits for it.
+        using var heap = NewHeap();
+        using var m = heap.AttachCurrentThread();
+        var roots = ThreeArrays(heap, m, fillerArrays: 0);
+        int release = 0;
+        using var spinning = new ManualResetEventSlim();
+        using var done = new ManualResetEventSlim();
+        var late = new Thread(() =>
+        {
+            using var w = heap.AttachCurrentThread("late thread");
+            spinning.Set();
+            var sw = Stopwatch.StartNew();
+            long limitMs = budgeted ? 30_000 : 100;
+            while (Volatile.Read(ref release) == 0 && sw.ElapsedMilliseconds < limitMs)
+            {
+                Thread.SpinWait(100); // no heap call: this thread does not poll
+            }
+
+            w.Safepoint();
+            using (w.EnterSafeRegion())
+            {
+                done.Wait();
+            }
+        })
+        { IsBackground = true };
+        late.Start();
+        spinning.Wait();
+        heap.SnapshotHooks.StopAbandoned = _ => Volatile.Write(ref release, 1);
+        var ms = new MemoryStream();
+        var st = SaveBeside(heap, m, ms, new SnapshotOptions { RootNames = roots, StopBudget = budgeted ? TimeSpan.FromMilliseconds(1) : Timeout.InfiniteTimeSpan });
+        done.Set();
+        late.Join();
+
+        Assert.True(st.Live, st.FallbackReason);
+        if (budgeted)
+        {
+            Assert.True(st.StopAttempts >= 2, st.ToString());
+            Assert.True(st.AbandonedStopMaxMs > 0, st.ToString());
+        }
+        else
+        {
+            Assert.Equal(1, st.StopAttempts);
+            Assert.Equal(0, st.AbandonedStopMaxMs);
+        }
+
+        Assert.Equal(((byte)0, (byte)0, (byte)0), LoadedFirstBytes(ms));
+    }
+
+    [Fact]
+    public void SnapshotStopOptionsAreValidated()
+    {
+        using var heap = NewHeap();
+        Assert.Throws<ArgumentOutOfRangeException>(() => heap.SaveSnapshot(new MemoryStream(), new SnapshotOptions { StopBudget = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => heap.SaveSnapshot(new MemoryStream(), new SnapshotOptions { MaxStopAttempts = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => heap.SaveSnapshot(new MemoryStream(), new SnapshotOptions { PrecopyMaxLeftPages = -1 }));
     }
 
     [Fact]

@@ -63,8 +63,27 @@ public sealed class SnapshotOptions
     /// </summary>
     public int PauseCopyPages { get; init; } = 4096;
 
+    /// <summary>
+    /// A stop of the world for the snapshot's pause that is not complete within this long is given
+    /// up (the threads already stopped go on) and tried again a few milliseconds later, up to
+    /// <see cref="MaxStopAttempts"/> times; the last attempt waits as long as
+    /// <see cref="HeapOptions.SafepointTimeout"/>. A snapshot's moment does not matter, so no thread
+    /// is held longer than this while another thread cannot reach its safepoint (its CPU taken by
+    /// the host or another task). <see cref="Timeout.InfiniteTimeSpan"/>: one attempt. Default 1 ms.
+    /// </summary>
+    public TimeSpan StopBudget { get; init; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Stops tried for the pause, the last without <see cref="StopBudget"/>. Default 50.</summary>
+    public int MaxStopAttempts { get; init; } = 50;
+
     internal void Validate()
     {
+        if (StopBudget != Timeout.InfiniteTimeSpan && StopBudget <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StopBudget), StopBudget, "The stop budget must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxStopAttempts, 1, nameof(MaxStopAttempts));
         ArgumentOutOfRangeException.ThrowIfLessThan(WindowPages, 64, nameof(WindowPages));
         ArgumentOutOfRangeException.ThrowIfLessThan(ProtectSlicePages, 1, nameof(ProtectSlicePages));
         ArgumentOutOfRangeException.ThrowIfNegative(PrecopyConvergedPages, nameof(PrecopyConvergedPages));

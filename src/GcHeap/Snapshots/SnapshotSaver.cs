@@ -2,6 +2,7 @@ using System.Diagnostics;
 using GcHeap.Interop;
 using GcHeap.Memory;
 using GcHeap.ObjectModel;
+using GcHeap.Threads;
 
 namespace GcHeap.Snapshots;
 
@@ -115,6 +116,8 @@ internal static unsafe class SnapshotSaver
                 FreezeAndCaptureMs = captured.FrozenAndCapturedMs,
                 NetGcsDuringPause = captured.NetGcs,
                 NetGcPauseMsDuringPause = captured.NetGcPauseMs,
+                StopAttempts = captured.StopAttempts,
+                AbandonedStopMaxMs = captured.AbandonedStopMaxMs,
                 FreezeMs = ns.FreezeNs / 1e6,
                 ProtectMs = captured.ProtectMs,
                 PagesProtected = (long)ns.PagesProtected,
@@ -250,6 +253,12 @@ internal static unsafe class SnapshotSaver
 
         /// <summary>.NET's own GC pauses (GC.GetTotalPauseDuration) from the stop request to the resume.</summary>
         public double NetGcPauseMs { get; init; }
+
+        /// <summary>Stops tried, the last one complete.</summary>
+        public int StopAttempts { get; init; }
+
+        /// <summary>The longest abandoned attempt, from its request to the release of the threads it had parked.</summary>
+        public double AbandonedStopMaxMs { get; init; }
     }
 
     private static Captured Pause(Heap heap, Space space, SnapshotSafeHandle saver, SnapshotOptions o, double protectMs)
@@ -278,12 +287,37 @@ internal static unsafe class SnapshotSaver
         // (docs/results/2026-11-29/populate-touch.txt; the kinds buffer of a 1 GiB heap is ~190 pages).
         var kindBuffer = heap.SnapshotKindBuffer ??= Touched(new byte[space.CapacityPages]); // reused: no large allocation right before a pause
         var rootBuffer = Touched(new (int, nint, string)[heap.Handles.GlobalHigh + 1024]);
-        int gcs = GC.CollectionCount(0);
-        var netPaused = GC.GetTotalPauseDuration();
-        long t = Stopwatch.GetTimestamp();
-        // Bounded like a collection's stops (HeapOptions.SafepointTimeout): nothing is frozen yet,
-        // so giving up leaves nothing behind (the caller's finally disposes the saver).
-        var stop = heap.Safepoints.StopTheWorld(heap.Options.SafepointTimeout, abandonable: true);
+        // The snapshot's moment does not matter, so a stop that is not complete within
+        // SnapshotOptions.StopBudget is given up (the threads already parked go on) and tried again
+        // after a short wait: a thread whose CPU the host took away (docs/results/2026-12-07/vcpu-gaps/)
+        // then holds no other thread for longer than the budget. The last attempt is bounded like a
+        // collection's stops (HeapOptions.SafepointTimeout): nothing is frozen yet, so giving up
+        // leaves nothing behind (the caller's finally disposes the saver).
+        int attempts = 0;
+        double abandonedMaxMs = 0;
+        int gcs;
+        TimeSpan netPaused;
+        long t;
+        StopResult stop;
+        while (true)
+        {
+            attempts++;
+            bool last = attempts >= o.MaxStopAttempts || o.StopBudget == Timeout.InfiniteTimeSpan;
+            gcs = GC.CollectionCount(0);
+            netPaused = GC.GetTotalPauseDuration();
+            t = Stopwatch.GetTimestamp();
+            stop = heap.Safepoints.StopTheWorld(heap.Options.SafepointTimeout, abandonable: true, last ? Timeout.InfiniteTimeSpan : o.StopBudget);
+            if (!stop.Abandoned)
+            {
+                break;
+            }
+
+            abandonedMaxMs = Math.Max(abandonedMaxMs, Stopwatch.GetElapsedTime(t, stop.ReleasedTimestamp).TotalMilliseconds);
+            heap.SnapshotHooks.StopAbandoned?.Invoke(attempts);
+            ThrowIfDisposing(heap);
+            Thread.Sleep(Math.Min(2 * attempts, 20)); // the threads run; the written pages the pause copies grow meanwhile
+        }
+
         int pages;
         int rootCount = 0;
         int rc;
@@ -336,6 +370,8 @@ internal static unsafe class SnapshotSaver
         var types = heap.Types.AllTypes();
         return new Captured(pages, kindBuffer.AsMemory(0, pages), new ArraySegment<(int, nint, string)>(rootBuffer, 0, rootCount), types, pauseMs, stopMs, stop.LastAwaited, protectMs, inPauseMs, gcs)
         {
+            StopAttempts = attempts,
+            AbandonedStopMaxMs = abandonedMaxMs,
             StartTimestamp = t,
             AwaitedOsThreadId = stop.LastAwaitedOsThreadId,
             NetGcPauseMs = netPaused.TotalMilliseconds,

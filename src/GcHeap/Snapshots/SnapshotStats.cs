@@ -105,6 +105,15 @@ public sealed record SnapshotStats
     /// </summary>
     public long NewPagesCopiedInPause { get; init; }
 
+    /// <summary>Stops of the world tried for the pause (<see cref="SnapshotOptions.StopBudget"/>); 1 when the first one completed.</summary>
+    public int StopAttempts { get; init; }
+
+    /// <summary>
+    /// The longest stop given up before the pause, from its request to the release of the threads it
+    /// had stopped, ms (0 when none was): those threads were held that long, like a pause.
+    /// </summary>
+    public double AbandonedStopMaxMs { get; init; }
+
     /// <summary>Pages allocated since the last pre-copy round that did not fit the pause's pool, protected inside the pause.</summary>
     public long PagesProtectedInPause { get; init; }
 
@@ -147,7 +156,7 @@ public sealed record SnapshotStats
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}{(SafepointAwaitedThread is null ? "" : $" waiting last for {SafepointAwaitedThread}")}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}{(NetGcsDuringPause > 0 ? $" pausing {NetGcPauseMsDuringPause:F3} ms" : "")}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
+            $"{(Incremental ? "increment" : "snapshot")} ({(Live ? "live" : "copied in the pause: " + FallbackReason)}): {PagesInImage} pages in the image, pause {PauseMs:F3} ms (stop {TimeToSafepointMs:F3}{(SafepointAwaitedThread is null ? "" : $" waiting last for {SafepointAwaitedThread}")}, freeze+capture {FreezeAndCaptureMs:F3}, freeze {FreezeMs:F3}, .NET GCs {NetGcsDuringPause}{(NetGcsDuringPause > 0 ? $" pausing {NetGcPauseMsDuringPause:F3} ms" : "")}{(StopAttempts > 1 ? $", {StopAttempts} stops tried, the longest given up {AbandonedStopMaxMs:F3} ms" : "")}), protect {ProtectMs:F1} ms before it in {PrecopyRounds} rounds; " +
             $"in the pause {DirtyPagesCopiedInPause} written and {NewPagesCopiedInPause} new pages copied ({DirtyCopyInPauseMs:F3} ms), {PagesReprotectedInPause} protected again, {PagesProtectedInPause} protected; " +
             $"{Pages} pages ({PagesSavedInBackground} background, {PagesSavedByFault} by fault, {PagesCopiedInPause} in the pause, {ZeroPages} zero), " +
             $"{WriteFaults} write faults ({PrecopyFaults} pre-copy), {Roots} roots, {Types} types, {BytesWritten} bytes in {WriteMs:F1} ms");

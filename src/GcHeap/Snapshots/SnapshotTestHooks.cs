@@ -12,6 +12,9 @@ internal sealed class SnapshotTestHooks
     /// <summary>Called between the two steps of a pre-copy round: its list is taken, its pages not yet protected again.</summary>
     public Action<int>? RoundTaken { get; set; }
 
+    /// <summary>Called after a stop for the pause was given up (its budget ran out), with the number of attempts so far.</summary>
+    public Action<int>? StopAbandoned { get; set; }
+
     /// <summary>Called after the pause, before the first page is written (mutators running, pages protected).</summary>
     public Action? AfterPause { get; set; }
 

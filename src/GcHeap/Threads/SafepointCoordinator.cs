@@ -173,7 +173,17 @@ internal sealed class SafepointCoordinator
     /// <see cref="GcSafepointTimeoutException"/> names them.
     /// </summary>
     [MethodImpl(CollectorCode.OptimizeOnce)]
-    public StopResult StopTheWorld(TimeSpan timeout, bool abandonable)
+    public StopResult StopTheWorld(TimeSpan timeout, bool abandonable) => StopTheWorld(timeout, abandonable, Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// As <see cref="StopTheWorld(TimeSpan, bool)"/>, but an attempt not complete after
+    /// <paramref name="attemptBudget"/> is given up quietly: the threads already parked are
+    /// released and the result says <see cref="StopResult.Abandoned"/> (for a stop whose moment
+    /// does not matter, such as a snapshot's, which then tries again: no thread is held longer
+    /// than the budget while another's CPU is taken away).
+    /// </summary>
+    [MethodImpl(CollectorCode.OptimizeOnce)]
+    public StopResult StopTheWorld(TimeSpan timeout, bool abandonable, TimeSpan attemptBudget)
     {
         t_awaited ??= new Mutator[4]; // before the stop: its one allocation per stopping thread
         lock (_lock)
@@ -255,6 +265,20 @@ internal sealed class SafepointCoordinator
                     SlowStop?.Invoke(string.Join("; ", Snapshot().Awaited.Select(SafepointStatus.Describe)));
                 }
 
+                if (attemptBudget != Timeout.InfiniteTimeSpan && waited > attemptBudget)
+                {
+                    _lastAwaited.Clear();
+                    _ = _handoff.StopperAwake();
+                    _stopping = false;
+                    foreach (var m in _mutators)
+                    {
+                        RefreshPollFlag(m);
+                    }
+
+                    Monitor.PulseAll(_lock);
+                    return new StopResult(waited.TotalMilliseconds, null, 0) { Abandoned = true, ReleasedTimestamp = Stopwatch.GetTimestamp() };
+                }
+
                 if (abandonable && timeout != Timeout.InfiniteTimeSpan && waited > timeout)
                 {
                     var awaited = Snapshot().Awaited.ToList();
@@ -277,7 +301,13 @@ internal sealed class SafepointCoordinator
                     };
                 }
 
-                Monitor.Wait(_lock, 100);
+                int napMs = 100; // woken by a thread that parks; the nap bounds a missed wake-up
+                if (attemptBudget != Timeout.InfiniteTimeSpan)
+                {
+                    napMs = Math.Clamp((int)Math.Ceiling((attemptBudget - waited).TotalMilliseconds), 1, napMs);
+                }
+
+                Monitor.Wait(_lock, napMs);
             }
 
             _stopping = false;
@@ -811,6 +841,12 @@ internal readonly record struct HandshakeOutcome(double Ms, int Threads, int Ans
 /// <param name="HandedCpu">The thread that completed the stop handed its CPU to this (sleeping) stopper.</param>
 internal readonly record struct StopResult(double WaitMs, Mutator[]? AwaitedBuffer, int AwaitedCount, bool HandedCpu = false)
 {
+    /// <summary>The attempt ran out of its budget: nothing is stopped, the threads that had parked were released (at <see cref="ReleasedTimestamp"/>).</summary>
+    public bool Abandoned { get; init; }
+
+    /// <summary>Stopwatch timestamp at which an abandoned attempt released the parked threads.</summary>
+    public long ReleasedTimestamp { get; init; }
+
     /// <summary>The threads the stop waited for last.</summary>
     public ReadOnlySpan<Mutator> Awaited => AwaitedBuffer is null ? default : AwaitedBuffer.AsSpan(0, AwaitedCount);
 
