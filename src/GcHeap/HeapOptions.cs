@@ -61,6 +61,18 @@ public sealed class HeapOptions
     public bool StopperHandoff { get; set; } = true;
 
     /// <summary>
+    /// A stop for a concurrent cycle's flip that is not complete within this long is given up (the
+    /// threads already parked go on; nothing was done) and tried again a few milliseconds later,
+    /// up to 50 times, the last waiting as long as <see cref="SafepointTimeout"/>. The flip's
+    /// moment is free once marking has ended (objects allocated since are black, so a later flip
+    /// loses nothing), so a thread the host or another task keeps off its CPU need not hold the
+    /// others. <see cref="CollectionStats.FlipStopsGivenUp"/> and
+    /// <see cref="CollectionStats.LongestGivenUpStopMs"/> report it. Default
+    /// <see cref="Timeout.InfiniteTimeSpan"/> (one attempt) until measured.
+    /// </summary>
+    public TimeSpan FlipStopBudget { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
     /// A page with at least this fraction of live bytes moves whole (zero copy with Move) instead
     /// of being packed. Default 0.75. 0 moves every non-empty page whole; above 1 packs every page.
     /// </summary>
@@ -341,6 +353,11 @@ public sealed class HeapOptions
         if (!Enum.IsDefined(Backend))
         {
             throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        }
+
+        if (FlipStopBudget != Timeout.InfiniteTimeSpan && FlipStopBudget <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FlipStopBudget), FlipStopBudget, "Positive, or Timeout.InfiniteTimeSpan.");
         }
 
         if (SafepointTimeout != Timeout.InfiniteTimeSpan && SafepointTimeout <= TimeSpan.Zero)

@@ -292,6 +292,57 @@ public class SafepointWaitTests
     }
 
     /// <summary>An attached thread that blocks in .NET code, inside or outside a safe region, when told.</summary>
+    [Theory]
+    [InlineData(GcBackend.Move, true)]
+    [InlineData(GcBackend.Move, false)]
+    [InlineData(GcBackend.Copy, true)]
+    public void AFlipStopAThreadHoldsUpIsGivenUpAndTriedAgainWithABudget(GcBackend backend, bool budgeted)
+    {
+        // A thread blocked outside a safe region holds the flip's stop up. With
+        // HeapOptions.FlipStopBudget the stop is given up (the threads it had parked go on) and tried
+        // again; here the thread comes back once the first attempt was given up, and the cycle
+        // completes with nothing lost. Without a budget the one stop waits for it.
+        using var heap = TestHeaps.Create(backend, configure: o =>
+        {
+            o.FlipStopBudget = budgeted ? TimeSpan.FromMilliseconds(1) : Timeout.InfiniteTimeSpan;
+            o.SafepointTimeout = TimeSpan.FromSeconds(60);
+        });
+        var types = new ModelTypes(heap);
+        using var m = heap.AttachCurrentThread();
+        using var graph = new MirroredGraph(m, types, seed: 11);
+        graph.Grow(8, 300);
+        using var blocker = new BlockedMutator(heap, "late");
+        blocker.WaitInSafeRegion();
+        heap.Collector.TestHooks.BeforeFlip = () =>
+        {
+            blocker.BlockOutsideSafeRegion();
+            if (!budgeted)
+            {
+                _ = Task.Delay(100).ContinueWith(_ => blocker.Release(), TaskScheduler.Default);
+            }
+        };
+        heap.Collector.TestHooks.FlipStopGivenUp = _ => blocker.Release();
+
+        var stats = heap.Collect();
+        heap.Collector.TestHooks.BeforeFlip = null;
+        heap.Collector.TestHooks.FlipStopGivenUp = null;
+
+        Assert.True(stats.Verified);
+        if (budgeted)
+        {
+            Assert.True(stats.FlipStopsGivenUp >= 1, stats.ToString());
+            Assert.True(stats.LongestGivenUpStopMs > 0);
+        }
+        else
+        {
+            Assert.Equal(0, stats.FlipStopsGivenUp);
+            Assert.Equal(0, stats.LongestGivenUpStopMs);
+        }
+
+        graph.Compare("after a flip whose stop was held up");
+        Assert.True(heap.Verify().IsValid);
+    }
+
     private sealed class BlockedMutator : IDisposable
     {
         private readonly ManualResetEventSlim _blocked = new();

@@ -16,6 +16,8 @@ internal static class ResultFiller
         r.MaxTimeToSafepointMs = pauses.Count == 0 ? null : r.PauseTimeToSafepointMs.Max();
         r.MaxPauseInsideMs = pauses.Count == 0 ? null : pauses.Max(p => p.Ms - (p.TimeToSafepointMs ?? 0));
         r.StopperHandoffs = pauses.Count(p => p.StopperHandoff == true);
+        r.FlipStopsGivenUp = collections.Sum(c => c.FlipStopsGivenUp);
+        r.LongestGivenUpStopMs = collections.Count == 0 ? null : collections.Max(c => c.LongestGivenUpStopMs);
         var handshakes = collections.SelectMany(c => c.Handshakes).ToList();
         r.Handshakes = handshakes.Count;
         r.MaxHandshakeHeldMs = handshakes.Count == 0 ? null : handshakes.Max(h => h.MaxHeldMs);

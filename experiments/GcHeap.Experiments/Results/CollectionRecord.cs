@@ -24,6 +24,12 @@ internal sealed class CollectionRecord
 
     public double FlipPauseMs { get; init; }
 
+    /// <summary>Stops for the flip given up after HeapOptions.FlipStopBudget and tried again.</summary>
+    public int FlipStopsGivenUp { get; init; }
+
+    /// <summary>The longest of those, from request to the release of the threads it had parked, ms.</summary>
+    public double LongestGivenUpStopMs { get; init; }
+
     public double MaxPauseMs { get; init; }
 
     public double TotalPauseMs { get; init; }
@@ -183,6 +189,8 @@ internal sealed class CollectionRecord
         PauseSteps = [.. s.PauseSteps.Select(p => new PauseEntry(p.Step, p.Milliseconds))],
         Handshakes = [.. s.Handshakes.Select(h => new HandshakeEntry(h.Kind.ToString(), h.Milliseconds, h.Threads, h.DoneByCollector, h.Unanswered, h.MaxHeldMs))],
         FlipPauseMs = s.FlipPauseMs,
+        FlipStopsGivenUp = s.FlipStopsGivenUp,
+        LongestGivenUpStopMs = s.LongestGivenUpStopMs,
         MaxPauseMs = s.MaxPauseMs,
         TotalPauseMs = s.TotalPauseMs,
         CycleMs = s.CycleMs,

@@ -94,6 +94,12 @@ internal sealed class RunResult
     /// <summary>Pauses whose last arriving thread handed its CPU to the sleeping stopper (PauseRecord.StopperHandoff; GcHeap only).</summary>
     public int? StopperHandoffs { get; set; }
 
+    /// <summary>Stops for a flip given up after HeapOptions.FlipStopBudget and tried again, and the longest of them in ms (GcHeap only).</summary>
+    public int? FlipStopsGivenUp { get; set; }
+
+    /// <summary>The longest given-up stop of the run, from request to release, ms (GcHeap only).</summary>
+    public double? LongestGivenUpStopMs { get; set; }
+
     /// <summary>
     /// With --trace-suspensions: the .NET runtime's own suspensions during the run (count, total and
     /// by reason) and, for each GcHeap pause of at least 0.5 ms, how much of it the runtime was

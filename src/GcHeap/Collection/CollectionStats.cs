@@ -299,6 +299,12 @@ public sealed class CollectionStats
     /// </summary>
     public double MaxTimeToSafepointMs { get; init; }
 
+    /// <summary>Stops for the flip given up after <see cref="HeapOptions.FlipStopBudget"/> and tried again (0 without a budget).</summary>
+    public int FlipStopsGivenUp { get; init; }
+
+    /// <summary>The longest given-up stop, from its request to the release of the threads it had parked, ms: those threads were held that long, as in a pause (0 when none).</summary>
+    public double LongestGivenUpStopMs { get; init; }
+
     /// <summary>The thread(s) that longest handshake waited for last (null when every thread was parked or in a safe region at once).</summary>
     public string? SafepointAwaitedThread { get; init; }
 

@@ -8,6 +8,7 @@ using GcHeap.Interop;
 using GcHeap.Marking;
 using GcHeap.Memory;
 using GcHeap.Roots;
+using GcHeap.Threads;
 
 namespace GcHeap.Collection;
 
@@ -60,6 +61,9 @@ internal sealed unsafe partial class Collector
 
     private int _phase;
     private double _maxStopWaitMs;
+    private int _stopsGivenUp;
+    private double _longestGivenUpMs;
+    private const int MaxFlipStopAttempts = 50;
     private string? _maxStopAwaited;
     private double _dotnetGcDuringStopsMs;
     private string? _fallbackReason;
@@ -120,6 +124,7 @@ internal sealed unsafe partial class Collector
         _handshakes.Clear();
         _pauseSteps.Clear();
         (_maxStopWaitMs, _maxStopAwaited, _dotnetGcDuringStopsMs, _fallbackReason) = (0, null, 0, null);
+        (_stopsGivenUp, _longestGivenUpMs) = (0, 0);
         (_weakCleared, _idsSetAside, _idsKept, _idsRekeyMs) = (0, false, 0, 0);
         try
         {
@@ -1014,9 +1019,29 @@ internal sealed unsafe partial class Collector
     [MethodImpl(CollectorCode.OptimizeOnce)]
     private void Pause(PauseKind kind, Action body, bool abandonable = false)
     {
-        long t = Stopwatch.GetTimestamp();
-        var dotnetPaused = GC.GetTotalPauseDuration();
-        var stop = _heap.Safepoints.StopTheWorld(_heap.Options.SafepointTimeout, abandonable);
+        // Only the flip may be given up and tried again (HeapOptions.FlipStopBudget): nothing is
+        // done before its body runs, and once marking has ended its moment is free.
+        var budget = kind == PauseKind.Flip ? _heap.Options.FlipStopBudget : Timeout.InfiniteTimeSpan;
+        long t;
+        TimeSpan dotnetPaused;
+        StopResult stop;
+        for (int attempt = 1; ; attempt++)
+        {
+            bool last = budget == Timeout.InfiniteTimeSpan || attempt >= MaxFlipStopAttempts;
+            t = Stopwatch.GetTimestamp();
+            dotnetPaused = GC.GetTotalPauseDuration();
+            stop = _heap.Safepoints.StopTheWorld(_heap.Options.SafepointTimeout, abandonable, last ? Timeout.InfiniteTimeSpan : budget);
+            if (!stop.Abandoned)
+            {
+                break;
+            }
+
+            _stopsGivenUp++;
+            _longestGivenUpMs = Math.Max(_longestGivenUpMs, Stopwatch.GetElapsedTime(t, stop.ReleasedTimestamp).TotalMilliseconds);
+            TestHooks.FlipStopGivenUp?.Invoke(attempt);
+            Thread.Sleep(Math.Min(attempt, 10)); // the threads run meanwhile
+        }
+
         dotnetPaused = GC.GetTotalPauseDuration() - dotnetPaused;
         _dotnetGcDuringStopsMs += dotnetPaused.TotalMilliseconds;
 
@@ -1305,6 +1330,8 @@ internal sealed unsafe partial class Collector
         FaultStallSamplesNs = stalls.Samples,
         Verified = verified,
         MaxTimeToSafepointMs = _maxStopWaitMs,
+        FlipStopsGivenUp = _stopsGivenUp,
+        LongestGivenUpStopMs = _longestGivenUpMs,
         SafepointAwaitedThread = _maxStopAwaited,
         DotnetGcPauseDuringStopsMs = _dotnetGcDuringStopsMs,
         StopTheWorldFallbackReason = _fallbackReason,

@@ -12,6 +12,9 @@ internal sealed class CollectorTestHooks
     /// <summary>Called right before the flip pause of a concurrent cycle (marking and planning done, to-space registered).</summary>
     public Action? BeforeFlip { get; set; }
 
+    /// <summary>Called after a stop for the flip was given up (<see cref="HeapOptions.FlipStopBudget"/>), with the number of attempts so far.</summary>
+    public Action<int>? FlipStopGivenUp { get; set; }
+
     /// <summary>Called right after the flip pause of a concurrent cycle, while the native compactor runs (before the collector waits for it).</summary>
     public Action? AfterFlip { get; set; }
 
