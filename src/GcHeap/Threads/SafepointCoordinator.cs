@@ -267,30 +267,14 @@ internal sealed class SafepointCoordinator
 
                 if (attemptBudget != Timeout.InfiniteTimeSpan && waited > attemptBudget)
                 {
-                    _lastAwaited.Clear();
-                    _ = _handoff.StopperAwake();
-                    _stopping = false;
-                    foreach (var m in _mutators)
-                    {
-                        RefreshPollFlag(m);
-                    }
-
-                    Monitor.PulseAll(_lock);
+                    GiveUpStop();
                     return new StopResult(waited.TotalMilliseconds, null, 0) { Abandoned = true, ReleasedTimestamp = Stopwatch.GetTimestamp() };
                 }
 
                 if (abandonable && timeout != Timeout.InfiniteTimeSpan && waited > timeout)
                 {
                     var awaited = Snapshot().Awaited.ToList();
-                    _lastAwaited.Clear();
-                    _ = _handoff.StopperAwake();
-                    _stopping = false;
-                    foreach (var m in _mutators)
-                    {
-                        RefreshPollFlag(m);
-                    }
-
-                    Monitor.PulseAll(_lock);
+                    GiveUpStop();
                     throw new GcSafepointTimeoutException(
                         $"The stop-the-world handshake gave up after {waited.TotalMilliseconds:F0} ms (HeapOptions.SafepointTimeout {timeout.TotalMilliseconds:F0} ms) " +
                         $"waiting for {string.Join("; ", awaited.Select(SafepointStatus.Describe))}: a thread that blocks or computes for long outside heap calls " +
@@ -349,6 +333,20 @@ internal sealed class SafepointCoordinator
 
             return new StopResult(waitMs, awaitedBuffer, awaitedCount, handedOver);
         }
+    }
+
+    /// <summary>Ends a stop that is not complete (under the lock): the threads that parked for it go on; nothing was stopped.</summary>
+    private void GiveUpStop()
+    {
+        _lastAwaited.Clear();
+        _ = _handoff.StopperAwake();
+        _stopping = false;
+        foreach (var m in _mutators)
+        {
+            RefreshPollFlag(m);
+        }
+
+        Monitor.PulseAll(_lock);
     }
 
     /// <summary>The handshake's state right now; null when its lock could not be taken within <paramref name="wait"/>.</summary>
